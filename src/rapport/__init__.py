@@ -1,0 +1,3 @@
+"""Rapport: a self-hosted CRM."""
+
+__version__ = "0.1.0"

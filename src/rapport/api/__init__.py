@@ -1,0 +1,1 @@
+"""REST API /api/v1/, generated from the record-type registry."""

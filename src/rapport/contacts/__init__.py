@@ -1,0 +1,1 @@
+"""Companies and people: the first two record types."""

@@ -1,0 +1,110 @@
+"""Registration of companies and people: declarations only, the generic paths do the rest."""
+
+from __future__ import annotations
+
+from rapport.core.registry import Column, Filter, RecordType, register
+
+from .models import LEAD_STATUSES, LIFECYCLE_STAGES, SIZE_BANDS, Company, Person
+
+
+def _company_serializer() -> type:
+    from .serializers import CompanyWriteSerializer
+
+    return CompanyWriteSerializer
+
+
+def _person_serializer() -> type:
+    from .serializers import PersonWriteSerializer
+
+    return PersonWriteSerializer
+
+
+COMMON_COLUMNS = [
+    Column("owner", "Owner", "owner", kind="user"),
+    Column("tags", "Tags", "tags", kind="tags"),
+    Column("created_at", "Created", "created_at", kind="datetime", sortable=True, default=False),
+    Column("updated_at", "Updated", "updated_at", kind="datetime", sortable=True),
+]
+COMMON_FILTERS = [
+    Filter("owner", "Owner", "owner_id", kind="user"),
+    Filter("team", "Team", "team_id", kind="team"),
+    Filter("tag", "Tag", "tags", kind="tag"),
+    Filter("created", "Created", "created_at", kind="date_range"),
+    Filter("updated", "Updated", "updated_at", kind="date_range"),
+]
+
+companies = register(
+    RecordType(
+        key="companies",
+        model=Company,
+        label="Company",
+        label_plural="Companies",
+        icon="building",
+        title_fields=("name",),
+        serializer=_company_serializer,
+        columns=[
+            Column("name", "Name", "name", sortable=True),
+            Column("domain", "Domain", "domain", sortable=True),
+            Column("industry", "Industry", "industry", sortable=True),
+            Column("size_band", "Size", "size_band", kind="choice", choices=tuple(SIZE_BANDS)),
+            Column("phone", "Phone", "phone", kind="phone", default=False),
+            Column("city", "City", "city", sortable=True, default=False),
+            Column("country", "Country", "country", sortable=True),
+            Column("website", "Website", "website", kind="url", default=False),
+            Column("parent", "Parent company", "parent", kind="record", link_type="companies", default=False),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter("industry", "Industry", "industry", kind="exact"),
+            Filter("size_band", "Size", "size_band", kind="choice", choices=tuple(SIZE_BANDS)),
+            Filter("country", "Country", "country", kind="exact"),
+            Filter("parent", "Parent company", "parent_id", kind="record", link_type="companies"),
+            *COMMON_FILTERS,
+        ],
+        related=[("people", "company")],
+    )
+)
+
+people = register(
+    RecordType(
+        key="people",
+        model=Person,
+        label="Person",
+        label_plural="People",
+        icon="user",
+        title_fields=("first_name", "last_name"),
+        serializer=_person_serializer,
+        columns=[
+            Column("first_name", "First name", "first_name", sortable=True),
+            Column("last_name", "Last name", "last_name", sortable=True),
+            Column("email", "Email", "primary_email", kind="email", sortable=True),
+            Column("phone", "Phone", "primary_phone", kind="phone"),
+            Column("job_title", "Job title", "job_title", default=False),
+            Column("company", "Company", "company", kind="record", link_type="companies"),
+            Column(
+                "lifecycle_stage",
+                "Lifecycle stage",
+                "lifecycle_stage",
+                kind="choice",
+                choices=tuple(LIFECYCLE_STAGES),
+                sortable=True,
+            ),
+            Column(
+                "lead_status", "Lead status", "lead_status", kind="choice", choices=tuple(LEAD_STATUSES), default=False
+            ),
+            Column("source", "Source", "source", default=False),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter(
+                "lifecycle_stage", "Lifecycle stage", "lifecycle_stage", kind="choice", choices=tuple(LIFECYCLE_STAGES)
+            ),
+            Filter("lead_status", "Lead status", "lead_status", kind="choice", choices=tuple(LEAD_STATUSES)),
+            Filter("company", "Company", "company_id", kind="record", link_type="companies"),
+            Filter("source", "Source", "source", kind="exact"),
+            *COMMON_FILTERS,
+        ],
+        prefetch_related=("emails", "phones"),
+        select_related=("company",),
+    )
+)

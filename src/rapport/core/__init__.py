@@ -1,0 +1,1 @@
+"""Shared mechanisms: record-type registry, write services and events, visibility, custom fields, search."""

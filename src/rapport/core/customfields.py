@@ -1,0 +1,228 @@
+"""Custom fields: one validator for every write path, and the per-type knowledge of each field type
+(form input, filter lookups, display)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import CustomField
+
+TEXT_MAX = 255
+LONG_TEXT_MAX = 10_000
+TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "choice"}
+
+
+def definitions(type_key: str) -> list[CustomField]:
+    return list(CustomField.objects.filter(record_type=type_key))
+
+
+class FieldError(ValueError):
+    pass
+
+
+def clean_value(field: CustomField, value: Any) -> Any:
+    """Return the JSON value stored for ``value``, or raise FieldError saying what is wrong."""
+    from .normalize import normalize_email, normalize_phone, normalize_url
+
+    if value is None or value == "" or value == []:
+        if field.required:
+            raise FieldError("This field is required.")
+        return None
+    t = field.field_type
+    if t in ("text", "long_text"):
+        if not isinstance(value, str):
+            raise FieldError("Enter text.")
+        limit = TEXT_MAX if t == "text" else LONG_TEXT_MAX
+        if len(value) > limit:
+            raise FieldError(f"Use at most {limit} characters (this has {len(value)}).")
+        return value
+    if t == "number":
+        if isinstance(value, bool):
+            raise FieldError("Enter a number.")
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise FieldError("Enter a number.")
+        if not number.is_finite():
+            raise FieldError("Enter a finite number.")
+        return float(number) if number != number.to_integral_value() else int(number)
+    if t == "money":
+        if isinstance(value, dict):
+            amount, currency = value.get("amount"), value.get("currency")
+        else:
+            amount, currency = value, None
+        try:
+            dec = Decimal(str(amount).strip())
+        except InvalidOperation:
+            raise FieldError("Enter an amount such as 1250.00.")
+        if not dec.is_finite() or abs(dec) >= Decimal("1e15"):
+            raise FieldError("Enter an amount such as 1250.00.")
+        from django.conf import settings
+
+        currency = (currency or settings.BASE_CURRENCY).upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise FieldError("Use a three-letter ISO 4217 currency code.")
+        return {"amount": str(dec.quantize(Decimal("0.01"))), "currency": currency}
+    if t == "date":
+        parsed = parse_date(str(value)) if not isinstance(value, dt.date) else value
+        if parsed is None:
+            raise FieldError("Enter a date as YYYY-MM-DD.")
+        return parsed.isoformat()
+    if t == "datetime":
+        try:
+            parsed_dt = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
+        except ValueError:
+            parsed_dt = None
+        if parsed_dt is None:
+            raise FieldError("Enter a date and time as YYYY-MM-DDTHH:MM with a time zone.")
+        if timezone.is_naive(parsed_dt):
+            parsed_dt = timezone.make_aware(parsed_dt)
+        return parsed_dt.astimezone(dt.UTC).isoformat()
+    if t == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise FieldError("Enter yes or no.")
+    if t == "choice":
+        if value not in field.choices:
+            raise FieldError(f"{value!r} is not one of the choices: {', '.join(field.choices)}.")
+        return value
+    if t == "multi_choice":
+        items = value if isinstance(value, list) else [value]
+        wrong = [v for v in items if v not in field.choices]
+        if wrong:
+            raise FieldError(f"{wrong[0]!r} is not one of the choices: {', '.join(field.choices)}.")
+        return [c for c in field.choices if c in items]
+    if t == "email":
+        try:
+            return normalize_email(str(value))
+        except ValueError as exc:
+            raise FieldError(str(exc))
+    if t == "phone":
+        try:
+            return normalize_phone(str(value))
+        except ValueError as exc:
+            raise FieldError(str(exc))
+    if t == "url":
+        try:
+            return normalize_url(str(value))
+        except ValueError as exc:
+            raise FieldError(str(exc))
+    if t == "user":
+        from django.contrib.auth import get_user_model
+
+        try:
+            user_id = int(value)
+        except (TypeError, ValueError):
+            raise FieldError("Give a user id.")
+        if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+            raise FieldError(f"No active user has id {user_id}.")
+        return user_id
+    if t == "reference":
+        from . import registry
+
+        try:
+            ref_id = int(value)
+        except (TypeError, ValueError):
+            raise FieldError("Give a record id.")
+        rtype = registry.find(field.reference_type)
+        if rtype is None or not rtype.model.objects.live().filter(pk=ref_id).exists():
+            raise FieldError(f"No {field.reference_type} record has id {ref_id}.")
+        return ref_id
+    raise FieldError(f"Unknown field type {t}.")
+
+
+def validate(type_key: str, values: Any, *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Clean a dict of custom values for a write; unknown keys and bad values raise
+    ``ValueError`` carrying ``errors``: ``{key: message}``. Keys not given keep ``existing``."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        err = CustomFieldErrors({"": "Send custom fields as an object of key: value."})
+        raise err
+    defs = {d.key: d for d in definitions(type_key)}
+    errors: dict[str, str] = {}
+    result = {k: v for k, v in (existing or {}).items() if k in defs}
+    for key, raw in values.items():
+        if key not in defs:
+            errors[key] = f"There is no custom field {key!r} on {type_key}."
+            continue
+        try:
+            cleaned = clean_value(defs[key], raw)
+        except FieldError as exc:
+            errors[key] = str(exc)
+            continue
+        if cleaned is None:
+            result.pop(key, None)
+        else:
+            result[key] = cleaned
+    for key, d in defs.items():
+        if d.required and key not in result and key not in errors:
+            errors[key] = "This field is required."
+    if errors:
+        raise CustomFieldErrors(errors)
+    return result
+
+
+class CustomFieldErrors(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def filter_q(field: CustomField, op: str, raw: str) -> Q:
+    """A Q for the ``cf_<key>[__op]`` list and API filter; raises FieldError on a bad value."""
+    path = f"custom__{field.key}"
+    t = field.field_type
+    if op in ("gte", "lte"):
+        if t not in ("number", "date", "datetime", "money"):
+            raise FieldError(f"{op} works on number and date fields only.")
+        value = clean_value(field, raw)
+        if t == "money":
+            return Q(**{f"{path}__amount__{op}": value["amount"]})
+        return Q(**{f"{path}__{op}": value})
+    if op == "contains":
+        if t not in TEXT_TYPES:
+            raise FieldError("contains works on text fields only.")
+        return Q(**{f"{path}__icontains": raw})
+    if op == "isnull":
+        return Q(**{f"{path}__isnull": raw.lower() in ("1", "true", "yes")})
+    if op:
+        raise FieldError(f"Unknown operator {op!r}; use gte, lte, contains or isnull.")
+    if t == "multi_choice":
+        value = clean_value(field, raw)[0]
+        from .jsonq import json_array_contains
+
+        return json_array_contains(path, value)
+    value = clean_value(field, raw)
+    if t == "money":
+        return Q(**{f"{path}__amount": value["amount"]})
+    return Q(**{path: value})
+
+
+def display(field: CustomField, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    t = field.field_type
+    if t == "boolean":
+        return "Yes" if value else "No"
+    if t == "multi_choice":
+        return ", ".join(value)
+    if t == "money":
+        return f"{value['amount']} {value['currency']}"
+    if t == "user":
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(pk=value).first()
+        return user.display_name if user else f"#{value}"
+    return str(value)

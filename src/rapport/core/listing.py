@@ -1,0 +1,249 @@
+"""List queries shared by pages, the API and exports: filters from query parameters (unknown ones
+rejected), ordering, keyset cursors and the row projection read with ``values()``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from . import customfields, registry
+from .models import CustomField, to_json_value
+from .registry import Column, RecordType
+
+# Parameters every list accepts besides the type's filters.
+CONTROL_PARAMS = {"cursor", "ordering", "page_size", "columns", "view", "format"}
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class QueryError(ValueError):
+    """A bad list parameter; ``param`` names it."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+def _values(params: Mapping[str, Any], name: str) -> list[str]:
+    getlist = getattr(params, "getlist", None)
+    raw = getlist(name) if getlist else [params[name]]
+    out: list[str] = []
+    for item in raw:
+        out.extend(v for v in str(item).split(",") if v != "")
+    return out
+
+
+def _int(param: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise QueryError(param, f"{value!r} is not a number.")
+
+
+def _day(param: str, value: str, *, end: bool) -> dt.datetime:
+    day = parse_date(value) if value else None
+    if day is None:
+        raise QueryError(param, f"{value!r} is not a date; use YYYY-MM-DD.")
+    if end:
+        day = day + dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, extra: Iterable[str] = ()) -> Q:
+    """Turn query parameters into a Q; any parameter that is neither a filter of the type, a
+    custom field filter nor a control parameter raises QueryError."""
+    allowed = CONTROL_PARAMS | set(extra)
+    filters = {f.name: f for f in rtype.filters}
+    cfs: dict[str, CustomField] | None = None
+    q = Q()
+    for param in params:
+        if param in allowed:
+            continue
+        values = _values(params, param)
+        if not values:
+            continue
+        base, _, op = param.partition("__")
+        if base.startswith("cf_"):
+            if cfs is None:
+                cfs = {d.key: d for d in customfields.definitions(rtype.key)}
+            field = cfs.get(base[3:])
+            if field is None:
+                raise QueryError(param, f"there is no custom field {base[3:]!r} on {rtype.key}.")
+            sub = Q()
+            for value in values:
+                try:
+                    sub |= customfields.filter_q(field, op, value)
+                except (customfields.FieldError, TypeError) as exc:
+                    raise QueryError(param, str(exc))
+            q &= sub
+            continue
+        spec = filters.get(base)
+        if spec is None:
+            known = ", ".join(sorted([*filters, *CONTROL_PARAMS])) + ", cf_<key>"
+            raise QueryError(param, f"unknown filter. Known: {known}.")
+        if spec.kind == "date_range":
+            if op not in ("after", "before"):
+                raise QueryError(param, f"use {base}__after or {base}__before with a date.")
+            lookup = "gte" if op == "after" else "lt"
+            q &= Q(**{f"{spec.path}__{lookup}": _day(param, values[0], end=op == "before")})
+            continue
+        if op:
+            raise QueryError(param, f"{base} takes no operator.")
+        if spec.kind in ("user", "team", "record"):
+            ids: list[int | None] = []
+            for value in values:
+                if value == "me" and spec.kind == "user":
+                    ids.append(user.id)
+                elif value == "none":
+                    ids.append(None)
+                else:
+                    ids.append(_int(param, value))
+            sub = Q(**{f"{spec.path}__in": [i for i in ids if i is not None]})
+            if None in ids:
+                sub |= Q(**{f"{spec.path}__isnull": True})
+            q &= sub
+        elif spec.kind == "tag":
+            sub = Q()
+            for value in values:
+                sub |= Q(**{f"{spec.path}__has_element": value})
+            q &= sub
+        elif spec.kind == "choice":
+            valid = {c for c, _ in spec.choices}
+            for value in values:
+                if value not in valid:
+                    raise QueryError(param, f"{value!r} is not one of: {', '.join(sorted(valid))}.")
+            q &= Q(**{f"{spec.path}__in": values})
+        else:
+            q &= Q(**{f"{spec.path}__in": values})
+    return q
+
+
+@dataclass(frozen=True)
+class Ordering:
+    key: str
+    path: str
+    descending: bool
+
+    @property
+    def param(self) -> str:
+        return ("-" if self.descending else "") + self.key
+
+
+def parse_ordering(rtype: RecordType, value: str | None) -> Ordering:
+    value = value or rtype.default_ordering
+    desc = value.startswith("-")
+    key = value.lstrip("-")
+    col = rtype.columns_by_key.get(key)
+    if col is None or not col.sortable:
+        raise QueryError("ordering", f"cannot sort by {key!r}; sortable: {', '.join(rtype.sortable_keys)}.")
+    return Ordering(key=key, path=col.path, descending=desc)
+
+
+def encode_cursor(value: Any, pk: int, *, reverse: bool = False) -> str:
+    payload = orjson.dumps({"v": to_json_value(value), "id": pk, "r": reverse})
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int, bool]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        return data["v"], int(data["id"]), bool(data.get("r"))
+    except Exception:
+        raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+
+
+def page_size(params: Mapping[str, Any]) -> int:
+    raw = params.get("page_size")
+    if raw in (None, ""):
+        return DEFAULT_PAGE_SIZE
+    size = _int("page_size", str(raw))
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise QueryError("page_size", f"use a number from 1 to {MAX_PAGE_SIZE}.")
+    return size
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def paginate(qs: QuerySet, ordering: Ordering, cursor: str | None, size: int, *, fields: list[str]) -> Page:
+    """Keyset page over (ordering column, id): constant time at any depth."""
+    path, desc = ordering.path, ordering.descending
+    reverse = False
+    if cursor:
+        value, pk, reverse = decode_cursor(cursor)
+        if isinstance(value, str) and path.endswith("_at"):
+            from django.utils.dateparse import parse_datetime
+
+            value = parse_datetime(value)
+        forward_desc = desc != reverse
+        cmp = "lt" if forward_desc else "gt"
+        qs = qs.filter(Q(**{f"{path}__{cmp}": value}) | Q(**{path: value, f"id__{cmp}": pk}))
+    scan_desc = desc != reverse
+    prefix = "-" if scan_desc else ""
+    rows = list(qs.order_by(f"{prefix}{path}", f"{prefix}id").values(*fields)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if reverse:
+        rows.reverse()
+    next_cursor = prev_cursor = None
+    if rows:
+        first, last = rows[0], rows[-1]
+        if (more and not reverse) or (reverse and cursor):
+            next_cursor = encode_cursor(last[path], last["id"])
+        if (cursor and not reverse) or (reverse and more):
+            prev_cursor = encode_cursor(first[path], first["id"], reverse=True)
+    return Page(rows=rows, next_cursor=next_cursor, previous_cursor=prev_cursor)
+
+
+# --- projection -----------------------------------------------------------------------------
+def projection_fields(rtype: RecordType, columns: Iterable[Column] | None = None) -> list[str]:
+    """The ``values()`` paths needed to build rows of the given columns (all by default)."""
+    fields = ["id", "version", "custom"]
+    for col in columns if columns is not None else rtype.columns:
+        if col.kind == "user":
+            fields += [f"{col.path}_id", f"{col.path}__first_name", f"{col.path}__last_name", f"{col.path}__username"]
+        elif col.kind == "record":
+            target = registry.get(col.link_type)
+            fields += [f"{col.path}_id", *(f"{col.path}__{t}" for t in target.title_fields)]
+        else:
+            fields.append(col.path)
+    return list(dict.fromkeys(fields))
+
+
+def project_row(rtype: RecordType, raw: dict[str, Any], columns: Iterable[Column] | None = None) -> dict[str, Any]:
+    """A plain row for the API and exports: column key → JSON value; links as {id, name}."""
+    row: dict[str, Any] = {"id": raw["id"]}
+    for col in columns if columns is not None else rtype.columns:
+        if col.kind == "user":
+            uid = raw[f"{col.path}_id"]
+            if uid is None:
+                row[col.key] = None
+            else:
+                name = f"{raw[f'{col.path}__first_name']} {raw[f'{col.path}__last_name']}".strip()
+                row[col.key] = {"id": uid, "name": name or raw[f"{col.path}__username"]}
+        elif col.kind == "record":
+            rid = raw[f"{col.path}_id"]
+            if rid is None:
+                row[col.key] = None
+            else:
+                target = registry.get(col.link_type)
+                name = " ".join(str(raw[f"{col.path}__{t}"] or "") for t in target.title_fields).strip()
+                row[col.key] = {"id": rid, "name": name}
+        else:
+            row[col.key] = raw[col.path]
+    row["custom"] = raw["custom"] or {}
+    return row

@@ -1,0 +1,227 @@
+"""Tables shared by every record type: the record base, events (history and outbox), custom field
+definitions, saved views and the search index."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class RecordQuerySet(models.QuerySet):
+    def live(self) -> RecordQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self) -> RecordQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+    def visible_to(self, user: Any, action: str = "view", *, deleted: bool = False) -> RecordQuerySet:
+        """The one visibility rule: records ``user`` may ``action``, live (or in the bin)."""
+        from .visibility import scope_q
+
+        q = scope_q(user, self.model.record_type_key, action)  # type: ignore[attr-defined]
+        base = self.deleted() if deleted else self.live()
+        return base.none() if q is None else base.filter(q)
+
+
+class Record(models.Model):
+    """Base of every registered record type: owner, team, tags, custom fields, notes, soft delete
+    and a version number for optimistic concurrency."""
+
+    record_type_key: ClassVar[str] = ""
+    # Fields a write may set; bookkeeping columns are excluded from history diffs.
+    bookkeeping: ClassVar[frozenset[str]] = frozenset(
+        {"id", "created_at", "updated_at", "deleted_at", "version", "created_by", "team"}
+    )
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tags = models.JSONField(default=list, blank=True)
+    custom = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    objects = RecordQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    # --- history --------------------------------------------------------------------------
+    @classmethod
+    def tracked_fields(cls) -> list[models.Field]:
+        return [
+            f
+            for f in cls._meta.concrete_fields
+            if f.name not in cls.bookkeeping and not getattr(f, "primary_key", False)
+        ]
+
+    related_write_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def snapshot(self, pending: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The record's writable state as JSON values; history diffs compare two snapshots.
+
+        ``pending`` holds child-row values about to be written (see ``related_write_keys``).
+        """
+        data: dict[str, Any] = {}
+        for f in self.tracked_fields():
+            data[f.name] = to_json_value(getattr(self, f.attname))
+        data.update(self.related_snapshot())
+        if pending:
+            data.update(self.pending_snapshot(pending))
+        return data
+
+    def related_snapshot(self) -> dict[str, Any]:
+        """Child rows (emails, phones...) that belong to the record's history; types override."""
+        return {}
+
+    def pending_snapshot(self, pending: dict[str, Any]) -> dict[str, Any]:
+        """How ``pending`` child values will look in :meth:`related_snapshot`."""
+        return {}
+
+    def integrity_error_message(self, exc: Exception) -> dict[str, str]:
+        """Turn a unique-constraint failure into ``{field: message}``; types override."""
+        return {"__all__": "This record clashes with another one."}
+
+    def write_related(self, data: dict[str, Any]) -> None:
+        """Store child rows given in a validated write; types with children override."""
+
+    def on_soft_delete(self) -> None:
+        """Release what a live record holds (unique emails...); types override."""
+
+    def on_restore(self) -> None:
+        """Take back what :meth:`on_soft_delete` released; raise ValidationError on conflict."""
+
+    def search_document(self) -> tuple[str, str, str]:
+        """(title, body words, identifiers such as emails and phones) for the search index."""
+        return (str(self), "", "")
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.pk}-{self.version}"'
+
+
+def to_json_value(value: Any) -> Any:
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class Event(models.Model):
+    """A change to a record, written in the same transaction as the change.
+
+    The single source of field history, timelines and (later) automation and webhooks.
+    """
+
+    SOURCES = [(s, s) for s in ("ui", "api", "import", "automation", "email", "system")]
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    type_key = models.CharField(max_length=40)
+    record_id = models.BigIntegerField()
+    record_title = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=30)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=20, choices=SOURCES)
+    request_id = models.CharField(max_length=64, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["type_key", "record_id", "-id"], name="event_record_idx"),
+            models.Index(fields=["id"], name="event_undispatched_idx", condition=models.Q(dispatched_at__isnull=True)),
+        ]
+
+
+class CustomField(models.Model):
+    TYPES = [
+        ("text", "Text"),
+        ("long_text", "Long text"),
+        ("number", "Number"),
+        ("money", "Money"),
+        ("date", "Date"),
+        ("datetime", "Date and time"),
+        ("boolean", "Yes / no"),
+        ("choice", "Choice"),
+        ("multi_choice", "Multiple choice"),
+        ("email", "Email"),
+        ("phone", "Phone"),
+        ("url", "URL"),
+        ("user", "User"),
+        ("reference", "Reference to a record"),
+    ]
+
+    record_type = models.CharField(max_length=40)
+    key = models.CharField(
+        max_length=50,
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9_]*$", "Use lower-case letters, digits and underscores, starting with a letter."
+            )
+        ],
+    )
+    label = models.CharField(max_length=100)
+    field_type = models.CharField(max_length=20, choices=TYPES)
+    required = models.BooleanField(default=False)
+    choices = models.JSONField(default=list, blank=True)
+    reference_type = models.CharField(max_length=40, blank=True)
+    help_text = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    searchable = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["record_type", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["record_type", "key"], name="customfield_unique_key")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SavedView(models.Model):
+    """A list view saved as query parameters: private to its owner or shared with everyone."""
+
+    record_type = models.CharField(max_length=40)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    shared = models.BooleanField(default=False)
+    params = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class SearchEntry(models.Model):
+    """One row per live record in global search. On SQLite two FTS5 tables mirror it by
+    trigger; on PostgreSQL a generated tsvector column and trigram indexes sit on it."""
+
+    type_key = models.CharField(max_length=40)
+    record_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    identifiers = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["type_key", "record_id"], name="searchentry_unique_record")]

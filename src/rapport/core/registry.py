@@ -1,0 +1,102 @@
+"""The record-type registry: one descriptor per type, from which every generic path is built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Record
+
+
+@dataclass(frozen=True)
+class Column:
+    """A value a list shows, exports and can sort on.
+
+    ``path`` is the model field read by the projection; for ``user`` and ``record`` columns it is
+    the foreign key's name, and the row holds ``{"id", "name"}`` of the linked user or record.
+    ``key`` is the name in API rows, exports and the column picker.
+    """
+
+    key: str
+    label: str
+    path: str
+    kind: str = "text"  # text, email, phone, date, datetime, choice, user, record, tags, url
+    sortable: bool = False
+    default: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+    link_type: str = ""  # for kind == "record": the type key of the linked record
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A query parameter accepted by the list page, the API and exports."""
+
+    name: str
+    label: str
+    path: str
+    kind: str = "exact"  # exact, choice, user, record, tag, date_range, text
+    choices: tuple[tuple[str, str], ...] = ()
+    link_type: str = ""
+
+
+@dataclass
+class RecordType:
+    key: str  # URL and API name, plural: "people"
+    model: type[Record]
+    label: str
+    label_plural: str
+    icon: str
+    columns: list[Column]
+    filters: list[Filter]
+    default_ordering: str = "-created_at"
+    title_fields: tuple[str, ...] = ("name",)
+    serializer: Callable[[], type] | None = None  # returns the write serializer class
+    detail_sections: list[str] = field(default_factory=list)
+    related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+
+    @property
+    def columns_by_key(self) -> dict[str, Column]:
+        return {c.key: c for c in self.columns}
+
+    @property
+    def sortable_keys(self) -> list[str]:
+        return [c.key for c in self.columns if c.sortable]
+
+    def get_serializer_class(self) -> type:
+        assert self.serializer is not None, f"record type {self.key} has no serializer"
+        return self.serializer()
+
+
+_types: dict[str, RecordType] = {}
+
+
+def register(record_type: RecordType) -> RecordType:
+    if record_type.key in _types:
+        raise ValueError(f"record type {record_type.key!r} is registered twice")
+    _types[record_type.key] = record_type
+    record_type.model.record_type_key = record_type.key
+    return record_type
+
+
+def get(key: str) -> RecordType:
+    return _types[key]
+
+
+def find(key: str) -> RecordType | None:
+    return _types.get(key)
+
+
+def for_model(model: type[Any]) -> RecordType:
+    return _types[model.record_type_key]
+
+
+def all_types() -> Iterator[RecordType]:
+    return iter(list(_types.values()))
+
+
+def keys() -> list[str]:
+    return list(_types)

@@ -1,0 +1,214 @@
+"""Global search: one interface, a backend per database.
+
+SQLite: two FTS5 tables kept in step with ``core_searchentry`` by triggers (words with prefix
+matching; identifiers such as emails, phones and domains with the trigram tokenizer, so any
+part of them matches). PostgreSQL: a generated ``tsvector`` column with GIN for words, and
+``pg_trgm`` GIN indexes for identifier substrings and a fuzzy-name fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Q
+
+from . import registry
+from .models import Record, SearchEntry
+from .visibility import scope_q
+
+MAX_QUERY = 200
+WORD_RE = re.compile(r"[\w]+", re.UNICODE)
+
+
+@dataclass
+class Hit:
+    type_key: str
+    record_id: int
+    title: str
+    detail: str
+    rank: float
+
+
+def document_for(record: Record) -> dict[str, Any]:
+    from .customfields import TEXT_TYPES, definitions
+
+    title, body, identifiers = record.search_document()
+    extra = [
+        str(record.custom.get(d.key))
+        for d in definitions(record.record_type_key)
+        if d.searchable and d.field_type in TEXT_TYPES and record.custom.get(d.key)
+    ]
+    if extra:
+        body = " ".join([body, *extra])
+    return {
+        "owner_id": record.owner_id,
+        "team_id": record.team_id,
+        "title": title[:300],
+        "body": body,
+        "identifiers": identifiers,
+    }
+
+
+def index_record(record: Record) -> None:
+    SearchEntry.objects.update_or_create(
+        type_key=record.record_type_key, record_id=record.pk, defaults=document_for(record)
+    )
+
+
+def remove_record(record: Record) -> None:
+    SearchEntry.objects.filter(type_key=record.record_type_key, record_id=record.pk).delete()
+
+
+def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
+    """Re-index every live record (of one type, or all) in batches; returns the count."""
+    total = 0
+    for rtype in registry.all_types():
+        if type_key and rtype.key != type_key:
+            continue
+        SearchEntry.objects.filter(type_key=rtype.key).delete()
+        qs = rtype.model.objects.live().order_by("pk")
+        if rtype.prefetch_related:
+            qs = qs.prefetch_related(*rtype.prefetch_related)
+        last = 0
+        while True:
+            rows = list(qs.filter(pk__gt=last)[:batch])
+            if not rows:
+                break
+            SearchEntry.objects.bulk_create(
+                [SearchEntry(type_key=rtype.key, record_id=r.pk, **document_for(r)) for r in rows]
+            )
+            last = rows[-1].pk
+            total += len(rows)
+    return total
+
+
+def _visibility(user: Any, types: list[str]) -> tuple[str, list[Any]] | None:
+    """SQL (on core_searchentry) for the entries ``user`` may see, from the one visibility rule."""
+    combined = Q(pk__in=[])
+    for key in types:
+        q = scope_q(user, key, "view")
+        if q is not None:
+            combined |= Q(type_key=key) & q
+    qs = SearchEntry.objects.filter(combined)
+    if not qs.query.where:
+        return "1=1", []
+    compiler = qs.query.get_compiler(connection=connection)
+    try:
+        sql, params = compiler.compile(qs.query.where)
+    except EmptyResultSet:  # nothing visible
+        return None
+    return sql, list(params)
+
+
+def _digits(query: str) -> str:
+    return re.sub(r"\D", "", query)
+
+
+def search(user: Any, query: str, *, types: list[str] | None = None, limit: int = 20) -> list[Hit]:
+    query = (query or "").strip()[:MAX_QUERY]
+    if not query:
+        return []
+    types = [t for t in (types or registry.keys()) if registry.find(t)]
+    vis = _visibility(user, types)
+    if vis is None:
+        return []
+    if connection.vendor == "postgresql":
+        hits = _search_postgres(query, vis, limit)
+    else:
+        hits = _search_sqlite(query, vis, limit)
+    return hits
+
+
+def _ident_terms(query: str) -> list[str]:
+    terms = []
+    compact = query.replace(" ", "")
+    if len(compact) >= 3 and re.search(r"[@.\d]", compact):
+        terms.append(compact.lower())
+        digits = _digits(compact)
+        if len(digits) >= 3 and digits != compact:
+            terms.append(digits)
+    return terms
+
+
+def _fts_quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _rows_to_hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
+    return [
+        Hit(type_key=r[0], record_id=r[1], title=r[2], detail=(r[3] or "")[:120], rank=float(r[4] or 0)) for r in rows
+    ]
+
+
+def _merge(*groups: list[Hit], limit: int) -> list[Hit]:
+    seen: set[tuple[str, int]] = set()
+    out: list[Hit] = []
+    for group in groups:
+        for hit in group:
+            key = (hit.type_key, hit.record_id)
+            if key not in seen:
+                seen.add(key)
+                out.append(hit)
+    return out[:limit]
+
+
+def _search_sqlite(query: str, vis: tuple[str, list[Any]], limit: int) -> list[Hit]:
+    vis_sql, vis_params = vis
+    select = (
+        "SELECT core_searchentry.type_key, core_searchentry.record_id, core_searchentry.title, "
+        "core_searchentry.identifiers, m.rank FROM ({inner}) m "
+        "JOIN core_searchentry ON core_searchentry.id = m.id WHERE {vis} ORDER BY m.rank LIMIT %s"
+    )
+    groups: list[list[Hit]] = []
+    with connection.cursor() as cur:
+        for term in _ident_terms(query):
+            inner = "SELECT rowid AS id, rank FROM search_idents WHERE search_idents MATCH %s"
+            cur.execute(select.format(inner=inner, vis=vis_sql), [_fts_quote(term), *vis_params, limit])
+            groups.append(_rows_to_hits(cur.fetchall()))
+        words = WORD_RE.findall(query)
+        if words:
+            match = " AND ".join(_fts_quote(w) + "*" for w in words[:8])
+            inner = (
+                "SELECT rowid AS id, bm25(search_words, 10.0, 1.0) AS rank "
+                "FROM search_words WHERE search_words MATCH %s"
+            )
+            cur.execute(select.format(inner=inner, vis=vis_sql), [match, *vis_params, limit])
+            groups.append(_rows_to_hits(cur.fetchall()))
+    return _merge(*groups, limit=limit)
+
+
+def _search_postgres(query: str, vis: tuple[str, list[Any]], limit: int) -> list[Hit]:
+    vis_sql, vis_params = vis
+    cols = "core_searchentry.type_key, core_searchentry.record_id, core_searchentry.title, core_searchentry.identifiers"
+    groups: list[list[Hit]] = []
+    with connection.cursor() as cur:
+        for term in _ident_terms(query):
+            like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            cur.execute(
+                f"SELECT {cols}, 0 FROM core_searchentry WHERE identifiers ILIKE %s AND {vis_sql} "  # noqa: S608
+                "ORDER BY length(identifiers) LIMIT %s",
+                [like, *vis_params, limit],
+            )
+            groups.append(_rows_to_hits(cur.fetchall()))
+        words = WORD_RE.findall(query.lower())
+        if words:
+            tsquery = " & ".join(re.sub(r"[^\w]", "", w) + ":*" for w in words[:8])
+            cur.execute(
+                f"SELECT {cols}, -ts_rank(tsv, q) AS rank FROM core_searchentry, "  # noqa: S608
+                f"to_tsquery('simple', %s) q WHERE tsv @@ q AND {vis_sql} ORDER BY rank LIMIT %s",
+                [tsquery, *vis_params, limit],
+            )
+            groups.append(_rows_to_hits(cur.fetchall()))
+        if not any(groups) and len(query) >= 3:
+            # Fuzzy fallback for misspelt names only: trigram similarity is slow at scale.
+            cur.execute(
+                f"SELECT {cols}, -similarity(title, %s) AS rank FROM core_searchentry "  # noqa: S608
+                f"WHERE title %% %s AND {vis_sql} ORDER BY rank LIMIT %s",
+                [query, query, *vis_params, limit],
+            )
+            groups.append(_rows_to_hits(cur.fetchall()))
+    return _merge(*groups, limit=limit)

@@ -1,0 +1,183 @@
+"""The one write path for every record type: create, update, delete, restore.
+
+Each function is atomic, checks the actor's permission with the visibility rule, writes the
+event (history and outbox) and updates the search index in the same transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import search
+from .errors import PermissionDenied, RecordGone, VersionConflict
+from .models import Event, Record
+from .visibility import can, can_assign_owner
+
+_local = threading.local()
+
+
+@contextmanager
+def request_context(request_id: str | None = None) -> Iterator[str]:
+    """Tag every event written inside with one request id (set per HTTP request and job)."""
+    previous = getattr(_local, "request_id", "")
+    _local.request_id = request_id or uuid.uuid4().hex
+    try:
+        yield _local.request_id
+    finally:
+        _local.request_id = previous
+
+
+def current_request_id() -> str:
+    return getattr(_local, "request_id", "") or ""
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def record_event(record: Record, kind: str, *, actor: Any, source: str, changes: dict[str, Any] | None = None) -> Event:
+    return Event.objects.create(
+        type_key=record.record_type_key,
+        record_id=record.pk,
+        record_title=str(record)[:300],
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        source=source,
+        request_id=current_request_id(),
+        changes=changes or {},
+    )
+
+
+def _is_system(actor: Any) -> bool:
+    return actor is None
+
+
+def _check_owner(actor: Any, type_key: str, action: str, owner: Any) -> None:
+    if _is_system(actor):
+        return
+    if not can_assign_owner(actor, type_key, action, owner):
+        raise ValidationError({"owner": "You may not give this record to that owner."})
+
+
+def _save(record: Record, **kwargs: Any) -> None:
+    try:
+        with transaction.atomic():
+            record.save(**kwargs)
+    except IntegrityError as exc:
+        raise ValidationError(record.integrity_error_message(exc)) from exc
+
+
+def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, source: str) -> Record:
+    """Create a record from validated data (a write serializer's ``validated_data``)."""
+    type_key = model.record_type_key
+    data = dict(data)
+    related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
+    with transaction.atomic():
+        if not _is_system(actor) and actor.scope_for(type_key, "add") is None:
+            raise PermissionDenied(f"You may not add {type_key}.")
+        if "owner" not in data and not _is_system(actor):
+            data["owner"] = actor
+        owner = data.get("owner")
+        _check_owner(actor, type_key, "add", owner)
+        record = model(**data)
+        record.team_id = getattr(owner, "team_id", None)
+        record.created_by = actor if not _is_system(actor) else None
+        now = timezone.now()
+        record.created_at = record.updated_at = now
+        _save(record)
+        record.write_related(related)
+        after = record.snapshot()
+        changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
+        record_event(record, "created", actor=actor, source=source, changes=changes)
+        search.index_record(record)
+    return record
+
+
+def _locked(record: Record) -> Record:
+    return type(record).objects.select_for_update().get(pk=record.pk)
+
+
+def update_record(
+    record: Record,
+    data: dict[str, Any],
+    *,
+    actor: Any,
+    source: str,
+    expected_version: int | None = None,
+) -> Record:
+    """Apply validated changes. A stale ``expected_version`` raises VersionConflict and
+    writes nothing; a write that changes nothing writes no event and keeps the version."""
+    model = type(record)
+    type_key = model.record_type_key
+    data = dict(data)
+    with transaction.atomic():
+        current = _locked(record)
+        if current.deleted_at is not None:
+            raise RecordGone("This record is in the recycle bin.")
+        if not _is_system(actor) and not can(actor, current, "change"):
+            raise PermissionDenied("You may not change this record.")
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(current.etag)
+        before = current.snapshot()
+        related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
+        if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
+            _check_owner(actor, type_key, "change", data["owner"])
+        for name, value in data.items():
+            setattr(current, name, value)
+        changes = _diff(before, current.snapshot(pending=related))
+        if not changes:
+            return current
+        current.team_id = current.owner.team_id if current.owner is not None else None
+        current.version += 1
+        current.updated_at = timezone.now()
+        _save(current)
+        if related:
+            current.write_related(related)
+        record_event(current, "updated", actor=actor, source=source, changes=changes)
+        search.index_record(current)
+    return current
+
+
+def delete_record(record: Record, *, actor: Any, source: str, expected_version: int | None = None) -> Record:
+    """Move a record to the recycle bin (soft delete)."""
+    with transaction.atomic():
+        current = _locked(record)
+        if current.deleted_at is not None:
+            raise RecordGone("This record is already in the recycle bin.")
+        if not _is_system(actor) and not can(actor, current, "delete"):
+            raise PermissionDenied("You may not delete this record.")
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(current.etag)
+        current.deleted_at = timezone.now()
+        current.version += 1
+        current.save(update_fields=["deleted_at", "version"])
+        current.on_soft_delete()
+        record_event(current, "deleted", actor=actor, source=source)
+        search.remove_record(current)
+    return current
+
+
+def restore_record(record: Record, *, actor: Any, source: str) -> Record:
+    """Bring a record back from the recycle bin; a clash with a live record (same domain or
+    email) raises ValidationError naming the field and restores nothing."""
+    with transaction.atomic():
+        current = _locked(record)
+        if current.deleted_at is None:
+            return current
+        if not _is_system(actor) and not can(actor, current, "restore"):
+            raise PermissionDenied("You may not restore this record.")
+        current.deleted_at = None
+        current.version += 1
+        _save(current, update_fields=["deleted_at", "version"])
+        current.on_restore()
+        record_event(current, "restored", actor=actor, source=source)
+        search.index_record(current)
+    return current

@@ -1,0 +1,7 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("api/", include("rapport.api.urls")),
+    path("", include("rapport.accounts.urls")),
+    path("", include("rapport.web.urls")),
+]

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from rapport.core import registry
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    types = [t for t in registry.all_types() if user.scope_for(t.key, "view")]
+    return {"nav_types": types, "can_manage_settings": user.can_manage_settings()}

@@ -1,0 +1,71 @@
+"""Fixtures: teams, a user per role, and records made through the real write services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from rapport.accounts.models import ApiToken, Role, Team, User
+from rapport.contacts.models import Company, Person
+from rapport.core import registry, services
+
+ROLE_KEYS = ["admin", "manager", "member", "read-only"]
+
+
+def make_user(username: str, role: str, team: Team | None = None, **extra: Any) -> User:
+    return User.objects.create_user(
+        username=username,
+        password="correct horse battery",
+        role=Role.objects.get(key=role),
+        team=team,
+        first_name=username.title(),
+        **extra,
+    )
+
+
+def write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = None) -> Any:
+    """Create or update a record through its serializer and the write service, like the API does."""
+    rtype = registry.get(type_key)
+    serializer = rtype.get_serializer_class()(instance, data=data, partial=instance is not None)
+    assert serializer.is_valid(), serializer.errors
+    if instance is None:
+        return services.create_record(rtype.model, serializer.validated_data, actor=actor, source="system")
+    return services.update_record(instance, serializer.validated_data, actor=actor, source="system")
+
+
+@pytest.fixture
+def teams(db: Any) -> dict[str, Team]:
+    return {"east": Team.objects.create(name="East"), "west": Team.objects.create(name="West")}
+
+
+@pytest.fixture
+def users(teams: dict[str, Team]) -> dict[str, User]:
+    out = {role: make_user(role.replace("-", "_"), role, teams["east"]) for role in ROLE_KEYS}
+    out["peer"] = make_user("peer", "member", teams["east"])
+    out["outsider"] = make_user("outsider", "member", teams["west"])
+    return out
+
+
+@pytest.fixture
+def company(users: dict[str, User]) -> Company:
+    return write("companies", {"name": "Acme", "domain": "acme.com"}, actor=users["member"])
+
+
+@pytest.fixture
+def person(users: dict[str, User], company: Company) -> Person:
+    return write(
+        "people",
+        {"first_name": "Ada", "last_name": "Lovelace", "emails": ["ada@acme.com"], "company": company.pk},
+        actor=users["member"],
+    )
+
+
+@pytest.fixture
+def api_client_for():
+    def make(user: User, scope: str = ApiToken.SCOPE_WRITE) -> Client:
+        _, raw = ApiToken.issue(user, name="test", scope=scope)
+        return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    return make
