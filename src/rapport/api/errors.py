@@ -18,6 +18,9 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+                out.update(flatten(value, f"{prefix}[{key}]"))
+                continue
             name = "" if key in ("non_field_errors", "__all__") and not prefix else str(key)
             path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.update(flatten(value, path))

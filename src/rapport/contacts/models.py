@@ -183,6 +183,12 @@ class Person(Record):
         if updates:
             Person.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in updates})
 
+    def api_extra(self) -> dict[str, Any]:
+        return {
+            "emails": [{"email": e.email, "primary": e.is_primary} for e in self.emails.all()],
+            "phones": [{"number": p.number, "kind": p.kind, "primary": p.is_primary} for p in self.phones.all()],
+        }
+
     def on_soft_delete(self) -> None:
         self.emails.update(live=False)
 

@@ -62,6 +62,16 @@ companies = register(
             *COMMON_FILTERS,
         ],
         related=[("people", "company")],
+        example={
+            "name": "Globex Corporation",
+            "website": "https://www.globex.example.com",
+            "industry": "Manufacturing",
+            "size_band": "201-500",
+            "phone": "+1 212 555 0100",
+            "city": "Springfield",
+            "country": "United States",
+            "tags": ["key account"],
+        },
     )
 )
 
@@ -104,6 +114,15 @@ people = register(
             Filter("source", "Source", "source", kind="exact"),
             *COMMON_FILTERS,
         ],
+        example={
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "emails": [{"email": "grace@navy.example.org", "primary": True}, "g.hopper@example.com"],
+            "phones": [{"number": "+1 415 555 0199", "kind": "mobile"}],
+            "job_title": "Rear Admiral",
+            "lifecycle_stage": "sql",
+            "tags": ["conference"],
+        },
         prefetch_related=("emails", "phones"),
         select_related=("company",),
     )

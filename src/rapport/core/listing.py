@@ -88,8 +88,8 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             continue
         spec = filters.get(base)
         if spec is None:
-            known = ", ".join(sorted([*filters, *CONTROL_PARAMS])) + ", cf_<key>"
-            raise QueryError(param, f"unknown filter. Known: {known}.")
+            known = ", ".join(sorted(filters)) + ", cf_<key>"
+            raise QueryError(param, f"{param!r} is not a filter of {rtype.key}. Filters: {known}.")
         if spec.kind == "date_range":
             if op not in ("after", "before"):
                 raise QueryError(param, f"use {base}__after or {base}__before with a date.")

@@ -89,6 +89,10 @@ class Record(models.Model):
         """How ``pending`` child values will look in :meth:`related_snapshot`."""
         return {}
 
+    def api_extra(self) -> dict[str, Any]:
+        """Child rows as the API shows them on retrieve; types with children override."""
+        return {}
+
     def integrity_error_message(self, exc: Exception) -> dict[str, str]:
         """Turn a unique-constraint failure into ``{field: message}``; types override."""
         return {"__all__": "This record clashes with another one."}

@@ -53,6 +53,8 @@ class RecordType:
     default_ordering: str = "-created_at"
     title_fields: tuple[str, ...] = ("name",)
     serializer: Callable[[], type] | None = None  # returns the write serializer class
+    # A valid create payload: the API docs show it and the generic test suite writes it.
+    example: dict[str, Any] = field(default_factory=dict)
     detail_sections: list[str] = field(default_factory=list)
     related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
     select_related: tuple[str, ...] = ()

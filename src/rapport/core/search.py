@@ -160,7 +160,7 @@ def _search_sqlite(query: str, vis: tuple[str, list[Any]], limit: int) -> list[H
     vis_sql, vis_params = vis
     select = (
         "SELECT core_searchentry.type_key, core_searchentry.record_id, core_searchentry.title, "
-        "core_searchentry.identifiers, m.rank FROM ({inner}) m "
+        "core_searchentry.body, m.rank FROM ({inner}) m "
         "JOIN core_searchentry ON core_searchentry.id = m.id WHERE {vis} ORDER BY m.rank LIMIT %s"
     )
     groups: list[list[Hit]] = []
@@ -183,7 +183,7 @@ def _search_sqlite(query: str, vis: tuple[str, list[Any]], limit: int) -> list[H
 
 def _search_postgres(query: str, vis: tuple[str, list[Any]], limit: int) -> list[Hit]:
     vis_sql, vis_params = vis
-    cols = "core_searchentry.type_key, core_searchentry.record_id, core_searchentry.title, core_searchentry.identifiers"
+    cols = "core_searchentry.type_key, core_searchentry.record_id, core_searchentry.title, core_searchentry.body"
     groups: list[list[Hit]] = []
     with connection.cursor() as cur:
         for term in _ident_terms(query):

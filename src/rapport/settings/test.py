@@ -15,3 +15,5 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RAPPORT_TEST_DATABASE_NAME")}
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,43 @@
+"""How one record looks in the API (retrieve, create and update answers, history, webhooks later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from rapport.core import registry
+from rapport.core.models import Record, to_json_value
+
+
+def link(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    name = getattr(obj, "display_name", None) or str(obj)
+    return {"id": obj.pk, "name": name}
+
+
+def represent(record: Record) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": record.pk, "type": record.record_type_key}
+    for f in record.tracked_fields():
+        if isinstance(f, models.ForeignKey):
+            data[f.name] = link(getattr(record, f.name))
+        else:
+            data[f.name] = to_json_value(getattr(record, f.attname))
+    data.update(record.api_extra())
+    data["created_by"] = link(record.created_by) if record.created_by_id else None
+    data["created_at"] = to_json_value(record.created_at)
+    data["updated_at"] = to_json_value(record.updated_at)
+    data["deleted_at"] = to_json_value(record.deleted_at)
+    data["version"] = record.version
+    data["url"] = f"/api/v1/{record.record_type_key}/{record.pk}/"
+    return data
+
+
+def detail_queryset(type_key: str) -> models.QuerySet:
+    rtype = registry.get(type_key)
+    fks = [f.name for f in rtype.model.tracked_fields() if isinstance(f, models.ForeignKey)]
+    qs = rtype.model.objects.select_related(*fks, "created_by")
+    if rtype.prefetch_related:
+        qs = qs.prefetch_related(*rtype.prefetch_related)
+    return qs

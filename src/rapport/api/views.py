@@ -1,0 +1,459 @@
+"""Generic REST endpoints for every registered record type.
+
+Reads go through the shared list query and projection and are encoded with orjson (DESIGN.md
+§12); writes go through the type's serializer and the write services.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from rapport.accounts.models import ApiToken
+from rapport.core import listing, registry, search, services
+from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.models import Event
+from rapport.core.registry import RecordType
+
+from .representation import detail_queryset, represent
+
+ETAG_RE = re.compile(r'^(?:W/)?"(\d+)-(\d+)"$')
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+class TokenScopePermission(permissions.BasePermission):
+    """Read-only tokens may only read."""
+
+    message = "This API token is read-only."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if isinstance(token, ApiToken) and token.scope == ApiToken.SCOPE_READ:
+            return request.method in permissions.SAFE_METHODS
+        return True
+
+
+class BaseAPIView(APIView):
+    permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
+    throttle_scope = "user"
+
+
+def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
+    params = [
+        OpenApiParameter("cursor", str, description="Opaque cursor from `next`/`previous`."),
+        OpenApiParameter(
+            "page_size", int, description=f"1–{listing.MAX_PAGE_SIZE}, default {listing.DEFAULT_PAGE_SIZE}."
+        ),
+        OpenApiParameter(
+            "ordering", str, description="One of: " + ", ".join(f"{k}, -{k}" for k in rtype.sortable_keys)
+        ),
+    ]
+    for f in rtype.filters:
+        if f.kind == "date_range":
+            params += [
+                OpenApiParameter(f"{f.name}__after", OpenApiTypes.DATE, description=f"{f.label} on or after."),
+                OpenApiParameter(f"{f.name}__before", OpenApiTypes.DATE, description=f"{f.label} on or before."),
+            ]
+        else:
+            desc = f.label
+            if f.choices:
+                desc += ": " + ", ".join(c for c, _ in f.choices)
+            if f.kind == "user":
+                desc += " (user id, `me` or `none`)"
+            params.append(OpenApiParameter(f.name, str, description=desc + ". Repeat or comma-separate for any of."))
+    params.append(
+        OpenApiParameter(
+            "cf_<key>",
+            str,
+            description="Custom field filter: `cf_<key>=value`, `cf_<key>__gte`, `__lte`, `__contains`, `__isnull`.",
+        )
+    )
+    return params
+
+
+def _list_row_schema(rtype: RecordType) -> Any:
+    fields: dict[str, serializers.Field] = {"id": serializers.IntegerField()}
+    for col in rtype.columns:
+        if col.kind in ("user", "record"):
+            fields[col.key] = inline_serializer(
+                f"{rtype.label}{col.key.title().replace('_', '')}Link",
+                {"id": serializers.IntegerField(), "name": serializers.CharField()},
+                allow_null=True,
+            )
+        elif col.kind == "tags":
+            fields[col.key] = serializers.ListField(child=serializers.CharField())
+        elif col.kind == "datetime":
+            fields[col.key] = serializers.DateTimeField()
+        else:
+            fields[col.key] = serializers.CharField()
+    fields["custom"] = serializers.DictField()
+    fields["url"] = serializers.CharField()
+    return inline_serializer(f"{rtype.label}Row", fields)
+
+
+class RecordListView(BaseAPIView):
+    rtype: RecordType
+
+    def get(self, request: Request) -> HttpResponse:
+        rtype = self.rtype
+        params = request.query_params
+        q = listing.build_filter(rtype, params, request.user)
+        ordering = listing.parse_ordering(rtype, params.get("ordering"))
+        size = listing.page_size(params)
+        qs = rtype.model.objects.visible_to(request.user).filter(q)
+        fields = listing.projection_fields(rtype)
+        page = listing.paginate(qs, ordering, params.get("cursor"), size, fields=fields)
+        prefix = f"/api/v1/{rtype.key}/"
+        rows = []
+        for raw in page.rows:
+            row = listing.project_row(rtype, raw)
+            row["url"] = f"{prefix}{raw['id']}/"
+            rows.append(row)
+        return json_response(
+            {
+                "results": rows,
+                "next": self._link(request, page.next_cursor),
+                "previous": self._link(request, page.previous_cursor),
+            }
+        )
+
+    @staticmethod
+    def _link(request: Request, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        params = [(k, v) for k in request.query_params for v in request.query_params.getlist(k) if k != "cursor"]
+        params.append(("cursor", cursor))
+        return request.build_absolute_uri(request.path) + "?" + urlencode(params)
+
+    def post(self, request: Request) -> HttpResponse:
+        rtype = self.rtype
+        if request.user.scope_for(rtype.key, "add") is None:
+            raise PermissionDenied(f"You may not add {rtype.label_plural.lower()}.")
+        serializer = rtype.get_serializer_class()(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record = services.create_record(rtype.model, serializer.validated_data, actor=request.user, source="api")
+        record = detail_queryset(rtype.key).get(pk=record.pk)
+        return json_response(
+            represent(record), status=201, headers={"ETag": record.etag, "Location": represent(record)["url"]}
+        )
+
+
+class RecordDetailView(BaseAPIView):
+    rtype: RecordType
+
+    def get_record(self, request: Request, pk: int, action: str = "view") -> Any:
+        qs = detail_queryset(self.rtype.key)
+        record = qs.filter(pk=pk).filter(pk__in=self.rtype.model.objects.visible_to(request.user).values("pk")).first()
+        if record is None:
+            raise Http404
+        if action != "view" and not services.can(request.user, record, action):
+            raise PermissionDenied(f"You may not {action} this record.")
+        return record
+
+    def expected_version(self, request: Request, record: Any) -> int | None:
+        header = request.headers.get("If-Match")
+        if not header or header.strip() == "*":
+            return None
+        match = ETAG_RE.match(header.strip())
+        if not match or int(match.group(1)) != record.pk:
+            raise VersionConflict(record.etag)
+        return int(match.group(2))
+
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        record = self.get_record(request, pk)
+        if request.headers.get("If-None-Match") == record.etag:
+            return HttpResponse(status=304, headers={"ETag": record.etag})
+        return json_response(represent(record), headers={"ETag": record.etag})
+
+    def patch(self, request: Request, pk: int) -> HttpResponse:
+        return self._update(request, pk, partial=True)
+
+    def put(self, request: Request, pk: int) -> HttpResponse:
+        return self._update(request, pk, partial=False)
+
+    def _update(self, request: Request, pk: int, *, partial: bool) -> HttpResponse:
+        record = self.get_record(request, pk, "change")
+        expected = self.expected_version(request, record)
+        serializer = self.rtype.get_serializer_class()(record, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        services.update_record(
+            record, serializer.validated_data, actor=request.user, source="api", expected_version=expected
+        )
+        record = detail_queryset(self.rtype.key).get(pk=pk)
+        return json_response(represent(record), headers={"ETag": record.etag})
+
+    def delete(self, request: Request, pk: int) -> HttpResponse:
+        record = self.get_record(request, pk, "delete")
+        expected = self.expected_version(request, record)
+        services.delete_record(record, actor=request.user, source="api", expected_version=expected)
+        return HttpResponse(status=204)
+
+
+class RecordRestoreView(BaseAPIView):
+    rtype: RecordType
+
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        record = self.rtype.model.objects.visible_to(request.user, "delete", deleted=True).filter(pk=pk).first()
+        if record is None:
+            raise Http404
+        with transaction.atomic():
+            services.restore_record(record, actor=request.user, source="api")
+        record = detail_queryset(self.rtype.key).get(pk=pk)
+        return json_response(represent(record), headers={"ETag": record.etag})
+
+
+def history_page(rtype: RecordType, record_id: int, cursor: str | None, size: int) -> dict[str, Any]:
+    """Events of one record, newest first, keyset by id."""
+    qs = Event.objects.filter(type_key=rtype.key, record_id=record_id).select_related("actor")
+    if cursor:
+        try:
+            qs = qs.filter(id__lt=int(cursor))
+        except ValueError:
+            raise listing.QueryError("cursor", "this cursor is not valid.")
+    events = list(qs.order_by("-id")[: size + 1])
+    more = len(events) > size
+    events = events[:size]
+    return {
+        "results": [
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "occurred_at": e.occurred_at.isoformat(),
+                "actor": {"id": e.actor_id, "name": e.actor.display_name} if e.actor else None,
+                "source": e.source,
+                "request_id": e.request_id,
+                "changes": [{"field": k, "before": v[0], "after": v[1]} for k, v in e.changes.items()],
+            }
+            for e in events
+        ],
+        "next_cursor": str(events[-1].id) if more else None,
+    }
+
+
+class RecordHistoryView(BaseAPIView):
+    rtype: RecordType
+
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        visible = self.rtype.model.objects.visible_to(request.user)
+        if not visible.filter(pk=pk).exists():
+            binned = self.rtype.model.objects.visible_to(request.user, "delete", deleted=True)
+            if not binned.filter(pk=pk).exists():
+                raise Http404
+        size = listing.page_size(request.query_params)
+        page = history_page(self.rtype, pk, request.query_params.get("cursor"), size)
+        return json_response(page)
+
+
+class SearchView(BaseAPIView):
+    @extend_schema(
+        summary="Global search across every record type",
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="Words, part of an email, phone or domain."),
+            OpenApiParameter("type", str, description="Restrict to record types (comma-separated)."),
+            OpenApiParameter("limit", int, description="1–50, default 20."),
+        ],
+        responses=inline_serializer(
+            "SearchResults",
+            {
+                "results": serializers.ListField(
+                    child=inline_serializer(
+                        "SearchHit",
+                        {
+                            "type": serializers.CharField(),
+                            "id": serializers.IntegerField(),
+                            "title": serializers.CharField(),
+                            "detail": serializers.CharField(),
+                            "url": serializers.CharField(),
+                        },
+                    )
+                )
+            },
+        ),
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = request.query_params
+        unknown = set(params) - {"q", "type", "limit"}
+        if unknown:
+            raise listing.QueryError(sorted(unknown)[0], "unknown parameter; use q, type and limit.")
+        types = [t for t in params.get("type", "").split(",") if t] or None
+        for t in types or []:
+            if registry.find(t) is None:
+                raise listing.QueryError("type", f"unknown record type {t!r}; known: {', '.join(registry.keys())}.")
+        try:
+            limit = min(max(int(params.get("limit", 20)), 1), 50)
+        except ValueError:
+            raise listing.QueryError("limit", "give a number from 1 to 50.")
+        hits = search.search(request.user, params.get("q", ""), types=types, limit=limit)
+        return json_response(
+            {
+                "results": [
+                    {
+                        "type": h.type_key,
+                        "id": h.record_id,
+                        "title": h.title,
+                        "detail": h.detail,
+                        "url": f"/api/v1/{h.type_key}/{h.record_id}/",
+                    }
+                    for h in hits
+                ]
+            }
+        )
+
+
+class MeView(BaseAPIView):
+    @extend_schema(summary="The signed-in user and what their role allows", responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> HttpResponse:
+        user = request.user
+        grants = {
+            t.key: {a: user.scope_for(t.key, a) for a in ("view", "add", "change", "delete", "export", "import")}
+            for t in registry.all_types()
+        }
+        return json_response(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "name": user.display_name,
+                "email": user.email,
+                "team": {"id": user.team_id, "name": user.team.name} if user.team_id else None,
+                "role": user.role.key if user.role_id else None,
+                "time_zone": user.time_zone,
+                "permissions": grants,
+            }
+        )
+
+
+def _own(method: Any) -> Any:
+    """A fresh function per type: extend_schema marks the function object it decorates."""
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+def views_for(rtype: RecordType) -> dict[str, Any]:
+    """Concrete view classes for one type, with their OpenAPI description."""
+    write = rtype.get_serializer_class()
+    row = _list_row_schema(rtype)
+    label = rtype.label.lower()
+    detail = OpenApiResponse(description=f"The {label}, with an ETag header.")
+    tag = [rtype.label_plural]
+    id_param = [OpenApiParameter("id", int, OpenApiParameter.PATH)]
+    if_match = OpenApiParameter(
+        "If-Match", str, OpenApiParameter.HEADER, description="ETag from a read; a stale value gets 412."
+    )
+    error = OpenApiResponse(description="Error naming the field: {error, message, fields}")
+
+    list_view = type(
+        f"{rtype.label}ListView",
+        (RecordListView,),
+        {
+            "rtype": rtype,
+            "get": extend_schema(
+                summary=f"List {rtype.label_plural.lower()}",
+                tags=tag,
+                parameters=_filter_parameters(rtype),
+                responses=inline_serializer(
+                    f"{rtype.label}Page",
+                    {
+                        "results": serializers.ListField(child=row),
+                        "next": serializers.CharField(allow_null=True),
+                        "previous": serializers.CharField(allow_null=True),
+                    },
+                ),
+                operation_id=f"{rtype.key}_list",
+            )(_own(RecordListView.get)),
+            "post": extend_schema(
+                summary=f"Create a {label}",
+                tags=tag,
+                request=write,
+                responses={201: detail, 400: error, 403: error},
+                operation_id=f"{rtype.key}_create",
+            )(_own(RecordListView.post)),
+        },
+    )
+    detail_view = type(
+        f"{rtype.label}DetailView",
+        (RecordDetailView,),
+        {
+            "rtype": rtype,
+            "get": extend_schema(
+                summary=f"Retrieve a {label}",
+                tags=tag,
+                parameters=id_param,
+                responses={200: detail, 404: error},
+                operation_id=f"{rtype.key}_retrieve",
+            )(_own(RecordDetailView.get)),
+            "patch": extend_schema(
+                summary=f"Update some fields of a {label}",
+                tags=tag,
+                parameters=[*id_param, if_match],
+                request=write,
+                responses={200: detail, 400: error, 412: error},
+                operation_id=f"{rtype.key}_partial_update",
+            )(_own(RecordDetailView.patch)),
+            "put": extend_schema(
+                summary=f"Replace a {label}",
+                tags=tag,
+                parameters=[*id_param, if_match],
+                request=write,
+                responses={200: detail, 400: error, 412: error},
+                operation_id=f"{rtype.key}_update",
+            )(_own(RecordDetailView.put)),
+            "delete": extend_schema(
+                summary=f"Move a {label} to the recycle bin",
+                tags=tag,
+                parameters=[*id_param, if_match],
+                responses={204: None, 412: error},
+                operation_id=f"{rtype.key}_delete",
+            )(_own(RecordDetailView.delete)),
+        },
+    )
+    restore_view = type(
+        f"{rtype.label}RestoreView",
+        (RecordRestoreView,),
+        {
+            "rtype": rtype,
+            "post": extend_schema(
+                summary=f"Restore a {label} from the recycle bin",
+                tags=tag,
+                parameters=id_param,
+                request=None,
+                responses={200: detail, 400: error, 404: error},
+                operation_id=f"{rtype.key}_restore",
+            )(_own(RecordRestoreView.post)),
+        },
+    )
+    history_view = type(
+        f"{rtype.label}HistoryView",
+        (RecordHistoryView,),
+        {
+            "rtype": rtype,
+            "get": extend_schema(
+                summary=f"Field history of a {label}",
+                tags=tag,
+                parameters=[*id_param, OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+                responses=OpenApiTypes.OBJECT,
+                operation_id=f"{rtype.key}_history",
+            )(_own(RecordHistoryView.get)),
+        },
+    )
+    return {"list": list_view, "detail": detail_view, "restore": restore_view, "history": history_view}

@@ -1,0 +1,274 @@
+"""The generic API suite: walks the registry and checks every type on every path, for every role.
+
+A new record type is covered here the day it is registered (its RecordType.example is the valid
+payload these tests write).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from rapport.core import registry
+from rapport.core.models import CustomField, Event
+
+from .conftest import write
+
+TYPES = registry.keys()
+
+
+def post(client: Client, url: str, data: Any, **extra: Any) -> Any:
+    return client.post(url, json.dumps(data), content_type="application/json", **extra)
+
+
+def patch(client: Client, url: str, data: Any, **extra: Any) -> Any:
+    return client.patch(url, json.dumps(data), content_type="application/json", **extra)
+
+
+def example(type_key: str, n: int = 0) -> dict[str, Any]:
+    """The type's example payload made unique by ``n`` (emails and domains must not clash)."""
+    data = json.loads(json.dumps(registry.get(type_key).example))
+
+    def bump(value: Any) -> Any:
+        if isinstance(value, str) and ("@" in value or value.startswith("https://")):
+            return value.replace("example", f"example{n}")
+        if isinstance(value, dict):
+            return {k: bump(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [bump(v) for v in value]
+        return value
+
+    return bump(data)
+
+
+def make(type_key: str, actor: Any, n: int = 0) -> Any:
+    return write(type_key, example(type_key, n), actor=actor)
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_every_type_has_an_example(type_key):
+    assert registry.get(type_key).example, f"{type_key} needs RecordType.example for docs and tests"
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_full_lifecycle_through_the_api(type_key, users, api_client_for):
+    client = api_client_for(users["member"])
+    base = f"/api/v1/{type_key}/"
+    created = post(client, base, example(type_key, 1))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    rid = body["id"]
+    assert body["owner"]["id"] == users["member"].id
+    assert created["ETag"] == f'"{rid}-1"'
+
+    listed = client.get(base)
+    assert listed.status_code == 200
+    assert rid in [row["id"] for row in listed.json()["results"]]
+
+    got = client.get(f"{base}{rid}/")
+    assert got.status_code == 200 and got.json()["id"] == rid
+
+    changed = patch(client, f"{base}{rid}/", {"notes": "Met at the fair"}, HTTP_IF_MATCH=got["ETag"])
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["notes"] == "Met at the fair" and changed.json()["version"] == 2
+
+    history = client.get(f"{base}{rid}/history/").json()["results"]
+    assert [e["kind"] for e in history] == ["updated", "created"]
+    assert history[0]["changes"] == [{"field": "notes", "before": "", "after": "Met at the fair"}]
+    assert history[0]["source"] == "api" and history[0]["actor"]["id"] == users["member"].id
+
+    # The member role may delete only their own records; this one is theirs.
+    assert client.delete(f"{base}{rid}/").status_code == 204
+    assert client.get(f"{base}{rid}/").status_code == 404
+    assert rid not in [row["id"] for row in client.get(base).json()["results"]]
+    restored = client.post(f"{base}{rid}/restore/")
+    assert restored.status_code == 200, restored.content
+    assert client.get(f"{base}{rid}/").status_code == 200
+    kinds = list(Event.objects.filter(type_key=type_key, record_id=rid).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["created", "updated", "deleted", "restored"]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_stale_if_match_gets_412_and_overwrites_nothing(type_key, users, api_client_for):
+    record = make(type_key, users["member"])
+    client = api_client_for(users["member"])
+    url = f"/api/v1/{type_key}/{record.pk}/"
+    etag = client.get(url)["ETag"]
+    assert patch(client, url, {"notes": "first"}, HTTP_IF_MATCH=etag).status_code == 200
+    stale = patch(client, url, {"notes": "second"}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412
+    assert stale.json()["error"] == "stale"
+    assert client.get(url).json()["notes"] == "first"
+    assert client.delete(url, HTTP_IF_MATCH=etag).status_code == 412
+    assert client.get(url).status_code == 200
+
+
+ROLE_EXPECTATIONS = {
+    # role: (sees a teammate's record, may create, may change teammate's record, may delete teammate's)
+    "admin": (True, True, True, True),
+    "manager": (True, True, True, True),
+    "member": (True, True, True, False),
+    "read-only": (True, False, False, False),
+    "outsider": (False, True, False, False),
+}
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+@pytest.mark.parametrize("role", list(ROLE_EXPECTATIONS))
+def test_role_scopes_on_every_path(type_key, role, users, api_client_for):
+    sees, may_create, may_change, may_delete = ROLE_EXPECTATIONS[role]
+    record = make(type_key, users["peer"])  # owned by a member of team East
+    client = api_client_for(users[role])
+    base = f"/api/v1/{type_key}/"
+    url = f"{base}{record.pk}/"
+
+    ids = [row["id"] for row in client.get(base).json()["results"]]
+    assert (record.pk in ids) is sees
+    assert client.get(url).status_code == (200 if sees else 404)
+    assert client.get(f"{url}history/").status_code == (200 if sees else 404)
+    title = str(record).split()[0]
+    found = {(h["type"], h["id"]) for h in client.get("/api/v1/search/", {"q": title}).json()["results"]}
+    assert ((type_key, record.pk) in found) is sees
+
+    created = post(client, base, example(type_key, 7))
+    assert created.status_code == (201 if may_create else 403), created.content
+
+    changed = patch(client, url, {"notes": f"by {role}"})
+    assert changed.status_code == (200 if may_change else (403 if sees else 404)), changed.content
+    record.refresh_from_db()
+    assert (record.notes == f"by {role}") is may_change
+
+    deleted = client.delete(url)
+    assert deleted.status_code == (204 if may_delete else (403 if sees else 404))
+    record.refresh_from_db()
+    assert (record.deleted_at is not None) is may_delete
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_id_guessing_reveals_nothing(type_key, users, api_client_for):
+    record = make(type_key, users["member"])
+    client = api_client_for(users["outsider"])
+    missing = client.get(f"/api/v1/{type_key}/{record.pk + 1000}/")
+    hidden = client.get(f"/api/v1/{type_key}/{record.pk}/")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json() == missing.json()
+    assert post(client, f"/api/v1/{type_key}/{record.pk}/restore/", {}).status_code == 404
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_read_only_token_cannot_write(type_key, users, api_client_for):
+    client = api_client_for(users["admin"], scope="read")
+    assert client.get(f"/api/v1/{type_key}/").status_code == 200
+    response = post(client, f"/api/v1/{type_key}/", example(type_key, 3))
+    assert response.status_code == 403
+    assert registry.get(type_key).model.objects.count() == 0
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_custom_fields_validated_and_filterable(type_key, users, api_client_for):
+    CustomField.objects.create(
+        record_type=type_key, key="tier", label="Tier", field_type="choice", choices=["gold", "silver"]
+    )
+    CustomField.objects.create(record_type=type_key, key="score", label="Score", field_type="number")
+    client = api_client_for(users["admin"])
+    base = f"/api/v1/{type_key}/"
+    bad = post(client, base, {**example(type_key, 1), "custom": {"tier": "bronze", "score": "lots", "nope": 1}})
+    assert bad.status_code == 400
+    fields = bad.json()["fields"]
+    assert set(fields) == {"custom.tier", "custom.score", "custom.nope"}
+    assert "bronze" in fields["custom.tier"][0]
+    assert registry.get(type_key).model.objects.count() == 0
+
+    gold = post(client, base, {**example(type_key, 2), "custom": {"tier": "gold", "score": "12.5"}})
+    assert gold.status_code == 201, gold.content
+    assert gold.json()["custom"] == {"tier": "gold", "score": 12.5}
+    post(client, base, {**example(type_key, 3), "custom": {"tier": "silver", "score": 3}})
+    rows = client.get(base, {"cf_tier": "gold"}).json()["results"]
+    assert [r["id"] for r in rows] == [gold.json()["id"]]
+    rows = client.get(base, {"cf_score__gte": "10"}).json()["results"]
+    assert [r["id"] for r in rows] == [gold.json()["id"]]
+    assert client.get(base, {"cf_tier": "bronze"}).status_code == 400
+    unknown = client.get(base, {"cf_colour": "red"})
+    assert unknown.status_code == 400 and "cf_colour" in unknown.json()["fields"]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+@pytest.mark.parametrize(
+    "params",
+    [{"bogus": "1"}, {"ordering": "notes"}, {"page_size": "0"}, {"cursor": "garbage"}, {"created__after": "x"}],
+)
+def test_bad_list_parameters_are_rejected_with_their_name(type_key, params, users, api_client_for):
+    response = api_client_for(users["admin"]).get(f"/api/v1/{type_key}/", params)
+    assert response.status_code == 400
+    assert list(params)[0] in response.json()["fields"]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_bad_bodies_get_400_naming_the_field(type_key, users, api_client_for):
+    client = api_client_for(users["admin"])
+    base = f"/api/v1/{type_key}/"
+    malformed = client.post(base, "{not json", content_type="application/json")
+    assert malformed.status_code == 400 and malformed.json()["error"] == "malformed"
+    too_long = post(client, base, {**example(type_key), "notes": "x" * 10_001})
+    assert too_long.status_code == 400 and "notes" in too_long.json()["fields"]
+    wrong_type = post(client, base, {**example(type_key), "tags": {"a": 1}})
+    assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["fields"]
+    bad_owner = post(client, base, {**example(type_key), "owner": 99999})
+    assert bad_owner.status_code == 400 and "owner" in bad_owner.json()["fields"]
+    assert registry.get(type_key).model.objects.count() == 0
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_keyset_pagination_walks_every_row_once(type_key, users, api_client_for):
+    for n in range(7):
+        make(type_key, users["admin"], n)
+    client = api_client_for(users["admin"])
+    seen: list[int] = []
+    url: str | None = f"/api/v1/{type_key}/?page_size=3&ordering=-updated_at"
+    pages = 0
+    while url:
+        body = client.get(url).json()
+        seen += [r["id"] for r in body["results"]]
+        url = body["next"]
+        pages += 1
+    assert pages == 3 and len(seen) == 7 == len(set(seen))
+    # and back again from the last page
+    last = client.get(f"/api/v1/{type_key}/?page_size=3&ordering=-updated_at").json()
+    second = client.get(last["next"]).json()
+    back = client.get(second["previous"]).json()
+    assert [r["id"] for r in back["results"]] == [r["id"] for r in last["results"]]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_list_and_detail_query_counts_are_pinned(type_key, users, api_client_for, django_assert_num_queries):
+    for n in range(5):
+        make(type_key, users["admin"], n)
+    client = api_client_for(users["admin"])
+    # token lookup, token last_used update (first use only), the page
+    client.get(f"/api/v1/{type_key}/")
+    with django_assert_num_queries(2):  # token + user, the page
+        assert len(client.get(f"/api/v1/{type_key}/").json()["results"]) == 5
+    record = registry.get(type_key).model.objects.first()
+    n_prefetch = len(registry.get(type_key).prefetch_related)
+    with django_assert_num_queries(2 + n_prefetch):  # token + user, visibility-checked row, prefetches
+        assert client.get(f"/api/v1/{type_key}/{record.pk}/").status_code == 200
+
+
+def test_schema_and_docs_are_served_locally(users, client):
+    client.force_login(users["admin"])
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/people/{id}/" in schema.content and b"/api/v1/companies/" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
+
+
+def test_unauthenticated_and_bad_tokens_are_refused(users, person):
+    anonymous = Client().get("/api/v1/people/")
+    assert anonymous.status_code in (401, 403)
+    bad = Client(HTTP_AUTHORIZATION="Bearer rap_nope").get("/api/v1/people/")
+    assert bad.status_code == 401 and bad.json()["error"]
