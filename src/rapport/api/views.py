@@ -6,17 +6,21 @@ Reads go through the shared list query and projection and are encoded with orjso
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from django.db import transaction
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from rapport.accounts.models import ApiToken
@@ -25,6 +29,7 @@ from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
 from rapport.core.registry import RecordType
 
+from .models import IdempotencyKey
 from .representation import detail_queryset, represent
 
 ETAG_RE = re.compile(r'^(?:W/)?"(\d+)-(\d+)"$')
@@ -51,7 +56,50 @@ class TokenScopePermission(permissions.BasePermission):
 
 class BaseAPIView(APIView):
     permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
-    throttle_scope = "user"
+    throttle_classes = [UserRateThrottle]
+
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def idempotent_create(request: Request, create: Any) -> HttpResponse:
+    """Run ``create()`` once per ``Idempotency-Key``: a retry with the same key and body gets the
+    stored answer; the same key with another body is refused (422)."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return create()
+    if len(key) > 200:
+        raise listing.QueryError("Idempotency-Key", "use at most 200 characters.")
+    digest = hashlib.sha256(request.body).hexdigest()
+    with transaction.atomic():
+        IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
+        stored = IdempotencyKey.objects.select_for_update().filter(user=request.user, key=key).first()
+        if stored is not None:
+            if stored.request_hash != digest or stored.path != request.path:
+                return json_response(
+                    {
+                        "error": "idempotency_mismatch",
+                        "message": "This Idempotency-Key was used with another request body or endpoint.",
+                    },
+                    status=422,
+                )
+            response = HttpResponse(bytes(stored.response), status=stored.status, content_type="application/json")
+            for name, value in stored.headers.items():
+                response[name] = value
+            response["Idempotent-Replayed"] = "true"
+            return response
+        response = create()
+        if response.status_code < 500:
+            IdempotencyKey.objects.create(
+                user=request.user,
+                key=key,
+                path=request.path,
+                request_hash=digest,
+                status=response.status_code,
+                response=response.content,
+                headers={k: response[k] for k in ("ETag", "Location") if response.has_header(k)},
+            )
+        return response
 
 
 def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
@@ -142,6 +190,9 @@ class RecordListView(BaseAPIView):
         return request.build_absolute_uri(request.path) + "?" + urlencode(params)
 
     def post(self, request: Request) -> HttpResponse:
+        return idempotent_create(request, lambda: self._create(request))
+
+    def _create(self, request: Request) -> HttpResponse:
         rtype = self.rtype
         if request.user.scope_for(rtype.key, "add") is None:
             raise PermissionDenied(f"You may not add {rtype.label_plural.lower()}.")
@@ -384,6 +435,14 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             "post": extend_schema(
                 summary=f"Create a {label}",
                 tags=tag,
+                parameters=[
+                    OpenApiParameter(
+                        "Idempotency-Key",
+                        str,
+                        OpenApiParameter.HEADER,
+                        description="Retry-safe creates: the same key and body within 24 h return the first answer.",
+                    )
+                ],
                 request=write,
                 responses={201: detail, 400: error, 403: error},
                 operation_id=f"{rtype.key}_create",

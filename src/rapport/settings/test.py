@@ -3,7 +3,8 @@
 import os
 import tempfile
 
-os.environ.setdefault("RAPPORT_DATA_DIR", tempfile.mkdtemp(prefix="rapport-test-"))
+# Always a throwaway folder, even when RAPPORT_DATA_DIR points at a real installation.
+os.environ["RAPPORT_DATA_DIR"] = os.environ.get("RAPPORT_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="rapport-test-")
 
 from .base import *  # noqa: E402,F403
 from .base import DATABASES  # noqa: E402
@@ -13,7 +14,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RAPPORT_TEST_DATABASE_NAME")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's shared-cache in-memory database: concurrency tests need SQLite's real
+    # locking (WAL, BEGIN IMMEDIATE, busy timeout), which shared-cache memory databases bypass.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,96 @@
+"""API behaviours beyond the generic walk: idempotent creates, rate limits, concurrent writes."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from rapport.accounts.models import ApiToken
+from rapport.contacts.models import Person
+from rapport.core.models import Event
+
+from .conftest import make_user
+
+
+def post(client, url, data, **extra):
+    return client.post(url, json.dumps(data), content_type="application/json", **extra)
+
+
+def test_idempotency_key_replays_the_first_answer(users, api_client_for):
+    client = api_client_for(users["admin"])
+    body = {"first_name": "Retry", "emails": ["retry@example.com"]}
+    first = post(client, "/api/v1/people/", body, HTTP_IDEMPOTENCY_KEY="abc-1")
+    again = post(client, "/api/v1/people/", body, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true" and again["ETag"] == first["ETag"]
+    assert Person.objects.filter(first_name="Retry").count() == 1
+    other = post(client, "/api/v1/people/", {**body, "first_name": "Else"}, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert other.status_code == 422
+    # the same key of another user is their own
+    mine = post(api_client_for(users["manager"]), "/api/v1/people/", {"first_name": "M"}, HTTP_IDEMPOTENCY_KEY="abc-1")
+    assert mine.status_code == 201
+
+
+def test_rate_limit_answers_429_with_retry_after(users, api_client_for, settings):
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import UserRateThrottle
+
+    old = UserRateThrottle.THROTTLE_RATES
+    UserRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "3/min"}
+    try:
+        from django.core.cache import cache
+
+        cache.clear()
+        client = api_client_for(users["admin"])
+        codes = [client.get("/api/v1/people/").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = client.get("/api/v1/people/")
+        assert int(limited["Retry-After"]) > 0
+        assert limited.json()["error"] == "throttled"
+    finally:
+        UserRateThrottle.THROTTLE_RATES = old
+        cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clients_with_the_same_etag_exactly_one_wins():
+    from rapport.accounts.models import Team
+
+    team = Team.objects.create(name="T")
+    user = make_user("racer", "admin", team)
+    person = Person.objects.none()
+    client = Client(HTTP_AUTHORIZATION="Bearer " + ApiToken.issue(user, name="a", scope="read-write")[1])
+    created = post(client, "/api/v1/people/", {"first_name": "Race", "emails": ["race@example.com"]})
+    pid, etag = created.json()["id"], created["ETag"]
+    raws = [ApiToken.issue(user, name=f"t{i}", scope="read-write")[1] for i in range(2)]
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def move(raw: str, title: str) -> None:
+        c = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        barrier.wait()
+        response = c.patch(
+            f"/api/v1/people/{pid}/",
+            json.dumps({"job_title": title}),
+            content_type="application/json",
+            HTTP_IF_MATCH=etag,
+        )
+        results.append(response.status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=move, args=(raw, f"T{i}")) for i, raw in enumerate(raws)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 412]
+    person = Person.objects.get(pk=pid)
+    assert person.version == 2
+    updates = Event.objects.filter(type_key="people", record_id=pid, kind="updated")
+    assert updates.count() == 1
+    assert updates.get().changes["job_title"][1] == person.job_title
