@@ -1,0 +1,138 @@
+"""State changes on users, teams, roles and API tokens: one function per action, each atomic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ACTIONS, ApiToken, Role, Team, User
+
+SCOPE_CHOICES = ("none", "own", "team", "all")
+
+
+def end_sessions(user: User) -> int:
+    """Delete every stored session of ``user``; returns how many ended."""
+    uid = str(user.pk)
+    doomed = []
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == uid:
+            doomed.append(session.pk)
+    Session.objects.filter(pk__in=doomed).delete()
+    return len(doomed)
+
+
+@transaction.atomic
+def deactivate_user(user: User, *, actor: Any) -> User:
+    """Stop ``user`` signing in: their sessions end now and their API tokens stop working."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    end_sessions(user)
+    return user
+
+
+@transaction.atomic
+def reactivate_user(user: User, *, actor: Any) -> User:
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    return user
+
+
+@transaction.atomic
+def create_user(
+    *,
+    username: str,
+    password: str | None,
+    actor: Any,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    role: Role | None = None,
+    team: Team | None = None,
+    time_zone: str = "UTC",
+    is_superuser: bool = False,
+) -> User:
+    user_model = get_user_model()
+    user = user_model(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        team=team,
+        time_zone=time_zone,
+        is_superuser=is_superuser,
+        is_staff=is_superuser,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def create_team(*, name: str, actor: Any) -> Team:
+    return Team.objects.create(name=name)
+
+
+@transaction.atomic
+def rename_team(team: Team, *, name: str, actor: Any) -> Team:
+    team.name = name
+    team.save(update_fields=["name"])
+    return team
+
+
+@transaction.atomic
+def delete_team(team: Team, *, actor: Any) -> int:
+    """Delete ``team``; its members move to no team. Returns how many members moved."""
+    moved = User.objects.filter(team=team).update(team=None)
+    team.delete()
+    return moved
+
+
+def grants_matrix(role: Role, type_keys: list[str]) -> dict[str, dict[str, str]]:
+    """{type key: {action: scope or "none"}} as the role grants it today."""
+    return {key: {action: role.scope_for(key, action) or "none" for action in ACTIONS} for key in type_keys}
+
+
+@transaction.atomic
+def set_role_grants(role: Role, matrix: dict[str, dict[str, str]], *, actor: Any) -> Role:
+    """Store an explicit scope per type and action; "none" is stored as null so it overrides "*"."""
+    grants: dict[str, Any] = {"*": dict(role.grants.get("*") or {})}
+    for type_key, per_action in matrix.items():
+        grants[type_key] = {
+            action: (None if scope == "none" else scope) for action, scope in per_action.items() if action in ACTIONS
+        }
+    role.grants = grants
+    role.save(update_fields=["grants"])
+    return role
+
+
+@transaction.atomic
+def issue_token(user: User, *, name: str, scope: str, days: int | None) -> tuple[ApiToken, str]:
+    expires_at = timezone.now() + dt.timedelta(days=days) if days else None
+    return ApiToken.issue(user, name=name, scope=scope, expires_at=expires_at)
+
+
+@transaction.atomic
+def revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+@transaction.atomic
+def update_user(user: User, *, actor: Any, **fields: Any) -> User:
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(fields))
+    return user
