@@ -181,16 +181,30 @@ class CustomFieldErrors(ValueError):
 
 
 def filter_q(field: CustomField, op: str, raw: str) -> Q:
-    """A Q for the ``cf_<key>[__op]`` list and API filter; raises FieldError on a bad value."""
+    """A Q for the ``cf_<key>[__op]`` list and API filter; raises FieldError on a bad value.
+
+    Exact and range filters read the value through :class:`JsonValue`, which the per-field
+    expression indexes match; on PostgreSQL exact and multi-choice filters use ``@>``, which
+    the GIN index on ``custom`` serves.
+    """
+    from django.db import connection
+    from django.db.models import lookups
+
+    from .jsonq import JsonValue, json_array_contains
+
     path = f"custom__{field.key}"
     t = field.field_type
+    postgres = connection.vendor == "postgresql"
     if op in ("gte", "lte"):
         if t not in ("number", "date", "datetime", "money"):
-            raise FieldError(f"{op} works on number and date fields only.")
+            raise FieldError(f"{op} works on number, money and date fields only.")
         value = clean_value(field, raw)
         if t == "money":
-            return Q(**{f"{path}__amount__{op}": value["amount"]})
-        return Q(**{f"{path}__{op}": value})
+            return _money_range(field.key, op, Decimal(value["amount"]))
+        lookup = lookups.GreaterThanOrEqual if op == "gte" else lookups.LessThanOrEqual
+        if postgres:
+            return Q(**{f"{path}__{op}": value})
+        return Q(lookup(JsonValue("custom", field.key), value))
     if op == "contains":
         if t not in TEXT_TYPES:
             raise FieldError("contains works on text fields only.")
@@ -199,15 +213,66 @@ def filter_q(field: CustomField, op: str, raw: str) -> Q:
         return Q(**{f"{path}__isnull": raw.lower() in ("1", "true", "yes")})
     if op:
         raise FieldError(f"Unknown operator {op!r}; use gte, lte, contains or isnull.")
-    if t == "multi_choice":
-        value = clean_value(field, raw)[0]
-        from .jsonq import json_array_contains
-
-        return json_array_contains(path, value)
     value = clean_value(field, raw)
+    if value is None:
+        return Q(**{f"{path}__isnull": True})
+    if t == "multi_choice":
+        if postgres:
+            return Q(custom__contains={field.key: [value[0]]})
+        return json_array_contains(path, value[0])
     if t == "money":
-        return Q(**{f"{path}__amount": value["amount"]})
-    return Q(**{path: value})
+        return _money_range(field.key, "gte", Decimal(value["amount"])) & _money_range(
+            field.key, "lte", Decimal(value["amount"])
+        )
+    if postgres:
+        return Q(custom__contains={field.key: value})
+    return Q(lookups.Exact(JsonValue("custom", field.key), value))
+
+
+def _money_range(key: str, op: str, amount: Decimal) -> Q:
+    from django.db.models import DecimalField, lookups
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    expr = Cast(KeyTextTransform("amount", f"custom__{key}"), DecimalField(max_digits=20, decimal_places=2))
+    lookup = lookups.GreaterThanOrEqual if op == "gte" else lookups.LessThanOrEqual
+    return Q(lookup(expr, amount))
+
+
+def sync_indexes(type_key: str) -> None:
+    """Create an expression index per custom field of a type and drop those of removed fields.
+
+    Called when a definition is saved or deleted; the index names start with ``cf_``.
+    """
+    from django.db import connection
+
+    from . import registry
+    from .jsonq import index_expression
+
+    rtype = registry.find(type_key)
+    if rtype is None:
+        return
+    table = rtype.model._meta.db_table
+    wanted = {
+        f"cf_{table}_{d.key}"[:63]: d.key
+        for d in definitions(type_key)
+        if d.field_type not in ("long_text", "multi_choice", "money")
+    }
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s", [table])
+        else:
+            cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
+        existing = {row[0] for row in cur.fetchall() if row[0].startswith("cf_")}
+        qn = connection.ops.quote_name
+        for name in existing - set(wanted):
+            cur.execute(f"DROP INDEX IF EXISTS {qn(name)}")
+        for name, key in wanted.items():
+            if name not in existing:
+                cur.execute(
+                    f"CREATE INDEX IF NOT EXISTS {qn(name)} ON {qn(table)} "
+                    f"({index_expression(connection.vendor, key)}) WHERE deleted_at IS NULL"
+                )
 
 
 def display(field: CustomField, value: Any) -> str:

@@ -40,3 +40,37 @@ def _json(value: Any) -> str:
 
 def json_array_contains(path: str, value: Any) -> Q:
     return Q(**{f"{path}__has_element": value})
+
+
+KEY_RE = __import__("re").compile(r"^[a-z][a-z0-9_]*$")
+
+
+class JsonValue(models.Func):
+    """The value under one key of a record's ``custom`` column, written exactly like the
+    expression indexes of :func:`rapport.core.customfields.sync_indexes`, so they are used."""
+
+    # A plain field: SQLite's json_extract returns SQL scalars, compared with unencoded values.
+    output_field = models.Field()
+
+    def __init__(self, column: str, key: str):
+        if not KEY_RE.match(key):
+            raise ValueError(f"invalid custom field key {key!r}")
+        self.key = key
+        super().__init__(models.F(column))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({sql}, '$.{self.key}')", params
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} -> '{self.key}')", params
+
+
+def index_expression(vendor: str, key: str) -> str:
+    """The indexed expression for ``key`` on a table's unqualified ``custom`` column."""
+    if not KEY_RE.match(key):
+        raise ValueError(f"invalid custom field key {key!r}")
+    if vendor == "sqlite":
+        return f"json_extract(custom, '$.{key}')"
+    return f"(custom -> '{key}')"

@@ -200,6 +200,19 @@ class CustomField(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from .customfields import sync_indexes
+
+        super().save(*args, **kwargs)
+        sync_indexes(self.record_type)  # the expression index follows the definition
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        from .customfields import sync_indexes
+
+        result = super().delete(*args, **kwargs)
+        sync_indexes(self.record_type)
+        return result
+
 
 class SavedView(models.Model):
     """A list view saved as query parameters: private to its owner or shared with everyone."""
