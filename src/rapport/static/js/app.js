@@ -1,0 +1,136 @@
+/* Rapport pages: keyboard shortcut, live search, autocomplete, repeated rows, bulk actions and
+   confirmations. No inline scripts anywhere (strict CSP): everything is wired here by data-attributes. */
+(function () {
+  "use strict";
+
+  function isTyping(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+  }
+
+  // "/" focuses the global search box; Escape leaves it.
+  document.addEventListener("keydown", function (event) {
+    var box = document.getElementById("global-search");
+    if (!box) return;
+    if (event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !isTyping(event.target)) {
+      event.preventDefault();
+      box.focus();
+      box.select();
+    } else if (event.key === "Escape" && event.target === box) {
+      var live = document.getElementById("search-live");
+      if (live) live.innerHTML = "";
+      box.blur();
+    }
+  });
+
+  // Close the live results when clicking elsewhere.
+  document.addEventListener("click", function (event) {
+    var live = document.getElementById("search-live");
+    if (live && !event.target.closest(".global-search")) live.innerHTML = "";
+    document.querySelectorAll(".ac-results").forEach(function (res) {
+      if (!res.parentElement.contains(event.target)) res.innerHTML = "";
+    });
+  });
+
+  // Autocomplete: choosing an option fills the hidden id and the visible label.
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest(".ac-option");
+    if (!option) return;
+    var box = option.closest(".ac");
+    box.querySelector("[data-ac-value]").value = option.dataset.id;
+    var input = box.querySelector("[data-ac-input]");
+    input.value = option.dataset.label;
+    box.querySelector(".ac-results").innerHTML = "";
+    input.focus();
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("[data-ac-input]")) {
+      // Typing a new name forgets the chosen record until one is picked from the list.
+      event.target.closest(".ac").querySelector("[data-ac-value]").value = "";
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var t = event.target;
+    if (event.key === "ArrowDown" && t.matches("[data-ac-input]")) {
+      var first = t.closest(".ac").querySelector(".ac-option");
+      if (first) { event.preventDefault(); first.focus(); }
+    } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && t.matches(".ac-option")) {
+      event.preventDefault();
+      var li = t.parentElement[event.key === "ArrowDown" ? "nextElementSibling" : "previousElementSibling"];
+      if (li && li.querySelector(".ac-option")) li.querySelector(".ac-option").focus();
+      else if (event.key === "ArrowUp") t.closest(".ac").querySelector("[data-ac-input]").focus();
+    }
+  });
+
+  // Repeated rows (emails, phones): add another, remove, keep primary radios numbered.
+  function renumber(container) {
+    container.querySelectorAll("[data-row]").forEach(function (row, i) {
+      row.querySelectorAll("input[type=radio]").forEach(function (radio) { radio.value = String(i); });
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var container = add.closest("[data-rows]");
+      var rows = container.querySelectorAll("[data-row]");
+      var last = rows[rows.length - 1];
+      var copy = last.cloneNode(true);
+      copy.classList.remove("has-error");
+      copy.querySelectorAll(".errorlist").forEach(function (e) { e.remove(); });
+      copy.querySelectorAll("input").forEach(function (input) {
+        input.removeAttribute("id");
+        if (input.type === "radio") input.checked = false; else input.value = "";
+      });
+      copy.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; });
+      container.insertBefore(copy, add);
+      renumber(container);
+      var first = copy.querySelector("input:not([type=radio])");
+      if (first) first.focus();
+      return;
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var box = remove.closest("[data-rows]");
+      var row = remove.closest("[data-row]");
+      if (box.querySelectorAll("[data-row]").length > 1) {
+        row.remove();
+      } else {
+        row.querySelectorAll("input").forEach(function (input) {
+          if (input.type === "radio") input.checked = true; else input.value = "";
+        });
+      }
+      renumber(box);
+    }
+  });
+
+  // Bulk actions: select all, show only the input the chosen action needs, confirm deletes.
+  document.addEventListener("change", function (event) {
+    var t = event.target;
+    if (t.matches("[data-select-all]")) {
+      document.querySelectorAll("input[name=ids]").forEach(function (box) { box.checked = t.checked; });
+    } else if (t.matches("[data-bulk-action]")) {
+      syncBulk(t);
+    }
+  });
+  function syncBulk(select) {
+    var form = select.form;
+    form.querySelectorAll("[data-bulk-for]").forEach(function (el) {
+      el.hidden = el.dataset.bulkFor.split(" ").indexOf(select.value) < 0;
+    });
+  }
+  document.querySelectorAll("[data-bulk-action]").forEach(syncBulk);
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    var action = form.querySelector("[data-bulk-action]");
+    if (action && action.value === "delete") {
+      var button = form.querySelector("[data-confirm-delete]");
+      if (button && !window.confirm(button.dataset.confirmDelete)) event.preventDefault();
+    }
+  });
+})();

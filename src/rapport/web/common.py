@@ -1,0 +1,72 @@
+"""Shared pieces of the page views: login and time zone, record type lookup, error pages."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from rapport.core import registry
+from rapport.core.registry import RecordType
+
+
+def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged-in pages, shown in the user's time zone."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        tz_name = getattr(request.user, "time_zone", "") or "UTC"
+        try:
+            tz = zoneinfo.ZoneInfo(tz_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = zoneinfo.ZoneInfo("UTC")
+        with timezone.override(tz):
+            return view(request, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def record_type(key: str, user: Any, action: str = "view") -> RecordType:
+    """The type named in the URL, if the user may ``action`` some of its records (404 otherwise)."""
+    rtype = registry.find(key)
+    if rtype is None or user.scope_for(key, action) is None:
+        raise Http404("No such page.")
+    return rtype
+
+
+def error_page(request: HttpRequest, message: str, *, status: int = 400, back: str = "") -> HttpResponse:
+    return render(request, "web/error.html", {"message": message, "back": back}, status=status)
+
+
+def query_string(params: QueryDict | dict[str, Any], **changes: Any) -> str:
+    """``params`` with ``changes`` applied (None removes a key), as ``?a=1&b=2`` or ``""``."""
+    items: list[tuple[str, str]] = []
+    getlist = getattr(params, "getlist", None)
+    for key in params:
+        if key in changes:
+            continue
+        values = getlist(key) if getlist else [params[key]]
+        items.extend((key, v) for v in values if v != "")
+    for key, value in changes.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, (list, tuple)):
+            items.extend((key, str(v)) for v in value)
+        else:
+            items.append((key, str(value)))
+    return "?" + urlencode(items) if items else ""
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback

@@ -1,0 +1,384 @@
+"""Create and edit forms generated from a record type's write serializer and its custom fields.
+
+A form is a list of :class:`FormField` specs. Values travel in "form representation" (strings,
+booleans, lists of row dicts) between the POST, the template and :func:`to_data`, which builds the
+data handed to the serializer. Serializer errors are mapped back to the field they name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from rapport.api.errors import flatten
+from rapport.core import customfields, registry
+from rapport.core.models import CustomField, Record
+from rapport.core.registry import RecordType
+from rapport.core.serializers import TagsField
+
+SKIPPED = {"custom"}
+LONG_TEXT = 1000
+
+
+@dataclass
+class RowPart:
+    """One input of a repeated row (e.g. a phone's number or kind)."""
+
+    name: str
+    label: str
+    widget: str  # text, email, tel, select
+    choices: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class FormField:
+    name: str  # the input's name
+    label: str
+    widget: str  # text, email, tel, url, textarea, number, date, datetime, checkbox, select, multi, money,
+    # user, record, tags, rows
+    required: bool = False
+    help: str = ""
+    max_length: int | None = None
+    choices: list[tuple[str, str]] = field(default_factory=list)
+    value: Any = ""
+    display: str = ""  # label of the linked record for record widgets
+    link_type: str = ""
+    errors: list[str] = field(default_factory=list)
+    parts: list[RowPart] = field(default_factory=list)  # rows: first part is the main value
+    row_errors: dict[int, list[str]] = field(default_factory=dict)
+    custom: CustomField | None = None
+    source: str = ""  # serializer field name ("custom" for custom fields)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Rows with their index and errors, for the template."""
+        return [
+            {"index": i, "values": row, "errors": self.row_errors.get(i, [])} for i, row in enumerate(self.value or [])
+        ]
+
+
+def user_choices() -> list[tuple[str, str]]:
+    users = get_user_model().objects.filter(is_active=True).only("id", "first_name", "last_name", "username")
+    return [(str(u.pk), u.display_name) for u in users]
+
+
+def _model_field(model: type[models.Model], name: str) -> models.Field | None:
+    try:
+        mf = model._meta.get_field(name)
+    except Exception:
+        return None
+    return mf if isinstance(mf, models.Field) else None
+
+
+def _input_widget(rtype: RecordType, name: str) -> str:
+    for col in rtype.columns:
+        if col.path == name and col.kind in ("email", "url"):
+            return col.kind
+        if col.path == name and col.kind == "phone":
+            return "tel"
+    return "text"
+
+
+def build_fields(
+    rtype: RecordType, serializer: serializers.Serializer, users: list[tuple[str, str]]
+) -> list[FormField]:
+    """Form fields of the type's writable serializer fields, then its custom fields."""
+    out: list[FormField] = []
+    model = rtype.model
+    for name, f in serializer.fields.items():
+        if f.read_only or name in SKIPPED:
+            continue
+        label = str(f.label or name.replace("_", " ").capitalize())
+        spec = FormField(name=name, label=label, widget="text", required=f.required, source=name)
+        spec.help = str(f.help_text or "")
+        if isinstance(f, TagsField) or name == "tags":
+            spec.widget = "tags"
+            spec.help = spec.help or "Separate tags with commas."
+        elif isinstance(f, serializers.ListSerializer):
+            spec.widget = "rows"
+            child = f.child
+            for child_name, child_field in child.fields.items():
+                if child_name == "primary":
+                    continue
+                widget = "select" if isinstance(child_field, serializers.ChoiceField) else _row_widget(child_name)
+                choices = [(str(k), str(v)) for k, v in getattr(child_field, "choices", {}).items()]
+                spec.parts.append(RowPart(child_name, str(child_field.label or child_name), widget, choices))
+        elif isinstance(f, serializers.PrimaryKeyRelatedField):
+            target = f.queryset.model if f.queryset is not None else None
+            if target is get_user_model():
+                spec.widget = "user"
+                spec.choices = users
+            else:
+                spec.widget = "record"
+                spec.link_type = registry.for_model(target).key if target is not None else ""
+        elif isinstance(f, serializers.ChoiceField):
+            spec.widget = "select"
+            spec.choices = [(str(k), str(v)) for k, v in f.choices.items()]
+            if f.allow_blank or not f.required:
+                if "" not in dict(spec.choices):
+                    spec.choices = [("", "—"), *spec.choices]
+        elif isinstance(f, serializers.BooleanField):
+            spec.widget = "checkbox"
+        elif isinstance(f, (serializers.IntegerField, serializers.DecimalField, serializers.FloatField)):
+            spec.widget = "number"
+        elif isinstance(f, serializers.DateTimeField):
+            spec.widget = "datetime"
+        elif isinstance(f, serializers.DateField):
+            spec.widget = "date"
+        elif isinstance(f, serializers.CharField):
+            spec.max_length = f.max_length
+            if f.max_length is None or f.max_length > LONG_TEXT:
+                spec.widget = "textarea"
+            else:
+                spec.widget = _input_widget(rtype, name)
+        mf = _model_field(model, name)
+        if mf is not None and mf.help_text and not spec.help:
+            spec.help = str(mf.help_text)
+        out.append(spec)
+    for d in customfields.definitions(rtype.key):
+        out.append(custom_field_spec(d, users))
+    return out
+
+
+def _row_widget(name: str) -> str:
+    if "email" in name:
+        return "email"
+    if "number" in name or "phone" in name:
+        return "tel"
+    return "text"
+
+
+CUSTOM_WIDGETS = {
+    "text": "text",
+    "long_text": "textarea",
+    "number": "number",
+    "money": "money",
+    "date": "date",
+    "datetime": "datetime",
+    "boolean": "checkbox",
+    "choice": "select",
+    "multi_choice": "multi",
+    "email": "email",
+    "phone": "tel",
+    "url": "url",
+    "user": "user",
+    "reference": "record",
+}
+
+
+def custom_field_spec(d: CustomField, users: list[tuple[str, str]]) -> FormField:
+    spec = FormField(
+        name=f"cf_{d.key}",
+        label=d.label,
+        widget=CUSTOM_WIDGETS.get(d.field_type, "text"),
+        required=d.required,
+        help=d.help_text,
+        custom=d,
+        source="custom",
+    )
+    if d.field_type in ("choice", "multi_choice"):
+        spec.choices = [(c, c) for c in d.choices]
+        if d.field_type == "choice":
+            spec.choices = [("", "—"), *spec.choices]
+    elif d.field_type == "user":
+        spec.choices = users
+    elif d.field_type == "reference":
+        spec.link_type = d.reference_type
+    elif d.field_type == "text":
+        spec.max_length = customfields.TEXT_MAX
+    elif d.field_type == "long_text":
+        spec.max_length = customfields.LONG_TEXT_MAX
+    return spec
+
+
+# --- values -----------------------------------------------------------------------------------
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | None, user: Any) -> None:
+    """Values of a new form (model defaults, the user as owner) or of the record being edited."""
+    model = rtype.model
+    for spec in specs:
+        if spec.custom is not None:
+            raw = instance.custom.get(spec.custom.key) if instance is not None else None
+            spec.value = custom_form_value(spec.custom, raw)
+            if spec.widget == "record" and raw:
+                spec.display = record_label(spec.link_type, raw, user)
+            continue
+        name = spec.name
+        if spec.widget == "rows":
+            rows: list[dict[str, Any]] = []
+            if instance is not None:
+                for obj in getattr(instance, name).all():
+                    row = {p.name: _str(getattr(obj, p.name, "")) for p in spec.parts}
+                    row["primary"] = bool(getattr(obj, "is_primary", False))
+                    rows.append(row)
+            spec.value = rows or [_blank_row(spec, primary=True)]
+            continue
+        if instance is None:
+            if name == "owner":
+                spec.value = str(user.pk)
+            else:
+                mf = _model_field(model, name)
+                default = mf.get_default() if mf is not None and mf.has_default() else None
+                spec.value = False if spec.widget == "checkbox" and default is None else _str(default)
+            continue
+        if spec.widget in ("record", "user"):
+            spec.value = _str(getattr(instance, f"{name}_id", None))
+            linked = getattr(instance, name, None) if spec.value else None
+            spec.display = str(linked) if linked is not None else ""
+        elif spec.widget == "tags":
+            spec.value = ", ".join(getattr(instance, name) or [])
+        elif spec.widget == "checkbox":
+            spec.value = bool(getattr(instance, name))
+        else:
+            spec.value = _str(getattr(instance, name))
+
+
+def _blank_row(spec: FormField, *, primary: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {p.name: (p.choices[0][0] if p.widget == "select" and p.choices else "") for p in spec.parts}
+    row["primary"] = primary
+    return row
+
+
+def custom_form_value(d: CustomField, raw: Any) -> Any:
+    t = d.field_type
+    if t == "boolean":
+        return bool(raw)
+    if t == "multi_choice":
+        return list(raw or [])
+    if t == "money":
+        if isinstance(raw, dict):
+            return {"amount": str(raw.get("amount", "")), "currency": str(raw.get("currency", ""))}
+        return {"amount": "", "currency": ""}
+    if t == "datetime" and raw:
+        parsed = parse_datetime(str(raw))
+        return _str(parsed) if parsed else str(raw)
+    return _str(raw)
+
+
+def record_label(type_key: str, record_id: Any, user: Any) -> str:
+    """Title of a linked record the user may see; ``#id`` otherwise (no leak)."""
+    rtype = registry.find(type_key)
+    try:
+        pk = int(record_id)
+    except (TypeError, ValueError):
+        return ""
+    if rtype is None:
+        return f"#{pk}"
+    obj = rtype.model.objects.visible_to(user).filter(pk=pk).first()
+    return str(obj) if obj is not None else f"#{pk}"
+
+
+def fill_posted(specs: list[FormField], post: QueryDict) -> None:
+    """Values as the user typed them, so nothing is lost when the form comes back."""
+    for spec in specs:
+        name = spec.name
+        if spec.widget == "rows":
+            mains = post.getlist(name)
+            main = spec.parts[0].name
+            others = {p.name: post.getlist(f"{name}_{p.name}") for p in spec.parts[1:]}
+            primary = post.get(f"{name}_primary", "")
+            rows = []
+            for i, value in enumerate(mains):
+                if not value.strip():
+                    continue
+                row: dict[str, Any] = {main: value.strip()}
+                for part, values in others.items():
+                    row[part] = values[i] if i < len(values) else ""
+                row["primary"] = primary == str(i)
+                rows.append(row)
+            if rows and not any(r["primary"] for r in rows):
+                rows[0]["primary"] = True
+            spec.value = rows
+        elif spec.widget == "checkbox":
+            spec.value = name in post
+        elif spec.widget == "multi":
+            spec.value = post.getlist(name)
+        elif spec.widget == "money":
+            spec.value = {"amount": post.get(name, "").strip(), "currency": post.get(f"{name}__currency", "").strip()}
+        else:
+            spec.value = post.get(name, "")
+            if spec.widget == "record":
+                spec.display = post.get(f"{name}__label", "")
+
+
+def to_data(specs: list[FormField], instance: Record | None) -> dict[str, Any]:
+    """Serializer input built from the specs' values."""
+    data: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for spec in specs:
+        value = spec.value
+        if spec.custom is not None:
+            d = spec.custom
+            if d.field_type == "money":
+                amount = value.get("amount", "")
+                value = {"amount": amount, "currency": value.get("currency", "")} if amount else None
+            elif d.field_type == "boolean":
+                existing = instance.custom.get(d.key) if instance is not None else None
+                value = True if value else (False if (d.required or existing is not None) else None)
+            elif value in ("", []):
+                value = None
+            custom[d.key] = value
+            continue
+        if spec.widget == "rows":
+            data[spec.name] = [dict(row) for row in value]
+        elif spec.widget in ("record", "user"):
+            data[spec.name] = value or None
+        elif spec.widget in ("number", "date", "datetime"):
+            data[spec.name] = value if value != "" else None
+        else:
+            data[spec.name] = value
+    if any(s.custom is not None for s in specs):
+        data["custom"] = custom
+    return data
+
+
+# --- errors -----------------------------------------------------------------------------------
+_ROW_RE_CHARS = "["
+
+
+def apply_errors(specs: list[FormField], detail: Any) -> list[str]:
+    """Attach serializer (or service) errors to the fields they name; return the rest."""
+    flat = flatten(detail)
+    by_name = {s.name: s for s in specs}
+    leftover: list[str] = []
+    for key, messages in flat.items():
+        target: FormField | None = None
+        if key.startswith("custom."):
+            target = by_name.get(f"cf_{key[len('custom.') :]}")
+        elif key in by_name:
+            target = by_name[key]
+        elif _ROW_RE_CHARS in key:
+            base, _, rest = key.partition("[")
+            target = by_name.get(base)
+            if target is not None and target.widget == "rows":
+                index_text = rest.split("]", 1)[0]
+                if index_text.isdigit():
+                    target.row_errors.setdefault(int(index_text), []).extend(messages)
+                    continue
+        if target is None:
+            label = key if key and key != "custom" else ""
+            leftover.extend(f"{label}: {m}" if label else m for m in messages)
+        else:
+            target.errors.extend(messages)
+    return leftover
+
+
+def field_labels(specs: list[FormField]) -> dict[str, str]:
+    return {s.name: s.label for s in specs}

@@ -1,0 +1,346 @@
+"""Detail page (fields, custom fields, related records, history), create and edit forms and delete,
+for every registered record type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from rest_framework import serializers
+
+from rapport.core import customfields, registry, search, services, visibility
+from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
+from rapport.core.models import Event, Record
+from rapport.core.normalize import format_phone
+from rapport.core.registry import RecordType
+
+from . import display
+from .common import page, record_type
+from .forms import (
+    FormField,
+    apply_errors,
+    build_fields,
+    fill_initial,
+    fill_posted,
+    record_label,
+    to_data,
+    user_choices,
+)
+
+HISTORY_PAGE = 20
+RELATED_PAGE = 10
+
+
+def _get_record(rtype: RecordType, user: Any, pk: int, action: str = "view") -> Record:
+    qs = rtype.model.objects.visible_to(user, action)
+    if rtype.select_related:
+        qs = qs.select_related(*rtype.select_related)
+    if rtype.prefetch_related:
+        qs = qs.prefetch_related(*rtype.prefetch_related)
+    record = qs.filter(pk=pk).first()
+    if record is None:
+        raise Http404("No such record.")
+    return record
+
+
+# --- detail -----------------------------------------------------------------------------------
+def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: list[Any]) -> dict[str, Any]:
+    qs = Event.objects.filter(type_key=rtype.key, record_id=record.pk).select_related("actor").order_by("-id")
+    if before.isdigit():
+        qs = qs.filter(id__lt=int(before))
+    events = list(qs[: HISTORY_PAGE + 1])
+    more = len(events) > HISTORY_PAGE
+    events = events[:HISTORY_PAGE]
+    names = display.Names(user)
+    renderer = display.HistoryRenderer(rtype, defs, names)
+    for e in events:
+        renderer.collect(e.changes or {})
+    names.resolve()
+    items = [
+        {
+            "event": e,
+            "actor": e.actor.display_name if e.actor else "System",
+            "when": display.local_datetime(e.occurred_at),
+            "changes": renderer.rows(e.changes or {}),
+        }
+        for e in events
+    ]
+    return {"items": items, "next_before": events[-1].pk if more and events else None}
+
+
+def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]]:
+    serializer = rtype.get_serializer_class()()
+    out = []
+    for name, f in serializer.fields.items():
+        if f.read_only or name in ("custom", "tags", "notes", "owner"):
+            continue
+        label = str(f.label or name)
+        if isinstance(f, serializers.ListSerializer):
+            items = []
+            for obj in getattr(record, name).all():
+                if hasattr(obj, "email"):
+                    items.append(
+                        {"text": obj.email, "url": f"mailto:{obj.email}", "primary": obj.is_primary, "extra": ""}
+                    )
+                elif hasattr(obj, "number"):
+                    kind = obj.get_kind_display() if hasattr(obj, "get_kind_display") else ""
+                    items.append(
+                        {
+                            "text": format_phone(obj.number),
+                            "url": f"tel:{obj.number}",
+                            "primary": obj.is_primary,
+                            "extra": kind,
+                        }
+                    )
+                else:
+                    items.append({"text": str(obj), "url": "", "primary": False, "extra": ""})
+            out.append({"label": label, "list": items, "value": None})
+        else:
+            out.append({"label": label, "list": None, "value": display.model_value(rtype, record, name)})
+    return out
+
+
+def _related(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]]:
+    out = []
+    for type_key, fk in rtype.related:
+        other = registry.find(type_key)
+        if other is None or user.scope_for(type_key, "view") is None:
+            continue
+        fields = ["id", "updated_at", *other.title_fields]
+        rows = list(
+            other.model.objects.visible_to(user)
+            .filter(**{f"{fk}_id": record.pk})
+            .order_by("-updated_at", "-id")
+            .values(*fields)[: RELATED_PAGE + 1]
+        )
+        more = len(rows) > RELATED_PAGE
+        filt = next((f.name for f in other.filters if f.path in (f"{fk}_id", fk)), "")
+        out.append(
+            {
+                "rtype": other,
+                "rows": [
+                    {
+                        "url": f"/{type_key}/{r['id']}/",
+                        "title": " ".join(str(r[t] or "") for t in other.title_fields).strip() or f"#{r['id']}",
+                        "updated": display.local_datetime(r["updated_at"]),
+                    }
+                    for r in rows[:RELATED_PAGE]
+                ],
+                "more": more,
+                "all_url": f"/{type_key}/?{filt}={record.pk}" if filt else "",
+                "new_url": f"/{type_key}/new/?{fk}={record.pk}",
+                "can_add": user.scope_for(type_key, "add") is not None,
+            }
+        )
+    return out
+
+
+@page
+def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
+    user = request.user
+    rtype = record_type(type_key, user)
+    record = _get_record(rtype, user, pk)
+    defs = customfields.definitions(rtype.key)
+    history = _history(rtype, record, user, request.GET.get("history_before", ""), defs)
+    if request.headers.get("HX-Request") and "history_before" in request.GET:
+        return render(request, "web/_history.html", {"history": history, "rtype": rtype, "record": record})
+    names = display.Names(user)
+    for d in defs:
+        display.want_custom(d, record.custom.get(d.key), names)
+    names.resolve()
+    custom = [{"label": d.label, "value": display.custom_shown(d, record.custom.get(d.key), names)} for d in defs]
+    context = {
+        "rtype": rtype,
+        "record": record,
+        "title": str(record),
+        "fields": _fields(rtype, record, user),
+        "custom": custom,
+        "owner": record.owner,
+        "related": _related(rtype, record, user),
+        "history": history,
+        "can_change": visibility.can(user, record, "change"),
+        "can_delete": visibility.can(user, record, "delete"),
+    }
+    return render(request, "web/detail.html", context)
+
+
+# --- forms ------------------------------------------------------------------------------------
+def _render_form(
+    request: HttpRequest,
+    rtype: RecordType,
+    specs: list[FormField],
+    *,
+    record: Record | None,
+    errors: list[str] | None = None,
+    conflict: list[dict[str, Any]] | None = None,
+    version: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "rtype": rtype,
+        "record": record,
+        "fields": specs,
+        "errors": errors or [],
+        "conflict": conflict,
+        "version": version if version is not None else (record.version if record is not None else None),
+        "action": f"/{rtype.key}/{record.pk}/edit/" if record is not None else f"/{rtype.key}/new/",
+        "cancel": f"/{rtype.key}/{record.pk}/" if record is not None else f"/{rtype.key}/",
+    }
+    return render(request, "web/form.html", context, status=status)
+
+
+def _conflict_values(rtype: RecordType, fresh: Record, specs: list[FormField], user: Any) -> list[dict[str, Any]]:
+    """The saved values of fields that now differ from what the user typed."""
+    current = [
+        FormField(s.name, s.label, s.widget, parts=s.parts, custom=s.custom, link_type=s.link_type, choices=s.choices)
+        for s in specs
+    ]
+    fill_initial(current, rtype, fresh, user)
+    typed = {s.name: s for s in specs}
+    out = []
+    for c in current:
+        if c.value == typed[c.name].value:
+            continue
+        if c.widget == "rows":
+            text = ", ".join(str(r.get(c.parts[0].name, "")) for r in c.value if r.get(c.parts[0].name))
+        elif c.widget in ("user", "select"):
+            text = dict(c.choices).get(str(c.value), str(c.value))
+        elif c.widget == "record":
+            text = c.display
+        elif c.widget == "money":
+            text = f"{c.value.get('amount', '')} {c.value.get('currency', '')}".strip()
+        elif c.widget == "multi":
+            text = ", ".join(c.value)
+        elif c.widget == "checkbox":
+            text = "Yes" if c.value else "No"
+        else:
+            text = str(c.value)
+        out.append({"label": c.label, "value": text or "—"})
+    return out
+
+
+def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> HttpResponse:
+    user = request.user
+    users = user_choices()
+    serializer_class = rtype.get_serializer_class()
+    specs = build_fields(rtype, serializer_class(), users)
+    if request.method != "POST":
+        fill_initial(specs, rtype, record, user)
+        if record is None:
+            _prefill_from_query(request, specs, user)
+        return _render_form(request, rtype, specs, record=record)
+
+    fill_posted(specs, request.POST)
+    data = to_data(specs, record)
+    version_text = request.POST.get("version", "")
+    expected = int(version_text) if version_text.isdigit() else None
+    serializer = serializer_class(record, data=data, partial=record is not None)
+    if not serializer.is_valid():
+        leftover = apply_errors(specs, serializer.errors)
+        return _render_form(
+            request,
+            rtype,
+            specs,
+            record=record,
+            errors=["Please correct the fields marked below.", *leftover],
+            version=expected,
+            status=400,
+        )
+    try:
+        if record is None:
+            saved = services.create_record(rtype.model, serializer.validated_data, actor=user, source="ui")
+            messages.success(request, f"Created {rtype.label.lower()} “{saved}”.")
+        else:
+            saved = services.update_record(
+                record, serializer.validated_data, actor=user, source="ui", expected_version=expected
+            )
+            messages.success(request, f"Saved {rtype.label.lower()} “{saved}”.")
+    except VersionConflict:
+        fresh = _get_record(rtype, user, record.pk) if record is not None else None
+        assert fresh is not None
+        return _render_form(
+            request,
+            rtype,
+            specs,
+            record=fresh,
+            errors=[
+                "This record was changed by someone else while you were editing it. Your changes are "
+                "still in the form; check the saved values below and save again to keep yours."
+            ],
+            conflict=_conflict_values(rtype, fresh, specs, user),
+            version=fresh.version,
+            status=409,
+        )
+    except ValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        leftover = apply_errors(specs, detail)
+        return _render_form(
+            request,
+            rtype,
+            specs,
+            record=record,
+            errors=leftover or ["Please correct the fields marked below."],
+            version=expected,
+            status=400,
+        )
+    except (PermissionDenied, RecordGone) as exc:
+        return _render_form(request, rtype, specs, record=record, errors=[str(exc)], version=expected, status=403)
+    return redirect(f"/{rtype.key}/{saved.pk}/")
+
+
+def _prefill_from_query(request: HttpRequest, specs: list[FormField], user: Any) -> None:
+    """``/people/new/?company=3`` (from a company's related list) preselects the company."""
+    for spec in specs:
+        value = request.GET.get(spec.name, "")
+        if spec.widget == "record" and value.isdigit():
+            spec.value = value
+            spec.display = record_label(spec.link_type, value, user)
+
+
+@page
+def create(request: HttpRequest, type_key: str) -> HttpResponse:
+    rtype = record_type(type_key, request.user, "add")
+    return _save(request, rtype, None)
+
+
+@page
+def edit(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
+    user = request.user
+    rtype = record_type(type_key, user)
+    record = _get_record(rtype, user, pk)
+    if not visibility.can(user, record, "change"):
+        raise Forbidden("You may not change this record.")
+    return _save(request, rtype, record)
+
+
+@page
+def delete(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
+    user = request.user
+    rtype = record_type(type_key, user)
+    record = _get_record(rtype, user, pk)
+    if not visibility.can(user, record, "delete"):
+        raise Forbidden("You may not delete this record.")
+    if request.method != "POST":
+        return render(request, "web/confirm_delete.html", {"rtype": rtype, "record": record})
+    try:
+        services.delete_record(record, actor=user, source="ui")
+    except (PermissionDenied, RecordGone) as exc:
+        messages.error(request, str(exc))
+        return redirect(f"/{rtype.key}/")
+    messages.success(request, f"Moved {rtype.label.lower()} “{record}” to the recycle bin.")
+    return redirect(f"/{rtype.key}/")
+
+
+@page
+def autocomplete(request: HttpRequest, type_key: str) -> HttpResponse:
+    user = request.user
+    rtype = record_type(type_key, user)
+    query = request.GET.get("q", "").strip() or request.GET.get(request.GET.get("field", ""), "").strip()
+    hits = search.search(user, query, types=[rtype.key], limit=10) if query else []
+    html = render_to_string("web/_autocomplete.html", {"hits": hits, "query": query, "rtype": rtype}, request)
+    return HttpResponse(html)

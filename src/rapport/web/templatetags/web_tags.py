@@ -1,0 +1,28 @@
+"""Small template helpers of the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get(mapping: Any, key: Any) -> Any:
+    """``row|get:"email"``: a dict value by a variable key."""
+    if isinstance(mapping, dict):
+        return mapping.get(key, "")
+    return ""
+
+
+@register.simple_tag
+def nav_class(path: str, prefix: str) -> str:
+    """``current`` when the page lives under ``prefix`` (for the top navigation)."""
+    return "current" if path == prefix or (prefix != "/" and path.startswith(prefix)) else ""
+
+
+@register.filter
+def contains(values: Any, value: Any) -> bool:
+    return value in (values or [])
