@@ -265,6 +265,9 @@ def sync_indexes(type_key: str) -> None:
             cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [table])
         existing = {row[0] for row in cur.fetchall() if row[0].startswith("cf_")}
         qn = connection.ops.quote_name
+        if connection.vendor == "postgresql":
+            # DDL may not run while deferred FK checks of this transaction are pending.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name in existing - set(wanted):
             cur.execute(f"DROP INDEX IF EXISTS {qn(name)}")
         for name, key in wanted.items():
@@ -273,6 +276,8 @@ def sync_indexes(type_key: str) -> None:
                     f"CREATE INDEX IF NOT EXISTS {qn(name)} ON {qn(table)} "
                     f"({index_expression(connection.vendor, key)}) WHERE deleted_at IS NULL"
                 )
+        if connection.vendor == "postgresql":
+            cur.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def display(field: CustomField, value: Any) -> str:

@@ -199,7 +199,7 @@ def _search_postgres(query: str, vis: tuple[str, list[Any]], limit: int) -> list
             tsquery = " & ".join(re.sub(r"[^\w]", "", w) + ":*" for w in words[:8])
             cur.execute(
                 f"SELECT {cols}, -ts_rank(tsv, q) AS rank FROM core_searchentry, "  # noqa: S608
-                f"to_tsquery('simple', %s) q WHERE tsv @@ q AND {vis_sql} ORDER BY rank LIMIT %s",
+                f"to_tsquery('rapport_search', %s) q WHERE tsv @@ q AND {vis_sql} ORDER BY rank LIMIT %s",
                 [tsquery, *vis_params, limit],
             )
             groups.append(_rows_to_hits(cur.fetchall()))

@@ -31,9 +31,18 @@ SQLITE_DOWN = [
 ]
 POSTGRES_UP = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    # 'simple' (no stemming: names are not words of a language) with accents folded: José = jose.
+    """DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'rapport_search') THEN
+            CREATE TEXT SEARCH CONFIGURATION rapport_search (COPY = simple);
+            ALTER TEXT SEARCH CONFIGURATION rapport_search
+                ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;
+        END IF;
+    END $$""",
     "ALTER TABLE core_searchentry ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('simple', coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('simple', coalesce(body, '')), 'B')) STORED",
+    "setweight(to_tsvector('rapport_search'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('rapport_search'::regconfig, coalesce(body, '')), 'B')) STORED",
     "CREATE INDEX search_entry_tsv_idx ON core_searchentry USING gin (tsv)",
     "CREATE INDEX search_entry_ident_trgm_idx ON core_searchentry USING gin (identifiers gin_trgm_ops)",
     "CREATE INDEX search_entry_title_trgm_idx ON core_searchentry USING gin (title gin_trgm_ops)",
@@ -43,6 +52,7 @@ POSTGRES_DOWN = [
     "DROP INDEX IF EXISTS search_entry_ident_trgm_idx",
     "DROP INDEX IF EXISTS search_entry_tsv_idx",
     "ALTER TABLE core_searchentry DROP COLUMN IF EXISTS tsv",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS rapport_search",
 ]
 
 
