@@ -56,6 +56,7 @@ class FormField:
     row_errors: dict[int, list[str]] = field(default_factory=dict)
     custom: CustomField | None = None
     source: str = ""  # serializer field name ("custom" for custom fields)
+    posted: bool = True  # False when a POST left the input out entirely (then the field is not sent)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -313,6 +314,7 @@ def fill_posted(specs: list[FormField], post: QueryDict) -> None:
         elif spec.widget == "money":
             spec.value = {"amount": post.get(name, "").strip(), "currency": post.get(f"{name}__currency", "").strip()}
         else:
+            spec.posted = name in post
             spec.value = post.get(name, "")
             if spec.widget == "record":
                 spec.display = post.get(f"{name}__label", "")
@@ -336,8 +338,11 @@ def to_data(specs: list[FormField], instance: Record | None) -> dict[str, Any]:
                 value = None
             custom[d.key] = value
             continue
+        if not spec.posted:
+            continue
         if spec.widget == "rows":
-            data[spec.name] = [dict(row) for row in value]
+            # Leave out empty parts (a phone without a kind) so the serializer's defaults apply.
+            data[spec.name] = [{k: v for k, v in row.items() if v != ""} for row in value]
         elif spec.widget in ("record", "user"):
             data[spec.name] = value or None
         elif spec.widget in ("number", "date", "datetime"):

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from rapport.accounts.models import Team
 from rapport.api.errors import flatten
 from rapport.core import customfields, listing, services
+from rapport.core import jsonq as _jsonq  # noqa: F401  (registers the has_element lookup of the tag filter)
 from rapport.core.errors import PermissionDenied, RecordError
 from rapport.core.listing import QueryError
 from rapport.core.models import CustomField, SavedView
