@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -14,11 +15,19 @@ from rapport.core import registry, services
 ROLE_KEYS = ["admin", "manager", "member", "read-only"]
 
 
+def default_role(key: str) -> Role:
+    """A built-in role; transactional tests flush the tables, so re-create it from the migration."""
+    roles = importlib.import_module("rapport.accounts.migrations.0002_default_roles").ROLES
+    _, name, grants, manage = next(r for r in roles if r[0] == key)
+    role, _ = Role.objects.get_or_create(key=key, defaults={"name": name, "grants": grants, "manage_settings": manage})
+    return role
+
+
 def make_user(username: str, role: str, team: Team | None = None, **extra: Any) -> User:
     return User.objects.create_user(
         username=username,
         password="correct horse battery",
-        role=Role.objects.get(key=role),
+        role=default_role(role),
         team=team,
         first_name=username.title(),
         **extra,
