@@ -65,6 +65,9 @@ def attempt_login(request: HttpRequest | None, username: str, password: str) -> 
         list(LoginGate.objects.select_for_update().filter(key__in=keys).order_by("key"))
         now = timezone.now()
         since = now - window
+        # Failures past the window no longer count; drop this key's old ones so the table stays small.
+        LoginFailure.objects.filter(username=name, at__lt=since).delete()
+        LoginFailure.objects.filter(address=address, at__lt=since).delete()
         per_user = LoginFailure.objects.filter(username=name, at__gte=since)
         per_addr = LoginFailure.objects.filter(address=address, at__gte=since)
         wait = max(
