@@ -67,7 +67,8 @@ class UserCreateForm(UserEditForm):
         return username
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         p1, p2 = data.get("password1"), data.get("password2")
         if p1 and p2 and p1 != p2:
             self.add_error("password2", "The two passwords differ.")
@@ -125,7 +126,8 @@ class CustomFieldForm(forms.ModelForm):
     def __init__(self, *args: Any, type_key: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.type_key = type_key
-        self.fields["reference_type"].choices = [("", "—")] + [(t.key, t.label_plural) for t in registry.all_types()]
+        ref_field: Any = self.fields["reference_type"]
+        ref_field.choices = [("", "—")] + [(t.key, t.label_plural) for t in registry.all_types()]
         if self.instance.pk:
             self.fields["key"].disabled = True
             self.fields["key"].help_text = "The key cannot change once the field exists."
@@ -154,7 +156,8 @@ class CustomFieldForm(forms.ModelForm):
         return new_type
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         field_type = data.get("field_type")
         lines = [line.strip() for line in (data.get("choices_text") or "").splitlines()]
         choices = list(dict.fromkeys(line for line in lines if line))

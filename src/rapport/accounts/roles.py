@@ -25,8 +25,11 @@ def ensure_default_roles(sender: Any = None, *, apps: Any = None, using: str = "
     Connected to ``post_migrate``, so the roles also come back after a database flush (the test
     suite's transactional tests flush between tests).
     """
+    role_model: Any
     if apps is None:
-        from .models import Role as role_model
+        from .models import Role
+
+        role_model = Role
     else:
         try:
             role_model = apps.get_model("accounts", "Role")

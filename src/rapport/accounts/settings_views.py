@@ -263,14 +263,14 @@ def token_list(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, f"Token {token.name} created. Copy it now: it will not be shown again.")
         form = TokenForm()
-    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    tokens = ApiToken.objects.filter(user=request.user.pk).order_by("-created_at")
     return render(request, "settings/tokens.html", {"tokens": tokens, "form": form, "raw_token": raw_token})
 
 
 @require_POST
 @login_required
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user.pk)
     services.revoke_token(token, actor=request.user)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("settings-tokens")
