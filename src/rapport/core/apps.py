@@ -7,4 +7,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Rapport core"
 
     def ready(self) -> None:
-        from . import checks, db  # noqa: F401  (registers system checks and SQLite hooks)
+        # System checks, and the has_element JSON lookup every tag filter relies on.
+        from . import checks, jsonq  # noqa: F401

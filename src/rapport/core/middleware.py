@@ -48,3 +48,26 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response.headers["X-Request-Id"] = request_id
         return response
+
+
+class UserTimezoneMiddleware:
+    """Show times in the signed-in user's time zone (everything is stored in UTC)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from django.utils import timezone
+
+        user = getattr(request, "user", None)
+        name = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
+        try:
+            timezone.activate(ZoneInfo(name)) if name else timezone.deactivate()
+        except (ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
