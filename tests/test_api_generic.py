@@ -272,3 +272,43 @@ def test_unauthenticated_and_bad_tokens_are_refused(users, person):
     assert anonymous.status_code in (401, 403)
     bad = Client(HTTP_AUTHORIZATION="Bearer rap_nope").get("/api/v1/people/")
     assert bad.status_code == 401 and bad.json()["error"]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_export_through_the_api_follows_filters_and_scope(type_key, users, api_client_for):
+    mine = make(type_key, users["member"], 1)
+    theirs = make(type_key, users["outsider"], 2)
+    client = api_client_for(users["member"])
+    response = client.get(f"/api/v1/{type_key}/export/", {"format": "csv", "owner": "me"})
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    ids = [line.split(",")[0] for line in text.splitlines()[1:]]
+    assert ids == [str(mine.pk)]
+    everything = b"".join(client.get(f"/api/v1/{type_key}/export/").streaming_content).decode("utf-8-sig")
+    assert str(theirs.pk) not in [line.split(",")[0] for line in everything.splitlines()[1:]]
+    bad = client.get(f"/api/v1/{type_key}/export/", {"format": "pdf"})
+    assert bad.status_code == 400 and "format" in bad.json()["fields"]
+    denied = api_client_for(users["read-only"]).get(f"/api/v1/{type_key}/export/")
+    assert denied.status_code == 403 and denied.json()["error"]
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_common_filters(type_key, users, api_client_for):
+    tagged = write(type_key, {**example(type_key, 1), "tags": ["vip", "emea"]}, actor=users["member"])
+    other = write(type_key, {**example(type_key, 2), "tags": ["apac"]}, actor=users["admin"])
+    unowned = write(type_key, {**example(type_key, 3), "owner": None}, actor=users["admin"])
+    client = api_client_for(users["admin"])
+
+    def ids(**params):
+        response = client.get(f"/api/v1/{type_key}/", params)
+        assert response.status_code == 200, response.content
+        return sorted(r["id"] for r in response.json()["results"])
+
+    assert ids(tag="vip") == [tagged.pk]
+    assert ids(tag="vip,apac") == sorted([tagged.pk, other.pk])
+    assert ids(owner="me") == [other.pk]
+    assert ids(owner="none") == [unowned.pk]
+    assert ids(owner=str(users["member"].pk)) == [tagged.pk]
+    assert ids(team=str(users["member"].team_id)) == sorted([tagged.pk, other.pk])
+    assert ids(created__after="2000-01-01") == sorted([tagged.pk, other.pk, unowned.pk])
+    assert ids(created__before="2000-01-01") == []

@@ -16,6 +16,7 @@ for _rtype in registry.all_types():
     _views = views.views_for(_rtype)
     urlpatterns += [
         path(f"v1/{_rtype.key}/", _views["list"].as_view(), name=f"api-{_rtype.key}-list"),
+        path(f"v1/{_rtype.key}/export/", _views["export"].as_view(), name=f"api-{_rtype.key}-export"),
         path(f"v1/{_rtype.key}/<int:pk>/", _views["detail"].as_view(), name=f"api-{_rtype.key}-detail"),
         path(f"v1/{_rtype.key}/<int:pk>/restore/", _views["restore"].as_view(), name=f"api-{_rtype.key}-restore"),
         path(f"v1/{_rtype.key}/<int:pk>/history/", _views["history"].as_view(), name=f"api-{_rtype.key}-history"),

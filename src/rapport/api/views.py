@@ -269,6 +269,19 @@ class RecordRestoreView(BaseAPIView):
         return json_response(represent(record), headers={"ETag": record.etag})
 
 
+class RecordExportView(BaseAPIView):
+    rtype: RecordType
+
+    def get(self, request: Request) -> HttpResponse:
+        from rapport.core import export
+
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in export.FORMATS:
+            raise listing.QueryError("format", "choose csv or xlsx.")
+        rows = export.export_rows(self.rtype, request.user, request.query_params)
+        return export.download(rows, self.rtype, request.user, fmt)
+
+
 def history_page(rtype: RecordType, record_id: int, cursor: str | None, size: int) -> dict[str, Any]:
     """Events of one record, newest first, keyset by id."""
     qs = Event.objects.filter(type_key=rtype.key, record_id=record_id).select_related("actor")
@@ -515,4 +528,27 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             )(_own(RecordHistoryView.get)),
         },
     )
-    return {"list": list_view, "detail": detail_view, "restore": restore_view, "history": history_view}
+    export_view = type(
+        f"{rtype.label}ExportView",
+        (RecordExportView,),
+        {
+            "rtype": rtype,
+            "get": extend_schema(
+                summary=f"Export {rtype.label_plural.lower()} as CSV or XLSX",
+                tags=tag,
+                parameters=[
+                    OpenApiParameter("format", str, enum=["csv", "xlsx"], description="File format, default csv."),
+                    *[p for p in _filter_parameters(rtype) if p.name not in ("cursor", "page_size")],
+                ],
+                responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: error, 403: error},
+                operation_id=f"{rtype.key}_export",
+            )(_own(RecordExportView.get)),
+        },
+    )
+    return {
+        "list": list_view,
+        "detail": detail_view,
+        "restore": restore_view,
+        "history": history_view,
+        "export": export_view,
+    }

@@ -218,7 +218,12 @@ def export_response(request: HttpRequest, rtype: RecordType, fmt: str) -> HttpRe
         return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
     except QueryError as exc:
         return HttpResponse(f"{exc.param}: {exc.message}", status=400, content_type="text/plain; charset=utf-8")
-    filename = _filename(rtype, request.user, fmt)
+    return download(rows, rtype, request.user, fmt)
+
+
+def download(rows: Iterator[list[Cell]], rtype: RecordType, user: Any, fmt: str) -> HttpResponse:
+    """The file response for rows from :func:`export_rows` (also used by the API)."""
+    filename = _filename(rtype, user, fmt)
     response: StreamingHttpResponse
     if fmt == "csv":
         response = StreamingHttpResponse(_csv_chunks(rows), content_type=FORMATS["csv"])
@@ -230,4 +235,4 @@ def export_response(request: HttpRequest, rtype: RecordType, fmt: str) -> HttpRe
     return response  # type: ignore[return-value]  # a streaming response is what Django serves as-is
 
 
-__all__: list[str] = ["escape_cell", "export_response", "export_rows"]
+__all__: list[str] = ["download", "escape_cell", "export_response", "export_rows"]

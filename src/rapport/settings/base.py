@@ -196,6 +196,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rapport.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"user": env_str("RAPPORT_API_RATE", "6000/min")},
     "UNAUTHENTICATED_USER": None,
+    # ?format= belongs to exports (csv, xlsx), not to renderer negotiation.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Rapport API",
