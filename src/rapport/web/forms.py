@@ -21,6 +21,7 @@ from rest_framework import serializers
 from rapport.api.errors import flatten
 from rapport.core import customfields, registry
 from rapport.core.models import CustomField, Record
+from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
 from rapport.core.serializers import TagsField
 
@@ -60,10 +61,9 @@ class FormField:
 
     @property
     def rows(self) -> list[dict[str, Any]]:
-        """Rows with their index and errors, for the template."""
-        return [
-            {"index": i, "values": row, "errors": self.row_errors.get(i, [])} for i, row in enumerate(self.value or [])
-        ]
+        """Rows with their index and errors, for the template; at least one, so "add another" can copy it."""
+        values = list(self.value or []) or [_blank_row(self, primary=True)]
+        return [{"index": i, "values": row, "errors": self.row_errors.get(i, [])} for i, row in enumerate(values)]
 
 
 def user_choices() -> list[tuple[str, str]]:
@@ -226,7 +226,7 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
             rows: list[dict[str, Any]] = []
             if instance is not None:
                 for obj in getattr(instance, name).all():
-                    row = {p.name: _str(getattr(obj, p.name, "")) for p in spec.parts}
+                    row = {p.name: _part_value(p, getattr(obj, p.name, "")) for p in spec.parts}
                     row["primary"] = bool(getattr(obj, "is_primary", False))
                     rows.append(row)
             spec.value = rows or [_blank_row(spec, primary=True)]
@@ -234,6 +234,8 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
         if instance is None:
             if name == "owner":
                 spec.value = str(user.pk)
+            elif spec.widget == "tags":
+                spec.value = ""
             else:
                 mf = _model_field(model, name)
                 default = mf.get_default() if mf is not None and mf.has_default() else None
@@ -249,6 +251,12 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
             spec.value = bool(getattr(instance, name))
         else:
             spec.value = _str(getattr(instance, name))
+
+
+def _part_value(part: RowPart, value: Any) -> str:
+    if part.widget == "tel" and value:
+        return format_phone(str(value))
+    return _str(value)
 
 
 def _blank_row(spec: FormField, *, primary: bool = False) -> dict[str, Any]:

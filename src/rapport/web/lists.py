@@ -192,6 +192,15 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
     users = user_choices()
     filter_inputs = _filter_inputs(rtype, params, user, defs, users)
     active_filters = sum(1 for f in filter_inputs if f.value)
+    chips = [
+        {
+            "label": f.label,
+            "value": f.display or dict(f.choices).get(f.value, f.value),
+            "remove_url": f"/{rtype.key}/" + query_string(params, **{f.name: None, "cursor": None}),
+        }
+        for f in filter_inputs
+        if f.value
+    ]
     if pg.next_cursor and not params.get("cursor"):
         count_text = f"{len(rows)}+ {rtype.label_plural.lower()}"
     elif params.get("cursor"):
@@ -208,6 +217,7 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
         "columns": list_columns,
         "filters": filter_inputs,
         "active_filters": active_filters,
+        "chips": chips,
         "count_text": count_text,
         "next_url": query_string(params, cursor=pg.next_cursor) if pg.next_cursor else "",
         "previous_url": query_string(params, cursor=pg.previous_cursor) if pg.previous_cursor else "",

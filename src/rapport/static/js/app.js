@@ -104,6 +104,20 @@
     }
   });
 
+  // Only one dropdown panel (filters, columns, views) open at a time.
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.matches || !opened.matches("details.dropdown") || !opened.open) return;
+    document.querySelectorAll("details.dropdown[open]").forEach(function (d) { if (d !== opened) d.open = false; });
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
+      d.open = false;
+      d.querySelector("summary").focus();
+    });
+  });
+
   // Bulk actions: select all, show only the input the chosen action needs, confirm deletes.
   document.addEventListener("change", function (event) {
     var t = event.target;
