@@ -137,20 +137,43 @@ def test_list_escapes_html_in_names(users):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_list_query_count_is_pinned(users, django_assert_max_num_queries):
+def test_list_query_count_is_pinned(users, company, django_assert_max_num_queries):
+    CustomField.objects.create(record_type="people", key="buddy", label="Buddy", field_type="user")
     for i in range(30):
-        person_named(f"N{i}", users["member"], tags=["x"], company=None)
+        person_named(f"N{i}", users["member"], tags=["x"], company=company.pk, custom={"buddy": users["peer"].pk})
     client = client_for(users["member"])
     client.get("/people/")  # warm caches (content types, sessions)
-    with django_assert_max_num_queries(12):
-        response = client.get("/people/?columns=first_name,email,company,owner,tags")
-    assert response.status_code == 200
+    # session, user, role, custom fields, page, linked users, owner choices, teams, saved views
+    with django_assert_max_num_queries(10):
+        response = client.get("/people/?columns=first_name,email,company,owner,tags,cf_buddy")
+    assert response.status_code == 200 and text(response).count('name="ids"') == 30
+
+
+def test_home_and_bin_query_counts_are_pinned(users, django_assert_max_num_queries):
+    for i in range(12):
+        services.delete_record(person_named(f"N{i}", users["member"]), actor=users["member"], source="ui")
+        person_named(f"L{i}", users["member"])
+    client = client_for(users["member"])
+    with django_assert_max_num_queries(6):
+        assert client.get("/").status_code == 200
+    with django_assert_max_num_queries(6):
+        assert client.get("/bin/").status_code == 200
 
 
 def test_export_buttons_keep_filters(users):
     page = text(client_for(users["member"]).get("/people/?lifecycle_stage=lead"))
     assert 'href="/people/export/?format=csv&amp;lifecycle_stage=lead"' in page
     assert 'href="/people/export/?format=xlsx&amp;lifecycle_stage=lead"' in page
+
+
+def test_export_link_downloads_the_filtered_visible_list(users, person):
+    person_named("Foreign", users["outsider"])
+    person_named("Customer", users["member"], lifecycle_stage="customer")
+    response = client_for(users["member"]).get("/people/export/?format=csv&lifecycle_stage=lead")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"Lovelace" in body and b"Foreign" not in body and b"Customer" not in body
+    assert client_for(users["member"]).get("/people/export/?format=pdf").status_code == 400
 
 
 # --- saved views ------------------------------------------------------------------------------
@@ -312,9 +335,9 @@ def test_detail_query_count_is_pinned(users, person, company, django_assert_max_
         )
     client = client_for(users["member"])
     client.get(f"/people/{person.pk}/")
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         assert client.get(f"/people/{person.pk}/").status_code == 200
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(10):
         assert client.get(f"/companies/{company.pk}/").status_code == 200
 
 
