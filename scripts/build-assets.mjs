@@ -10,6 +10,7 @@ const files = {
   "htmx.org/dist/htmx.min.js": "htmx.min.js",
   "sortablejs/Sortable.min.js": "Sortable.min.js",
   "chart.js/dist/chart.umd.js": "chart.umd.js",
+  "chart.js/dist/chart.umd.js.map": "chart.umd.js.map", // referenced by the file; collectstatic checks it
 };
 for (const [from, to] of Object.entries(files)) {
   copyFileSync(join(root, "node_modules", from), join(out, to));
