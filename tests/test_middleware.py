@@ -45,3 +45,11 @@ def test_request_id_tags_events_and_response(users, api_client_for):
     assert Event.objects.get(record_id=response.json()["id"], type_key="companies").request_id == "req-123"
     bad = client.get("/api/v1/companies/", HTTP_X_REQUEST_ID="<script>")
     assert bad["X-Request-Id"] != "<script>" and len(bad["X-Request-Id"]) == 32
+
+
+def test_not_found_and_forbidden_pages_use_the_layout(users, client):
+    client.force_login(users["member"])
+    missing = client.get("/people/999999/")
+    assert missing.status_code == 404 and b"Nothing here" in missing.content
+    settings_page = client.get("/settings/users/")
+    assert settings_page.status_code == 403 and b"Not allowed" in settings_page.content

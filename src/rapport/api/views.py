@@ -327,6 +327,7 @@ class RecordHistoryView(BaseAPIView):
 class SearchView(BaseAPIView):
     @extend_schema(
         summary="Global search across every record type",
+        tags=["Search"],
         parameters=[
             OpenApiParameter("q", str, required=True, description="Words, part of an email, phone or domain."),
             OpenApiParameter("type", str, description="Restrict to record types (comma-separated)."),
@@ -381,7 +382,9 @@ class SearchView(BaseAPIView):
 
 
 class MeView(BaseAPIView):
-    @extend_schema(summary="The signed-in user and what their role allows", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        summary="The signed-in user and what their role allows", tags=["Account"], responses=OpenApiTypes.OBJECT
+    )
     def get(self, request: Request) -> HttpResponse:
         user = request.user
         grants = {
