@@ -312,3 +312,27 @@ def test_common_filters(type_key, users, api_client_for):
     assert ids(team=str(users["member"].team_id)) == sorted([tagged.pk, other.pk])
     assert ids(created__after="2000-01-01") == sorted([tagged.pk, other.pk, unowned.pk])
     assert ids(created__before="2000-01-01") == []
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_list_rows_match_the_record_as_retrieved(type_key, users, api_client_for, company):
+    from rapport.core.models import CustomField
+
+    CustomField.objects.create(record_type=type_key, key="tier", label="Tier", field_type="choice", choices=["gold"])
+    data = {**example(type_key, 5), "custom": {"tier": "gold"}}
+    if type_key == "people":
+        data["company"] = company.pk
+    record = write(type_key, data, actor=users["member"])
+    client = api_client_for(users["admin"])
+    row = next(r for r in client.get(f"/api/v1/{type_key}/").json()["results"] if r["id"] == record.pk)
+    full = client.get(row["url"]).json()
+    rtype = registry.get(type_key)
+    for col in rtype.columns:
+        field = rtype.model._meta.get_field(col.path)
+        expected = full.get(field.name)
+        if col.kind in ("user", "record"):
+            assert row[col.key] == expected, col.key
+        elif col.key in full:
+            assert row[col.key] == expected, col.key
+    assert row["custom"] == {"tier": "gold"} == full["custom"]
+    assert row["created_at"] == full["created_at"] and row["created_at"].endswith("+00:00")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from rapport.accounts.models import ApiToken, hash_token
+from rapport.accounts.models import ApiToken, Role, User, hash_token
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
@@ -22,18 +23,80 @@ class TokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0] not in ("Bearer", "Token"):
             raise exceptions.AuthenticationFailed("Send the token as 'Authorization: Bearer <token>'.")
-        token = ApiToken.objects.select_related("user", "user__role").filter(digest=hash_token(parts[1])).first()
-        if token is None or not token.is_usable:
+        found = _lookup(hash_token(parts[1]))
+        if found is None:
             raise exceptions.AuthenticationFailed("This token is unknown, expired or revoked.")
-        if not token.user.is_active:
+        token, user = found
+        if not token.is_usable:
+            raise exceptions.AuthenticationFailed("This token is unknown, expired or revoked.")
+        if not user.is_active:
             raise exceptions.AuthenticationFailed("This token's user is deactivated.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 300:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token
+        return user, token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+def _fields(model: Any) -> list[Any]:
+    return list(model._meta.concrete_fields)
+
+
+def _lookup(digest: str) -> tuple[ApiToken, Any] | None:
+    """Token, user and role in one statement built once: this runs on every API request, and
+    compiling the equivalent ORM query cost more than running it."""
+    token_fields, user_fields, role_fields = _fields(ApiToken), _fields(User), _fields(Role)
+    sql = _LOOKUP_SQL.get(connection.vendor)
+    if sql is None:
+        qn = connection.ops.quote_name
+        cols = (
+            [f"t.{qn(f.column)}" for f in token_fields]
+            + [f"u.{qn(f.column)}" for f in user_fields]
+            + [f"r.{qn(f.column)}" for f in role_fields]
+        )
+        sql = _LOOKUP_SQL[connection.vendor] = (
+            f"SELECT {', '.join(cols)} FROM {qn(ApiToken._meta.db_table)} t "  # noqa: S608
+            f"JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
+            f"LEFT JOIN {qn(Role._meta.db_table)} r ON r.{qn('id')} = u.{qn('role_id')} "
+            f"WHERE t.{qn('digest')} = %s"
+        )
+    with connection.cursor() as cur:
+        cur.execute(sql, [digest])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    n_token, n_user = len(token_fields), len(user_fields)
+    token = _from_db(ApiToken, token_fields, values[:n_token])
+    user = _from_db(User, user_fields, values[n_token : n_token + n_user])
+    role_values = values[n_token + n_user :]
+    user.role = _from_db(Role, role_fields, role_values) if role_values[0] is not None else None
+    token.user = user
+    return token, user
+
+
+def _from_db(model: Any, fields: list[Any], values: list[Any]) -> Any:
+    key = (connection.vendor, model)
+    converters = _CONVERTERS.get(key)
+    if converters is None:
+        converters = _CONVERTERS[key] = []
+        for field in fields:
+            expr = field.get_col(model._meta.db_table)
+            converters.append((expr, connection.ops.get_db_converters(expr) + expr.get_db_converters(connection)))
+    converted = []
+    for (expr, funcs), value in zip(converters, values, strict=True):
+        for func in funcs:
+            value = func(value, expr, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+
+
+_CONVERTERS: dict[tuple[str, Any], list[tuple[Any, list[Any]]]] = {}
+
+
+_LOOKUP_SQL: dict[str, str] = {}
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

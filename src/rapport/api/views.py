@@ -20,23 +20,26 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from rapport.accounts.models import ApiToken
-from rapport.core import listing, registry, search, services
+from rapport.core import listing, projection, registry, search, services
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
 from rapport.core.registry import RecordType
 
 from .models import IdempotencyKey
 from .representation import detail_queryset, represent
+from .throttle import WindowRateThrottle
 
 ETAG_RE = re.compile(r'^(?:W/)?"(\d+)-(\d+)"$')
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    # Django keeps UTC; a naive datetime read straight from SQLite is UTC too.
+    response = HttpResponse(
+        orjson.dumps(data, option=orjson.OPT_NAIVE_UTC), status=status, content_type="application/json"
+    )
     for key, value in (headers or {}).items():
         response[key] = value
     return response
@@ -56,7 +59,7 @@ class TokenScopePermission(permissions.BasePermission):
 
 class BaseAPIView(APIView):
     permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
-    throttle_classes = [UserRateThrottle]
+    throttle_classes = [WindowRateThrottle]
 
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -165,14 +168,15 @@ class RecordListView(BaseAPIView):
         ordering = listing.parse_ordering(rtype, params.get("ordering"))
         size = listing.page_size(params)
         qs = rtype.model.objects.visible_to(request.user).filter(q)
-        fields = listing.projection_fields(rtype)
-        page = listing.paginate(qs, ordering, params.get("cursor"), size, fields=fields)
         prefix = f"/api/v1/{rtype.key}/"
-        rows = []
-        for raw in page.rows:
-            row = listing.project_row(rtype, raw)
-            row["url"] = f"{prefix}{raw['id']}/"
-            rows.append(row)
+        page = projection.fetch_page(rtype, qs, ordering, params.get("cursor"), size)
+        if page is None:  # a filter needing joins: the ORM projection
+            fields = listing.projection_fields(rtype)
+            page = listing.paginate(qs, ordering, params.get("cursor"), size, fields=fields)
+            page.rows = [listing.project_row(rtype, raw) for raw in page.rows]
+        rows = page.rows
+        for row in rows:
+            row["url"] = f"{prefix}{row['id']}/"
         return json_response(
             {
                 "results": rows,
