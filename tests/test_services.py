@@ -57,3 +57,22 @@ def test_delete_frees_email_and_restore_detects_clash(person: Person, users):
     services.delete_record(other, actor=users["admin"], source="ui")
     services.restore_record(person, actor=users["admin"], source="ui")
     assert [h.record_id for h in search.search(users["admin"], "lovelace")] == [person.pk]
+
+
+def test_records_follow_their_owner_to_a_new_team(person, users, teams):
+    from rapport.accounts import services as account_services
+
+    member, peer, outsider = users["member"], users["peer"], users["outsider"]
+    assert Person.objects.visible_to(peer).filter(pk=person.pk).exists()
+    account_services.update_user(member, actor=users["admin"], team=teams["west"])
+    person.refresh_from_db()
+    assert person.team_id == teams["west"].pk
+    assert not Person.objects.visible_to(peer).filter(pk=person.pk).exists()
+    assert Person.objects.visible_to(outsider).filter(pk=person.pk).exists()
+    assert [h.record_id for h in search.search(outsider, "lovelace")] == [person.pk]
+    assert search.search(peer, "lovelace") == []
+    account_services.delete_team(teams["west"], actor=users["admin"])
+    person.refresh_from_db()
+    assert person.team_id is None
+    member.refresh_from_db()
+    assert Person.objects.visible_to(member).filter(pk=person.pk).exists()  # still their own

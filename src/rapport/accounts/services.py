@@ -10,6 +10,8 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
+from rapport.core.services import sync_owner_team
+
 from .models import ACTIONS, ApiToken, Role, Team, User
 
 SCOPE_CHOICES = ("none", "own", "team", "all")
@@ -92,10 +94,15 @@ def rename_team(team: Team, *, name: str, actor: Any) -> Team:
 
 @transaction.atomic
 def delete_team(team: Team, *, actor: Any) -> int:
-    """Delete ``team``; its members move to no team. Returns how many members moved."""
-    moved = User.objects.filter(team=team).update(team=None)
+    """Delete ``team``; its members (and the records they own) move to no team. Returns how
+    many members moved."""
+    members = list(User.objects.filter(team=team))
+    User.objects.filter(team=team).update(team=None)
+    for member in members:
+        member.team_id = None
+        sync_owner_team(member)
     team.delete()
-    return moved
+    return len(members)
 
 
 def grants_matrix(role: Role, type_keys: list[str]) -> dict[str, dict[str, str]]:
@@ -132,7 +139,10 @@ def revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
 
 @transaction.atomic
 def update_user(user: User, *, actor: Any, **fields: Any) -> User:
+    old_team = user.team_id
     for name, value in fields.items():
         setattr(user, name, value)
     user.save(update_fields=list(fields))
+    if user.team_id != old_team:
+        sync_owner_team(user)  # their records follow them to the new team
     return user

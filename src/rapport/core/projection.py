@@ -119,7 +119,8 @@ def fetch_page(
     """A keyset page of projected rows for ``queryset`` (already filtered and visibility-checked),
     or None when its filters need joins this fast path does not build (the caller falls back)."""
     query = queryset.query
-    if len(query.alias_map) > 1 or query.distinct or query.combinator:
+    # Filters that join other tables (a joined alias still referenced) take the ORM path.
+    if sum(1 for count in query.alias_refcount.values() if count) > 1 or query.distinct or query.combinator:
         return None
     connection = connections[queryset.db]
     vendor = connection.vendor

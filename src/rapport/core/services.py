@@ -181,3 +181,19 @@ def restore_record(record: Record, *, actor: Any, source: str) -> Record:
         record_event(current, "restored", actor=actor, source=source)
         search.index_record(current)
     return current
+
+
+def sync_owner_team(user: Any) -> int:
+    """After ``user`` changed team, move the records they own (and their search entries) to
+    the new team: a record's team is always its owner's. Returns the number of records moved."""
+    from . import registry
+    from .models import SearchEntry
+
+    moved = 0
+    with transaction.atomic():
+        for rtype in registry.all_types():
+            moved += (
+                rtype.model.objects.filter(owner_id=user.pk).exclude(team_id=user.team_id).update(team_id=user.team_id)
+            )
+        SearchEntry.objects.filter(owner_id=user.pk).update(team_id=user.team_id)
+    return moved
