@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -179,19 +180,31 @@ class Page:
     previous_cursor: str | None
 
 
+def keyset_condition(
+    model: Any, path: str, descending: bool, value: Any, pk: int, connection: Any
+) -> tuple[str, list[Any]]:
+    """``(col, id) < (value, pk)`` (or ``>``): a row-value comparison, which PostgreSQL and
+    SQLite both answer with a range scan of the (col, id) index. The equivalent
+    ``col < v OR (col = v AND id < pk)`` made PostgreSQL scan from the start: ~1 s deep in 1M rows."""
+    field = model._meta.get_field(path)
+    try:
+        prepared = field.get_db_prep_value(field.to_python(value), connection)
+    except Exception:
+        raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    op = "<" if descending else ">"
+    return f"({table}.{qn(field.column)}, {table}.{qn('id')}) {op} (%s, %s)", [prepared, pk]
+
+
 def paginate(qs: QuerySet, ordering: Ordering, cursor: str | None, size: int, *, fields: list[str]) -> Page:
     """Keyset page over (ordering column, id): constant time at any depth."""
     path, desc = ordering.path, ordering.descending
     reverse = False
     if cursor:
         value, pk, reverse = decode_cursor(cursor)
-        if isinstance(value, str) and path.endswith("_at"):
-            from django.utils.dateparse import parse_datetime
-
-            value = parse_datetime(value)
-        forward_desc = desc != reverse
-        cmp = "lt" if forward_desc else "gt"
-        qs = qs.filter(Q(**{f"{path}__{cmp}": value}) | Q(**{path: value, f"id__{cmp}": pk}))
+        where, params = keyset_condition(qs.model, path, desc != reverse, value, pk, connections[qs.db])
+        qs = qs.extra(where=[where], params=params)
     scan_desc = desc != reverse
     prefix = "-" if scan_desc else ""
     rows = list(qs.order_by(f"{prefix}{path}", f"{prefix}id").values(*fields)[: size + 1])

@@ -20,7 +20,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 
 from . import registry
-from .listing import Ordering, Page, decode_cursor, encode_cursor
+from .listing import Ordering, Page, decode_cursor, encode_cursor, keyset_condition
 from .registry import Column, RecordType
 
 
@@ -139,10 +139,11 @@ def fetch_page(
     conditions = [f"({where})"] if where else []
     if cursor:
         value, pk, reverse = decode_cursor(cursor)
-        value = order_field.get_db_prep_value(order_field.to_python(value), connection)
-        op = "<" if ordering.descending != reverse else ">"
-        conditions.append(f"({order_col} {op} %s OR ({order_col} = %s AND {id_col} {op} %s))")
-        params += [value, value, pk]
+        keyset, keyset_params = keyset_condition(
+            rtype.model, order_field.name, ordering.descending != reverse, value, pk, connection
+        )
+        conditions.append(keyset)
+        params += keyset_params
     direction = "DESC" if ordering.descending != reverse else "ASC"
     sql = (
         f"SELECT {plan.select} FROM {t} {plan.joins}"  # noqa: S608  (identifiers from the registry)
