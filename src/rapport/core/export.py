@@ -64,7 +64,7 @@ def _format_datetime(value: Any, tz: dt.tzinfo) -> str:
 def _column_cell(col: Column, value: Any, tz: dt.tzinfo) -> Cell:
     if value is None:
         return ""
-    if col.kind in ("user", "record"):
+    if col.kind in ("user", "record", "fk"):
         return str(value.get("name") or "")
     if col.kind == "tags":
         return ", ".join(str(t) for t in value)

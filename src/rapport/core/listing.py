@@ -223,15 +223,19 @@ def paginate(qs: QuerySet, ordering: Ordering, cursor: str | None, size: int, *,
 
 
 # --- projection -----------------------------------------------------------------------------
+def _link_fields(col: Column) -> tuple[str, ...]:
+    """Fields naming a linked row: a registered type's title fields, or the column's own."""
+    return registry.get(col.link_type).title_fields if col.kind == "record" else col.link_fields
+
+
 def projection_fields(rtype: RecordType, columns: Iterable[Column] | None = None) -> list[str]:
     """The ``values()`` paths needed to build rows of the given columns (all by default)."""
     fields = ["id", "version", "custom"]
     for col in columns if columns is not None else rtype.columns:
         if col.kind == "user":
             fields += [f"{col.path}_id", f"{col.path}__first_name", f"{col.path}__last_name", f"{col.path}__username"]
-        elif col.kind == "record":
-            target = registry.get(col.link_type)
-            fields += [f"{col.path}_id", *(f"{col.path}__{t}" for t in target.title_fields)]
+        elif col.kind in ("record", "fk"):
+            fields += [f"{col.path}_id", *(f"{col.path}__{t}" for t in _link_fields(col))]
         else:
             fields.append(col.path)
     return list(dict.fromkeys(fields))
@@ -248,13 +252,12 @@ def project_row(rtype: RecordType, raw: dict[str, Any], columns: Iterable[Column
             else:
                 name = f"{raw[f'{col.path}__first_name']} {raw[f'{col.path}__last_name']}".strip()
                 row[col.key] = {"id": uid, "name": name or raw[f"{col.path}__username"]}
-        elif col.kind == "record":
+        elif col.kind in ("record", "fk"):
             rid = raw[f"{col.path}_id"]
             if rid is None:
                 row[col.key] = None
             else:
-                target = registry.get(col.link_type)
-                name = " ".join(str(raw[f"{col.path}__{t}"] or "") for t in target.title_fields).strip()
+                name = " ".join(str(raw[f"{col.path}__{t}"] or "") for t in _link_fields(col)).strip()
                 row[col.key] = {"id": rid, "name": name}
         else:
             row[col.key] = raw[col.path]

@@ -100,6 +100,14 @@ class Record(models.Model):
     def write_related(self, data: dict[str, Any]) -> None:
         """Store child rows given in a validated write; types with children override."""
 
+    def prepare_write(self, before: dict[str, Any] | None, pending: dict[str, Any]) -> None:
+        """Derive fields from the others before a create (``before`` is None) or an update is
+        diffed and saved, e.g. a deal's status from its stage; types override."""
+
+    def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
+        """Type-specific rows written in the same transaction after the record, e.g. a deal's
+        stage changes; types override."""
+
     def on_soft_delete(self) -> None:
         """Release what a live record holds (unique emails...); types override."""
 

@@ -72,16 +72,17 @@ def _plan(type_key: str, column_keys: tuple[str, ...], ordering_key: str, vendor
                 add(f"{alias}.{_qn('username')}"),
             )
             builders.append((col.key, "user", idx))
-        elif col.kind == "record":
+        elif col.kind in ("record", "fk"):
             field = model._meta.get_field(col.path)
-            target = registry.get(col.link_type)
+            target_model: Any = field.related_model
+            names = registry.get(col.link_type).title_fields if col.kind == "record" else col.link_fields
             alias = _qn(f"r{n}")
             joins.append(
-                f"LEFT JOIN {_qn(target.model._meta.db_table)} {alias} ON {alias}.{_qn('id')} = {t}.{_qn(field.column)}"
+                f"LEFT JOIN {_qn(target_model._meta.db_table)} {alias} ON {alias}.{_qn('id')} = {t}.{_qn(field.column)}"
             )
             idx = (
                 add(f"{t}.{_qn(field.column)}"),
-                *(add(f"{alias}.{_qn(_col(target.model, f))}") for f in target.title_fields),
+                *(add(f"{alias}.{_qn(_col(target_model, f))}") for f in names),
             )
             builders.append((col.key, "record", idx))
         elif col.kind == "tags":

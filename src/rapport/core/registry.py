@@ -22,11 +22,12 @@ class Column:
     key: str
     label: str
     path: str
-    kind: str = "text"  # text, email, phone, date, datetime, choice, user, record, tags, url
+    kind: str = "text"  # text, email, phone, number, money, date, datetime, choice, user, record, fk, tags, url
     sortable: bool = False
     default: bool = True
     choices: tuple[tuple[str, str], ...] = ()
     link_type: str = ""  # for kind == "record": the type key of the linked record
+    link_fields: tuple[str, ...] = ("name",)  # for kind == "fk": the linked model's fields shown as its name
 
 
 @dataclass(frozen=True)

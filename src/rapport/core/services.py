@@ -88,6 +88,7 @@ def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, sour
         owner = data.get("owner")
         _check_owner(actor, type_key, "add", owner)
         record = model(**data)
+        record.prepare_write(None, related)
         record.team_id = getattr(owner, "team_id", None)
         record.created_by = actor if not _is_system(actor) else None
         now = timezone.now()
@@ -96,6 +97,7 @@ def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, sour
         record.write_related(related)
         after = record.snapshot()
         changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
+        record.after_write(changes, actor=actor, source=source, created=True)
         record_event(record, "created", actor=actor, source=source, changes=changes)
         search.index_record(record)
     return record
@@ -132,6 +134,7 @@ def update_record(
             _check_owner(actor, type_key, "change", data["owner"])
         for name, value in data.items():
             setattr(current, name, value)
+        current.prepare_write(before, related)
         changes = _diff(before, current.snapshot(pending=related))
         if not changes:
             return current
@@ -141,6 +144,7 @@ def update_record(
         _save(current)
         if related:
             current.write_related(related)
+        current.after_write(changes, actor=actor, source=source, created=False)
         record_event(current, "updated", actor=actor, source=source, changes=changes)
         search.index_record(current)
     return current

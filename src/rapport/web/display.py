@@ -105,7 +105,7 @@ def cell(col: Any, value: Any, names: Names | None = None) -> Shown:
     if value in (None, "", []):
         return EMPTY
     kind = col.kind
-    if kind in ("user", "record"):
+    if kind in ("user", "record", "fk"):
         name = value.get("name") or f"#{value.get('id')}"
         url = f"/{col.link_type}/{value['id']}/" if kind == "record" else ""
         return Shown(name, url=url, kind=kind)
