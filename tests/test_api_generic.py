@@ -32,11 +32,13 @@ def example(type_key: str, n: int = 0) -> dict[str, Any]:
     """The type's example payload made unique by ``n`` (emails and domains must not clash)."""
     data = json.loads(json.dumps(registry.get(type_key).example))
 
-    def bump(value: Any) -> Any:
+    def bump(value: Any, key: str = "") -> Any:
         if isinstance(value, str) and ("@" in value or value.startswith("https://")):
             return value.replace("example", f"example{n}")
+        if isinstance(value, str) and key in ("sku", "domain"):  # unique among live records
+            return f"{value}-{n}"
         if isinstance(value, dict):
-            return {k: bump(v) for k, v in value.items()}
+            return {k: bump(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [bump(v) for v in value]
         return value

@@ -226,8 +226,11 @@ def test_role_matrix_shows_every_type_and_action(admin: Client) -> None:
 
 def test_role_matrix_saves_grants(admin: Client, users: Any) -> None:
     member_role = Role.objects.get(key="member")
-    data = {f"{k}.{a}": "team" for k in ("people", "companies") for a in ("view", "add", "change", "delete")}
-    data |= {f"{k}.{a}": "none" for k in ("people", "companies") for a in ("export", "import")}
+    from rapport.core import registry
+
+    keys = registry.keys()
+    data = {f"{k}.{a}": "team" for k in keys for a in ("view", "add", "change", "delete")}
+    data |= {f"{k}.{a}": "none" for k in keys for a in ("export", "import")}
     data["companies.view"] = "all"
     assert admin.post(f"/settings/roles/{member_role.pk}/", data).status_code == 302
     member = User.objects.get(pk=users["member"].pk)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,11 +39,19 @@ ETAG_RE = re.compile(r'^(?:W/)?"(\d+)-(\d+)"$')
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     # Django keeps UTC; a naive datetime read straight from SQLite is UTC too.
     response = HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NAIVE_UTC), status=status, content_type="application/json"
+        orjson.dumps(data, default=_json_default, option=orjson.OPT_NAIVE_UTC),
+        status=status,
+        content_type="application/json",
     )
     for key, value in (headers or {}).items():
         response[key] = value
     return response
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # money stays exact: "1250.00"
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 class TokenScopePermission(permissions.BasePermission):

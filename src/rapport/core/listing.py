@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -92,14 +92,21 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             known = ", ".join(sorted(filters)) + ", cf_<key>"
             raise QueryError(param, f"{param!r} is not a filter of {rtype.key}. Filters: {known}.")
         if spec.kind == "date_range":
-            if op not in ("after", "before"):
+            if op not in ("after", "before", "gte", "lte"):
                 raise QueryError(param, f"use {base}__after or {base}__before with a date.")
-            lookup = "gte" if op == "after" else "lt"
-            q &= Q(**{f"{spec.path}__{lookup}": _day(param, values[0], end=op == "before")})
+            start = op in ("after", "gte")
+            if isinstance(rtype.model._meta.get_field(spec.path), DateTimeField):
+                lookup = "gte" if start else "lt"
+                q &= Q(**{f"{spec.path}__{lookup}": _day(param, values[0], end=not start)})
+            else:
+                day = parse_date(values[0]) if values[0] else None
+                if day is None:
+                    raise QueryError(param, f"{values[0]!r} is not a date; use YYYY-MM-DD.")
+                q &= Q(**{f"{spec.path}__{'gte' if start else 'lte'}": day})
             continue
         if op:
             raise QueryError(param, f"{base} takes no operator.")
-        if spec.kind in ("user", "team", "record"):
+        if spec.kind in ("user", "team", "record", "id"):
             ids: list[int | None] = []
             for value in values:
                 if value == "me" and spec.kind == "user":

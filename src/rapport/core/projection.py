@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.models import BooleanField, DecimalField
 
 from . import registry
 from .listing import Ordering, Page, decode_cursor, encode_cursor, keyset_condition
@@ -93,7 +95,15 @@ def _plan(type_key: str, column_keys: tuple[str, ...], ordering_key: str, vendor
             # parsing; the stored UTC text is reshaped to ISO 8601 in _build.
             builders.append((col.key, "datetime", (add(f"({column} || '')" if vendor == "sqlite" else column),)))
         else:
-            builders.append((col.key, "value", (add(f"{t}.{_qn(_col(model, col.path))}"),)))
+            field = model._meta.get_field(col.path)
+            expr = f"{t}.{_qn(field.column)}"
+            if isinstance(field, DecimalField):
+                # SQLite returns numeric columns as float: format to the field's places, as the API does.
+                builders.append((col.key, f"decimal{field.decimal_places}", (add(expr),)))
+            elif isinstance(field, BooleanField):
+                builders.append((col.key, "bool", (add(expr),)))
+            else:
+                builders.append((col.key, "value", (add(expr),)))
     builders.append(("custom", "json", (add(json_expr("custom")),)))
     order_col = _col(model, rtype.columns_by_key[ordering_key].path)
     order_index = add(f"({t}.{_qn(order_col)} || '')" if vendor == "sqlite" else f"{t}.{_qn(order_col)}")
@@ -184,6 +194,11 @@ def _build(plan: _Plan, r: tuple[Any, ...], vendor: str) -> dict[str, Any]:
     for key, kind, idx in plan.builders:
         if kind == "value":
             row[key] = r[idx[0]]
+        elif kind.startswith("decimal"):
+            value = r[idx[0]]
+            row[key] = None if value is None else f"{Decimal(str(value)):.{kind[7:]}f}"
+        elif kind == "bool":
+            row[key] = None if r[idx[0]] is None else bool(r[idx[0]])
         elif kind == "json":
             text = r[idx[0]]
             row[key] = orjson.Fragment(text) if text is not None else None

@@ -40,6 +40,8 @@ class Filter:
     kind: str = "exact"  # exact, choice, user, record, tag, date_range, text
     choices: tuple[tuple[str, str], ...] = ()
     link_type: str = ""
+    # kind == "id": a callable giving the (id, label) options, for links to settings-like rows
+    options: Callable[[], list[tuple[str, str]]] | None = None
 
 
 @dataclass

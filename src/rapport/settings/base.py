@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "rapport.core",
     "rapport.accounts",
     "rapport.contacts",
+    "rapport.sales",
     "rapport.api",
     "rapport.web",
 ]

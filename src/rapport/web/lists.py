@@ -102,6 +102,8 @@ def _filter_inputs(
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any team"), *teams]))
         elif f.kind == "choice":
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.choices]))
+        elif f.kind == "id" and f.options is not None:
+            out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.options()]))
         elif f.kind == "record":
             label = record_label(f.link_type, value, user) if value.isdigit() else ""
             out.append(FilterInput(f.name, f.label, "record", value, link_type=f.link_type, display=label))

@@ -1,0 +1,1 @@
+"""Sales: pipelines and stages, deals, products and line items, quotes, currencies, forecasts."""

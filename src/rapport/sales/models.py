@@ -1,0 +1,478 @@
+"""Pipelines, stages, deals (with their people, line items and stage changes), products,
+quotes, exchange rates and quotas."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from rapport.core.models import Record, to_json_value
+
+LIVE = Q(deleted_at__isnull=True)
+CENT = Decimal("0.01")
+
+STAGE_KINDS = [("open", "Open"), ("won", "Won"), ("lost", "Lost")]
+DEAL_STATUSES = STAGE_KINDS
+FORECAST_CATEGORIES = [
+    ("pipeline", "Pipeline"),
+    ("best_case", "Best case"),
+    ("commit", "Commit"),
+    ("closed", "Closed"),
+    ("omitted", "Omitted"),
+]
+CONTACT_ROLES = [
+    ("decision_maker", "Decision maker"),
+    ("champion", "Champion"),
+    ("influencer", "Influencer"),
+    ("user", "User"),
+    ("other", "Other"),
+]
+QUOTE_STATUSES = [
+    ("draft", "Draft"),
+    ("sent", "Sent"),
+    ("accepted", "Accepted"),
+    ("declined", "Declined"),
+    ("expired", "Expired"),
+]
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Pipeline(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    position = models.PositiveIntegerField(default=0)
+    archived = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def first_stage(self, kind: str = "open") -> Stage | None:
+        return self.stages.filter(kind=kind, archived=False).order_by("position", "id").first()
+
+
+class Stage(models.Model):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    probability = models.PositiveSmallIntegerField(default=0)  # default win probability, percent
+    rotting_days = models.PositiveIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=STAGE_KINDS, default="open")
+    archived = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pipeline", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_max_100"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LostReason(models.Model):
+    name = models.CharField(max_length=150, unique=True)
+    active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(Record):
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    active = models.BooleanField(default=True)
+
+    related_write_keys = frozenset({"prices"})
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("sku", name="product_live_sku_unique", condition=LIVE & ~Q(sku="")),
+        ]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="product_created_idx", condition=LIVE),
+            models.Index(fields=["updated_at", "id"], name="product_updated_idx", condition=LIVE),
+            models.Index(fields=["name", "id"], name="product_name_idx", condition=LIVE),
+            models.Index(fields=["team", "created_at", "id"], name="product_team_idx", condition=LIVE),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def related_snapshot(self) -> dict[str, Any]:
+        if self.pk is None:
+            return {"prices": {}}
+        return {"prices": {p.currency: str(p.unit_price) for p in self.prices.all()}}
+
+    def pending_snapshot(self, pending: dict[str, Any]) -> dict[str, Any]:
+        if "prices" not in pending:
+            return {}
+        return {"prices": {p["currency"]: str(money(p["unit_price"])) for p in pending["prices"]}}
+
+    def write_related(self, data: dict[str, Any]) -> None:
+        if "prices" in data:
+            self.prices.all().delete()
+            ProductPrice.objects.bulk_create(
+                [
+                    ProductPrice(product=self, currency=p["currency"], unit_price=money(p["unit_price"]))
+                    for p in data["prices"]
+                ]
+            )
+
+    def api_extra(self) -> dict[str, Any]:
+        return {"prices": [{"currency": p.currency, "unit_price": str(p.unit_price)} for p in self.prices.all()]}
+
+    def price_in(self, currency: str) -> Decimal | None:
+        for p in self.prices.all():
+            if p.currency == currency:
+                return p.unit_price
+        return None
+
+    def search_document(self) -> tuple[str, str, str]:
+        return (self.name, self.description[:500], self.sku)
+
+    def integrity_error_message(self, exc: Exception) -> dict[str, str]:
+        return {"sku": f"Another product already has the SKU {self.sku}."}
+
+    def on_restore(self) -> None:
+        if self.sku and Product.objects.live().filter(sku=self.sku).exclude(pk=self.pk).exists():
+            raise ValidationError({"sku": f"Another live product has the SKU {self.sku}; change one first."})
+
+
+class ProductPrice(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
+    currency = models.CharField(max_length=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [models.UniqueConstraint(fields=["product", "currency"], name="product_price_unique")]
+
+
+class Deal(Record):
+    title = models.CharField(max_length=200)
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=10, choices=DEAL_STATUSES, default="open")
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    expected_close_date = models.DateField(null=True, blank=True)
+    probability = models.PositiveSmallIntegerField(default=0)  # effective, percent
+    probability_overridden = models.BooleanField(default=False)
+    forecast_category = models.CharField(max_length=12, choices=FORECAST_CATEGORIES, default="pipeline")
+    company = models.ForeignKey(
+        "contacts.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
+    source = models.CharField(max_length=100, blank=True, default="")
+    lost_reason = models.ForeignKey(LostReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_on = models.DateField(null=True, blank=True)  # won or lost date
+    stage_entered_at = models.DateTimeField(default=timezone.now)
+
+    related_write_keys = frozenset({"contacts", "line_items"})
+    bookkeeping = Record.bookkeeping | {"stage_entered_at"}
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="deal_created_idx", condition=LIVE),
+            models.Index(fields=["updated_at", "id"], name="deal_updated_idx", condition=LIVE),
+            models.Index(fields=["title", "id"], name="deal_title_idx", condition=LIVE),
+            models.Index(fields=["team", "created_at", "id"], name="deal_team_idx", condition=LIVE),
+            models.Index(fields=["owner", "status", "created_at", "id"], name="deal_owner_idx", condition=LIVE),
+            models.Index(fields=["pipeline", "status", "stage"], name="deal_board_idx", condition=LIVE),
+            models.Index(fields=["stage", "stage_entered_at", "id"], name="deal_stage_idx", condition=LIVE),
+            models.Index(fields=["expected_close_date", "id"], name="deal_close_idx", condition=LIVE),
+            models.Index(fields=["closed_on", "id"], name="deal_closed_on_idx", condition=LIVE),
+            models.Index(fields=["amount", "id"], name="deal_amount_idx", condition=LIVE),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    # --- rules kept on every write ----------------------------------------------------------
+    def prepare_write(self, before: dict[str, Any] | None, pending: dict[str, Any]) -> None:
+        stage = self.stage
+        if stage.pipeline_id != self.pipeline_id:
+            raise ValidationError({"stage": f"{stage.name} is not a stage of the pipeline {self.pipeline.name}."})
+        self.status = stage.kind
+        if not self.probability_overridden:
+            self.probability = {"won": 100, "lost": 0}.get(stage.kind, stage.probability)
+        if self.status == "lost" and self.lost_reason_id is None:
+            raise ValidationError({"lost_reason": "Give a reason when a deal is lost."})
+        if self.status != "lost":
+            self.lost_reason = None
+        was_status = before["status"] if before else None
+        if self.status in ("won", "lost"):
+            newly_closed = was_status != self.status
+            date_untouched = before is None or before.get("closed_on") == to_json_value(self.closed_on)
+            if self.closed_on is None or (newly_closed and date_untouched and before is not None):
+                self.closed_on = timezone.localdate()  # closed today unless the write gave a date
+            self.forecast_category = "closed"
+        else:
+            self.closed_on = None
+            if self.forecast_category == "closed":
+                self.forecast_category = "pipeline"
+        if before is None or before["stage"] != self.stage_id:
+            self.stage_entered_at = timezone.now()
+        if "line_items" in pending and pending["line_items"]:
+            self.amount = sum((line_net(i) for i in pending["line_items"]), Decimal("0"))
+
+    def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
+        if created or "stage" in changes:
+            previous = None if created else changes["stage"][0]
+            last = self.stage_changes.order_by("-id").first() if not created else None
+            StageChange.objects.create(
+                deal=self,
+                from_stage_id=previous,
+                to_stage_id=self.stage_id,
+                changed_at=self.stage_entered_at,
+                actor=actor if getattr(actor, "pk", None) else None,
+                seconds_in_previous=(
+                    int((self.stage_entered_at - last.changed_at).total_seconds()) if last is not None else None
+                ),
+            )
+
+    # --- children -----------------------------------------------------------------------------
+    def related_snapshot(self) -> dict[str, Any]:
+        if self.pk is None:
+            return {"contacts": [], "line_items": []}
+        return {
+            "contacts": [[c.person_id, c.role] for c in self.deal_contacts.all()],
+            "line_items": [_line_snapshot(i) for i in self.line_items.all()],
+        }
+
+    def pending_snapshot(self, pending: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "contacts" in pending:
+            out["contacts"] = [[c["person"].pk, c.get("role") or "other"] for c in pending["contacts"]]
+        if "line_items" in pending:
+            out["line_items"] = [_line_snapshot(i) for i in pending["line_items"]]
+        return out
+
+    def write_related(self, data: dict[str, Any]) -> None:
+        if "contacts" in data:
+            self.deal_contacts.all().delete()
+            DealContact.objects.bulk_create(
+                [DealContact(deal=self, person=c["person"], role=c.get("role") or "other") for c in data["contacts"]]
+            )
+        if "line_items" in data:
+            self.line_items.all().delete()
+            LineItem.objects.bulk_create(
+                [
+                    LineItem(
+                        deal=self,
+                        position=n,
+                        product=i.get("product"),
+                        name=i["name"],
+                        quantity=i["quantity"],
+                        unit_price=i["unit_price"],
+                        discount_percent=i.get("discount_percent") or Decimal("0"),
+                        tax_percent=i.get("tax_percent") or Decimal("0"),
+                    )
+                    for n, i in enumerate(data["line_items"])
+                ]
+            )
+
+    def api_extra(self) -> dict[str, Any]:
+        return {
+            "contacts": [
+                {"person": {"id": c.person_id, "name": str(c.person)}, "role": c.role} for c in self.deal_contacts.all()
+            ],
+            "line_items": [
+                {
+                    "product": {"id": i.product_id, "name": i.product.name} if i.product_id else None,
+                    "name": i.name,
+                    "quantity": str(i.quantity),
+                    "unit_price": str(i.unit_price),
+                    "discount_percent": str(i.discount_percent),
+                    "tax_percent": str(i.tax_percent),
+                    "net": str(i.net),
+                    "tax": str(i.tax),
+                }
+                for i in self.line_items.all()
+            ],
+            "weighted_amount": to_json_value(self.weighted_amount),
+        }
+
+    @property
+    def weighted_amount(self) -> Decimal | None:
+        if self.amount is None:
+            return None
+        return money(self.amount * self.probability / Decimal(100))
+
+    @property
+    def rotting(self) -> bool:
+        days = self.stage.rotting_days
+        if self.status != "open" or not days:
+            return False
+        return (timezone.now() - self.stage_entered_at).days >= days
+
+    def search_document(self) -> tuple[str, str, str]:
+        company = self.company.name if self.company_id and self.company else ""
+        return (self.title, " ".join(x for x in (company, self.source) if x), "")
+
+
+def line_net(item: dict[str, Any]) -> Decimal:
+    gross = Decimal(item["quantity"]) * Decimal(item["unit_price"])
+    discount = Decimal(item.get("discount_percent") or 0)
+    return money(gross * (Decimal(100) - discount) / Decimal(100))
+
+
+def line_tax(item: dict[str, Any]) -> Decimal:
+    return money(line_net(item) * Decimal(item.get("tax_percent") or 0) / Decimal(100))
+
+
+def _line_snapshot(item: Any) -> list[Any]:
+    get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    product = get("product")
+    return [
+        getattr(product, "pk", product) if product is not None else None,
+        get("name"),
+        str(Decimal(get("quantity")).normalize()),
+        str(money(Decimal(get("unit_price")))),
+        str(Decimal(get("discount_percent") or 0).normalize()),
+        str(Decimal(get("tax_percent") or 0).normalize()),
+    ]
+
+
+class DealContact(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="deal_contacts")
+    person = models.ForeignKey("contacts.Person", on_delete=models.CASCADE, related_name="deal_roles")
+    role = models.CharField(max_length=20, choices=CONTACT_ROLES, default="other")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["deal", "person"], name="deal_contact_unique")]
+
+
+class LineItem(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
+    position = models.PositiveSmallIntegerField(default=0)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    @property
+    def net(self) -> Decimal:
+        return line_net(self.__dict__)
+
+    @property
+    def tax(self) -> Decimal:
+        return line_tax(self.__dict__)
+
+
+class StageChange(models.Model):
+    """Every move of a deal between stages, with its time: how long each stage took."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    seconds_in_previous = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["deal", "id"], name="stage_change_deal_idx")]
+
+
+class ExchangeRate(models.Model):
+    """``rate`` units of the base currency buy one unit of ``currency`` from ``valid_from`` on."""
+
+    currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    valid_from = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="exchange_rate_unique_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+
+class Quota(models.Model):
+    """A user's sales target for a month or a quarter, in the base currency."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quotas")
+    period = models.CharField(max_length=7, choices=[("month", "Month"), ("quarter", "Quarter")])
+    period_start = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "period", "period_start"], name="quota_unique_period")]
+
+
+class QuoteCounter(models.Model):
+    """The last quote number used per year; locked while a quote is numbered."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Quote(models.Model):
+    number = models.CharField(max_length=20, unique=True)
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="quotes")
+    status = models.CharField(max_length=10, choices=QUOTE_STATUSES, default="draft")
+    currency = models.CharField(max_length=3)
+    valid_until = models.DateField(null=True, blank=True)
+    customer_name = models.CharField(max_length=200, blank=True, default="")
+    customer_address = models.TextField(blank=True, default="")
+    terms = models.TextField(blank=True, default="")
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    tax_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class QuoteLine(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    name = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    net = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["position", "id"]

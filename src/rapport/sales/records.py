@@ -1,0 +1,121 @@
+"""Registration of deals and products: declarations only, the generic paths do the rest."""
+
+from __future__ import annotations
+
+from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
+from rapport.core.registry import Column, Filter, RecordType, register
+
+from .models import DEAL_STATUSES, FORECAST_CATEGORIES, Deal, Product
+
+
+def _deal_serializer() -> type:
+    from .serializers import DealWriteSerializer
+
+    return DealWriteSerializer
+
+
+def _product_serializer() -> type:
+    from .serializers import ProductWriteSerializer
+
+    return ProductWriteSerializer
+
+
+def _pipelines() -> list[tuple[str, str]]:
+    from .models import Pipeline
+
+    return [(str(p.pk), p.name) for p in Pipeline.objects.filter(archived=False)]
+
+
+def _stages() -> list[tuple[str, str]]:
+    from .models import Stage
+
+    return [(str(s.pk), f"{s.pipeline.name} · {s.name}") for s in Stage.objects.select_related("pipeline")]
+
+
+deals = register(
+    RecordType(
+        key="deals",
+        model=Deal,
+        label="Deal",
+        label_plural="Deals",
+        icon="handshake",
+        title_fields=("title",),
+        serializer=_deal_serializer,
+        columns=[
+            Column("title", "Title", "title", sortable=True),
+            Column("company", "Company", "company", kind="record", link_type="companies"),
+            Column("pipeline", "Pipeline", "pipeline", kind="fk", default=False),
+            Column("stage", "Stage", "stage", kind="fk"),
+            Column("status", "Status", "status", kind="choice", choices=tuple(DEAL_STATUSES)),
+            Column("amount", "Amount", "amount", kind="money", sortable=True),
+            Column("currency", "Currency", "currency"),
+            Column("probability", "Probability %", "probability", kind="number", default=False),
+            Column("expected_close_date", "Expected close", "expected_close_date", kind="date", sortable=True),
+            Column(
+                "forecast_category",
+                "Forecast",
+                "forecast_category",
+                kind="choice",
+                choices=tuple(FORECAST_CATEGORIES),
+                default=False,
+            ),
+            Column("closed_on", "Closed on", "closed_on", kind="date", sortable=True, default=False),
+            Column("source", "Source", "source", default=False),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter("pipeline", "Pipeline", "pipeline_id", kind="id", options=_pipelines),
+            Filter("stage", "Stage", "stage_id", kind="id", options=_stages),
+            Filter("status", "Status", "status", kind="choice", choices=tuple(DEAL_STATUSES)),
+            Filter(
+                "forecast_category", "Forecast", "forecast_category", kind="choice", choices=tuple(FORECAST_CATEGORIES)
+            ),
+            Filter("company", "Company", "company_id", kind="record", link_type="companies"),
+            Filter("close_date", "Expected close", "expected_close_date", kind="date_range"),
+            Filter("closed", "Closed on", "closed_on", kind="date_range"),
+            Filter("currency", "Currency", "currency", kind="exact"),
+            *COMMON_FILTERS,
+        ],
+        example={
+            "title": "Globex — 50 seats",
+            "amount": "12000.00",
+            "currency": "USD",
+            "expected_close_date": "2027-03-31",
+            "forecast_category": "best_case",
+            "source": "referral",
+            "tags": ["expansion"],
+        },
+        select_related=("stage", "pipeline", "company"),
+        prefetch_related=("deal_contacts__person", "line_items__product"),
+    )
+)
+
+products = register(
+    RecordType(
+        key="products",
+        model=Product,
+        label="Product",
+        label_plural="Products",
+        icon="package",
+        title_fields=("name",),
+        serializer=_product_serializer,
+        columns=[
+            Column("name", "Name", "name", sortable=True),
+            Column("sku", "SKU", "sku", sortable=True),
+            Column("tax_rate", "Tax %", "tax_rate", kind="number"),
+            Column("active", "Active", "active", kind="choice", choices=(("True", "Yes"), ("False", "No"))),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter("active", "Active", "active", kind="choice", choices=(("true", "Yes"), ("false", "No"))),
+            *COMMON_FILTERS,
+        ],
+        example={
+            "name": "Rapport Cloud seat",
+            "sku": "RC-SEAT",
+            "tax_rate": "20.00",
+            "prices": [{"currency": "USD", "unit_price": "240.00"}, {"currency": "EUR", "unit_price": "220.00"}],
+        },
+        prefetch_related=("prices",),
+    )
+)

@@ -1,0 +1,201 @@
+"""Write validation of deals and products, shared by the API, the pages and imports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from rapport.contacts.models import Company, Person
+from rapport.core.serializers import RecordWriteSerializer
+
+from .models import CONTACT_ROLES, DEAL_STATUSES, Deal, LostReason, Pipeline, Product, Stage
+
+PERCENT = {"max_digits": 5, "decimal_places": 2, "min_value": Decimal("0"), "max_value": Decimal("100")}
+
+
+def clean_currency(value: str) -> str:
+    value = (value or "").strip().upper()
+    if len(value) != 3 or not value.isalpha():
+        raise serializers.ValidationError("Use a three-letter ISO 4217 currency code such as EUR.")
+    return value
+
+
+class PriceSerializer(serializers.Serializer):
+    currency = serializers.CharField(max_length=3)
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+    def validate_currency(self, value: str) -> str:
+        return clean_currency(value)
+
+
+class ProductWriteSerializer(RecordWriteSerializer):
+    prices = PriceSerializer(many=True, required=False)
+    tax_rate = serializers.DecimalField(required=False, **PERCENT)
+
+    class Meta:
+        model = Product
+        fields = ("name", "sku", "description", "tax_rate", "active", "prices", *RecordWriteSerializer.base_fields)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the product a name.")
+        return value.strip()
+
+    def validate_sku(self, value: str) -> str:
+        value = value.strip()
+        if value:
+            clash = Product.objects.live().filter(sku=value)
+            if self.instance is not None:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                raise serializers.ValidationError(f"Another product already has the SKU {value}.")
+        return value
+
+    def validate_prices(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen = [p["currency"] for p in value]
+        if len(seen) != len(set(seen)):
+            raise serializers.ValidationError("Give one price per currency.")
+        return value
+
+
+class DealContactSerializer(serializers.Serializer):
+    person = serializers.PrimaryKeyRelatedField(queryset=Person.objects.live())
+    role = serializers.ChoiceField(choices=CONTACT_ROLES, required=False, default="other")
+
+
+class LineItemSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.live(), required=False, allow_null=True)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))
+    unit_price = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True
+    )
+    discount_percent = serializers.DecimalField(required=False, default=Decimal("0"), **PERCENT)
+    tax_percent = serializers.DecimalField(required=False, allow_null=True, **PERCENT)
+
+
+class DealWriteSerializer(RecordWriteSerializer):
+    pipeline = serializers.PrimaryKeyRelatedField(queryset=Pipeline.objects.all(), required=False)
+    stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.all(), required=False)
+    status = serializers.ChoiceField(choices=DEAL_STATUSES, required=False, write_only=True)
+    probability = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True
+    )
+    currency = serializers.CharField(max_length=3, required=False)
+    company = serializers.PrimaryKeyRelatedField(queryset=Company.objects.live(), required=False, allow_null=True)
+    lost_reason = serializers.PrimaryKeyRelatedField(
+        queryset=LostReason.objects.filter(active=True), required=False, allow_null=True
+    )
+    contacts = DealContactSerializer(many=True, required=False, max_length=50)
+    line_items = LineItemSerializer(many=True, required=False, max_length=200)
+
+    class Meta:
+        model = Deal
+        fields = (
+            "title",
+            "pipeline",
+            "stage",
+            "status",
+            "amount",
+            "currency",
+            "expected_close_date",
+            "probability",
+            "forecast_category",
+            "company",
+            "source",
+            "lost_reason",
+            "closed_on",
+            "contacts",
+            "line_items",
+            *RecordWriteSerializer.base_fields,
+        )
+
+    def validate_title(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Give the deal a title.")
+        return value.strip()
+
+    def validate_currency(self, value: str) -> str:
+        return clean_currency(value)
+
+    def validate_contacts(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ids = [c["person"].pk for c in value]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError("A person is listed twice; give each person one role.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        instance: Deal | None = self.instance
+        errors: dict[str, Any] = {}
+
+        # pipeline and stage: given, implied by each other, or kept
+        stage: Stage | None = attrs.get("stage")
+        pipeline: Pipeline | None = attrs.get("pipeline") or (stage.pipeline if stage else None)
+        if pipeline is None:
+            pipeline = instance.pipeline if instance else Pipeline.objects.filter(archived=False).first()
+        if pipeline is None:
+            raise serializers.ValidationError({"pipeline": "Create a pipeline first (Settings → Pipelines)."})
+        status = attrs.pop("status", None)
+        if stage is None:
+            if instance is not None and instance.pipeline_id == pipeline.pk and status in (None, instance.status):
+                stage = instance.stage
+            else:
+                stage = pipeline.first_stage(status or "open")
+                if stage is None:
+                    errors["status" if status else "stage"] = f"{pipeline.name} has no {status or 'open'} stage."
+        if stage is not None:
+            if stage.pipeline_id != pipeline.pk:
+                errors["stage"] = f"{stage.name} is not a stage of the pipeline {pipeline.name}."
+            elif stage.archived and (instance is None or instance.stage_id != stage.pk):
+                errors["stage"] = f"The stage {stage.name} is archived."
+            elif status and stage.kind != status:
+                errors["status"] = f"The stage {stage.name} is {stage.kind}, not {status}."
+        if pipeline.archived and (instance is None or instance.pipeline_id != pipeline.pk):
+            errors["pipeline"] = f"The pipeline {pipeline.name} is archived."
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["pipeline"], attrs["stage"] = pipeline, stage
+
+        lost_reason = attrs.get("lost_reason", instance.lost_reason if instance else None)
+        if stage.kind == "lost" and lost_reason is None:
+            raise serializers.ValidationError({"lost_reason": "Give a reason when a deal is lost."})
+
+        if "probability" in attrs:
+            value = attrs.pop("probability")
+            attrs["probability_overridden"] = value is not None
+            if value is not None:
+                attrs["probability"] = value
+        if instance is None and "currency" not in attrs:
+            attrs["currency"] = str(settings.BASE_CURRENCY).upper()
+        currency = attrs.get("currency", instance.currency if instance else settings.BASE_CURRENCY)
+
+        if "line_items" in attrs:
+            line_errors: list[dict[str, Any]] = []
+            for item in attrs["line_items"]:
+                problems: dict[str, str] = {}
+                product = item.get("product")
+                if not item.get("name"):
+                    if product is None:
+                        problems["name"] = "Give a name or choose a product."
+                    else:
+                        item["name"] = product.name
+                if item.get("unit_price") is None:
+                    price = product.price_in(currency) if product is not None else None
+                    if price is None:
+                        problems["unit_price"] = (
+                            f"{product.name} has no price in {currency}; give a unit price."
+                            if product is not None
+                            else "Give a unit price."
+                        )
+                    item["unit_price"] = price
+                if item.get("tax_percent") is None:
+                    item["tax_percent"] = product.tax_rate if product is not None else Decimal("0")
+                line_errors.append(problems)
+            if any(line_errors):
+                raise serializers.ValidationError({"line_items": line_errors})
+        return attrs
