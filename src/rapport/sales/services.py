@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from rapport.core import services
+from rapport.core.errors import VersionConflict
 
 from .models import Deal, LostReason, Stage
 
@@ -23,6 +24,8 @@ def move_deal(
     """Move ``deal`` to ``stage`` (possibly in another pipeline): status, probability and the
     close date follow; a lost stage needs a reason. A stale ``expected_version`` raises
     VersionConflict and moves nothing (the board's drag and drop sends it)."""
+    if expected_version is not None and deal.version != expected_version:
+        raise VersionConflict(deal.etag)  # stale first: the client must reload before anything else
     changes: dict[str, Any] = {"stage": stage, "pipeline": stage.pipeline}
     if stage.kind == "lost":
         reason = lost_reason or deal.lost_reason

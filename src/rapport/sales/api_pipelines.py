@@ -1,0 +1,140 @@
+"""API for pipelines, stages and lost reasons (read by everyone, changed by settings managers),
+and the deal stage move used by the board and integrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from rapport.api.representation import detail_queryset, represent
+from rapport.api.views import BaseAPIView, json_response
+from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.listing import QueryError
+from rapport.core.visibility import can
+
+from . import services
+from .models import Deal, LostReason, Pipeline, Stage
+
+
+def stage_json(stage: Stage) -> dict[str, Any]:
+    return {
+        "id": stage.pk,
+        "name": stage.name,
+        "position": stage.position,
+        "probability": stage.probability,
+        "rotting_days": stage.rotting_days,
+        "kind": stage.kind,
+        "archived": stage.archived,
+    }
+
+
+def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
+    return {
+        "id": pipeline.pk,
+        "name": pipeline.name,
+        "position": pipeline.position,
+        "archived": pipeline.archived,
+        "stages": [stage_json(s) for s in pipeline.stages.all()],
+    }
+
+
+class PipelineListView(BaseAPIView):
+    @extend_schema(
+        summary="Pipelines with their stages, in board order",
+        tags=["Pipelines"],
+        parameters=[OpenApiParameter("archived", bool, description="Include archived pipelines.")],
+        responses=OpenApiTypes.OBJECT,
+        operation_id="pipelines_list",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        qs = Pipeline.objects.prefetch_related("stages")
+        if request.query_params.get("archived") not in ("1", "true"):
+            qs = qs.filter(archived=False)
+        return json_response({"results": [pipeline_json(p) for p in qs]})
+
+
+class PipelineDetailView(BaseAPIView):
+    @extend_schema(
+        summary="One pipeline with its stages",
+        tags=["Pipelines"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses=OpenApiTypes.OBJECT,
+        operation_id="pipelines_retrieve",
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        pipeline = Pipeline.objects.prefetch_related("stages").filter(pk=pk).first()
+        if pipeline is None:
+            raise Http404
+        return json_response(pipeline_json(pipeline))
+
+
+class LostReasonListView(BaseAPIView):
+    @extend_schema(
+        summary="Lost reasons offered when a deal is lost", tags=["Pipelines"], responses=OpenApiTypes.OBJECT
+    )
+    def get(self, request: Request) -> HttpResponse:
+        reasons = LostReason.objects.all()
+        return json_response({"results": [{"id": r.pk, "name": r.name, "active": r.active} for r in reasons]})
+
+
+class MoveSerializer(serializers.Serializer):
+    stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.select_related("pipeline"))
+    lost_reason = serializers.PrimaryKeyRelatedField(
+        queryset=LostReason.objects.filter(active=True), required=False, allow_null=True
+    )
+
+
+class DealMoveView(BaseAPIView):
+    @extend_schema(
+        summary="Move a deal to a stage (status, probability and close date follow)",
+        tags=["Deals"],
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The deal's ETag; stale → 412."),
+        ],
+        request=MoveSerializer,
+        responses={200: OpenApiResponse(description="The deal"), 400: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        operation_id="deals_move",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        deal = Deal.objects.visible_to(request.user).select_related("pipeline", "stage").filter(pk=pk).first()
+        if deal is None:
+            raise Http404
+        if not can(request.user, deal, "change"):
+            raise PermissionDenied("You may not change this deal.")
+        expected = _expected_version(request, deal)
+        body = MoveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        stage = body.validated_data["stage"]
+        if stage.archived:
+            raise QueryError("stage", f"The stage {stage.name} is archived.")
+        services.move_deal(
+            deal,
+            stage,
+            actor=request.user,
+            source="api",
+            expected_version=expected,
+            lost_reason=body.validated_data.get("lost_reason"),
+        )
+        fresh = detail_queryset("deals").get(pk=pk)
+        return json_response(represent(fresh), headers={"ETag": fresh.etag})
+
+
+def _expected_version(request: Request, deal: Deal) -> int | None:
+    from rapport.api.views import ETAG_RE
+
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header or header == "*":
+        return None
+    match = ETAG_RE.match(header)
+    if not match or int(match.group(1)) != deal.pk:
+        raise VersionConflict(deal.etag)
+    return int(match.group(2))
+
+
+__all__ = ["DealMoveView", "LostReasonListView", "PipelineDetailView", "PipelineListView"]
