@@ -1,0 +1,247 @@
+"""Quotes: yearly numbering (also under concurrent creation), totals with discounts and tax, draft-only
+editing, status transitions, accepting into a won deal, expiry, visibility on pages, PDF and API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.models import Event
+from rapport.sales import quotes
+from rapport.sales.models import Pipeline, Quote
+from rapport.sales.pdf import build_pdf
+
+from .conftest import write
+
+LINES = [
+    # 10 × 100 − 10 % = 900.00 net, 20 % tax = 180.00
+    {"name": "Seats", "quantity": "10", "unit_price": "100", "discount_percent": "10", "tax_percent": "20"},
+    # 3 × 33.33 = 99.99 net, 7.5 % tax = 7.50 (7.49925 rounded half up)
+    {"name": "Onboarding", "quantity": "3", "unit_price": "33.33", "tax_percent": "7.5"},
+]
+
+
+def ensure_pipeline() -> None:
+    """Transactional tests flush the tables, the migration's default pipeline with them."""
+    if Pipeline.objects.exists():
+        return
+    pipeline = Pipeline.objects.create(name="Sales pipeline")
+    for n, (name, probability, kind) in enumerate([("Qualification", 10, "open"), ("Won", 100, "won")]):
+        pipeline.stages.create(name=name, position=n, probability=probability, kind=kind)
+
+
+def make_deal(actor: Any, company: Any = None, lines: list[dict[str, Any]] | None = None, **extra: Any) -> Any:
+    ensure_pipeline()
+    data = {"title": "Acme seats", "currency": "EUR", "line_items": LINES if lines is None else lines, **extra}
+    if company is not None:
+        data["company"] = company.pk
+    return write("deals", data, actor=actor)
+
+
+@pytest.fixture
+def deal(users, company):
+    company.street, company.postal_code, company.city, company.country = "1 Main St", "75001", "Paris", "France"
+    company.save()
+    return make_deal(users["member"], company)
+
+
+# --- services ------------------------------------------------------------------------------------
+def test_quote_copies_lines_totals_and_customer(users, deal):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"], today=dt.date(2026, 3, 1))
+    assert quote.number == "Q-2026-0001" and quote.status == "draft" and quote.version == 1
+    assert quote.currency == "EUR"
+    assert quote.valid_until == dt.date(2026, 3, 31)
+    assert quote.customer_name == "Acme"
+    assert quote.customer_address == "1 Main St\n75001 Paris\nFrance"
+    lines = list(quote.lines.all())
+    assert [(ln.name, ln.net, ln.tax) for ln in lines] == [
+        ("Seats", Decimal("900.00"), Decimal("180.00")),
+        ("Onboarding", Decimal("99.99"), Decimal("7.50")),
+    ]
+    assert (quote.subtotal, quote.tax_total, quote.total) == (Decimal("999.99"), Decimal("187.50"), Decimal("1187.49"))
+    deal.refresh_from_db()
+    assert deal.amount == Decimal("999.99")
+    event = Event.objects.filter(type_key="deals", record_id=deal.pk).latest("id")
+    assert event.kind == "quote_created" and event.changes == {"quote": [None, "Q-2026-0001"]}
+    assert event.actor == users["member"]
+
+
+def test_customer_falls_back_to_the_first_contact(users, person):
+    deal = make_deal(users["member"], contacts=[{"person": person.pk, "role": "champion"}])
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    assert quote.customer_name == "Ada Lovelace"
+
+
+def test_numbers_follow_per_year_and_restart_in_a_new_year(users, deal):
+    member = users["member"]
+    numbers = [quotes.create_quote_from_deal(deal, actor=member, today=dt.date(2026, 5, d)).number for d in (1, 2, 3)]
+    assert numbers == ["Q-2026-0001", "Q-2026-0002", "Q-2026-0003"]
+    assert quotes.create_quote_from_deal(deal, actor=member, today=dt.date(2027, 1, 2)).number == "Q-2027-0001"
+    assert quotes.create_quote_from_deal(deal, actor=member, today=dt.date(2026, 12, 31)).number == "Q-2026-0004"
+
+
+def test_a_deal_without_line_items_gives_no_quote(users):
+    deal = make_deal(users["member"], lines=[])
+    with pytest.raises(ValidationError) as exc:
+        quotes.create_quote_from_deal(deal, actor=users["member"])
+    assert "line_items" in exc.value.message_dict
+    assert not Quote.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creation_never_duplicates_a_number(teams):
+    from .conftest import make_user
+
+    user = make_user("seller", "member", teams["east"])
+    deals = [make_deal(user, title=f"Deal {n}") for n in range(8)]
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(deals))
+
+    def create(deal: Any) -> None:
+        try:
+            barrier.wait()
+            numbers.append(quotes.create_quote_from_deal(deal, actor=user, today=dt.date(2026, 6, 1)).number)
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(d,)) for d in deals]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(numbers) == [f"Q-2026-{n:04d}" for n in range(1, 9)]
+    assert Quote.objects.count() == 8
+
+
+def test_lines_change_only_while_draft(users, deal):
+    member = users["member"]
+    quote = quotes.create_quote_from_deal(deal, actor=member)
+    lines = quotes.clean_lines(
+        [{"name": "Seats", "quantity": "2", "unit_price": "50", "discount_percent": "50", "tax_percent": "10"}], "EUR"
+    )
+    quote = quotes.update_quote_lines(quote, lines, actor=member, expected_version=1)
+    assert (quote.subtotal, quote.tax_total, quote.total, quote.version) == (
+        Decimal("50.00"),
+        Decimal("5.00"),
+        Decimal("55.00"),
+        2,
+    )
+    assert quote.lines.count() == 1
+    with pytest.raises(VersionConflict):
+        quotes.update_quote_lines(quote, lines, actor=member, expected_version=1)
+    quote = quotes.send_quote(quote, actor=member)
+    with pytest.raises(ValidationError) as exc:
+        quotes.update_quote_lines(quote, lines, actor=member, expected_version=quote.version)
+    assert "status" in exc.value.message_dict
+    assert "only drafts" in exc.value.message_dict["status"][0]
+
+
+def test_lines_are_validated_naming_the_field(users):
+    from rest_framework.exceptions import ValidationError as InvalidInput
+
+    from rapport.api.errors import flatten
+
+    with pytest.raises(InvalidInput) as exc:
+        quotes.clean_lines([{"name": "X", "quantity": "1", "unit_price": "5"}, {"name": "X", "quantity": "0"}], "EUR")
+    assert list(flatten(exc.value.detail)) == ["lines[1].quantity"]
+    with pytest.raises(InvalidInput) as exc:
+        quotes.clean_lines([{"quantity": "1"}], "EUR")
+    assert sorted(flatten(exc.value.detail)) == ["lines[0].name", "lines[0].unit_price"]
+
+
+def test_transitions(users, deal):
+    member = users["member"]
+    quote = quotes.create_quote_from_deal(deal, actor=member)
+    with pytest.raises(ValidationError) as exc:
+        quotes.accept_quote(quote, actor=member, mark_deal_won=False)
+    assert "status" in exc.value.message_dict
+    quote = quotes.send_quote(quote, actor=member)
+    assert quote.status == "sent" and quote.sent_at is not None
+    with pytest.raises(ValidationError):
+        quotes.send_quote(quote, actor=member)
+    quote = quotes.decline_quote(quote, actor=member)
+    assert quote.status == "declined" and quote.decided_at is not None
+    with pytest.raises(ValidationError):
+        quotes.accept_quote(quote, actor=member, mark_deal_won=True)
+    deal.refresh_from_db()
+    assert deal.status == "open"
+    kinds = list(
+        Event.objects.filter(type_key="deals", record_id=deal.pk).order_by("id").values_list("kind", flat=True)
+    )
+    assert kinds[-3:] == ["quote_created", "quote_sent", "quote_declined"]
+
+
+def test_accepting_can_mark_the_deal_won(users, deal):
+    member = users["member"]
+    first = quotes.send_quote(quotes.create_quote_from_deal(deal, actor=member), actor=member)
+    first = quotes.accept_quote(first, actor=member, mark_deal_won=False)
+    deal.refresh_from_db()
+    assert first.status == "accepted" and deal.status == "open"
+    second = quotes.send_quote(quotes.create_quote_from_deal(deal, actor=member), actor=member)
+    quotes.accept_quote(second, actor=member, mark_deal_won=True)
+    deal.refresh_from_db()
+    assert deal.status == "won" and deal.stage.kind == "won"
+    kinds = list(
+        Event.objects.filter(type_key="deals", record_id=deal.pk).order_by("-id")[:2].values_list("kind", flat=True)
+    )
+    assert set(kinds) == {"quote_accepted", "updated"}
+
+
+def test_expiry(users, deal):
+    member = users["member"]
+    today = dt.date(2026, 1, 10)
+    draft = quotes.create_quote_from_deal(deal, actor=member, today=today, valid_days=5)
+    sent = quotes.send_quote(quotes.create_quote_from_deal(deal, actor=member, today=today, valid_days=5), actor=member)
+    accepted = quotes.send_quote(
+        quotes.create_quote_from_deal(deal, actor=member, today=today, valid_days=5), actor=member
+    )
+    accepted = quotes.accept_quote(accepted, actor=member, mark_deal_won=False)
+    later = quotes.create_quote_from_deal(deal, actor=member, today=today, valid_days=30)
+    assert quotes.expire_quotes(dt.date(2026, 1, 15)) == 0  # valid through the 15th
+    assert quotes.expire_quotes(dt.date(2026, 1, 16)) == 2
+    statuses = dict(Quote.objects.values_list("pk", "status"))
+    assert statuses == {draft.pk: "expired", sent.pk: "expired", accepted.pk: "accepted", later.pk: "draft"}
+    assert quotes.expire_quotes(dt.date(2026, 1, 16)) == 0
+    event = Event.objects.filter(kind="quote_expired").first()
+    assert event is not None and event.actor is None and event.source == "system"
+
+
+def test_only_who_may_change_the_deal_makes_quotes(users, deal):
+    with pytest.raises(PermissionDenied):
+        quotes.create_quote_from_deal(deal, actor=users["read-only"])
+    with pytest.raises(PermissionDenied):
+        quotes.create_quote_from_deal(deal, actor=users["outsider"])
+    quote = quotes.create_quote_from_deal(deal, actor=users["peer"])
+    with pytest.raises(PermissionDenied):
+        quotes.send_quote(quote, actor=users["outsider"])
+    assert Quote.objects.count() == 1
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+def test_pdf_is_a_real_pdf_with_the_number_and_totals(users, deal):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"], today=dt.date(2026, 2, 1))
+    data = build_pdf(quote, compress=False)
+    assert data.startswith(b"%PDF")
+    assert b"Q-2026-0001" in data
+    assert b"1,187.49 EUR" in data
+    assert b"Page 1 of 1" in data
+
+
+def test_long_quotes_get_numbered_pages(users):
+    many = [{"name": f"Item {n}", "quantity": "1", "unit_price": "1"} for n in range(120)]
+    deal = make_deal(users["member"], lines=many)
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    data = build_pdf(quote, compress=False)
+    assert b"Page 1 of 3" in data or b"Page 1 of 4" in data
+    assert b"Item 119" in data
