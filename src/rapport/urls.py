@@ -3,5 +3,6 @@ from django.urls import include, path
 urlpatterns = [
     path("api/", include("rapport.api.urls")),
     path("", include("rapport.accounts.urls")),
+    path("", include("rapport.sales.forecast_urls")),
     path("", include("rapport.web.urls")),
 ]
