@@ -4,5 +4,6 @@ urlpatterns = [
     path("api/", include("rapport.api.urls")),
     path("", include("rapport.accounts.urls")),
     path("", include("rapport.sales.forecast_urls")),
+    path("", include("rapport.sales.urls")),
     path("", include("rapport.web.urls")),
 ]

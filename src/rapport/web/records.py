@@ -294,12 +294,18 @@ def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> Htt
 
 
 def _prefill_from_query(request: HttpRequest, specs: list[FormField], user: Any) -> None:
-    """``/people/new/?company=3`` (from a company's related list) preselects the company."""
+    """``/people/new/?company=3`` (from a company's related list) preselects the company;
+    ``/deals/new/?person=5`` starts the deal's contact rows with that person."""
     for spec in specs:
         value = request.GET.get(spec.name, "")
         if spec.widget == "record" and value.isdigit():
             spec.value = value
             spec.display = record_label(spec.link_type, value, user)
+        elif spec.widget == "rows":
+            for part in spec.parts:
+                linked = request.GET.get(part.name, "")
+                if linked.isdigit():
+                    spec.value = [{**(spec.value[0] if spec.value else {}), part.name: linked}]
 
 
 @page
