@@ -1,0 +1,150 @@
+"""The line-item page of a deal: products priced in the deal currency, free-text lines, discounts and
+tax, removal and reordering; saving goes through the deal's write path, so the amount follows and
+the history shows it; stale pages and bad input are answered clearly and write nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from rapport.core.models import Event
+from rapport.sales.models import Deal
+
+from .conftest import write
+from .test_quotes import make_deal
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post_lines(client: Client, deal: Deal, rows: list[dict[str, str]], version: int | None = None, **headers: Any):
+    data: dict[str, Any] = {
+        k: [r.get(k, "") for r in rows]
+        for k in ("product", "name", "quantity", "unit_price", "discount_percent", "tax_percent")
+    }
+    data["version"] = str(version if version is not None else deal.version)
+    return client.post(f"/deals/{deal.pk}/line-items/", data, **headers)
+
+
+@pytest.fixture
+def product(users):
+    return write(
+        "products",
+        {
+            "name": "Cloud seat",
+            "sku": "SEAT",
+            "tax_rate": "20",
+            "prices": [{"currency": "EUR", "unit_price": "220"}, {"currency": "USD", "unit_price": "240"}],
+        },
+        actor=users["member"],
+    )
+
+
+def test_page_lists_lines_and_products_priced_in_the_deal_currency(users, product, django_assert_max_num_queries):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/deals/{deal.pk}/line-items/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Seats" in page and "Onboarding" in page
+    assert "Cloud seat — 220.00 EUR" in page  # the EUR price, since the deal is in EUR
+    assert "999.99" in page  # subtotal
+    assert "1,187.49 EUR" in page  # total with tax
+
+
+def test_saving_lines_updates_the_amount_and_the_history(users, product):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    rows = [
+        {"product": str(product.pk), "quantity": "2", "discount_percent": "10"},  # price and tax from the product
+        {"name": "Custom <b>work</b>", "quantity": "1.5", "unit_price": "100", "tax_percent": "0"},
+        {},  # a blank row is ignored
+    ]
+    response = post_lines(client, deal, rows)
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    lines = list(deal.line_items.all())
+    assert [(ln.name, ln.unit_price, ln.tax_percent, ln.net) for ln in lines] == [
+        ("Cloud seat", Decimal("220.00"), Decimal("20.00"), Decimal("396.00")),
+        ("Custom <b>work</b>", Decimal("100.00"), Decimal("0.00"), Decimal("150.00")),
+    ]
+    assert deal.amount == Decimal("546.00") and deal.version == 2
+    event = Event.objects.filter(type_key="deals", record_id=deal.pk).latest("id")
+    assert event.kind == "updated" and event.source == "ui"
+    assert set(event.changes) >= {"amount", "line_items"}
+    page = client.get(f"/deals/{deal.pk}/line-items/").content.decode()
+    assert "Custom &lt;b&gt;work&lt;/b&gt;" in page and "<b>work</b>" not in page
+
+
+def test_reordering_and_removing_is_the_posted_order(users):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    rows = [{"name": "Onboarding", "quantity": "3", "unit_price": "33.33", "tax_percent": "7.5"}]
+    rows.append({"name": "Seats", "quantity": "10", "unit_price": "100", "discount_percent": "10"})
+    post_lines(client, deal, rows)
+    deal.refresh_from_db()
+    assert [ln.name for ln in deal.line_items.all()] == ["Onboarding", "Seats"]
+    assert deal.amount == Decimal("999.99")
+
+
+def test_htmx_save_answers_with_the_editor_and_the_new_version(users):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    response = post_lines(client, deal, [{"name": "One", "quantity": "1", "unit_price": "5"}], HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Line items saved." in page and 'name="version" value="2"' in page
+    assert "<html" not in page
+
+
+def test_bad_lines_name_the_field_and_write_nothing(users, product):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    rows = [{"name": "Fine", "quantity": "1", "unit_price": "1"}, {"name": "Bad", "quantity": "0", "unit_price": "x"}]
+    response = post_lines(client, deal, rows, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Ensure this value is greater than or equal to 0.001." in page
+    assert "A valid number is required." in page
+    assert 'value="Bad"' in page  # what the user typed is kept
+    product.prices.all().delete()
+    response = post_lines(client, deal, [{"product": str(product.pk), "quantity": "1"}])
+    assert "Cloud seat has no price in EUR; give a unit price." in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.version == 1 and deal.amount == Decimal("999.99")
+
+
+def test_a_stale_page_is_refused_with_the_saved_lines(users):
+    deal = make_deal(users["member"])
+    client = client_for(users["member"])
+    write("deals", {"title": "Renamed"}, actor=users["peer"], instance=deal)
+    response = post_lines(client, deal, [{"name": "Mine", "quantity": "1", "unit_price": "1"}], version=1)
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "Someone changed this deal since you opened it" in page
+    assert "Seats" in page
+    deal.refresh_from_db()
+    assert deal.line_items.count() == 2
+
+
+def test_who_may_see_and_change_line_items(users):
+    deal = make_deal(users["member"])
+    assert client_for(users["outsider"]).get(f"/deals/{deal.pk}/line-items/").status_code == 404
+    assert (
+        post_lines(client_for(users["outsider"]), deal, [{"name": "X", "quantity": "1", "unit_price": "1"}]).status_code
+        == 404
+    )
+    read_only = client_for(users["read-only"])
+    page = read_only.get(f"/deals/{deal.pk}/line-items/").content.decode()
+    assert "Seats" in page and "Save lines" not in page
+    response = post_lines(read_only, deal, [{"name": "X", "quantity": "1", "unit_price": "1"}])
+    assert response.status_code == 403
+    deal.refresh_from_db()
+    assert deal.line_items.count() == 2
