@@ -245,3 +245,177 @@ def test_long_quotes_get_numbered_pages(users):
     data = build_pdf(quote, compress=False)
     assert b"Page 1 of 3" in data or b"Page 1 of 4" in data
     assert b"Item 119" in data
+
+
+# --- pages ---------------------------------------------------------------------------------------
+def client_for(user: Any) -> Any:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_create_a_quote_from_the_pages_and_walk_it_to_accepted(users, deal):
+    client = client_for(users["member"])
+    page = client.get(f"/deals/{deal.pk}/quotes/").content.decode()
+    assert "Create quote from line items" in page and "No quotes yet" in page
+    response = client.post(f"/deals/{deal.pk}/quotes/new/", {"valid_days": "14"})
+    quote = Quote.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/quotes/{quote.pk}/"
+    assert quote.valid_until - quote.created_at.date() == dt.timedelta(days=14)
+    page = client.get(f"/quotes/{quote.pk}/").content.decode()
+    assert quote.number in page and "Draft" in page and "Mark as sent" in page and "Save lines" in page
+    assert "1,187.49 EUR" in page
+    # draft lines are editable from the quote page
+    response = client.post(
+        f"/quotes/{quote.pk}/lines/",
+        {"name": ["Seats"], "quantity": ["1"], "unit_price": ["10"], "tax_percent": ["10"], "version": "1"},
+    )
+    assert response.status_code == 302
+    quote.refresh_from_db()
+    assert quote.total == Decimal("11.00") and quote.version == 2
+    client.post(f"/quotes/{quote.pk}/send/", {"version": "2"})
+    page = client.get(f"/quotes/{quote.pk}/").content.decode()
+    assert "Sent" in page and "Save lines" not in page and "Mark the deal won" in page
+    response = client.post(f"/quotes/{quote.pk}/lines/", {"name": ["X"], "quantity": ["1"], "unit_price": ["1"]})
+    assert response.status_code == 400 and "only drafts change" in response.content.decode()
+    client.post(f"/quotes/{quote.pk}/accept/", {"version": "3", "mark_deal_won": "on"})
+    quote.refresh_from_db()
+    deal.refresh_from_db()
+    assert quote.status == "accepted" and deal.status == "won"
+    history = [e.kind for e in Event.objects.filter(type_key="deals", record_id=deal.pk).order_by("id")]
+    assert history[-5:] == ["quote_created", "quote_updated", "quote_sent", "quote_accepted", "updated"]
+
+
+def test_a_refused_transition_is_a_clear_message(users, deal):
+    client = client_for(users["member"])
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    response = client.post(f"/quotes/{quote.pk}/accept/", {"version": "1"}, follow=True)
+    assert "A draft quote cannot become accepted." in response.content.decode()
+    response = client.post(f"/quotes/{quote.pk}/send/", {"version": "7"}, follow=True)
+    assert "Someone changed this quote" in response.content.decode()
+    quote.refresh_from_db()
+    assert quote.status == "draft"
+
+
+def test_printable_page_is_laid_out_like_a_quote(users, deal, monkeypatch, django_assert_max_num_queries):
+    monkeypatch.setenv("RAPPORT_COMPANY_NAME", "Initech <GmbH>")
+    monkeypatch.setenv("RAPPORT_COMPANY_ADDRESS", "Hauptstr. 1; 10115 Berlin")
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    client = client_for(users["member"])
+    with django_assert_max_num_queries(6):
+        response = client.get(f"/quotes/{quote.pk}/print/")
+    page = response.content.decode()
+    assert "Initech &lt;GmbH&gt;" in page and "10115 Berlin" in page
+    assert quote.number in page and "Acme" in page and "75001 Paris" in page
+    for text in ("900.00", "99.99", "Subtotal", "999.99 EUR", "187.50 EUR", "1,187.49 EUR", "Terms"):
+        assert text in page
+    assert 'class="num">10<' in page  # quantity without trailing zeros
+
+
+def test_pdf_download(users, deal):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    response = client_for(users["peer"]).get(f"/quotes/{quote.pk}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="{quote.number}.pdf"'
+    assert response.content.startswith(b"%PDF")
+
+
+def test_quote_page_query_count(users, deal, django_assert_max_num_queries):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    client = client_for(users["member"])
+    with django_assert_max_num_queries(12):
+        assert client.get(f"/quotes/{quote.pk}/").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(f"/deals/{deal.pk}/quotes/").status_code == 200
+
+
+def test_outsiders_get_404_everywhere(users, deal, api_client_for):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    client = client_for(users["outsider"])
+    for url in ("/deals/{d}/quotes/", "/quotes/{q}/", "/quotes/{q}/print/", "/quotes/{q}/pdf/"):
+        assert client.get(url.format(d=deal.pk, q=quote.pk)).status_code == 404, url
+    for url in ("/deals/{d}/quotes/new/", "/quotes/{q}/send/", "/quotes/{q}/lines/"):
+        assert client.post(url.format(d=deal.pk, q=quote.pk), {}).status_code == 404, url
+    api = api_client_for(users["outsider"])
+    for url in ("/api/v1/quotes/{q}/", "/api/v1/quotes/{q}/pdf/"):
+        assert api.get(url.format(q=quote.pk)).status_code == 404, url
+    assert api.post(f"/api/v1/deals/{deal.pk}/quotes/").status_code == 404
+    assert api.post(f"/api/v1/quotes/{quote.pk}/send/").status_code == 404
+    assert api.get(f"/api/v1/quotes/?deal={deal.pk}").json()["results"] == []
+    quote.refresh_from_db()
+    assert quote.status == "draft" and Quote.objects.count() == 1
+
+
+def test_read_only_users_see_quotes_but_cannot_change_them(users, deal, api_client_for):
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    client = client_for(users["read-only"])
+    page = client.get(f"/quotes/{quote.pk}/").content.decode()
+    assert quote.number in page and "Mark as sent" not in page and "Save lines" not in page
+    assert client.post(f"/quotes/{quote.pk}/send/", {}).status_code == 403
+    assert client.post(f"/deals/{deal.pk}/quotes/new/", {}).status_code == 403
+    api = api_client_for(users["read-only"])
+    assert api.post(f"/api/v1/quotes/{quote.pk}/send/").status_code == 403
+    quote.refresh_from_db()
+    assert quote.status == "draft"
+
+
+# --- API -----------------------------------------------------------------------------------------
+def test_api_create_read_patch_and_transitions(users, deal, api_client_for):
+    api = api_client_for(users["member"])
+    response = api.post(f"/api/v1/deals/{deal.pk}/quotes/", {"valid_days": 10}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    quote_id = body["id"]
+    assert body["number"].startswith("Q-") and body["total"] == "1187.49" and len(body["lines"]) == 2
+    assert response["ETag"] == f'"{quote_id}-1"' and response["Location"] == f"/api/v1/quotes/{quote_id}/"
+
+    response = api.get(f"/api/v1/quotes/{quote_id}/")
+    assert response.status_code == 200 and response["ETag"] == f'"{quote_id}-1"'
+    assert api.get(f"/api/v1/quotes/{quote_id}/", HTTP_IF_NONE_MATCH=f'"{quote_id}-1"').status_code == 304
+
+    lines = {"lines": [{"name": "Seats", "quantity": "4", "unit_price": "25", "tax_percent": "10"}]}
+    response = api.patch(
+        f"/api/v1/quotes/{quote_id}/", lines, content_type="application/json", HTTP_IF_MATCH=f'"{quote_id}-1"'
+    )
+    assert (
+        response.status_code == 200 and response.json()["total"] == "110.00" and response["ETag"] == f'"{quote_id}-2"'
+    )
+    stale = api.patch(
+        f"/api/v1/quotes/{quote_id}/", lines, content_type="application/json", HTTP_IF_MATCH=f'"{quote_id}-1"'
+    )
+    assert stale.status_code == 412 and stale.json()["error"] == "stale" and stale["ETag"] == f'"{quote_id}-2"'
+    bad = api.patch(
+        f"/api/v1/quotes/{quote_id}/", {"lines": [{"name": "X", "quantity": "-1"}]}, content_type="application/json"
+    )
+    assert bad.status_code == 400 and list(bad.json()["fields"]) == ["lines[0].quantity"]
+
+    assert api.post(f"/api/v1/quotes/{quote_id}/accept/", {}, content_type="application/json").status_code == 400
+    assert api.post(f"/api/v1/quotes/{quote_id}/send/").json()["status"] == "sent"
+    refused = api.patch(f"/api/v1/quotes/{quote_id}/", lines, content_type="application/json")
+    assert refused.status_code == 400 and "status" in refused.json()["fields"]
+    accepted = api.post(f"/api/v1/quotes/{quote_id}/accept/", {"mark_deal_won": True}, content_type="application/json")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    deal.refresh_from_db()
+    assert deal.status == "won"
+
+    response = api.get(f"/api/v1/quotes/{quote_id}/pdf/")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert response["Content-Disposition"] == f'attachment; filename="{body["number"]}.pdf"'
+
+
+def test_api_list_is_keyset_paginated_and_filtered(users, deal, api_client_for, django_assert_max_num_queries):
+    member = users["member"]
+    made = [quotes.create_quote_from_deal(deal, actor=member) for _ in range(5)]
+    other = make_deal(users["peer"], title="Other")
+    quotes.create_quote_from_deal(other, actor=users["peer"])
+    api = api_client_for(member)
+    with django_assert_max_num_queries(6):
+        page = api.get(f"/api/v1/quotes/?deal={deal.pk}&page_size=3").json()
+    assert [r["id"] for r in page["results"]] == [q.pk for q in reversed(made)][:3]
+    rest = api.get(page["next"]).json()
+    assert [r["id"] for r in rest["results"]] == [made[1].pk, made[0].pk] and rest["next"] is None
+    assert len(api.get("/api/v1/quotes/").json()["results"]) == 6
+    bad = api.get("/api/v1/quotes/?colour=red")
+    assert bad.status_code == 400 and "colour" in bad.json()["fields"]

@@ -249,7 +249,8 @@ class DealQuotesView(BaseAPIView):
             raise Http404
         if not can(request.user, deal, "change"):
             raise PermissionDenied("You may not change this deal or its quotes.")
-        body = QuoteCreateSerializer(data=request.data)
+        empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")
+        body = QuoteCreateSerializer(data={} if empty else request.data)
         body.is_valid(raise_exception=True)
         quote = quotes.create_quote_from_deal(
             deal, actor=request.user, valid_days=body.validated_data["valid_days"], source="api"
@@ -302,7 +303,8 @@ class QuoteActionView(BaseAPIView):
         elif self.action_name == "decline":
             quotes.decline_quote(quote, actor=request.user, source="api", expected_version=expected)
         else:
-            body = QuoteAcceptSerializer(data=request.data)
+            empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")  # a bare POST means the defaults
+            body = QuoteAcceptSerializer(data={} if empty else request.data)
             body.is_valid(raise_exception=True)
             quotes.accept_quote(
                 quote,
