@@ -179,6 +179,9 @@ class SmallDemo:
         companies = self._companies(sellers)
         people = self._people(sellers, companies)
         self._changes(people, companies, sellers)
+        from rapport.sales.demo import load_sales_demo
+
+        load_sales_demo(sellers=sellers, companies=companies, people=people, admin=admin)
         self._save_logins()
 
     def _user(self, username: str, first: str, last: str, role: str, team: Team | None, **kw: Any) -> User:
