@@ -171,7 +171,9 @@ def quota_list(request: HttpRequest) -> HttpResponse:
             quota = api_money.set_quota(data, actor=request.user)
             messages.success(request, f"Quota of {quota.user.display_name} saved.")
             return redirect("settings-quotas")
-    quotas = Quota.objects.select_related("user").order_by("-period_start", "user__first_name", "user__username")[:500]
+    quotas = Quota.objects.select_related("user").order_by(
+        "-period_start", "-period", "user__first_name", "user__username"
+    )[:500]
     rows = [
         {"quota": q, "label": forecast.make_period(q.period, q.period_start).label, "amount": amount_text(q.amount)}
         for q in quotas

@@ -1,12 +1,6 @@
-/* Forecast page: the bar chart per owner (data from the json_script block) and the scope selector.
-   No inline script (strict CSP). */
+/* Forecast page: the bar chart per owner, data from the json_script block (no inline script: strict CSP). */
 (function () {
   "use strict";
-
-  var scope = document.getElementById("forecast-scope");
-  if (scope) {
-    scope.addEventListener("change", function () { scope.form.submit(); });
-  }
 
   var canvas = document.getElementById("forecast-chart");
   var source = document.getElementById("forecast-data");
@@ -38,8 +32,10 @@
       data: data.quota,
       borderColor: "#d0442f",
       backgroundColor: "#d0442f",
-      borderDash: [6, 4],
-      pointRadius: 5,
+      pointRadius: Math.max(12, Math.min(60, 220 / Math.max(1, data.labels.length))),
+      pointHoverRadius: Math.max(12, Math.min(60, 220 / Math.max(1, data.labels.length))),
+      pointBorderWidth: 3,
+      pointHoverBorderWidth: 3,
       pointStyle: "line",
       showLine: false,
       spanGaps: false,
@@ -58,7 +54,7 @@
         y: { beginAtZero: true, ticks: { callback: function (v) { return money.format(v); } } }
       },
       plugins: {
-        legend: { position: "bottom" },
+        legend: { position: "bottom", labels: { usePointStyle: true, pointStyleWidth: 18 } },
         tooltip: {
           callbacks: {
             label: function (ctx) {
