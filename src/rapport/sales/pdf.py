@@ -104,7 +104,10 @@ def build_pdf(quote: Quote, *, compress: bool = True) -> bytes:
         [
             [
                 [
-                    para(seller_name, ParagraphStyle("seller", parent=body, fontSize=12, leading=15)),
+                    para(
+                        seller_name,
+                        ParagraphStyle("seller", parent=body, fontName="Helvetica-Bold", fontSize=12, leading=15),
+                    ),
                     *[para(x, small) for x in seller_lines],
                 ],
                 [
