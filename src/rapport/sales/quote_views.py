@@ -216,7 +216,7 @@ def line_items(request: HttpRequest, pk: int) -> HttpResponse:
             status = 400
         else:
             try:
-                deal = services.update_record(
+                services.update_record(
                     deal, serializer.validated_data, actor=user, source="ui", expected_version=_version(request)
                 )
             except VersionConflict:
@@ -229,7 +229,7 @@ def line_items(request: HttpRequest, pk: int) -> HttpResponse:
                 errors = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
                 status = 400
             else:
-                deal.refresh_from_db()
+                deal = _deal(user, pk)
                 rows = _model_rows(deal.line_items.all())
                 notice = "Line items saved."
                 if not request.headers.get("HX-Request"):
