@@ -13,6 +13,9 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from rapport.accounts.models import Team
@@ -48,6 +51,98 @@ class BoardContext:
         self.won_stage = next((s for s in stages if s.kind == "won"), None)
         self.lost_stage = next((s for s in stages if s.kind == "lost"), None)
         self.base = base_currency()
+        self._options: dict[int, str] = {}
+
+    def _move_options(self, stage_id: int) -> str:
+        if stage_id not in self._options:
+            self._options[stage_id] = "".join(
+                format_html('<option value="{}" data-kind="{}">{}</option>', s.pk, s.kind, s.name)
+                for s in self.stages
+                if s.pk != stage_id
+            )
+        return self._options[stage_id]
+
+    def render_card(self, card: board.Card) -> str:
+        """One card of the board (the same markup for the page, "Show more" and move answers)."""
+        parts = [
+            format_html(
+                '<article class="deal-card{}" tabindex="0" id="deal-{}" data-deal="{}" data-version="{}" '
+                'data-stage="{}" data-title="{}" aria-label="{}"><div class="deal-card-top">'
+                '<a class="deal-title" href="/deals/{}/">{}</a>',
+                " is-rotting" if card.rotting else "",
+                card.id,
+                card.id,
+                card.version,
+                card.stage_id,
+                card.title,
+                card.title,
+                card.id,
+                card.title,
+            )
+        ]
+        if card.owner_initials:
+            parts.append(
+                format_html(
+                    '<span class="deal-owner" title="{}" aria-label="Owner {}">{}</span>',
+                    card.owner_name,
+                    card.owner_name,
+                    card.owner_initials,
+                )
+            )
+        parts.append("</div>")
+        if card.company_name:
+            parts.append(format_html('<div class="deal-company muted">{}</div>', card.company_name))
+        parts.append('<div class="deal-meta">')
+        if card.amount is not None:
+            parts.append(format_html('<span class="deal-amount">{} {}</span>', card.amount_text, card.currency))
+        if card.expected_close_date:
+            parts.append(
+                format_html(
+                    '<span class="deal-close muted" title="Expected close">{}</span>',
+                    date_format(card.expected_close_date, "j M Y"),
+                )
+            )
+        if card.rotting:
+            parts.append(
+                format_html(
+                    '<span class="badge badge-rotting" title="In this stage for {} days">Rotting · {} d</span>',
+                    card.days_in_stage,
+                    card.days_in_stage,
+                )
+            )
+        parts.append("</div>")
+        if card.can_change:
+            parts.append(
+                format_html(
+                    '<div class="deal-actions"><label class="visually-hidden" for="move-{}">Move “{}” to</label>'
+                    '<select class="deal-move" id="move-{}" data-move-select><option value="">Move to…</option>{}'
+                    "</select>",
+                    card.id,
+                    card.title,
+                    card.id,
+                    mark_safe(self._move_options(card.stage_id)),
+                )
+            )
+            if card.status == "open":
+                if self.won_stage is not None:
+                    parts.append(
+                        format_html(
+                            '<button type="button" class="btn btn-small deal-won" data-move-to="{}" '
+                            'data-kind="won">Won</button>',
+                            self.won_stage.pk,
+                        )
+                    )
+                if self.lost_stage is not None:
+                    parts.append(
+                        format_html(
+                            '<button type="button" class="btn btn-small deal-lost" data-move-to="{}" '
+                            'data-kind="lost">Lost</button>',
+                            self.lost_stage.pk,
+                        )
+                    )
+            parts.append("</div>")
+        parts.append("</article>")
+        return "".join(parts)
 
     def can_change(self, team_id: int | None, owner_id: int | None) -> bool:
         """The shared object-level rule, applied to a card's owner and team."""
@@ -80,13 +175,16 @@ def _pipeline(request: HttpRequest) -> Pipeline:
 
 def _card_html(request: HttpRequest, ctx: BoardContext, card: board.Card) -> str:
     card.can_change = ctx.can_change(card.team_id, card.owner_id)
-    return render_to_string("sales/board_card.html", {"card": card, "ctx": ctx}, request)
+    return ctx.render_card(card)
 
 
 def _with_permissions(ctx: BoardContext, columns: list[board.Column]) -> None:
+    """Decide each card's buttons and render the cards in Python: 50 cards per column through
+    template includes cost most of the board's time."""
     for column in columns:
         for card in column.cards:
             card.can_change = ctx.can_change(card.team_id, card.owner_id)
+        column.cards_html = mark_safe("".join(ctx.render_card(c) for c in column.cards))  # type: ignore[attr-defined]
 
 
 # --- board ------------------------------------------------------------------------------------
