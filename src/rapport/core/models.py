@@ -89,6 +89,10 @@ class Record(models.Model):
         """How ``pending`` child values will look in :meth:`related_snapshot`."""
         return {}
 
+    def related_items(self, name: str) -> Any:
+        """The child rows behind a list field of the write serializer, for the detail page."""
+        return getattr(self, name).all()
+
     def api_extra(self) -> dict[str, Any]:
         """Child rows as the API shows them on retrieve; types with children override."""
         return {}

@@ -58,7 +58,8 @@ class RecordType:
     serializer: Callable[[], type] | None = None  # returns the write serializer class
     # A valid create payload: the API docs show it and the generic test suite writes it.
     example: dict[str, Any] = field(default_factory=dict)
-    detail_sections: list[str] = field(default_factory=list)
+    detail_sections: list[str] = field(default_factory=list)  # templates included in the detail page
+    form_exclude: tuple[str, ...] = ()  # serializer fields the generic form leaves out
     related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()

@@ -7,4 +7,12 @@ class SalesConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
+        from rapport.core import registry
+
         from . import records  # noqa: F401  (registers deals and products)
+
+        # The deals of a person or a company show on their pages.
+        for key in ("people", "companies"):
+            sections = registry.get(key).detail_sections
+            if "sales/deals_section.html" not in sections:
+                sections.append("sales/deals_section.html")

@@ -80,6 +80,10 @@ class Stage(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def form_label(self) -> str:
+        return f"{self.pipeline.name} · {self.name}"
+
 
 class LostReason(models.Model):
     name = models.CharField(max_length=150, unique=True)
@@ -310,6 +314,9 @@ class Deal(Record):
             "weighted_amount": to_json_value(self.weighted_amount),
         }
 
+    def related_items(self, name: str) -> Any:
+        return self.deal_contacts.select_related("person") if name == "contacts" else super().related_items(name)
+
     @property
     def weighted_amount(self) -> Decimal | None:
         if self.amount is None:
@@ -360,6 +367,9 @@ class DealContact(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["deal", "person"], name="deal_contact_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.person} ({self.get_role_display()})"
+
 
 class LineItem(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
@@ -373,6 +383,9 @@ class LineItem(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} × {self.quantity.normalize()} @ {self.unit_price}"
 
     @property
     def net(self) -> Decimal:
@@ -388,7 +401,8 @@ class StageChange(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    to_stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    # SET_NULL: deleting a stage must not erase the history of the deals that passed through it.
+    to_stage = models.ForeignKey(Stage, null=True, on_delete=models.SET_NULL, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

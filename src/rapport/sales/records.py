@@ -85,6 +85,8 @@ deals = register(
             "source": "referral",
             "tags": ["expansion"],
         },
+        detail_sections=["sales/line_items.html"],
+        form_exclude=("line_items",),  # edited on the deal's line-items page
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),
     )

@@ -79,7 +79,7 @@ class LineItemSerializer(serializers.Serializer):
 
 class DealWriteSerializer(RecordWriteSerializer):
     pipeline = serializers.PrimaryKeyRelatedField(queryset=Pipeline.objects.all(), required=False)
-    stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.all(), required=False)
+    stage = serializers.PrimaryKeyRelatedField(queryset=Stage.objects.select_related("pipeline"), required=False)
     status = serializers.ChoiceField(choices=DEAL_STATUSES, required=False, write_only=True)
     probability = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
     amount = serializers.DecimalField(

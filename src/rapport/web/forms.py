@@ -95,7 +95,7 @@ def build_fields(
     out: list[FormField] = []
     model = rtype.model
     for name, f in serializer.fields.items():
-        if f.read_only or name in SKIPPED:
+        if f.read_only or name in SKIPPED or name in rtype.form_exclude:
             continue
         label = str(f.label or name.replace("_", " ").capitalize())
         spec = FormField(name=name, label=label, widget="text", required=f.required, source=name)
@@ -117,9 +117,14 @@ def build_fields(
             if target is get_user_model():
                 spec.widget = "user"
                 spec.choices = users
-            else:
+            elif target is not None and getattr(target, "record_type_key", ""):
                 spec.widget = "record"
-                spec.link_type = registry.for_model(target).key if target is not None else ""
+                spec.link_type = registry.for_model(target).key
+            else:
+                # A settings-like table (pipeline, stage, lost reason): a select of its rows.
+                spec.widget = "select"
+                rows = [(str(o.pk), getattr(o, "form_label", str(o))) for o in f.queryset.all()[:500]]
+                spec.choices = rows if f.required else [("", "—"), *rows]
         elif isinstance(f, serializers.ChoiceField):
             spec.widget = "select"
             spec.choices = [(str(k), str(v)) for k, v in f.choices.items()]
@@ -211,6 +216,14 @@ def _str(value: Any) -> str:
     return str(value)
 
 
+def _attr(obj: Any, name: str) -> Any:
+    """A field's form value: the id for a foreign key, else the value."""
+    field = _model_field(type(obj), name)
+    if isinstance(field, models.ForeignKey):
+        return getattr(obj, field.attname)
+    return getattr(obj, name, "")
+
+
 def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | None, user: Any) -> None:
     """Values of a new form (model defaults, the user as owner) or of the record being edited."""
     model = rtype.model
@@ -225,8 +238,8 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
         if spec.widget == "rows":
             rows: list[dict[str, Any]] = []
             if instance is not None:
-                for obj in getattr(instance, name).all():
-                    row = {p.name: _part_value(p, getattr(obj, p.name, "")) for p in spec.parts}
+                for obj in instance.related_items(name):
+                    row = {p.name: _part_value(p, _attr(obj, p.name)) for p in spec.parts}
                     row["primary"] = bool(getattr(obj, "is_primary", False))
                     rows.append(row)
             spec.value = rows or [_blank_row(spec, primary=True)]
@@ -250,7 +263,7 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
         elif spec.widget == "checkbox":
             spec.value = bool(getattr(instance, name))
         else:
-            spec.value = _str(getattr(instance, name))
+            spec.value = _str(_attr(instance, name))
 
 
 def _part_value(part: RowPart, value: Any) -> str:

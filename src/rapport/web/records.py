@@ -82,7 +82,7 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
         label = str(f.label or name)
         if isinstance(f, serializers.ListSerializer):
             items = []
-            for obj in getattr(record, name).all():
+            for obj in record.related_items(name):
                 if hasattr(obj, "email"):
                     items.append(
                         {"text": obj.email, "url": f"mailto:{obj.email}", "primary": obj.is_primary, "extra": ""}
