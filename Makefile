@@ -36,7 +36,7 @@ run: install assets
 	$(BIN)/rapport migrate --noinput -v0
 	$(BIN)/rapport demo --if-empty
 	$(BIN)/rapport collectstatic --noinput -v0
-	$(BIN)/rapport serve --host $(HOST) --port $(PORT)
+	$(BIN)/rapport up --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .

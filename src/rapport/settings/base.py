@@ -67,12 +67,16 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
     "rapport.core",
     "rapport.accounts",
     "rapport.contacts",
     "rapport.sales",
     "rapport.api",
     "rapport.web",
+    "rapport.jobs",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +214,22 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Background jobs (docs/jobs.md) ----------------------------------------------------------
+# Empty: the database queue, worked by `rapport worker` (started by `make run`). redis://...: RQ on Redis.
+RAPPORT_BROKER_URL = env_str("RAPPORT_BROKER_URL", "")
+if RAPPORT_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    TASKS = {"default": {"BACKEND": "rapport.jobs.backends.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": RAPPORT_BROKER_URL, "DEFAULT_TIMEOUT": 900}}
+elif RAPPORT_BROKER_URL:
+    raise ValueError("RAPPORT_BROKER_URL must be a redis:// URL, or empty for the database queue")
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0"}}  # unused; django_rq wants the setting
+RAPPORT_JOBS_HEARTBEAT = float(env_str("RAPPORT_JOBS_HEARTBEAT", "5"))
+RAPPORT_JOBS_STALE_AFTER = float(env_str("RAPPORT_JOBS_STALE_AFTER", "60"))
+RAPPORT_JOBS_KEEP_DAYS = env_int("RAPPORT_JOBS_KEEP_DAYS", 14)
+RAPPORT_EVENT_SWEEP_GRACE = env_int("RAPPORT_EVENT_SWEEP_GRACE", 60)
 
 LOGGING = {
     "version": 1,

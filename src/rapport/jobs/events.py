@@ -1,0 +1,54 @@
+"""Event dispatch (DESIGN.md §2): events written with a change are handed to consumers after commit.
+
+Consumers (automation, webhooks, integrations) register a callable taking an Event; each is called at least
+once per event, so it must be idempotent by event id. Delivery is the ``dispatch_events`` job: enqueued on
+commit by ``schedule_dispatch()`` and, for anything missed (a crash between commit and enqueue, a failed
+dispatch), by the periodic sweep, which picks up events still undispatched after a grace period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from rapport.core.models import Event
+
+Consumer = Callable[[Event], None]
+CONSUMERS: list[Consumer] = []
+BATCH = 500
+
+
+def register_consumer(consumer: Consumer) -> Consumer:
+    CONSUMERS.append(consumer)
+    return consumer
+
+
+def schedule_dispatch() -> None:
+    """Call inside the write transaction that created events: dispatch them once it commits."""
+    from .tasks import dispatch_events
+
+    transaction.on_commit(lambda: dispatch_events.enqueue(), robust=True)
+
+
+def dispatch_pending(*, older_than_seconds: float = 0, limit: int = 5000) -> int:
+    """Hand undispatched events (oldest first) to every consumer, marking each dispatched; returns the count."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            events = list(
+                Event.objects.select_for_update(skip_locked=True)
+                .filter(dispatched_at__isnull=True, occurred_at__lte=cutoff)
+                .order_by("id")[:BATCH]
+            )
+            if not events:
+                break
+            for event in events:
+                for consumer in CONSUMERS:
+                    consumer(event)
+            Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=timezone.now())
+        done += len(events)
+    return done

@@ -1,0 +1,42 @@
+"""Rapport's built-in jobs and their schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .base import job
+from .scheduler import periodic, prune_runs
+
+
+@job(max_attempts=5)
+def dispatch_events(older_than_seconds: float = 0) -> int:
+    """Deliver undispatched events to their consumers (see rapport.jobs.events)."""
+    from .events import dispatch_pending
+
+    return dispatch_pending(older_than_seconds=older_than_seconds)
+
+
+@job(max_attempts=3)
+def sweep_events() -> int:
+    """Redeliver events that the on-commit dispatch missed."""
+    from .events import dispatch_pending
+
+    return dispatch_pending(older_than_seconds=getattr(settings, "RAPPORT_EVENT_SWEEP_GRACE", 60))
+
+
+@job(max_attempts=3)
+def prune_jobs() -> dict[str, int]:
+    """Retention: finished jobs of the database queue after RAPPORT_JOBS_KEEP_DAYS days, old scheduler slots."""
+    from django_tasks_db.models import DBTaskResult
+
+    keep = timedelta(days=getattr(settings, "RAPPORT_JOBS_KEEP_DAYS", 14))
+    cutoff = timezone.now() - keep
+    jobs = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()[0]
+    return {"jobs": jobs, "periodic_runs": prune_runs()}
+
+
+periodic("sweep_events", sweep_events, every=timedelta(minutes=1))
+periodic("prune_jobs", prune_jobs, every=timedelta(days=1), offset=timedelta(hours=3))
