@@ -23,6 +23,16 @@ def default_role(key: str) -> Role:
     return role
 
 
+def default_pipeline() -> Any:
+    """The pipeline the migrations create; transactional tests flush it, so re-create it."""
+    from django.apps import apps
+
+    from rapport.sales.models import Pipeline
+
+    importlib.import_module("rapport.sales.migrations.0002_default_pipeline").create(apps, None)
+    return Pipeline.objects.get(name="Sales pipeline")
+
+
 def make_user(username: str, role: str, team: Team | None = None, **extra: Any) -> User:
     return User.objects.create_user(
         username=username,

@@ -13,7 +13,7 @@ from rapport.accounts.models import ApiToken, Team
 from rapport.core.models import Event
 from rapport.sales.models import Deal, LostReason, Pipeline, StageChange
 
-from .conftest import make_user, write
+from .conftest import default_pipeline, make_user, write
 
 
 def post(client, url, data, **extra):
@@ -90,6 +90,7 @@ def test_deal_list_filters(users, api_client_for):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_clients_moving_the_same_deal_exactly_one_wins():
+    default_pipeline()
     team = Team.objects.create(name="T")
     user = make_user("mover", "admin", team)
     deal = write("deals", {"title": "Race"}, actor=user)
