@@ -119,3 +119,44 @@ def test_two_clients_moving_the_same_deal_exactly_one_wins():
     assert len(changes) == 2 and changes[-1].to_stage_id == deal.stage_id
     updates = Event.objects.filter(type_key="deals", record_id=deal.pk, kind="updated")
     assert updates.count() == 1 and updates.get().changes["stage"][1] == deal.stage_id
+
+
+def test_pipelines_and_stages_are_managed_through_the_api(users, api_client_for):
+    admin = api_client_for(users["admin"])
+    created = post(admin, "/api/v1/pipelines/", {"name": "Renewals"})
+    assert created.status_code == 201, created.content
+    pid = created.json()["id"]
+    assert [s["kind"] for s in created.json()["stages"]] == ["open", "won", "lost"]
+    assert post(admin, "/api/v1/pipelines/", {"name": "renewals"}).status_code == 400  # names are unique
+    stage = post(admin, f"/api/v1/pipelines/{pid}/stages/", {"name": "Due", "probability": 60, "rotting_days": 7})
+    assert stage.status_code == 201 and stage.json()["probability"] == 60
+    bad = post(admin, f"/api/v1/pipelines/{pid}/stages/", {"name": "X", "probability": 140})
+    assert bad.status_code == 400 and "probability" in bad.json()["fields"]
+    order = [s["id"] for s in admin.get(f"/api/v1/pipelines/{pid}/").json()["stages"]]
+    order = [order[-1], *order[:-1]]
+    moved = admin.patch(
+        f"/api/v1/pipelines/{pid}/", json.dumps({"stage_order": order}), content_type="application/json"
+    )
+    assert moved.status_code == 200 and [s["id"] for s in moved.json()["stages"]] == order
+    member = api_client_for(users["manager"])
+    assert post(member, "/api/v1/pipelines/", {"name": "Mine"}).status_code == 403
+    assert (
+        member.patch(
+            f"/api/v1/stages/{stage.json()['id']}/", json.dumps({"name": "Y"}), content_type="application/json"
+        ).status_code
+        == 403
+    )
+
+
+def test_changing_a_stage_probability_moves_the_deals_that_follow_it(users, api_client_for):
+    pipeline = Pipeline.objects.get(name="Sales pipeline")
+    qualification = pipeline.stages.get(name="Qualification")
+    follows = write("deals", {"title": "Follows"}, actor=users["member"])
+    fixed = write("deals", {"title": "Fixed", "probability": 33}, actor=users["member"])
+    response = api_client_for(users["admin"]).patch(
+        f"/api/v1/stages/{qualification.pk}/", json.dumps({"probability": 20}), content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    follows.refresh_from_db()
+    fixed.refresh_from_db()
+    assert (follows.probability, fixed.probability) == (20, 33)

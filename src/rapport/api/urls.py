@@ -11,8 +11,10 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("v1/search/", views.SearchView.as_view(), name="api-search"),
     path("v1/me/", views.MeView.as_view(), name="api-me"),
-    path("v1/pipelines/", sales_api.PipelineListView.as_view(), name="api-pipelines"),
-    path("v1/pipelines/<int:pk>/", sales_api.PipelineDetailView.as_view(), name="api-pipeline"),
+    path("v1/pipelines/", sales_api.PipelineCollectionView.as_view(), name="api-pipelines"),
+    path("v1/pipelines/<int:pk>/", sales_api.PipelineItemView.as_view(), name="api-pipeline"),
+    path("v1/pipelines/<int:pk>/stages/", sales_api.StageCreateView.as_view(), name="api-pipeline-stages"),
+    path("v1/stages/<int:pk>/", sales_api.StageUpdateView.as_view(), name="api-stage"),
     path("v1/lost-reasons/", sales_api.LostReasonListView.as_view(), name="api-lost-reasons"),
     path("v1/deals/<int:pk>/move/", sales_api.DealMoveView.as_view(), name="api-deal-move"),
 ]

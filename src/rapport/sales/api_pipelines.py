@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,7 +19,7 @@ from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.listing import QueryError
 from rapport.core.visibility import can
 
-from . import services
+from . import pipelines, services
 from .models import Deal, LostReason, Pipeline, Stage
 
 
@@ -71,6 +73,146 @@ class PipelineDetailView(BaseAPIView):
         if pipeline is None:
             raise Http404
         return json_response(pipeline_json(pipeline))
+
+
+def _settings_manager(request: Request) -> None:
+    if not request.user.can_manage_settings():
+        raise PermissionDenied("Only administrators change pipelines and stages.")
+
+
+def _validation(exc: DjangoValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages})
+
+
+class PipelineWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    archived = serializers.BooleanField(required=False)
+    stage_order = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class StageWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    probability = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    rotting_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=["open", "won", "lost"], required=False)
+    archived = serializers.BooleanField(required=False)
+
+
+class PipelineCreateView(BaseAPIView):
+    @extend_schema(
+        summary="Create a pipeline (with New, Won and Lost stages)",
+        tags=["Pipelines"],
+        request=PipelineWriteSerializer,
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        operation_id="pipelines_create",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        _settings_manager(request)
+        body = PipelineWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if not body.validated_data.get("name"):
+            raise serializers.ValidationError({"name": "Give the pipeline a name."})
+        try:
+            pipeline = pipelines.create_pipeline(body.validated_data["name"], actor=request.user)
+        except DjangoValidationError as exc:
+            raise _validation(exc)
+        return json_response(pipeline_json(Pipeline.objects.prefetch_related("stages").get(pk=pipeline.pk)), 201)
+
+
+class PipelineUpdateView(BaseAPIView):
+    @extend_schema(
+        summary="Rename, archive or reorder the stages of a pipeline",
+        tags=["Pipelines"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=PipelineWriteSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        operation_id="pipelines_partial_update",
+    )
+    def patch(self, request: Request, pk: int) -> HttpResponse:
+        _settings_manager(request)
+        pipeline = Pipeline.objects.filter(pk=pk).first()
+        if pipeline is None:
+            raise Http404
+        body = PipelineWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            with transaction.atomic():
+                if "name" in data:
+                    pipelines.rename_pipeline(pipeline, data["name"], actor=request.user)
+                if "archived" in data:
+                    pipelines.set_pipeline_archived(pipeline, data["archived"], actor=request.user)
+                if "stage_order" in data:
+                    pipelines.set_stage_order(pipeline, data["stage_order"], actor=request.user)
+        except DjangoValidationError as exc:
+            raise _validation(exc)
+        return json_response(pipeline_json(Pipeline.objects.prefetch_related("stages").get(pk=pk)))
+
+
+class StageCreateView(BaseAPIView):
+    @extend_schema(
+        summary="Add a stage at the end of a pipeline",
+        tags=["Pipelines"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=StageWriteSerializer,
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        operation_id="pipelines_stages_create",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        _settings_manager(request)
+        pipeline = Pipeline.objects.filter(pk=pk).first()
+        if pipeline is None:
+            raise Http404
+        body = StageWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            stage = pipelines.add_stage(
+                pipeline,
+                name=data.get("name", ""),
+                probability=data.get("probability", 0),
+                rotting_days=data.get("rotting_days"),
+                kind=data.get("kind", "open"),
+                actor=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise _validation(exc)
+        return json_response(stage_json(stage), 201)
+
+
+class StageUpdateView(BaseAPIView):
+    @extend_schema(
+        summary="Change a stage (deals following its probability follow the new value) or archive it",
+        tags=["Pipelines"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=StageWriteSerializer,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        operation_id="stages_partial_update",
+    )
+    def patch(self, request: Request, pk: int) -> HttpResponse:
+        _settings_manager(request)
+        stage = Stage.objects.select_related("pipeline").filter(pk=pk).first()
+        if stage is None:
+            raise Http404
+        body = StageWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            with transaction.atomic():
+                if {"name", "probability", "rotting_days", "kind"} & set(data):
+                    stage = pipelines.update_stage(
+                        stage,
+                        name=data.get("name", stage.name),
+                        probability=data.get("probability", stage.probability),
+                        rotting_days=data.get("rotting_days", stage.rotting_days),
+                        kind=data.get("kind"),
+                        actor=request.user,
+                    )
+                if "archived" in data:
+                    stage = pipelines.set_stage_archived(stage, data["archived"], actor=request.user)
+        except DjangoValidationError as exc:
+            raise _validation(exc)
+        return json_response(stage_json(stage))
 
 
 class LostReasonListView(BaseAPIView):
@@ -137,4 +279,21 @@ def _expected_version(request: Request, deal: Deal) -> int | None:
     return int(match.group(2))
 
 
-__all__ = ["DealMoveView", "LostReasonListView", "PipelineDetailView", "PipelineListView"]
+__all__ = [
+    "DealMoveView",
+    "LostReasonListView",
+    "PipelineCreateView",
+    "PipelineDetailView",
+    "PipelineListView",
+    "PipelineUpdateView",
+    "StageCreateView",
+    "StageUpdateView",
+]
+
+
+class PipelineCollectionView(PipelineListView, PipelineCreateView):
+    """GET lists, POST creates."""
+
+
+class PipelineItemView(PipelineDetailView, PipelineUpdateView):
+    """GET reads, PATCH changes."""

@@ -137,11 +137,15 @@ def update_stage(
                 raise ValidationError({"kind": "This stage holds deals; move them before changing its kind."})
             if stage.kind == "open" and not stage.archived and _open_stages(stage.pipeline) <= 1:
                 raise ValidationError({"kind": "A pipeline needs at least one open stage."})
+        old_probability = stage.probability
         stage.name = _name(name)
         stage.probability = _probability(probability)
         stage.rotting_days = _rotting(rotting_days)
         stage.kind = new_kind
         stage.save(update_fields=["name", "probability", "rotting_days", "kind"])
+        if stage.probability != old_probability and stage.kind == "open":
+            # Deals that follow their stage's default follow its new value (overrides stay).
+            Deal.objects.filter(stage=stage, probability_overridden=False).update(probability=stage.probability)
     return stage
 
 
