@@ -51,7 +51,7 @@ def rates(db):
     ExchangeRate.objects.create(currency="EUR", rate=Decimal("1.10"), valid_from=dt.date(2026, 1, 1))
     ExchangeRate.objects.create(currency="EUR", rate=Decimal("1.20"), valid_from=dt.date(2026, 6, 1))
     # A long daily table: summed per close date rather than per rate era.
-    for i in range(board.MAX_ERAS + 5):
+    for i in range(45):
         ExchangeRate.objects.create(
             currency="JPY",
             rate=Decimal("0.0065") + Decimal("0.0001") * i,
@@ -314,3 +314,22 @@ def test_move_from_a_plain_form_redirects_back(users, pipeline, deals):
     d.refresh_from_db()
     assert d.stage.name == "Proposal"
     assert json.dumps  # keep the import used for readers of JSON bodies
+
+
+def test_won_and_lost_columns_cover_the_last_30_days_and_load_when_opened(users, pipeline):
+    today = timezone.localdate()
+    recent = deal(users["member"], pipeline, "Won", amount="100", closed_on=str(today - dt.timedelta(days=5)))
+    old = deal(users["member"], pipeline, "Won", amount="900", closed_on=str(today - dt.timedelta(days=40)))
+    qs = board.visible_deals(users["member"], pipeline, board.deal_filter({}, users["member"]))
+    totals = board.column_totals(qs, board.board_stages(pipeline))
+    won = totals[stage(pipeline, "Won").pk]
+    assert (won.count, won.total) == (1, Decimal("100.00"))
+    page = client_for(users["member"]).get(f"/deals/board/?pipeline={pipeline.pk}").content.decode()
+    assert "last 30 days" in page and "Show the deals" in page
+    assert f'data-deal="{recent.pk}"' not in page  # collapsed columns render no cards up front
+    column = (
+        client_for(users["member"])
+        .get(f"/deals/board/column/{stage(pipeline, 'Won').pk}/?pipeline={pipeline.pk}&cursor=first")
+        .content.decode()
+    )
+    assert f'data-deal="{recent.pk}"' in column and f'data-deal="{old.pk}"' not in column

@@ -10,20 +10,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, Count, DateField, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from rapport.core import registry
 from rapport.core.listing import QueryError, build_filter, decode_cursor, encode_cursor, keyset_condition
 
-from .models import Deal, ExchangeRate, Pipeline, Stage, money
+from .models import Deal, Pipeline, Stage, money
 from .money import Rates
 
-CARDS_PER_COLUMN = 50
-# Currencies with at most this many dated rates are summed per rate era (a CASE over the rate
-# days); a currency with a longer rate table is summed per expected close date instead.
-MAX_ERAS = 40
+CARDS_PER_COLUMN = 25
+# Won and lost columns show the deals closed in this many last days.
+CLOSED_WINDOW_DAYS = 30
+FIRST_PAGE = "first"  # the "cursor" of a collapsed column's first page, loaded when opened
 # The query parameters the board understands besides the deal list's filters.
 BOARD_PARAMS = ("pipeline", "cursor", "stage")
 CARD_FIELDS = (
@@ -127,84 +127,65 @@ def visible_deals(user: Any, pipeline: Pipeline, q: Q) -> QuerySet[Deal]:
 
 
 # --- totals -----------------------------------------------------------------------------------
-def _rate_days() -> dict[str, list[dt.date]]:
-    days: dict[str, list[dt.date]] = {}
-    for currency, valid_from in ExchangeRate.objects.order_by("currency", "valid_from").values_list(
-        "currency", "valid_from"
-    ):
-        days.setdefault(currency, []).append(valid_from)
-    return days
+def column_totals(
+    qs: QuerySet[Deal], stages: Iterable[Stage], rates: Rates | None = None, *, today: dt.date | None = None
+) -> dict[int, Totals]:
+    """Count, total and weighted total per stage in the base currency.
 
-
-def _era_expression(rate_days: dict[str, list[dt.date]], today: dt.date) -> Case | Value:
-    """An integer per deal: which of its currency's rates is in force on its expected close date
-    (today when it has none). Era 0 is "before the first rate"; era k uses the k-th rate."""
-    whens: list[When] = []
-    for currency, days in rate_days.items():
-        if len(days) > MAX_ERAS:
-            continue
-        today_era = sum(1 for d in days if d <= today)
-        whens.append(When(currency=currency, expected_close_date__isnull=True, then=Value(today_era)))
-        for era, day in enumerate(days):
-            whens.append(When(currency=currency, expected_close_date__lt=day, then=Value(era)))
-        whens.append(When(currency=currency, then=Value(len(days))))
-    if not whens:
-        return Value(0, output_field=IntegerField())
-    return Case(*whens, default=Value(0), output_field=IntegerField())
-
-
-def column_totals(qs: QuerySet[Deal], stages: Iterable[Stage], rates: Rates | None = None) -> dict[int, Totals]:
-    """Count, total and weighted total per stage in the base currency, from one aggregate query
-    grouped by (stage, currency, rate era) — or by close date for currencies with long rate
-    tables — so the rate in force on each deal's close date applies without reading each deal."""
+    Open stages count their open deals; won and lost stages the deals closed in the last
+    CLOSED_WINDOW_DAYS days (a board is about what is moving, and a pipeline's whole history would
+    make every page read every deal ever closed). Two aggregate queries grouped by (stage, currency,
+    day) — the deal's expected close date, or its closed date for won and lost — are converted in
+    Python with the rate in force on that day: no per-row CASE over the rate table in SQL."""
     rates = rates or Rates()
-    today = timezone.localdate()
-    rate_days = _rate_days()
-    long_tables = [c for c, days in rate_days.items() if len(days) > MAX_ERAS]
-    day_expr = (
-        Case(
-            When(currency__in=long_tables, then=F("expected_close_date")), default=Value(None), output_field=DateField()
-        )
-        if long_tables
-        else Value(None, output_field=DateField())
-    )
-    money_field = DecimalField(max_digits=30, decimal_places=4)
-    rows = (
-        qs.filter(stage__in=[s.pk for s in stages])
-        .annotate(era=_era_expression(rate_days, today), day=day_expr)
-        .values("stage_id", "currency", "era", "day")
-        .annotate(
-            n=Count("id"),
-            total=Coalesce(Sum("amount"), Value(Decimal("0")), output_field=money_field),
-            weighted=Coalesce(
-                Sum(F("amount") * F("probability"), output_field=money_field),
-                Value(Decimal("0")),
-                output_field=money_field,
-            ),
-            priced=Count("amount"),
-        )
-        .order_by()
-    )
+    today = today or timezone.localdate()
+    stages = list(stages)
     out: dict[int, Totals] = {s.pk: Totals() for s in stages}
     raw_total: dict[int, Decimal] = {s.pk: Decimal("0") for s in stages}
     raw_weighted: dict[int, Decimal] = {s.pk: Decimal("0") for s in stages}
-    for row in rows:
-        totals = out[row["stage_id"]]
-        totals.count += row["n"]
-        currency = row["currency"]
-        if currency == rates.base:
-            rate: Decimal | None = Decimal(1)
-        elif currency in long_tables:
-            rate = rates.rate(currency, row["day"] or today)
-        else:
-            days = rate_days.get(currency, [])
-            era = int(row["era"] or 0)
-            rate = rates.rate(currency, days[era - 1]) if era >= 1 and days else None
-        if rate is None:
-            totals.without_rate += row["priced"]
-            continue
-        raw_total[row["stage_id"]] += Decimal(row["total"]) * rate
-        raw_weighted[row["stage_id"]] += Decimal(row["weighted"]) * rate / Decimal(100)
+    money_field = DecimalField(max_digits=30, decimal_places=4)
+    aggregates = {
+        "n": Count("id"),
+        "total": Coalesce(Sum("amount"), Value(Decimal("0")), output_field=money_field),
+        "weighted": Coalesce(
+            Sum(F("amount") * F("probability"), output_field=money_field), Value(Decimal("0")), output_field=money_field
+        ),
+        "priced": Count("amount"),
+    }
+    open_ids = [s.pk for s in stages if s.kind == "open"]
+    closed_ids = [s.pk for s in stages if s.kind != "open"]
+    groups: list[tuple[str, Any]] = []
+    if open_ids:
+        groups.append(
+            (
+                "expected_close_date",
+                qs.filter(status="open", stage_id__in=open_ids)
+                .values("stage_id", "currency", "expected_close_date")
+                .annotate(**aggregates)
+                .order_by(),
+            )
+        )
+    if closed_ids:
+        since = today - dt.timedelta(days=CLOSED_WINDOW_DAYS)
+        groups.append(
+            (
+                "closed_on",
+                qs.filter(status__in=("won", "lost"), stage_id__in=closed_ids, closed_on__gte=since)
+                .values("stage_id", "currency", "closed_on")
+                .annotate(**aggregates)
+                .order_by(),
+            )
+        )
+    for day_key, rows in groups:
+        for row in rows:
+            totals = out[row["stage_id"]]
+            totals.count += row["n"]
+            rate = rates.rate(row["currency"], row[day_key] or today)
+            if rate is None:
+                totals.without_rate += row["priced"]
+                continue
+            raw_total[row["stage_id"]] += Decimal(row["total"]) * rate
+            raw_weighted[row["stage_id"]] += Decimal(row["weighted"]) * rate / Decimal(100)
     for pk, totals in out.items():
         totals.total = money(raw_total[pk])
         totals.weighted = money(raw_weighted[pk])
@@ -255,7 +236,10 @@ def column_cards(
     size = size or CARDS_PER_COLUMN
     descending = stage.kind != "open"  # won and lost columns show the latest first
     page = qs.filter(stage_id=stage.pk)
-    if cursor:
+    if stage.kind != "open":
+        since = timezone.localdate() - dt.timedelta(days=CLOSED_WINDOW_DAYS)
+        page = page.filter(closed_on__gte=since)
+    if cursor and cursor != FIRST_PAGE:
         value, pk, _ = decode_cursor(cursor)
         where, params = keyset_condition(Deal, "stage_entered_at", descending, value, pk, connections[qs.db])
         page = page.extra(where=[where], params=params)
@@ -283,7 +267,11 @@ def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None)
     totals = column_totals(qs, stages)
     columns = []
     for stage in stages:
-        cards, next_cursor = column_cards(qs, stage, size=size)
+        if stage.kind == "open":
+            cards, next_cursor = column_cards(qs, stage, size=size)
+        else:
+            # Collapsed: its cards load when the column is opened ("Show cards").
+            cards, next_cursor = [], (FIRST_PAGE if totals[stage.pk].count else None)
         columns.append(Column(stage=stage, totals=totals[stage.pk], cards=cards, next_cursor=next_cursor))
     return columns
 

@@ -204,6 +204,10 @@ class Deal(Record):
             models.Index(fields=["expected_close_date", "id"], name="deal_close_idx", condition=LIVE),
             models.Index(fields=["closed_on", "id"], name="deal_closed_on_idx", condition=LIVE),
             models.Index(fields=["amount", "id"], name="deal_amount_idx", condition=LIVE),
+            # board won/lost columns (recent closes) and the forecast's period ranges
+            models.Index(fields=["stage", "closed_on"], name="deal_stage_closed_idx", condition=LIVE),
+            models.Index(fields=["status", "expected_close_date"], name="deal_status_close_idx", condition=LIVE),
+            models.Index(fields=["status", "closed_on"], name="deal_status_closed_idx", condition=LIVE),
         ]
 
     def __str__(self) -> str:

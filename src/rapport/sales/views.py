@@ -51,6 +51,7 @@ class BoardContext:
         self.won_stage = next((s for s in stages if s.kind == "won"), None)
         self.lost_stage = next((s for s in stages if s.kind == "lost"), None)
         self.base = base_currency()
+        self.closed_window = board.CLOSED_WINDOW_DAYS
         self._options: dict[int, str] = {}
 
     def _move_options(self, stage_id: int) -> str:
