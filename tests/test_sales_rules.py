@@ -137,7 +137,10 @@ def test_line_item_without_price_in_the_deal_currency_is_an_error(users, api_cli
 def test_stage_changes_record_time_spent(users, pipeline):
     deal = write("deals", {"title": "Seats"}, actor=users["member"])
     first = StageChange.objects.get(deal=deal)
-    StageChange.objects.filter(pk=first.pk).update(changed_at=first.changed_at - dt.timedelta(days=3))
+    entered = first.changed_at - dt.timedelta(days=3)
+    StageChange.objects.filter(pk=first.pk).update(changed_at=entered)
+    Deal.objects.filter(pk=deal.pk).update(stage_entered_at=entered)
+    deal.refresh_from_db()
     sales.move_deal(deal, stage(pipeline, "Proposal"), actor=users["member"], source="ui")
     second = StageChange.objects.filter(deal=deal).latest("id")
     assert second.from_stage == stage(pipeline, "Qualification") and second.to_stage == stage(pipeline, "Proposal")

@@ -73,13 +73,15 @@ class Record(models.Model):
 
         ``pending`` holds child-row values about to be written (see ``related_write_keys``).
         """
-        data: dict[str, Any] = {}
-        for f in self.tracked_fields():
-            data[f.name] = to_json_value(getattr(self, f.attname))
+        data = self.field_snapshot()
         data.update(self.related_snapshot())
         if pending:
             data.update(self.pending_snapshot(pending))
         return data
+
+    def field_snapshot(self) -> dict[str, Any]:
+        """The record's own columns as JSON values, without child rows (no queries)."""
+        return {f.name: to_json_value(getattr(self, f.attname)) for f in self.tracked_fields()}
 
     def related_snapshot(self) -> dict[str, Any]:
         """Child rows (emails, phones...) that belong to the record's history; types override."""

@@ -53,10 +53,35 @@ def document_for(record: Record) -> dict[str, Any]:
     }
 
 
+UPSERT = (
+    "INSERT INTO core_searchentry (type_key, record_id, owner_id, team_id, title, body, identifiers) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (type_key, record_id) DO UPDATE SET "
+    "owner_id = excluded.owner_id, team_id = excluded.team_id, title = excluded.title, "
+    "body = excluded.body, identifiers = excluded.identifiers WHERE {changed}"
+)
+CHANGED = " OR ".join(
+    f"core_searchentry.{c} {{ne}} excluded.{c}" for c in ("owner_id", "team_id", "title", "body", "identifiers")
+)
+
+
 def index_record(record: Record) -> None:
-    SearchEntry.objects.update_or_create(
-        type_key=record.record_type_key, record_id=record.pk, defaults=document_for(record)
-    )
+    """Insert or refresh the record's entry in one statement; an unchanged entry is not rewritten,
+    so the full-text indexes (FTS5 triggers, GIN) are not touched by writes that do not affect them."""
+    doc = document_for(record)
+    ne = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    with connection.cursor() as cur:
+        cur.execute(
+            UPSERT.format(changed=CHANGED.format(ne=ne)),
+            [
+                record.record_type_key,
+                record.pk,
+                doc["owner_id"],
+                doc["team_id"],
+                doc["title"],
+                doc["body"],
+                doc["identifiers"],
+            ],
+        )
 
 
 def remove_record(record: Record) -> None:

@@ -135,10 +135,13 @@ def update_record(
         for name, value in data.items():
             setattr(current, name, value)
         current.prepare_write(before, related)
-        changes = _diff(before, current.snapshot(pending=related))
+        # Child rows are unchanged unless given: reuse their snapshot instead of reading them again.
+        proposed = {**before, **current.field_snapshot(), **current.pending_snapshot(related)}
+        changes = _diff(before, proposed)
         if not changes:
             return current
-        current.team_id = current.owner.team_id if current.owner is not None else None
+        if "owner" in data:  # a record's team is its owner's (see visibility.scope_q)
+            current.team_id = current.owner.team_id if current.owner is not None else None
         current.version += 1
         current.updated_at = timezone.now()
         _save(current)

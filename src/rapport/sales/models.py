@@ -237,6 +237,7 @@ class Deal(Record):
             if self.forecast_category == "closed":
                 self.forecast_category = "pipeline"
         if before is None or before["stage"] != self.stage_id:
+            self._left_stage_entered_at = None if before is None else self.stage_entered_at
             self.stage_entered_at = timezone.now()
         if "line_items" in pending and pending["line_items"]:
             self.amount = sum((line_net(i) for i in pending["line_items"]), Decimal("0"))
@@ -244,7 +245,7 @@ class Deal(Record):
     def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
         if created or "stage" in changes:
             previous = None if created else changes["stage"][0]
-            last = self.stage_changes.order_by("-id").first() if not created else None
+            entered = getattr(self, "_left_stage_entered_at", None)  # when the deal entered the stage it left
             StageChange.objects.create(
                 deal=self,
                 from_stage_id=previous,
@@ -252,7 +253,7 @@ class Deal(Record):
                 changed_at=self.stage_entered_at,
                 actor=actor if getattr(actor, "pk", None) else None,
                 seconds_in_previous=(
-                    int((self.stage_entered_at - last.changed_at).total_seconds()) if last is not None else None
+                    int((self.stage_entered_at - entered).total_seconds()) if entered is not None else None
                 ),
             )
 
