@@ -326,9 +326,9 @@ def main() -> None:
         "server": f"gunicorn gthread, {opts.workers} workers x {opts.threads} threads, persistent connections",
     }
     rapport = str(VENV_BIN / "rapport")
+    log(f"migrating the {opts.db} database in {data_dir}")  # a reused one gets the newest indexes too
+    run_command([rapport, "migrate", "--noinput", "-v0"], env, logfile)
     if not reuse:
-        log(f"migrating a fresh {opts.db} database in {data_dir}")
-        run_command([rapport, "migrate", "--noinput", "-v0"], env, logfile)
         log(f"rapport demo --people {opts.people} --companies {opts.companies}")
         people_s = run_command(
             [rapport, "demo", "--people", str(opts.people), "--companies", str(opts.companies)], env, logfile
