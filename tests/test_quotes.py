@@ -4,6 +4,7 @@ editing, status transitions, accepting into a won deal, expiry, visibility on pa
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import Client
 
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
@@ -419,3 +421,50 @@ def test_api_list_is_keyset_paginated_and_filtered(users, deal, api_client_for, 
     assert len(api.get("/api/v1/quotes/").json()["results"]) == 6
     bad = api.get("/api/v1/quotes/?colour=red")
     assert bad.status_code == 400 and "colour" in bad.json()["fields"]
+
+
+def test_draft_details_are_edited_on_the_page_and_in_the_api(users, api_client_for):
+    from rapport.sales import quotes as quote_services
+
+    deal = write(
+        "deals",
+        {"title": "Terms", "line_items": [{"name": "Seat", "quantity": "1", "unit_price": "10"}]},
+        actor=users["member"],
+    )
+    quote = quote_services.create_quote_from_deal(deal, actor=users["member"])
+    client = Client()
+    client.force_login(users["member"])
+    response = client.post(
+        f"/quotes/{quote.pk}/details/",
+        {
+            "version": quote.version,
+            "valid_until": "2027-01-31",
+            "terms": "Net 30",
+            "customer_name": "Globex",
+            "customer_address": "1 Main St",
+        },
+    )
+    assert response.status_code == 302
+    quote.refresh_from_db()
+    assert (str(quote.valid_until), quote.terms, quote.customer_name) == ("2027-01-31", "Net 30", "Globex")
+    stale = client.post(f"/quotes/{quote.pk}/details/", {"version": 1, "terms": "Net 60"})
+    assert stale.status_code == 409
+    api = api_client_for(users["member"])
+    etag = api.get(f"/api/v1/quotes/{quote.pk}/")["ETag"]
+    bad = api.patch(
+        f"/api/v1/quotes/{quote.pk}/",
+        json.dumps({"valid_until": "soon"}),
+        content_type="application/json",
+        HTTP_IF_MATCH=etag,
+    )
+    assert bad.status_code == 400 and "valid_until" in bad.json()["fields"]
+    ok = api.patch(
+        f"/api/v1/quotes/{quote.pk}/",
+        json.dumps({"terms": "Net 45"}),
+        content_type="application/json",
+        HTTP_IF_MATCH=etag,
+    )
+    assert ok.status_code == 200 and ok.json()["terms"] == "Net 45"
+    quote_services.send_quote(quote, actor=users["member"])
+    sent = api.patch(f"/api/v1/quotes/{quote.pk}/", json.dumps({"terms": "Changed"}), content_type="application/json")
+    assert sent.status_code == 400 and "status" in sent.json()["fields"]

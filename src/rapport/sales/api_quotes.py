@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -93,7 +94,20 @@ class QuoteCreateSerializer(serializers.Serializer):
 
 
 class QuoteLinesSerializer(serializers.Serializer):
-    lines = LineItemSerializer(many=True, help_text="The whole list of lines, in order; replaces the current lines.")
+    lines = LineItemSerializer(
+        many=True, required=False, help_text="The whole list of lines, in order; replaces the current lines."
+    )
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    terms = serializers.CharField(required=False, allow_blank=True)
+    customer_name = serializers.CharField(required=False, allow_blank=True)
+    customer_address = serializers.CharField(required=False, allow_blank=True)
+
+
+class QuoteDetailsSerializer(serializers.Serializer):
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    terms = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    customer_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    customer_address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
 class QuoteAcceptSerializer(serializers.Serializer):
@@ -274,8 +288,8 @@ class QuoteDetailView(BaseAPIView):
         return json_response(represent_quote(quote), headers={"ETag": etag})
 
     @extend_schema(
-        summary="Replace the lines of a draft quote",
-        description="Only while the quote is a draft; totals are recomputed.",
+        summary="Change a draft quote: its lines, validity, terms or customer block",
+        description="Only while the quote is a draft; totals are recomputed when the lines change.",
         tags=TAG,
         parameters=[ID, IF_MATCH],
         request=QuoteLinesSerializer,
@@ -285,10 +299,21 @@ class QuoteDetailView(BaseAPIView):
     def patch(self, request: Request, pk: int) -> HttpResponse:
         quote = _fetch(request.user, pk)
         expected = _expected_version(request, quote)
-        if not isinstance(request.data, dict) or "lines" not in request.data:
-            raise serializers.ValidationError({"lines": ["Give the whole list of lines."]})
-        lines = quotes.clean_lines(request.data["lines"], quote.currency)
-        quotes.update_quote_lines(quote, lines, actor=request.user, expected_version=expected, source="api")
+        if not isinstance(request.data, dict) or not ({"lines", *quotes.DETAIL_FIELDS} & set(request.data)):
+            raise serializers.ValidationError(
+                {"lines": ["Give the whole list of lines, or one of: " + ", ".join(quotes.DETAIL_FIELDS) + "."]}
+            )
+        details = QuoteDetailsSerializer(data=request.data, partial=True)
+        details.is_valid(raise_exception=True)
+        lines = quotes.clean_lines(request.data["lines"], quote.currency) if "lines" in request.data else None
+        with transaction.atomic():
+            if details.validated_data:
+                quote = quotes.update_quote_details(
+                    quote, details.validated_data, actor=request.user, expected_version=expected, source="api"
+                )
+                expected = quote.version
+            if lines is not None:
+                quotes.update_quote_lines(quote, lines, actor=request.user, expected_version=expected, source="api")
         return _answer(pk, request.user)
 
 

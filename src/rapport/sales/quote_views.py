@@ -347,6 +347,42 @@ def quote_lines(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "sales/quote_detail.html", context, status=status)
 
 
+@page
+@require_POST
+def quote_details(request: HttpRequest, pk: int) -> HttpResponse:
+    from .api_quotes import QuoteDetailsSerializer
+
+    user = request.user
+    quote = _quote(user, pk)
+    fields = {k: request.POST.get(k, "") for k in quotes.DETAIL_FIELDS if k in request.POST}
+    if "valid_until" in fields and not fields["valid_until"]:
+        fields["valid_until"] = None
+    body = QuoteDetailsSerializer(data=fields, partial=True)
+    errors: list[str] = []
+    if body.is_valid():
+        try:
+            quotes.update_quote_details(
+                quote, body.validated_data, actor=user, expected_version=_version(request), source="ui"
+            )
+        except VersionConflict:
+            errors = [STALE.format(what="quote", saved="details")]
+        except (ValidationError, PermissionDenied, RecordGone) as exc:
+            errors = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        else:
+            messages.success(request, "Quote details saved.")
+            return redirect(f"/quotes/{quote.pk}/")
+    else:
+        errors = [f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in body.errors.items()]
+    context = _quote_context(request, _quote(user, pk))
+    context["details_errors"] = errors
+    return render(
+        request,
+        "sales/quote_detail.html",
+        context,
+        status=409 if errors and errors[0].startswith("Someone changed") else 400,
+    )
+
+
 ACTIONS = {"send": "sent", "accept": "accepted", "decline": "declined"}
 
 

@@ -199,6 +199,46 @@ def update_quote_lines(
     return current
 
 
+DETAIL_FIELDS = ("valid_until", "terms", "customer_name", "customer_address")
+
+
+def update_quote_details(
+    quote: Quote,
+    details: dict[str, Any],
+    *,
+    actor: Any,
+    expected_version: int | None,
+    source: str = "ui",
+) -> Quote:
+    """Change a draft quote's validity, terms or customer block (``details`` holds some of
+    DETAIL_FIELDS, already validated); a sent quote is what the customer saw and stays."""
+    with transaction.atomic():
+        current = _locked(quote)
+        _check_deal(actor, current.deal)
+        if expected_version is not None and current.version != expected_version:
+            raise VersionConflict(quote_etag(current))
+        if current.status != "draft":
+            raise ValidationError(
+                {"status": f"Quote {current.number} is {current.get_status_display().lower()}; only drafts change."}
+            )
+        changed = {}
+        for name in DETAIL_FIELDS:
+            if name in details and getattr(current, name) != details[name]:
+                changed[name] = [str(getattr(current, name) or ""), str(details[name] or "")]
+                setattr(current, name, details[name])
+        if changed:
+            current.version += 1
+            current.save(update_fields=[*changed, "version"])
+            record_event(
+                current.deal,
+                "quote_updated",
+                actor=actor,
+                source=source,
+                changes={"quote": [None, current.number], **{f"quote_{k}": v for k, v in changed.items()}},
+            )
+    return current
+
+
 def _transition(
     quote: Quote, to: str, *, actor: Any, source: str, expected_version: int | None = None
 ) -> tuple[Quote, str]:
