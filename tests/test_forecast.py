@@ -256,3 +256,10 @@ def test_forecast_page_query_count_does_not_grow_with_deals(users, pipeline, cli
     many = count()
     assert few == many
     assert many <= 12
+
+
+def test_the_forecast_opens_on_what_the_user_is_responsible_for(users):
+    from rapport.sales.forecast import parse_scope
+
+    assert parse_scope(None, users["member"]).key == "me"
+    assert parse_scope("", users["admin"]).key == "all"

@@ -83,3 +83,18 @@ def test_deal_form_creates_and_edits_a_deal(users, company, person):
     assert list(deal.deal_contacts.values_list("person_id", "role")) == [(person.pk, "champion")]
     edit = member.get(f"/deals/{deal.pk}/edit/").content.decode()
     assert f'value="{proposal.pk}" selected' in edit
+
+
+def test_deal_history_names_stages_and_reasons(users):
+    from rapport.sales import services as sales
+    from rapport.sales.models import LostReason, Pipeline
+
+    from .conftest import write
+
+    deal = write("deals", {"title": "Named"}, actor=users["member"])
+    sales.mark_lost(deal, reason=LostReason.objects.get(name="Timing"), actor=users["member"], source="ui")
+    page = client_for(users["member"]).get(f"/deals/{deal.pk}/").content.decode()
+    history = page[page.index('id="timeline"') :]
+    assert "Qualification" in history and "Lost" in history and "Timing" in history
+    stage_id = Pipeline.objects.get(name="Sales pipeline").stages.get(name="Lost").pk
+    assert f">{stage_id}<" not in history

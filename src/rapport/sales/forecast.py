@@ -129,8 +129,14 @@ class Scope:
         return []
 
 
+def default_scope(user: Any) -> str:
+    """What a forecast opens on: a seller's own deals; for whoever sees everything (an
+    administrator, a sales director), every deal they can see."""
+    return "all" if user.scope_for("deals", "view") == "all" else "me"
+
+
 def parse_scope(value: str | None, user: Any) -> Scope:
-    value = (value or "").strip() or "me"
+    value = (value or "").strip() or default_scope(user)
     if value == "me":
         return Scope("me", "My deals", owner_id=user.pk)
     if value == "all":

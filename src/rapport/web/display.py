@@ -46,6 +46,18 @@ class Names:
         self.record_ids: dict[str, set[int]] = defaultdict(set)
         self.users: dict[int, str] = {}
         self.records: dict[tuple[str, int], str] = {}
+        # links to settings-like tables (pipeline, stage, lost reason): model -> ids / names
+        self.row_ids: dict[Any, set[int]] = defaultdict(set)
+        self.rows: dict[tuple[Any, int], str] = {}
+
+    def want_row(self, model: Any, value: Any) -> None:
+        if _is_id(value):
+            self.row_ids[model].add(int(value))
+
+    def row_shown(self, model: Any, value: Any) -> Shown:
+        if not _is_id(value):
+            return EMPTY
+        return Shown(self.rows.get((model, int(value)), f"#{value}"))
 
     def want_user(self, value: Any) -> None:
         if _is_id(value):
@@ -59,6 +71,9 @@ class Names:
         if self.user_ids:
             qs = get_user_model().objects.filter(pk__in=self.user_ids).only("id", "first_name", "last_name", "username")
             self.users = {u.pk: u.display_name for u in qs}
+        for model, ids in self.row_ids.items():
+            for obj in model.objects.filter(pk__in=ids):
+                self.rows[(model, obj.pk)] = str(obj)
         for type_key, ids in self.record_ids.items():
             rtype = registry.get(type_key)
             fields = ["id", *rtype.title_fields]
@@ -204,7 +219,7 @@ class HistoryRenderer:
         if isinstance(mf, models.ForeignKey):
             if mf.related_model is get_user_model():
                 return "user"
-            return getattr(mf.related_model, "record_type_key", "") or None
+            return getattr(mf.related_model, "record_type_key", "") or "row"
         return None
 
     def collect(self, changes: dict[str, Any]) -> None:
@@ -221,6 +236,8 @@ class HistoryRenderer:
             for value in pair:
                 if target == "user":
                     self.names.want_user(value)
+                elif target == "row":
+                    self.names.want_row(self._field(name).related_model, value)  # type: ignore[union-attr]
                 elif target:
                     self.names.want_record(target, value)
 
@@ -237,8 +254,12 @@ class HistoryRenderer:
         target = self._link_target(mf)
         if target == "user":
             return self.names.user_shown(value)
+        if target == "row":
+            return self.names.row_shown(mf.related_model, value)  # type: ignore[union-attr]
         if target:
             return self.names.record_shown(target, value)
+        if isinstance(value, bool):
+            return Shown("Yes" if value else "No")
         if isinstance(value, list):
             if name == "phones":
                 return Shown(", ".join(format_phone(str(v)) for v in value))
