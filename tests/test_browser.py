@@ -3,47 +3,15 @@ find the person with the global search box, edit, see the history, delete and re
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from rapport.accounts.models import Role, Team, User
 
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from async
-# contexts unless told this is fine (it is: the loop only drives the browser).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from .browser import MARKS, PASSWORD, page_fixture
 
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("dialog", lambda dialog: dialog.accept())
-        yield page
-        context.close()
-        browser.close()
-        assert not errors, f"JavaScript errors: {errors}"
+pytestmark = MARKS
+browser_page = page_fixture()
 
 
 def test_main_path(live_server: Any, transactional_db: Any, browser_page: Any) -> None:

@@ -3,26 +3,17 @@ quote from them, see it, and download its PDF."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rapport.accounts.models import Team
 
-from . import test_browser
+from .browser import MARKS, PASSWORD, page_fixture
 from .conftest import make_user
-from .test_browser import CHROMIUM, PASSWORD
 from .test_quotes import make_deal
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-browser_page = test_browser.browser_page  # the shared Chromium fixture
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
+pytestmark = MARKS
+browser_page = page_fixture()
 
 
 def test_line_items_then_quote_then_pdf(live_server: Any, transactional_db: Any, browser_page: Any, tmp_path: Path):

@@ -3,46 +3,16 @@ totals; mark a deal lost with a reason from its card."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from rapport.accounts.models import Team, User
 from rapport.sales.models import Deal, LostReason, Pipeline
 
+from .browser import CHROMIUM, MARKS, PASSWORD, page_fixture  # noqa: F401
 from .conftest import default_role, write
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
-PASSWORD = "correct horse battery"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        context.close()
-        browser.close()
-        assert not errors, f"JavaScript errors: {errors}"
+pytestmark = MARKS
+browser_page = page_fixture(width=1600, height=1000, accept_dialogs=False)
 
 
 def _sales_setup() -> tuple[User, Pipeline]:

@@ -19,7 +19,7 @@ from rapport.core.visibility import can
 
 from . import services as sales
 from .models import Deal, Quote, QuoteCounter, QuoteLine, line_net, line_tax, money
-from .serializers import LineItemSerializer
+from .serializers import LineItemSerializer, price_line
 
 TRANSITIONS: dict[str, set[str]] = {
     "draft": {"sent", "expired"},
@@ -135,27 +135,7 @@ def clean_lines(data: Any, currency: str) -> list[dict[str, Any]]:
     if not serializer.is_valid():
         raise InvalidInput({"lines": serializer.errors})
     items: list[dict[str, Any]] = [dict(i) for i in serializer.validated_data]
-    problems: list[dict[str, str]] = []
-    for item in items:
-        errors: dict[str, str] = {}
-        product = item.get("product")
-        if not item.get("name"):
-            if product is None:
-                errors["name"] = "Give a name or choose a product."
-            else:
-                item["name"] = product.name
-        if item.get("unit_price") is None:
-            price = product.price_in(currency) if product is not None else None
-            if price is None:
-                errors["unit_price"] = (
-                    f"{product.name} has no price in {currency}; give a unit price."
-                    if product is not None
-                    else "Give a unit price."
-                )
-            item["unit_price"] = price
-        if item.get("tax_percent") is None:
-            item["tax_percent"] = product.tax_rate if product is not None else Decimal("0")
-        problems.append(errors)
+    problems = [price_line(item, currency) for item in items]
     if any(problems):
         raise InvalidInput({"lines": problems})
     return items

@@ -175,27 +175,32 @@ class DealWriteSerializer(RecordWriteSerializer):
         currency = attrs.get("currency", instance.currency if instance else settings.BASE_CURRENCY)
 
         if "line_items" in attrs:
-            line_errors: list[dict[str, Any]] = []
-            for item in attrs["line_items"]:
-                problems: dict[str, str] = {}
-                product = item.get("product")
-                if not item.get("name"):
-                    if product is None:
-                        problems["name"] = "Give a name or choose a product."
-                    else:
-                        item["name"] = product.name
-                if item.get("unit_price") is None:
-                    price = product.price_in(currency) if product is not None else None
-                    if price is None:
-                        problems["unit_price"] = (
-                            f"{product.name} has no price in {currency}; give a unit price."
-                            if product is not None
-                            else "Give a unit price."
-                        )
-                    item["unit_price"] = price
-                if item.get("tax_percent") is None:
-                    item["tax_percent"] = product.tax_rate if product is not None else Decimal("0")
-                line_errors.append(problems)
+            line_errors = [price_line(item, currency) for item in attrs["line_items"]]
             if any(line_errors):
                 raise serializers.ValidationError({"line_items": line_errors})
         return attrs
+
+
+def price_line(item: dict[str, Any], currency: str) -> dict[str, str]:
+    """Fill a line's name, unit price (in ``currency``) and tax rate from its product where the
+    line leaves them out — the one rule for deal line items and quote lines. Returns the problems
+    by field (empty when the line is complete)."""
+    problems: dict[str, str] = {}
+    product = item.get("product")
+    if not item.get("name"):
+        if product is None:
+            problems["name"] = "Give a name or choose a product."
+        else:
+            item["name"] = product.name
+    if item.get("unit_price") is None:
+        price = product.price_in(currency) if product is not None else None
+        if price is None:
+            problems["unit_price"] = (
+                f"{product.name} has no price in {currency}; give a unit price."
+                if product is not None
+                else "Give a unit price."
+            )
+        item["unit_price"] = price
+    if item.get("tax_percent") is None:
+        item["tax_percent"] = product.tax_rate if product is not None else Decimal("0")
+    return problems
