@@ -8,7 +8,7 @@ from typing import Any
 from rapport.accounts.models import Team, User
 from rapport.sales.models import Deal, LostReason, Pipeline
 
-from .browser import CHROMIUM, MARKS, PASSWORD, page_fixture  # noqa: F401
+from .browser import MARKS, PASSWORD, page_fixture
 from .conftest import default_role, write
 
 pytestmark = MARKS
