@@ -19,7 +19,10 @@ def get(mapping: Any, key: Any) -> Any:
 
 @register.simple_tag
 def nav_class(path: str, prefix: str) -> str:
-    """``current`` when the page lives under ``prefix`` (for the top navigation)."""
+    """``current`` when the page lives under ``prefix`` (for the top navigation); pages with a
+    navigation link of their own (the deals board) light only that one."""
+    if prefix == "/deals/" and path.startswith("/deals/board/"):
+        return ""
     return "current" if path == prefix or (prefix != "/" and path.startswith(prefix)) else ""
 
 
