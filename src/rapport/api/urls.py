@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from rapport.activities import api as activities_api
 from rapport.core import registry
 from rapport.sales import api_pipelines as sales_api
 
@@ -17,6 +18,9 @@ urlpatterns = [
     path("v1/stages/<int:pk>/", sales_api.StageUpdateView.as_view(), name="api-stage"),
     path("v1/lost-reasons/", sales_api.LostReasonListView.as_view(), name="api-lost-reasons"),
     path("v1/deals/<int:pk>/move/", sales_api.DealMoveView.as_view(), name="api-deal-move"),
+    path(
+        "v1/activities/<int:pk>/complete/", activities_api.ActivityCompleteView.as_view(), name="api-activity-complete"
+    ),
 ]
 
 for _rtype in registry.all_types():

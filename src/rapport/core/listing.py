@@ -106,6 +106,11 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             continue
         if op:
             raise QueryError(param, f"{base} takes no operator.")
+        if spec.kind == "link":
+            # records linked through a (type_key, record_id) child table, e.g. an activity's links
+            linked = [_int(param, v) for v in values]
+            q &= Q(**{f"{spec.path}__type_key": spec.link_type, f"{spec.path}__record_id__in": linked})
+            continue
         if spec.kind in ("user", "team", "record", "id"):
             ids: list[int | None] = []
             for value in values:

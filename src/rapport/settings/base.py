@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "rapport.accounts",
     "rapport.contacts",
     "rapport.sales",
+    "rapport.activities",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",

@@ -1,0 +1,1 @@
+"""Activities: tasks, calls, meetings and notes, linked to any people, companies and deals."""

@@ -1,0 +1,133 @@
+"""An activity is a registered record: a task, call, meeting or note (email later), with links to
+any number of records of other types."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from rapport.core import registry
+from rapport.core.models import Record
+
+LIVE = Q(deleted_at__isnull=True)
+
+KINDS = [("task", "Task"), ("call", "Call"), ("meeting", "Meeting"), ("note", "Note")]
+OUTCOMES = [
+    ("connected", "Connected"),
+    ("left_voicemail", "Left voicemail"),
+    ("no_answer", "No answer"),
+    ("wrong_number", "Wrong number"),
+]
+PRIORITIES = [("low", "Low"), ("normal", "Normal"), ("high", "High")]
+
+
+class Activity(Record):
+    kind = models.CharField(max_length=10, choices=KINDS, default="task")
+    subject = models.CharField(max_length=200)
+    body = models.TextField(blank=True, default="")  # plain text or Markdown, rendered sanitized
+    due_at = models.DateTimeField(null=True, blank=True)  # tasks: when it is due
+    start_at = models.DateTimeField(null=True, blank=True)  # meetings and calls: when it happens
+    end_at = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=OUTCOMES, blank=True, default="")
+    done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    priority = models.CharField(max_length=10, choices=PRIORITIES, default="normal")
+
+    related_write_keys = frozenset({"links"})
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="activity_created_idx", condition=LIVE),
+            models.Index(fields=["updated_at", "id"], name="activity_updated_idx", condition=LIVE),
+            models.Index(fields=["subject", "id"], name="activity_subject_idx", condition=LIVE),
+            models.Index(fields=["team", "created_at", "id"], name="activity_team_idx", condition=LIVE),
+            models.Index(fields=["assignee", "done", "due_at", "id"], name="activity_my_day_idx", condition=LIVE),
+            models.Index(fields=["due_at", "id"], name="activity_due_idx", condition=LIVE),
+            models.Index(fields=["start_at", "id"], name="activity_start_idx", condition=LIVE),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    def prepare_write(self, before: dict[str, Any] | None, pending: dict[str, Any]) -> None:
+        if before is None and self.assignee_id is None:
+            self.assignee_id = self.owner_id  # whoever logs or schedules it does it, unless assigned
+        if self.done and self.done_at is None:
+            self.done_at = timezone.now()
+        if not self.done:
+            self.done_at = None
+        if self.kind == "note":
+            self.done = True
+            self.done_at = self.done_at or timezone.now()
+        if self.start_at and self.end_at and not self.duration_minutes:
+            self.duration_minutes = max(0, int((self.end_at - self.start_at).total_seconds() // 60))
+        if self.kind == "meeting" and self.start_at and self.duration_minutes and not self.end_at:
+            self.end_at = self.start_at + dt.timedelta(minutes=self.duration_minutes)
+
+    # --- links to other records ---------------------------------------------------------------
+    def related_snapshot(self) -> dict[str, Any]:
+        if self.pk is None:
+            return {"links": []}
+        return {"links": sorted([link.type_key, link.record_id] for link in self.links.all())}
+
+    def pending_snapshot(self, pending: dict[str, Any]) -> dict[str, Any]:
+        if "links" not in pending:
+            return {}
+        return {"links": sorted([link["type"], link["id"]] for link in pending["links"])}
+
+    def write_related(self, data: dict[str, Any]) -> None:
+        if "links" in data:
+            self.links.all().delete()
+            ActivityLink.objects.bulk_create(
+                [ActivityLink(activity=self, type_key=link["type"], record_id=link["id"]) for link in data["links"]]
+            )
+
+    def related_items(self, name: str) -> Any:
+        return self.links.all()
+
+    def api_extra(self) -> dict[str, Any]:
+        return {
+            "links": [{"type": link.type_key, "id": link.record_id} for link in self.links.all()],
+            "overdue": self.overdue,
+        }
+
+    @property
+    def when(self) -> Any:
+        return self.due_at or self.start_at
+
+    @property
+    def overdue(self) -> bool:
+        return bool(not self.done and self.kind == "task" and self.due_at and self.due_at < timezone.now())
+
+    def search_document(self) -> tuple[str, str, str]:
+        return (self.subject, self.body[:2000], "")
+
+
+class ActivityLink(models.Model):
+    """The activity concerns this record (a person, a company, a deal…)."""
+
+    activity = models.ForeignKey(Activity, on_delete=models.CASCADE, related_name="links")
+    type_key = models.CharField(max_length=40)
+    record_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "type_key", "record_id"], name="activity_link_unique")
+        ]
+        indexes = [models.Index(fields=["type_key", "record_id", "activity"], name="activity_link_record_idx")]
+
+    def __str__(self) -> str:
+        rtype = registry.find(self.type_key)
+        record = rtype.model.objects.filter(pk=self.record_id).first() if rtype else None
+        label = rtype.label if rtype else self.type_key
+        return f"{label}: {record}" if record is not None else f"{label} #{self.record_id}"

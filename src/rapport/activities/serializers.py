@@ -1,0 +1,82 @@
+"""Write validation of activities, shared by the API, the pages and the quick-log forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from rapport.core import registry
+from rapport.core.serializers import RecordWriteSerializer
+
+from .models import Activity
+
+MAX_LINKS = 50
+
+
+class LinkSerializer(serializers.Serializer):
+    type = serializers.CharField(max_length=40)
+    id = serializers.IntegerField(min_value=1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        rtype = registry.find(attrs["type"])
+        if rtype is None or rtype.key == "activities":
+            keys = ", ".join(k for k in registry.keys() if k != "activities")
+            raise serializers.ValidationError({"type": f"Link to one of: {keys}."})
+        if not rtype.model.objects.live().filter(pk=attrs["id"]).exists():
+            raise serializers.ValidationError({"id": f"There is no {rtype.label.lower()} #{attrs['id']}."})
+        return attrs
+
+
+class ActivityWriteSerializer(RecordWriteSerializer):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
+    )
+    links = LinkSerializer(many=True, required=False, max_length=MAX_LINKS)
+
+    class Meta:
+        model = Activity
+        fields = (
+            "kind",
+            "subject",
+            "body",
+            "due_at",
+            "start_at",
+            "end_at",
+            "duration_minutes",
+            "outcome",
+            "done",
+            "assignee",
+            "priority",
+            "links",
+            *RecordWriteSerializer.base_fields,
+        )
+
+    def validate_subject(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Say what the activity is about.")
+        return value.strip()
+
+    def validate_links(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        seen = {(link["type"], link["id"]) for link in value}
+        if len(seen) != len(value):
+            raise serializers.ValidationError("A record is linked twice.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        instance: Activity | None = self.instance
+
+        def current(name: str) -> Any:
+            return attrs[name] if name in attrs else getattr(instance, name, None)
+
+        kind = current("kind") or "task"
+        start, end = current("start_at"), current("end_at")
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_at": "The end is before the start."})
+        if current("outcome") and kind != "call":
+            raise serializers.ValidationError({"outcome": "Only calls have an outcome."})
+        if kind == "meeting" and not start:
+            raise serializers.ValidationError({"start_at": "Give the meeting a start time."})
+        return attrs
