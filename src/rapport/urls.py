@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("rapport.sales.urls")),
     path("", include("rapport.sales.quote_urls")),
     path("", include("rapport.jobs.urls")),
+    path("", include("rapport.activities.urls")),
     path("", include("rapport.web.urls")),
 ]

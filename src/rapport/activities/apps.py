@@ -7,4 +7,12 @@ class ActivitiesConfig(AppConfig):
     verbose_name = "Activities"
 
     def ready(self) -> None:
+        from rapport.core import registry
+
         from . import records  # noqa: F401  (registers activities)
+
+        # People, companies and deals show their timeline and the quick forms on their pages.
+        for key in ("people", "companies", "deals"):
+            rtype = registry.find(key)
+            if rtype is not None and "activities/timeline_section.html" not in rtype.detail_sections:
+                rtype.detail_sections.append("activities/timeline_section.html")

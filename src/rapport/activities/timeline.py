@@ -1,0 +1,195 @@
+"""The timeline of a record: the activities linked to it and its own history events, newest first.
+
+A company's timeline also holds the activities of its people and its deals. Pages are keyset-paginated on
+(time, source, id) — never OFFSET — and cost a fixed number of queries whatever the size of the history.
+Only activities the user may see, linked to records the user may see, are ever read.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
+
+from rapport.core import customfields, registry
+from rapport.core.models import Event, Record
+from rapport.web import display
+
+from .models import Activity, ActivityLink
+
+PAGE_SIZE = 20
+ACTIVITY_KINDS = ("task", "call", "meeting", "note")
+KIND_FILTERS = (*ACTIVITY_KINDS, "changes")
+KIND_LABELS = {"": "Everything", "task": "Tasks", "call": "Calls", "meeting": "Meetings", "note": "Notes"}
+KIND_LABELS["changes"] = "Changes"
+# Sources order ties at the same instant: "event" > "activity" in the descending walk.
+SOURCES = ("activity", "event")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at: dt.datetime
+    source: str
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.at.isoformat()}|{self.source}|{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at_text, source, id_text = raw.split("|")
+            at = parse_datetime(at_text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadCursor("This page link is no longer valid.") from exc
+        if at is None or at.tzinfo is None or source not in SOURCES or not id_text.isdigit():
+            raise BadCursor("This page link is no longer valid.")
+        return cls(at, source, int(id_text))
+
+
+@dataclass
+class Item:
+    source: str  # "activity" or "event"
+    at: dt.datetime
+    id: int
+    activity: Activity | None = None
+    event: Event | None = None
+    links: list[display.Shown] = field(default_factory=list)  # other records the activity concerns
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    stage: dict[str, display.Shown] | None = None  # a deal's stage move: {"before": …, "after": …}
+    actor: str = ""
+    when: str = ""
+    record: display.Shown | None = None  # the record an event happened to
+
+    @property
+    def kind(self) -> str:
+        if self.activity is not None:
+            return self.activity.kind
+        return "stage" if self.stage else (self.event.kind if self.event else "")
+
+
+@dataclass
+class Page:
+    items: list[Item]
+    next_cursor: str | None
+
+
+def targets(user: Any, type_key: str, record: Record) -> dict[str, list[int]]:
+    """The records whose activities show on ``record``'s timeline (visible ones only), by type."""
+    out: dict[str, list[int]] = {type_key: [record.pk]}
+    if type_key == "companies":
+        for key, fk in (("people", "company_id"), ("deals", "company_id")):
+            rtype = registry.find(key)
+            if rtype is None or user.scope_for(key, "view") is None:
+                continue
+            ids = list(rtype.model.objects.visible_to(user).filter(**{fk: record.pk}).values_list("id", flat=True))
+            if ids:
+                out[key] = ids
+    return out
+
+
+def _link_q(target_ids: dict[str, list[int]]) -> Q:
+    q = Q()
+    for key, ids in target_ids.items():
+        q |= Q(type_key=key, record_id__in=ids)
+    return q
+
+
+def _after(cursor: Cursor | None, source: str, time_field: str) -> Q:
+    """Rows strictly older than ``cursor`` in the (time, source, id) descending walk."""
+    if cursor is None:
+        return Q()
+    older = Q(**{f"{time_field}__lt": cursor.at})
+    if source < cursor.source:
+        return older | Q(**{time_field: cursor.at})
+    if source == cursor.source:
+        return older | Q(**{time_field: cursor.at, "id__lt": cursor.id})
+    return older
+
+
+def activity_queryset(user: Any, target_ids: dict[str, list[int]]) -> QuerySet[Activity]:
+    linked = ActivityLink.objects.filter(_link_q(target_ids)).values("activity_id")
+    return (
+        Activity.objects.visible_to(user)
+        .filter(pk__in=linked)
+        .annotate(at=Coalesce("start_at", "due_at", "created_at"))
+    )
+
+
+def build(
+    user: Any, type_key: str, record: Record, *, kind: str = "", cursor: Cursor | None = None, size: int = PAGE_SIZE
+) -> Page:
+    """One page of ``record``'s timeline for ``user``."""
+    if kind not in ("", *KIND_FILTERS):
+        raise ValueError(f"kind: one of {', '.join(KIND_FILTERS)}.")
+    target_ids = targets(user, type_key, record)
+    rows: list[Item] = []
+    if kind != "changes" and user.scope_for("activities", "view") is not None:
+        qs = activity_queryset(user, target_ids).select_related("assignee")
+        if kind:
+            qs = qs.filter(kind=kind)
+        for a in qs.filter(_after(cursor, "activity", "at")).order_by("-at", "-id")[: size + 1]:
+            rows.append(Item("activity", a.at, a.pk, activity=a))
+    if kind in ("", "changes"):
+        events = (
+            Event.objects.filter(type_key=type_key, record_id=record.pk)
+            .filter(_after(cursor, "event", "occurred_at"))
+            .select_related("actor")
+            .order_by("-occurred_at", "-id")[: size + 1]
+        )
+        rows.extend(Item("event", e.occurred_at, e.pk, event=e) for e in events)
+    rows.sort(key=lambda i: (i.at, i.source, i.id), reverse=True)
+    more = len(rows) > size
+    rows = rows[:size]
+    _decorate(user, type_key, record, rows)
+    last = rows[-1] if rows else None
+    next_cursor = Cursor(last.at, last.source, last.id).encode() if more and last else None
+    return Page(rows, next_cursor)
+
+
+def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> None:
+    """Names for links, actors, stages and field changes, resolved in batch for the whole page."""
+    names = display.Names(user)
+    activity_ids = [i.id for i in rows if i.source == "activity"]
+    links: dict[int, list[tuple[str, int]]] = {}
+    if activity_ids:
+        for link in ActivityLink.objects.filter(activity_id__in=activity_ids).order_by("id"):
+            if link.type_key == type_key and link.record_id == record.pk:
+                continue
+            links.setdefault(link.activity_id, []).append((link.type_key, link.record_id))
+            names.want_record(link.type_key, link.record_id)
+    rtype = registry.get(type_key)
+    renderer = display.HistoryRenderer(rtype, customfields.definitions(type_key), names)
+    for item in rows:
+        if item.event is not None:
+            renderer.collect(item.event.changes or {})
+    names.resolve()
+    for item in rows:
+        item.when = display.local_datetime(item.at)
+        if item.activity is not None:
+            a = item.activity
+            item.actor = a.assignee.display_name if a.assignee else ""
+            # Records the viewer may not see are left out, not shown as "#id".
+            item.links = [shown for key, pk in links.get(a.pk, []) if (shown := names.record_shown(key, pk)).url]
+        elif item.event is not None:
+            e = item.event
+            item.actor = e.actor.display_name if e.actor else "System"
+            changes = e.changes or {}
+            if e.kind == "updated" and isinstance(changes.get("stage"), list):
+                shown = {c["label"]: c for c in renderer.rows({"stage": changes["stage"]})}
+                row = next(iter(shown.values()), None)
+                if row is not None:
+                    item.stage = {"before": row["before"], "after": row["after"]}
+                changes = {k: v for k, v in changes.items() if k != "stage"}
+            item.changes = renderer.rows(changes) if e.kind in ("created", "updated") else []
