@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("rapport.sales.quote_urls")),
     path("", include("rapport.jobs.urls")),
     path("", include("rapport.activities.urls")),
+    path("", include("rapport.activities.calendar_urls")),
     path("", include("rapport.web.urls")),
 ]

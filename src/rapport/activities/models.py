@@ -131,3 +131,16 @@ class ActivityLink(models.Model):
         record = rtype.model.objects.filter(pk=self.record_id).first() if rtype else None
         label = rtype.label if rtype else self.type_key
         return f"{label}: {record}" if record is not None else f"{label} #{self.record_id}"
+
+
+class CalendarFeed(models.Model):
+    """A user's secret iCalendar feed URL; only the token's SHA-256 is stored, the URL is shown once.
+    Regenerating replaces the digest (the old URL stops working); revoking deletes the row."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.user}"
