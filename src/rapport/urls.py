@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("rapport.jobs.urls")),
     path("", include("rapport.activities.urls")),
     path("", include("rapport.activities.calendar_urls")),
+    path("", include("rapport.activities.my_urls")),
     path("", include("rapport.web.urls")),
 ]

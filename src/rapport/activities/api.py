@@ -58,3 +58,149 @@ class ActivityCompleteView(BaseAPIView):
         )
         fresh = detail_queryset("activities").get(pk=pk)
         return json_response(represent(fresh), headers={"ETag": fresh.etag})
+
+
+# --- My day, reminders and notifications ---------------------------------------------------------
+def _my_day_item(activity: Activity) -> dict[str, object]:
+    reminder = getattr(activity, "reminder", None)
+    return {
+        "id": activity.pk,
+        "kind": activity.kind,
+        "subject": activity.subject,
+        "due_at": activity.due_at.isoformat() if activity.due_at else None,
+        "start_at": activity.start_at.isoformat() if activity.start_at else None,
+        "priority": activity.priority,
+        "version": activity.version,
+        "overdue": activity.overdue,
+        "reminder_minutes": reminder.minutes_before if reminder and reminder.status != "cancelled" else None,
+    }
+
+
+class MyDayView(BaseAPIView):
+    @extend_schema(
+        summary="The signed-in user's overdue, today's and upcoming (7 days) open tasks and meetings",
+        tags=["Activities"],
+        responses={200: OpenApiResponse(description="Buckets, computed in the user's time zone")},
+        operation_id="my_day",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        from . import myday
+
+        day = myday.build(request.user)
+        return json_response(
+            {
+                "date": day.today.isoformat(),
+                "time_zone": str(myday.user_zone(request.user)),
+                "overdue": [_my_day_item(a) for a in day.overdue],
+                "today": [_my_day_item(a) for a in day.due_today],
+                "upcoming": [_my_day_item(a) for a in day.upcoming],
+                "more_overdue": day.more_overdue,
+            }
+        )
+
+
+class ReminderSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(min_value=0, allow_null=True, help_text="Minutes before; null removes it.")
+
+
+class ActivityReminderView(BaseAPIView):
+    @extend_schema(
+        summary="Set (or remove, with null) the reminder of a task or meeting",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=ReminderSerializer,
+        responses={200: OpenApiResponse(description="The reminder"), 400: OpenApiResponse(description="Invalid")},
+        operation_id="activities_reminder",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        from . import reminders
+
+        activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
+        if activity is None:
+            raise Http404
+        body = ReminderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            reminder = reminders.set_reminder(
+                activity, body.validated_data["minutes"], actor=request.user, source="api"
+            )
+        except reminders.ReminderError as exc:
+            raise serializers.ValidationError({exc.field: exc.message}) from exc
+        if reminder is None:
+            return json_response({"activity": activity.pk, "minutes": None, "fire_at": None, "status": None})
+        return json_response(
+            {
+                "activity": activity.pk,
+                "minutes": reminder.minutes_before,
+                "fire_at": reminder.fire_at,
+                "status": reminder.status,
+            }
+        )
+
+
+class NotificationListView(BaseAPIView):
+    @extend_schema(
+        summary="The signed-in user's notifications, newest first (?unread=true for unread only)",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("unread", bool), OpenApiParameter("before", int)],
+        responses={200: OpenApiResponse(description="Notifications and the unread count")},
+        operation_id="notifications_list",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        from rapport.core.listing import QueryError
+
+        from .models import Notification
+
+        mine = Notification.objects.filter(user=request.user)
+        qs = mine.order_by("-id")
+        unread = request.query_params.get("unread", "")
+        if unread not in ("", "true", "false"):
+            raise QueryError("unread", "use true or false.")
+        if unread:
+            qs = qs.filter(read_at__isnull=unread == "true")
+        before = request.query_params.get("before", "")
+        if before:
+            if not before.isdigit():
+                raise QueryError("before", "use a notification id.")
+            qs = qs.filter(id__lt=int(before))
+        rows = list(qs[:50])
+        return json_response(
+            {
+                "unread_count": mine.filter(read_at__isnull=True).count(),
+                "results": [
+                    {
+                        "id": n.pk,
+                        "kind": n.kind,
+                        "title": n.title,
+                        "body": n.body,
+                        "activity": n.activity_id,
+                        "created_at": n.created_at,
+                        "read_at": n.read_at,
+                    }
+                    for n in rows
+                ],
+                "next_before": rows[-1].pk if len(rows) == 50 else None,
+            }
+        )
+
+
+class NotificationReadView(BaseAPIView):
+    @extend_schema(
+        summary="Mark one of your notifications read",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: OpenApiResponse(description="Read")},
+        operation_id="notifications_read",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        from django.utils import timezone
+
+        from .models import Notification
+
+        notification = Notification.objects.filter(user=request.user, pk=pk).first()
+        if notification is None:
+            raise Http404
+        if notification.read_at is None:
+            Notification.objects.filter(pk=pk).update(read_at=timezone.now())
+        return HttpResponse(status=204)

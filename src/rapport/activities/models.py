@@ -144,3 +144,79 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user}"
+
+
+# --- My day: reminders, notifications, the daily digest (issue 4) ---------------------------------
+class Reminder(models.Model):
+    """Remind the activity's assignee ``minutes_before`` its due or start time; one per activity.
+
+    ``fire_at`` is kept equal to ``activity.when - minutes_before`` by ``reminders.sync_reminders`` (called by
+    the My day views, the reminder service and, as a safety net, by the delivery job before each run)."""
+
+    PENDING, SENT, CANCELLED = "pending", "sent", "cancelled"
+    STATUSES = [(PENDING, "Pending"), (SENT, "Sent"), (CANCELLED, "Cancelled")]
+
+    activity = models.OneToOneField(Activity, on_delete=models.CASCADE, related_name="reminder")
+    minutes_before = models.PositiveIntegerField()
+    fire_at = models.DateTimeField(null=True, blank=True)  # UTC; None while the activity has no time
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    synced_version = models.PositiveIntegerField(default=0)  # the activity version fire_at was computed from
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "fire_at"], name="reminder_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Reminder {self.minutes_before} min before {self.activity_id}"
+
+
+class Notification(models.Model):
+    """An in-app message for one user (the bell in the navigation)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, default="reminder")
+    title = models.CharField(max_length=300)
+    body = models.TextField(blank=True, default="")
+    activity = models.ForeignKey(Activity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "created_at", "id"], name="notification_user_idx"),
+            models.Index(fields=["user", "id"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OutgoingEmail(models.Model):
+    """An email committed together with its once() key and sent from here, so a rerun never sends it twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["id"], name="outgoing_unsent_idx", condition=Q(sent_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class UserPreference(models.Model):
+    """Per-user settings of My day (kept here so the accounts app stays untouched)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="my_day_preference")
+    daily_digest = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user_id}"

@@ -1,0 +1,172 @@
+"""Pages of My day and notifications: buckets with complete/reschedule/remind actions (htmx), the nav counters,
+the notifications list with mark-read and the digest opt-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.visibility import can
+from rapport.web.common import page
+
+from . import myday, reminders, services
+from .models import Activity, Notification, UserPreference
+
+
+def _context(request: HttpRequest, error: str = "", done: str = "") -> dict[str, Any]:
+    day = myday.build(request.user)
+    for activity in [*day.overdue, *day.due_today, *day.upcoming]:
+        activity.can_change = can(request.user, activity, "change")  # type: ignore[attr-defined]
+    return {
+        "day": day,
+        "buckets": [
+            ("overdue", "Overdue", day.overdue, "Nothing overdue. Well done."),
+            ("today", "Today", day.due_today, "Nothing else due today."),
+            ("upcoming", f"Next {myday.UPCOMING_DAYS} days", day.upcoming, "Nothing planned for the coming week."),
+        ],
+        "reminder_choices": reminders.CHOICES,
+        "error": error,
+        "done": done,
+    }
+
+
+@page
+def my_day(request: HttpRequest) -> HttpResponse:
+    return render(request, "activities/my_day.html", _context(request))
+
+
+def _respond(request: HttpRequest, error: str = "", done: str = "", status: int = 200) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        return render(request, "activities/my_day_buckets.html", _context(request, error, done), status=status)
+    if error:
+        messages.error(request, error)
+    elif done:
+        messages.success(request, done)
+    return redirect("/my-day/")
+
+
+def _activity(request: HttpRequest, pk: int) -> Activity:
+    activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
+    if activity is None:
+        raise Http404("No such activity.")
+    return activity
+
+
+def _version(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return None
+
+
+@page
+@require_POST
+def complete(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _activity(request, pk)
+    try:
+        services.complete_activity(activity, actor=request.user, source="web", expected_version=_version(request))
+    except VersionConflict:
+        return _respond(request, error=f"“{activity.subject}” was changed by someone else; here is the latest.")
+    except PermissionDenied:
+        return _respond(request, error=f"You may not change “{activity.subject}”.", status=403)
+    activity.refresh_from_db()
+    reminders.sync_reminders(activity)
+    return _respond(request, done=f"“{activity.subject}” is done.")
+
+
+def parse_local(value: str, tz: Any) -> dt.datetime | None:
+    """A datetime-local value ("2026-11-27T09:00") in the user's zone, as UTC."""
+    try:
+        naive = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return naive.astimezone(dt.UTC)
+    return naive.replace(tzinfo=tz).astimezone(dt.UTC)
+
+
+@page
+@require_POST
+def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _activity(request, pk)
+    when = parse_local(request.POST.get("when", ""), myday.user_zone(request.user))
+    if when is None:
+        return _respond(request, error="When: enter a date and time, e.g. 2026-11-27 09:00.", status=400)
+    try:
+        services.reschedule_activity(
+            activity, when, actor=request.user, source="web", expected_version=_version(request)
+        )
+    except VersionConflict:
+        return _respond(request, error=f"“{activity.subject}” was changed by someone else; here is the latest.")
+    except PermissionDenied:
+        return _respond(request, error=f"You may not change “{activity.subject}”.", status=403)
+    activity.refresh_from_db()
+    reminders.sync_reminders(activity)
+    local = when.astimezone(myday.user_zone(request.user))
+    return _respond(request, done=f"“{activity.subject}” moved to {local:%a %d %b %H:%M}.")
+
+
+@page
+@require_POST
+def remind(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = _activity(request, pk)
+    raw = request.POST.get("minutes", "").strip()
+    if raw and not raw.isdigit():
+        return _respond(request, error="Reminder: choose one of the offered times.", status=400)
+    try:
+        reminders.set_reminder(activity, int(raw) if raw else None, actor=request.user, source="web")
+    except reminders.ReminderError as exc:
+        return _respond(request, error=f"Reminder: {exc.message}", status=400)
+    except PermissionDenied:
+        return _respond(request, error=f"You may not change “{activity.subject}”.", status=403)
+    text = f"Reminder {reminders.label_for(int(raw))}" if raw else "Reminder removed"
+    return _respond(request, done=f"{text} for “{activity.subject}”.")
+
+
+@page
+def nav(request: HttpRequest) -> HttpResponse:
+    """The My day counter and the bell, loaded by htmx after the page so pages pay no query for them."""
+    return render(request, "activities/my_nav.html", {"counts": myday.nav_counts(request.user)})
+
+
+# --- notifications ------------------------------------------------------------------------------
+@page
+def notifications(request: HttpRequest) -> HttpResponse:
+    qs = Notification.objects.filter(user=request.user).select_related("activity").order_by("-created_at", "-id")
+    page_obj = Paginator(qs, 50).get_page(request.GET.get("page"))
+    pref = UserPreference.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "activities/notifications.html",
+        {"page_obj": page_obj, "daily_digest": pref.daily_digest if pref else True},
+    )
+
+
+@page
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
+    raw = request.POST.get("id", "")
+    if raw:
+        if not raw.isdigit():
+            raise Http404("No such notification.")
+        mine = mine.filter(pk=int(raw))
+    mine.update(read_at=timezone.now())
+    return redirect("/notifications/")
+
+
+@page
+@require_POST
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    enabled = request.POST.get("daily_digest") == "on"
+    UserPreference.objects.update_or_create(user=request.user, defaults={"daily_digest": enabled})
+    messages.success(request, "Daily digest email turned " + ("on." if enabled else "off."))
+    return redirect("/notifications/")
