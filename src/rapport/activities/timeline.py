@@ -73,6 +73,11 @@ class Item:
     record: display.Shown | None = None  # the record an event happened to
 
     @property
+    def event_label(self) -> str:
+        kind = self.event.kind if self.event else ""
+        return {"updated": "changed"}.get(kind, kind.replace("_", " "))
+
+    @property
     def kind(self) -> str:
         if self.activity is not None:
             return self.activity.kind
@@ -192,4 +197,5 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
                 if row is not None:
                     item.stage = {"before": row["before"], "after": row["after"]}
                 changes = {k: v for k, v in changes.items() if k != "stage"}
-            item.changes = renderer.rows(changes) if e.kind in ("created", "updated") else []
+            # A creation's full field list is in the History panel; the timeline says what changed.
+            item.changes = renderer.rows(changes) if e.kind == "updated" else []

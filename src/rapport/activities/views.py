@@ -194,6 +194,8 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     if request.method != "POST":
         return _render_form(request, rtype, record, form, _initial(form, user))
     posted = {name: request.POST.get(name, "") for name in form.fields}
+    if form.key == "note" and not posted["body"].strip():
+        return _render_form(request, rtype, record, form, posted, errors={"body": "Write the note."}, status=400)
     serializer = ActivityWriteSerializer(data=_data(form, posted, _links(rtype.key, record)))
     if not serializer.is_valid():
         errors, general = _errors(form, serializer.errors)
