@@ -110,10 +110,16 @@ def test_permissions(users, person, company):
 def test_plain_post_and_full_page_form(users, company):
     c = client_for(users["member"])
     deal = write("deals", {"title": "Seats", "company": company.pk}, actor=users["member"])
-    page = c.get(f"/deals/{deal.pk}/quicklog/call/").content.decode()
-    assert "<html" in page and "Log a call" in page
-    r = c.post(f"/deals/{deal.pk}/quicklog/call/", {"subject": "From the board", "outcome": "connected"})
+    board = c.get("/deals/board/").content.decode()
+    link = f"/deals/{deal.pk}/quicklog/call/?next=/deals/board/"
+    assert f'href="{link}"' in board  # the card's "Log call" opens the same quick form
+    page = c.get(link).content.decode()
+    assert "<html" in page and "Log a call" in page and 'name="next" value="/deals/board/"' in page
+    r = c.post(link, {"subject": "From the board", "outcome": "connected", "next": "/deals/board/"})
+    assert r.status_code == 302 and r["Location"] == "/deals/board/"
+    r = c.post(f"/deals/{deal.pk}/quicklog/call/", {"subject": "Again", "next": "https://evil.example/"})
     assert r.status_code == 302 and r["Location"] == f"/deals/{deal.pk}/"
+    assert Activity.objects.filter(kind="call").count() == 2
 
 
 def test_complete_from_the_timeline(users, person):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from rapport.core import registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.models import Record
-from rapport.web.common import page, record_type
+from rapport.web.common import page, record_type, safe_next
 from rapport.web.forms import user_choices
 
 from . import services as activity_services
@@ -173,7 +173,8 @@ def _render_form(
         "outcomes": OUTCOMES,
         "users": user_choices() if "assignee" in form.fields else [],
         "action": f"/{rtype.key}/{record.pk}/quicklog/{form.key}/",
-        "back": f"/{rtype.key}/{record.pk}/",
+        "back": safe_next(request, f"/{rtype.key}/{record.pk}/"),
+        "next": safe_next(request, ""),
     }
     template = "activities/quicklog.html" if request.headers.get("HX-Request") else "activities/quicklog_page.html"
     response = render(request, template, context, status=status)
@@ -209,7 +210,7 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     except PermissionDenied as exc:
         return _render_form(request, rtype, record, form, posted, general=[str(exc)], status=403)
     if not request.headers.get("HX-Request"):
-        return redirect(f"/{rtype.key}/{record.pk}/")
+        return redirect(safe_next(request, f"/{rtype.key}/{record.pk}/"))
     return _render_form(request, rtype, record, form, _initial(form, user), saved=saved)
 
 

@@ -141,6 +141,12 @@ class BoardContext:
                             self.lost_stage.pk,
                         )
                     )
+            parts.append(
+                format_html(
+                    '<a class="btn-link deal-log-call" href="/deals/{}/quicklog/call/?next=/deals/board/">Log call</a>',
+                    card.id,
+                )
+            )
             parts.append("</div>")
         parts.append("</article>")
         return "".join(parts)
