@@ -175,3 +175,33 @@ def test_section_on_detail_pages(users, person, company):
 @pytest.mark.parametrize("bad", ["/activities/1/timeline/", "/people/999999/timeline/"])
 def test_unknown_targets_404(users, bad):
     assert client_for(users["member"]).get(bad).status_code == 404
+
+
+def test_timeline_api(users, company, person, api_client_for, django_assert_max_num_queries):
+    m = users["member"]
+    for i in range(22):
+        activity(m, f"Call {i}", [("people", person.pk)], kind="call", done=True, start_at="2026-02-02T10:00:00Z")
+    client = api_client_for(m)
+    first = client.get(f"/api/v1/companies/{company.pk}/timeline/")
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert len(body["results"]) == timeline.PAGE_SIZE and body["next_cursor"]
+    top = body["results"][0]
+    assert top["source"] in ("activity", "event")
+    calls = [r for r in body["results"] if r["source"] == "activity"]
+    assert (
+        calls[0]["activity"]["kind"] == "call" and {"type": "people", "id": person.pk} in calls[0]["activity"]["links"]
+    )
+    with django_assert_max_num_queries(20):
+        second = client.get(f"/api/v1/companies/{company.pk}/timeline/", {"cursor": body["next_cursor"]}).json()
+    ids = [r["id"] for r in body["results"] + second["results"] if r["source"] == "activity"]
+    assert len(ids) == len(set(ids)) == 22
+    assert second["next_cursor"] is None
+    only = client.get(f"/api/v1/companies/{company.pk}/timeline/", {"kind": "changes"}).json()["results"]
+    assert [r["event"]["kind"] for r in only] == ["created"]
+    bad = client.get(f"/api/v1/companies/{company.pk}/timeline/", {"kind": "gossip"})
+    assert bad.status_code == 400 and "kind" in bad.content.decode()
+    assert client.get(f"/api/v1/companies/{company.pk}/timeline/", {"cursor": "x"}).status_code == 400
+    assert client.get(f"/api/v1/companies/{company.pk}/timeline/", {"page": "2"}).status_code == 400
+    assert api_client_for(users["outsider"]).get(f"/api/v1/companies/{company.pk}/timeline/").status_code == 404
+    assert client.get("/api/v1/companies/999999/timeline/").status_code == 404

@@ -204,3 +204,78 @@ class NotificationReadView(BaseAPIView):
         if notification.read_at is None:
             Notification.objects.filter(pk=pk).update(read_at=timezone.now())
         return HttpResponse(status=204)
+
+
+# --- Timeline of a person, company or deal --------------------------------------------------------
+def _timeline_item(item: object) -> dict[str, object]:
+    from .timeline import Item
+
+    assert isinstance(item, Item)
+    out: dict[str, object] = {"source": item.source, "kind": item.kind, "at": item.at, "id": item.id}
+    if item.activity is not None:
+        a = item.activity
+        out["activity"] = {
+            "id": a.pk,
+            "kind": a.kind,
+            "subject": a.subject,
+            "body": a.body,
+            "due_at": a.due_at,
+            "start_at": a.start_at,
+            "end_at": a.end_at,
+            "outcome": a.outcome,
+            "done": a.done,
+            "overdue": a.overdue,
+            "assignee": a.assignee_id,
+            "links": [{"type": key, "id": pk} for key, pk in item.link_refs],
+        }
+    elif item.event is not None:
+        e = item.event
+        out["event"] = {
+            "id": e.pk,
+            "kind": e.kind,
+            "actor": e.actor_id,
+            "source": e.source,
+            "changes": e.changes if e.kind == "updated" else {},
+            "stage": {"before": item.stage["before"].text, "after": item.stage["after"].text} if item.stage else None,
+        }
+    return out
+
+
+class RecordTimelineView(BaseAPIView):
+    @extend_schema(
+        summary="The timeline of a person, company or deal: linked activities and history, newest first",
+        tags=["Activities"],
+        parameters=[
+            OpenApiParameter("type_key", str, OpenApiParameter.PATH, enum=["people", "companies", "deals"]),
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("kind", str, enum=["task", "call", "meeting", "note", "changes"]),
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+        ],
+        responses={200: OpenApiResponse(description="results and next_cursor (20 per page)")},
+        operation_id="record_timeline",
+    )
+    def get(self, request: Request, type_key: str, pk: int) -> HttpResponse:
+        from rapport.core import registry
+        from rapport.core.listing import QueryError
+
+        from . import timeline
+
+        rtype = registry.find(type_key)
+        if rtype is None or request.user.scope_for(type_key, "view") is None:
+            raise Http404
+        record = rtype.model.objects.visible_to(request.user).filter(pk=pk).first()
+        if record is None:
+            raise Http404
+        kind = request.query_params.get("kind", "")
+        if kind not in ("", *timeline.KIND_FILTERS):
+            raise QueryError("kind", f"one of {', '.join(timeline.KIND_FILTERS)}.")
+        unknown = set(request.query_params) - {"kind", "cursor"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter.")
+        raw = request.query_params.get("cursor", "")
+        try:
+            cursor = timeline.Cursor.decode(raw) if raw else None
+        except timeline.BadCursor as exc:
+            raise QueryError("cursor", "this cursor is not valid.") from exc
+        page = timeline.build(request.user, type_key, record, kind=kind, cursor=cursor)
+        return json_response({"results": [_timeline_item(i) for i in page.items], "next_cursor": page.next_cursor})

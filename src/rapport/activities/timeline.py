@@ -66,6 +66,7 @@ class Item:
     activity: Activity | None = None
     event: Event | None = None
     links: list[display.Shown] = field(default_factory=list)  # other records the activity concerns
+    link_refs: list[tuple[str, int]] = field(default_factory=list)  # the same, as (type key, id)
     changes: list[dict[str, Any]] = field(default_factory=list)
     stage: dict[str, display.Shown] | None = None  # a deal's stage move: {"before": …, "after": …}
     actor: str = ""
@@ -186,7 +187,11 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
             a = item.activity
             item.actor = a.assignee.display_name if a.assignee else ""
             # Records the viewer may not see are left out, not shown as "#id".
-            item.links = [shown for key, pk in links.get(a.pk, []) if (shown := names.record_shown(key, pk)).url]
+            for key, pk in links.get(a.pk, []):
+                shown = names.record_shown(key, pk)
+                if shown.url:
+                    item.links.append(shown)
+                    item.link_refs.append((key, pk))
         elif item.event is not None:
             e = item.event
             item.actor = e.actor.display_name if e.actor else "System"
