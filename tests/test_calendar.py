@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
+from rapport.accounts.models import Team
 from rapport.activities.models import Activity, CalendarFeed
 from rapport.core import services
 
-from .conftest import write
+from .browser import CHROMIUM, PASSWORD, page_fixture
+from .conftest import make_user, write
 
 
 def iso(value: dt.datetime) -> str:
@@ -248,3 +251,35 @@ def test_bad_parameters_answer_400_naming_them(users, params, named):
     response = client_for(users["member"]).get("/calendar/", params)
     assert response.status_code == 400
     assert f"{named}:" in response.content.decode()
+
+
+browser_page = page_fixture()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_calendar_in_the_browser(live_server: Any, transactional_db: Any, browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    team = Team.objects.create(name="Sales")
+    user = make_user("sam", "member", team, time_zone="Europe/Berlin")
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo("Europe/Berlin")).replace(hour=12, minute=0, second=0)
+    write("activities", {"kind": "meeting", "subject": "Kick-off", "start_at": iso(today)}, actor=user)
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("nav.nav >> text=Calendar")
+    expect(page.locator(".calendar-day.is-today")).to_contain_text("Kick-off")
+    page.click("text=Make a feed address")
+    expect(page.locator("#feed-url")).to_have_value(re.compile(r"/calendar/feed/cal_[\w-]+\.ics$"))
+    page.click("[data-copy]")
+    expect(page.locator("[data-copy]")).to_have_text("Copied")
+    feed = page.request.get(page.input_value("#feed-url"))
+    assert feed.status == 200 and "Kick-off" in str(Calendar.from_ical(feed.body()).walk("VEVENT")[0]["summary"])
+    page.click("text=Month")
+    expect(page.locator("h1")).to_contain_text(today.strftime("%B %Y"))
+    page.click("[aria-label='Next month']")
+    page.click("text=Today")
+    expect(page.locator(".calendar-day.is-today")).to_contain_text("Kick-off")
