@@ -53,7 +53,11 @@ def agenda(users: dict[str, Any]) -> dict[str, Activity]:
     out = {
         "task": write(
             "activities",
-            {"subject": "Send proposal", "due_at": iso(now + dt.timedelta(days=2)), "body": "Price <b>list</b>"},
+            {
+                "subject": "Send proposal",
+                "due_at": iso(now + dt.timedelta(days=2)),
+                "body": "Price <b>list</b>; a, b\nnext line",
+            },
             actor=member,
         ),
         "meeting": write(
@@ -105,7 +109,7 @@ def test_feed_lists_exactly_the_owners_items_in_the_window(users, agenda, django
     start = task.decoded("dtstart")
     assert start.utcoffset() == dt.timedelta(0) and start == agenda["task"].due_at
     assert task.to_ical().decode().count("DTSTART:") == 1 and "Z\r\n" in task.to_ical().decode()
-    assert "Price <b>list</b>" in str(task["description"])  # plain text, not HTML-rendered
+    assert "Price <b>list</b>; a, b\nnext line" in str(task["description"])  # plain text, escaped for iCalendar
     assert f"/activities/{agenda['task'].pk}/" in str(task["url"])
     assert task.decoded("last-modified") and task.decoded("dtstamp")
 
@@ -118,6 +122,8 @@ def test_feed_lists_exactly_the_owners_items_in_the_window(users, agenda, django
     write("activities", {"subject": "Send the proposal"}, actor=users["member"], instance=agenda["task"])
     again = events(anonymous.get(url).content)
     assert str(again[f"activity-{agenda['task'].pk}@rapport"]["summary"]) == "Send the proposal"
+    assert again[f"activity-{agenda['task'].pk}@rapport"].decoded("sequence") == 1  # clients take the update
+    assert anonymous.head(url).status_code == 200
 
 
 def test_feed_query_count_does_not_grow_with_items(users, agenda, django_assert_max_num_queries):

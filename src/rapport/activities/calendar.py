@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -61,9 +62,9 @@ def feed_for_token(raw: str) -> CalendarFeed | None:
 
 # --- what a calendar shows ----------------------------------------------------------------------
 def timed_q(start: dt.datetime, end: dt.datetime) -> Q:
-    """Activities that happen in [start, end): tasks by due time, meetings and calls by start."""
-    return Q(kind="task", due_at__gte=start, due_at__lt=end) | Q(
-        kind__in=("meeting", "call"), start_at__gte=start, start_at__lt=end
+    """Tasks, meetings and calls that happen in [start, end): at their due time, or else at their start."""
+    return ~Q(kind="note") & (
+        Q(due_at__gte=start, due_at__lt=end) | Q(due_at__isnull=True, start_at__gte=start, start_at__lt=end)
     )
 
 
@@ -81,18 +82,18 @@ def calendar_activities(user: User, start: dt.datetime, end: dt.datetime, *, tea
 
 
 def when_of(activity: Activity) -> dt.datetime | None:
-    return activity.due_at if activity.kind == "task" else activity.start_at
+    return activity.due_at or activity.start_at
 
 
 def end_of(activity: Activity, start: dt.datetime) -> dt.datetime:
-    if activity.kind != "task" and activity.end_at and activity.end_at > start:
+    if activity.due_at is None and activity.end_at and activity.end_at > start:
         return activity.end_at
     return start + dt.timedelta(minutes=activity.duration_minutes or TASK_MINUTES)
 
 
 def feed_activities(user: User, now: dt.datetime | None = None) -> list[Activity]:
     now = now or timezone.now()
-    qs = calendar_activities(user, now - FEED_PAST, now + FEED_FUTURE).order_by("due_at", "start_at", "id")
+    qs = calendar_activities(user, now - FEED_PAST, now + FEED_FUTURE).order_by(Coalesce("due_at", "start_at"), "id")
     return list(qs[:FEED_MAX_ITEMS])
 
 
@@ -116,6 +117,7 @@ def activity_event(activity: Activity, *, url: str, stamp: dt.datetime) -> Event
     event.add("dtend", _utc(end_of(activity, start)))
     event.add("last-modified", _utc(activity.updated_at))
     event.add("created", _utc(activity.created_at))
+    event.add("sequence", max(0, activity.version - 1))  # clients replace their copy when it grows
     event.add("status", "CONFIRMED")
     event.add("categories", [activity.get_kind_display()])
     state = "Done" if activity.done else ("Overdue" if activity.overdue else "Open")
@@ -170,7 +172,6 @@ def invite_ics(meeting: Activity, *, base_url: str, now: dt.datetime | None = No
     cal = new_calendar(meeting.subject, method="PUBLISH")
     event = activity_event(meeting, url=f"{base_url}/activities/{meeting.pk}/", stamp=now)
     assert event is not None  # the view only serves meetings with a start
-    event.add("sequence", max(0, meeting.version - 1))
     organizer = _address(meeting.owner, "organizer")
     if organizer is not None:
         event.add("organizer", organizer)
@@ -275,7 +276,7 @@ def build_grid(user: User, view: str, anchor: dt.date, *, team: bool = False, tz
     lower = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     upper = dt.datetime.combine(end, dt.time.min, tzinfo=tz)
     qs = calendar_activities(user, lower, upper, team=team).select_related("assignee")
-    rows = list(qs.order_by("due_at", "start_at", "id")[: PAGE_MAX_ITEMS + 1])
+    rows = list(qs.order_by(Coalesce("due_at", "start_at"), "id")[: PAGE_MAX_ITEMS + 1])
     grid = Grid(view=view, anchor=anchor, start=start, end=end, weeks=weeks, truncated=len(rows) > PAGE_MAX_ITEMS)
     rows = rows[:PAGE_MAX_ITEMS]
     rows.sort(key=lambda a: (when_of(a) or upper, a.pk))

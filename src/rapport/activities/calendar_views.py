@@ -7,8 +7,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, page
@@ -32,7 +31,7 @@ def _ics(body: bytes, filename: str) -> HttpResponse:
 
 
 @page
-@require_GET
+@require_safe
 def calendar_page(request: HttpRequest) -> HttpResponse:
     try:
         view = calendar.parse_view(request.GET.get("view"))
@@ -79,8 +78,7 @@ def feed_settings(request: HttpRequest) -> HttpResponse:
     return redirect("/calendar/")
 
 
-@never_cache
-@require_GET
+@require_safe
 def feed(request: HttpRequest, token: str) -> HttpResponse:
     """The token is the credential: no session, no CSRF; anything but a live token answers 404."""
     found = calendar.feed_for_token(token)
@@ -93,7 +91,7 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @page
-@require_GET
+@require_safe
 def invite(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = get_object_or_404(
         Activity.objects.visible_to(request.user).select_related("owner", "assignee"),
