@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from django.utils import timezone
 from freezegun import freeze_time
 
+from rapport.accounts.models import Team
 from rapport.activities import myday
 from rapport.activities.models import Activity, Reminder
 
-from .conftest import write
+from .browser import CHROMIUM, PASSWORD, page_fixture
+from .conftest import make_user, write
+
+browser_page = page_fixture()
 
 NOW = dt.datetime(2026, 11, 26, 22, 30, tzinfo=dt.UTC)  # 23:30 in Berlin, 17:30 in New York
 
@@ -163,3 +169,38 @@ def test_query_counts_with_thousands_of_open_tasks(users, client, api_client_for
         api = api_client_for(member)
         with django_assert_max_num_queries(6):
             assert len(api.get("/api/v1/my-day/").json()["overdue"]) == myday.LIMIT
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_my_day_in_the_browser(live_server, transactional_db, browser_page):
+    from playwright.sync_api import expect
+
+    team = Team.objects.create(name="Sales")
+    sam = make_user("sam", "member", team, time_zone="Europe/Berlin")
+    overdue = task(sam, "2020-01-01T09:00:00Z", "Send the proposal")
+    task(sam, (timezone.now() + dt.timedelta(days=2)).isoformat(), "Prepare the demo")
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/my-day/")
+    expect(page.locator("#nav-my-day .badge")).to_have_text("1")  # loaded by htmx after the page
+
+    row = page.locator("#bucket-upcoming tr", has_text="Prepare the demo")
+    row.locator("select[name=minutes]").select_option("60")
+    expect(page.locator("#my-day .flash-success")).to_contain_text("Reminder 1 hour before")
+    assert Reminder.objects.get().minutes_before == 60
+
+    row = page.locator("#bucket-upcoming tr", has_text="Prepare the demo")
+    row.locator("summary").click()
+    row.locator("input[name=when]").fill("2030-05-06T10:30")
+    row.locator("button:has-text('Move')").click()
+    expect(page.locator("#my-day .flash-success")).to_contain_text("moved to Mon 06 May 10:30")
+    assert Reminder.objects.get().fire_at == dt.datetime(2030, 5, 6, 7, 30, tzinfo=dt.UTC)  # 10:30 CEST − 1 h
+
+    page.locator("#bucket-overdue tr", has_text="Send the proposal").locator("button:has-text('Done')").click()
+    expect(page.locator("#my-day .flash-success")).to_contain_text("is done")
+    expect(page.locator("#my-day")).to_contain_text("Nothing on your plate")  # the demo moved out of the week
+    assert Activity.objects.get(pk=overdue.pk).done
