@@ -24,7 +24,7 @@ FEED_PAST = dt.timedelta(days=30)
 FEED_FUTURE = dt.timedelta(days=365)
 FEED_MAX_ITEMS = 2000  # bounds the size of a feed; calendar clients poll it every few hours
 PAGE_MAX_ITEMS = 1000
-CALENDAR_KINDS = ("task", "meeting", "call")  # notes have no time to show
+MAX_SPAN = dt.timedelta(days=14)  # a meeting longer than this shows from its start only
 TASK_MINUTES = 30  # a task without a duration shows as a half-hour slot at its due time
 PRODID = "-//Rapport//Rapport CRM//EN"
 TOKEN_PREFIX = "cal_"
@@ -61,17 +61,21 @@ def feed_for_token(raw: str) -> CalendarFeed | None:
 
 
 # --- what a calendar shows ----------------------------------------------------------------------
-def timed_q(start: dt.datetime, end: dt.datetime) -> Q:
-    """Tasks, meetings and calls that happen in [start, end): at their due time, or else at their start."""
-    return ~Q(kind="note") & (
-        Q(due_at__gte=start, due_at__lt=end) | Q(due_at__isnull=True, start_at__gte=start, start_at__lt=end)
-    )
+def timed_q(start: dt.datetime, end: dt.datetime, *, spanning: bool = False) -> Q:
+    """Tasks, meetings and calls that happen in [start, end): at their due time, or else at their start.
+    With ``spanning``, also those that started up to MAX_SPAN earlier and are still going on at ``start``."""
+    starts_inside = Q(start_at__gte=start, start_at__lt=end)
+    if spanning:
+        starts_inside |= Q(start_at__gte=start - MAX_SPAN, start_at__lt=start, end_at__gt=start)
+    return ~Q(kind="note") & (Q(due_at__gte=start, due_at__lt=end) | (Q(due_at__isnull=True) & starts_inside))
 
 
-def calendar_activities(user: User, start: dt.datetime, end: dt.datetime, *, team: bool = False) -> QuerySet[Activity]:
+def calendar_activities(
+    user: User, start: dt.datetime, end: dt.datetime, *, team: bool = False, spanning: bool = False
+) -> QuerySet[Activity]:
     """The user's own (assigned) tasks, meetings and calls in the range; with ``team``, those of their
     team's members too — always within what the user may see."""
-    qs = Activity.objects.visible_to(user).filter(timed_q(start, end))
+    qs = Activity.objects.visible_to(user).filter(timed_q(start, end, spanning=spanning))
     if team and user.team_id is not None:
         qs = qs.filter(assignee__team_id=user.team_id)
     elif team:
@@ -192,6 +196,7 @@ class Day:
     in_month: bool
     today: bool
     items: list[Activity] = field(default_factory=list)
+    continued: set[int] = field(default_factory=set)  # ids of items that started on an earlier day
 
 
 @dataclass
@@ -275,17 +280,29 @@ def build_grid(user: User, view: str, anchor: dt.date, *, team: bool = False, tz
         day += dt.timedelta(days=1)
     lower = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     upper = dt.datetime.combine(end, dt.time.min, tzinfo=tz)
-    qs = calendar_activities(user, lower, upper, team=team).select_related("assignee")
+    qs = calendar_activities(user, lower, upper, team=team, spanning=True).select_related("assignee")
     rows = list(qs.order_by(Coalesce("due_at", "start_at"), "id")[: PAGE_MAX_ITEMS + 1])
     grid = Grid(view=view, anchor=anchor, start=start, end=end, weeks=weeks, truncated=len(rows) > PAGE_MAX_ITEMS)
     rows = rows[:PAGE_MAX_ITEMS]
     rows.sort(key=lambda a: (when_of(a) or upper, a.pk))
+    last_day = end - dt.timedelta(days=1)
     for activity in rows:
         when = when_of(activity)
         if when is None:
             continue
-        bucket = days.get(when.astimezone(tz).date())
-        if bucket is not None:
-            bucket.items.append(activity)
-            grid.count += 1
+        first = when.astimezone(tz).date()
+        last = first
+        if activity.due_at is None and activity.end_at and activity.end_at > when:
+            last = (
+                (activity.end_at - dt.timedelta(microseconds=1)).astimezone(tz).date()
+            )  # ends at midnight: not the next day
+        day = max(first, start)
+        shown = False
+        while day <= min(last, last_day):
+            days[day].items.append(activity)
+            if day != first:
+                days[day].continued.add(activity.pk)
+            shown = True
+            day += dt.timedelta(days=1)
+        grid.count += shown
     return grid
