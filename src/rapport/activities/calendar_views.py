@@ -3,12 +3,15 @@ and a meeting's .ics invite."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from rapport.accounts.models import User
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, page
 
@@ -33,6 +36,7 @@ def _ics(body: bytes, filename: str) -> HttpResponse:
 @page
 @require_safe
 def calendar_page(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
     try:
         view = calendar.parse_view(request.GET.get("view"))
         anchor = calendar.parse_date(request.GET.get("date"), timezone.localdate())
@@ -41,8 +45,8 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
     scope = request.GET.get("scope") or "mine"
     if scope not in ("mine", "team"):
         return error_page(request, "scope: choose mine or team.", back="/calendar/")
-    grid = calendar.build_grid(request.user, view, anchor, team=scope == "team")  # type: ignore[arg-type]
-    feed = CalendarFeed.objects.filter(user=request.user).first()
+    grid = calendar.build_grid(user, view, anchor, team=scope == "team")
+    feed = CalendarFeed.objects.filter(user=user).first()
     return render(
         request,
         "activities/calendar.html",
@@ -62,16 +66,17 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
 @page
 @require_POST
 def feed_settings(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
     action = request.POST.get("action", "")
     if action in ("create", "regenerate"):
-        raw = calendar.issue_feed(request.user)  # type: ignore[arg-type]
+        raw = calendar.issue_feed(user)
         request.session[SHOWN_URL_KEY] = f"{_base_url(request)}/calendar/feed/{raw}.ics"
         if action == "regenerate":
             messages.success(request, "New feed URL made. The old one no longer works: update your calendar app.")
         else:
             messages.success(request, "Feed URL made. Copy it now: it is shown only once.")
     elif action == "revoke":
-        if calendar.revoke_feed(request.user):  # type: ignore[arg-type]
+        if calendar.revoke_feed(user):
             messages.success(request, "Calendar feed turned off. Its URL no longer works.")
     else:
         return error_page(request, "action: choose create, regenerate or revoke.", back="/calendar/")
