@@ -261,3 +261,24 @@ def test_digest_opt_out(member, client):
     with freeze_time(utc(2026, 11, 26, 7, 15)):
         assert tasks.send_digests.call() == 1
     assert OutgoingEmail.objects.get().sent_at is not None and len(mail.outbox) == 1
+
+
+def test_reminder_section_for_the_activity_page(member, client):
+    """The section the activity page can include (RecordType.detail_sections), with the offsets of CHOICES."""
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    item = task_for(member, "2026-12-01T10:00:00Z")
+    reminders.set_reminder(item, 1440, actor=member)
+    request = RequestFactory().get(f"/activities/{item.pk}/")
+    request.user = member
+    html = render_to_string("activities/my_reminder_section.html", {"record": item}, request=request)
+    for value, label in reminders.CHOICES:
+        assert f'value="{value}"' in html and label in html
+    assert 'value="1440" selected' in html
+    client.force_login(member)
+    back = client.post(f"/my-day/{item.pk}/reminder/", {"minutes": "15", "next": f"/activities/{item.pk}/"})
+    assert back["Location"] == f"/activities/{item.pk}/"
+    assert Reminder.objects.get().minutes_before == 15
+    evil = client.post(f"/my-day/{item.pk}/reminder/", {"minutes": "15", "next": "//evil.example/"})
+    assert evil["Location"] == "/my-day/"

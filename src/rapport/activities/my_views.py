@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from rapport.core.errors import PermissionDenied, VersionConflict
@@ -50,6 +51,9 @@ def _respond(request: HttpRequest, error: str = "", done: str = "", status: int 
         messages.error(request, error)
     elif done:
         messages.success(request, done)
+    back = request.POST.get("next", "")
+    if back.startswith("/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)  # e.g. the activity's page, whose reminder section posted here
     return redirect("/my-day/")
 
 
