@@ -83,6 +83,23 @@ def test_deal_stage_changes_shown_with_names(users):
     assert "moved the stage" in html and "Qualification → Proposal" in html
 
 
+def test_company_timeline_shows_its_visible_deals_moving(users, company):
+    m, admin = users["member"], users["admin"]
+    deal = write("deals", {"title": "Seats", "company": company.pk}, actor=m)
+    hidden = write("deals", {"title": "West deal", "company": company.pk, "owner": users["outsider"].pk}, actor=admin)
+    proposal = Stage.objects.get(pipeline=deal.pipeline, name="Proposal")
+    move_deal(deal, proposal, actor=m, source="ui")
+    move_deal(hidden, proposal, actor=admin, source="ui")
+    deal.refresh_from_db()
+    write("deals", {"amount": "10"}, actor=m, instance=deal)  # not a stage move: stays on the deal's own page
+    html = client_for(m).get(f"/companies/{company.pk}/timeline/?kind=changes").content.decode()
+    assert html.count("Qualification → Proposal") == 1
+    assert f'href="/deals/{deal.pk}/">Seats</a>' in html and "West deal" not in html
+    assert "Amount" not in html
+    admin_html = client_for(admin).get(f"/companies/{company.pk}/timeline/?kind=changes").content.decode()
+    assert admin_html.count("Qualification → Proposal") == 2
+
+
 def test_company_timeline_includes_people_and_deals(users, company, person):
     m = users["member"]
     deal = write("deals", {"title": "Seats", "company": company.pk}, actor=m)

@@ -148,8 +148,12 @@ def build(
         for a in qs.filter(_after(cursor, "activity", "at")).order_by("-at", "-id")[: size + 1]:
             rows.append(Item("activity", a.at, a.pk, activity=a))
     if kind in ("", "changes"):
+        own = Q(type_key=type_key, record_id=record.pk)
+        if type_key == "companies" and target_ids.get("deals"):
+            # A company's timeline also shows its (visible) deals moving through the pipeline.
+            own |= Q(type_key="deals", record_id__in=target_ids["deals"], kind="updated", changes__has_key="stage")
         events = (
-            Event.objects.filter(type_key=type_key, record_id=record.pk)
+            Event.objects.filter(own)
             .filter(_after(cursor, "event", "occurred_at"))
             .select_related("actor")
             .order_by("-occurred_at", "-id")[: size + 1]
@@ -175,11 +179,15 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
                 continue
             links.setdefault(link.activity_id, []).append((link.type_key, link.record_id))
             names.want_record(link.type_key, link.record_id)
-    rtype = registry.get(type_key)
-    renderer = display.HistoryRenderer(rtype, customfields.definitions(type_key), names)
+    renderers: dict[str, display.HistoryRenderer] = {}
     for item in rows:
         if item.event is not None:
-            renderer.collect(item.event.changes or {})
+            key = item.event.type_key
+            if key not in renderers:
+                renderers[key] = display.HistoryRenderer(registry.get(key), customfields.definitions(key), names)
+            renderers[key].collect(item.event.changes or {})
+            if key != type_key or item.event.record_id != record.pk:
+                names.want_record(key, item.event.record_id)
     names.resolve()
     for item in rows:
         item.when = display.local_datetime(item.at)
@@ -194,6 +202,9 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
                     item.link_refs.append((key, pk))
         elif item.event is not None:
             e = item.event
+            renderer = renderers[e.type_key]
+            if e.type_key != type_key or e.record_id != record.pk:
+                item.record = names.record_shown(e.type_key, e.record_id)
             item.actor = e.actor.display_name if e.actor else "System"
             changes = e.changes or {}
             if e.kind == "updated" and isinstance(changes.get("stage"), list):
