@@ -124,7 +124,7 @@ def _after(cursor: Cursor | None, source: str, time_field: str) -> Q:
     return older
 
 
-def activity_queryset(user: Any, target_ids: dict[str, list[int]]) -> QuerySet[Activity]:
+def activity_queryset(user: Any, target_ids: dict[str, list[int]]) -> QuerySet[Any]:
     linked = ActivityLink.objects.filter(_link_q(target_ids)).values("activity_id")
     return (
         Activity.objects.visible_to(user)
@@ -145,7 +145,7 @@ def build(
         qs = activity_queryset(user, target_ids).select_related("assignee")
         if kind:
             qs = qs.filter(kind=kind)
-        for a in qs.filter(_after(cursor, "activity", "at")).order_by("-at", "-id")[: size + 1]:
+        for a in qs.filter(_after(cursor, "activity", "at")).order_by("-at", "-id")[: size + 1]:  # type: ignore[misc]
             rows.append(Item("activity", a.at, a.pk, activity=a))
     if kind in ("", "changes"):
         own = Q(type_key=type_key, record_id=record.pk)
@@ -208,8 +208,7 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
             item.actor = e.actor.display_name if e.actor else "System"
             changes = e.changes or {}
             if e.kind == "updated" and isinstance(changes.get("stage"), list):
-                shown = {c["label"]: c for c in renderer.rows({"stage": changes["stage"]})}
-                row = next(iter(shown.values()), None)
+                row = next(iter(renderer.rows({"stage": changes["stage"]})), None)
                 if row is not None:
                     item.stage = {"before": row["before"], "after": row["after"]}
                 changes = {k: v for k, v in changes.items() if k != "stage"}

@@ -66,8 +66,9 @@ def _links(type_key: str, record: Record) -> list[dict[str, Any]]:
 
 # --- timeline ---------------------------------------------------------------------------------
 def _timeline_context(request: HttpRequest, rtype: Any, record: Record, kind: str, cursor: str) -> dict[str, Any]:
+    user: Any = request.user
     parsed = timeline.Cursor.decode(cursor) if cursor else None
-    result = timeline.build(request.user, rtype.key, record, kind=kind, cursor=parsed)
+    result = timeline.build(user, rtype.key, record, kind=kind, cursor=parsed)
     return {
         "rtype": rtype,
         "record": record,
@@ -75,7 +76,7 @@ def _timeline_context(request: HttpRequest, rtype: Any, record: Record, kind: st
         "kind": kind,
         "kinds": list(timeline.KIND_LABELS.items()),
         "base_url": f"/{rtype.key}/{record.pk}/timeline/",
-        "can_complete": request.user.scope_for("activities", "change") is not None,
+        "can_complete": user.scope_for("activities", "change") is not None,
     }
 
 
@@ -189,7 +190,7 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     form = FORMS.get(form_key)
     if form is None:
         raise Http404("No such form.")
-    user = request.user
+    user: Any = request.user
     if user.scope_for("activities", "add") is None:
         raise Forbidden("You may not add activities.")
     if request.method != "POST":
@@ -202,7 +203,7 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
         errors, general = _errors(form, serializer.errors)
         return _render_form(request, rtype, record, form, posted, errors=errors, general=general, status=400)
     try:
-        saved = services.create_record(Activity, serializer.validated_data, actor=user, source="ui")
+        saved: Any = services.create_record(Activity, serializer.validated_data, actor=user, source="ui")
     except ValidationError as exc:
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
         errors, general = _errors(form, detail)
