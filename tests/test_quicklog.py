@@ -137,3 +137,16 @@ def test_complete_from_the_timeline(users, person):
     assert task.done
     assert client_for(users["read-only"]).post(f"/people/{person.pk}/timeline/complete/{task.pk}/").status_code == 403
     assert client_for(users["outsider"]).post(f"/people/{person.pk}/timeline/complete/{task.pk}/").status_code == 404
+    elsewhere = write("people", {"first_name": "Bob", "last_name": "Other"}, actor=m)
+    other = write("activities", {"subject": "Other", "links": [{"type": "people", "id": elsewhere.pk}]}, actor=m)
+    assert c.post(f"/people/{person.pk}/timeline/complete/{other.pk}/").status_code == 404
+
+
+def test_a_binned_company_is_not_linked(users, person, company):
+    from rapport.core import services
+
+    services.delete_record(company, actor=users["admin"], source="ui")
+    person.refresh_from_db()
+    r = client_for(users["member"]).post(f"/people/{person.pk}/quicklog/note/", {"body": "Still here"})
+    assert r.status_code == 302
+    assert links(Activity.objects.get(kind="note")) == {("people", person.pk)}

@@ -59,8 +59,11 @@ def _links(type_key: str, record: Record) -> list[dict[str, Any]]:
     """The record itself, and for a person or a deal also its company."""
     links = [{"type": type_key, "id": record.pk}]
     company_id = getattr(record, "company_id", None)
-    if type_key in ("people", "deals") and company_id:
-        links.append({"type": "companies", "id": company_id})
+    companies = registry.find("companies")
+    # A company in the recycle bin is not linked (the link would be refused).
+    if type_key in ("people", "deals") and company_id and companies is not None:
+        if companies.model.objects.live().filter(pk=company_id).exists():
+            links.append({"type": "companies", "id": company_id})
     return links
 
 
@@ -220,8 +223,10 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
 def complete(request: HttpRequest, type_key: str, pk: int, activity_pk: int) -> HttpResponse:
     """Mark an activity on the timeline done, and answer the refreshed timeline."""
     rtype, record = _record(request, type_key, pk)
-    activity = Activity.objects.visible_to(request.user).filter(pk=activity_pk).first()
-    if activity is None or registry.find("activities") is None:
+    targets = timeline.targets(request.user, rtype.key, record)
+    # Only an activity on this record's timeline can be completed from it.
+    activity = timeline.activity_queryset(request.user, targets).filter(pk=activity_pk).first()
+    if activity is None:
         raise Http404("No such activity.")
     if not visibility.can(request.user, activity, "change"):
         raise Forbidden("You may not change this activity.")
