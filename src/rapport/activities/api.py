@@ -151,7 +151,7 @@ class NotificationListView(BaseAPIView):
 
         from .models import Notification
 
-        mine = Notification.objects.filter(user=request.user)
+        mine = Notification.objects.filter(user_id=request.user.pk or 0)
         qs = mine.order_by("-id")
         unread = request.query_params.get("unread", "")
         if unread not in ("", "true", "false"):
@@ -198,7 +198,7 @@ class NotificationReadView(BaseAPIView):
 
         from .models import Notification
 
-        notification = Notification.objects.filter(user=request.user, pk=pk).first()
+        notification = Notification.objects.filter(user_id=request.user.pk or 0, pk=pk).first()
         if notification is None:
             raise Http404
         if notification.read_at is None:

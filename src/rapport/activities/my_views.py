@@ -4,7 +4,7 @@ the notifications list with mark-read and the digest opt-out."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -14,12 +14,17 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from rapport.accounts.models import User
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.visibility import can
 from rapport.web.common import page
 
 from . import myday, reminders, services
 from .models import Activity, Notification, UserPreference
+
+
+def _me(request: HttpRequest) -> User:
+    return cast(User, request.user)  # every view here is behind @page (login required)
 
 
 def _context(request: HttpRequest, error: str = "", done: str = "") -> dict[str, Any]:
@@ -144,9 +149,9 @@ def nav(request: HttpRequest) -> HttpResponse:
 # --- notifications ------------------------------------------------------------------------------
 @page
 def notifications(request: HttpRequest) -> HttpResponse:
-    qs = Notification.objects.filter(user=request.user).select_related("activity").order_by("-created_at", "-id")
+    qs = Notification.objects.filter(user=_me(request)).select_related("activity").order_by("-created_at", "-id")
     page_obj = Paginator(qs, 50).get_page(request.GET.get("page"))
-    pref = UserPreference.objects.filter(user=request.user).first()
+    pref = UserPreference.objects.filter(user=_me(request)).first()
     return render(
         request,
         "activities/notifications.html",
@@ -157,7 +162,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @page
 @require_POST
 def notifications_read(request: HttpRequest) -> HttpResponse:
-    mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
+    mine = Notification.objects.filter(user=_me(request), read_at__isnull=True)
     raw = request.POST.get("id", "")
     if raw:
         if not raw.isdigit():
@@ -171,6 +176,6 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_settings(request: HttpRequest) -> HttpResponse:
     enabled = request.POST.get("daily_digest") == "on"
-    UserPreference.objects.update_or_create(user=request.user, defaults={"daily_digest": enabled})
+    UserPreference.objects.update_or_create(user=_me(request), defaults={"daily_digest": enabled})
     messages.success(request, "Daily digest email turned " + ("on." if enabled else "off."))
     return redirect("/notifications/")
