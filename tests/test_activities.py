@@ -100,3 +100,22 @@ def test_markdown_is_rendered_safely(users):
     client.force_login(users["member"])
     page = client.get(f"/activities/{activity.pk}/").content.decode()
     assert "<em>hi</em>" in page and "<img" not in page
+
+
+def test_reminder_follows_every_write_path(users, api_client_for):
+    from rapport.activities.models import Reminder
+    from rapport.activities.reminders import set_reminder
+
+    task = write("activities", {"subject": "Call back", "due_at": "2030-01-10T09:00:00Z"}, actor=users["member"])
+    set_reminder(task, 60, actor=users["member"])
+    assert Reminder.objects.get(activity=task).fire_at.isoformat() == "2030-01-10T08:00:00+00:00"
+    client = api_client_for(users["member"])
+    moved = client.patch(
+        f"/api/v1/activities/{task.pk}/",
+        json.dumps({"due_at": "2030-01-11T09:00:00Z"}),
+        content_type="application/json",
+    )
+    assert moved.status_code == 200
+    assert Reminder.objects.get(activity=task).fire_at.isoformat() == "2030-01-11T08:00:00+00:00"
+    assert client.delete(f"/api/v1/activities/{task.pk}/").status_code == 204
+    assert Reminder.objects.get(activity=task).status == Reminder.CANCELLED

@@ -9,7 +9,8 @@ class ActivitiesConfig(AppConfig):
     def ready(self) -> None:
         from rapport.core import registry
 
-        from . import records  # noqa: F401  (registers activities)
+        # Registers activities, and the reminder and digest jobs with the scheduler.
+        from . import records, tasks  # noqa: F401
 
         # People, companies and deals show their timeline and the quick forms on their pages.
         for key in ("people", "companies", "deals"):

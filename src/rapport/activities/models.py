@@ -95,6 +95,22 @@ class Activity(Record):
     def related_items(self, name: str) -> Any:
         return self.links.all()
 
+    def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
+        if not created and ({"due_at", "start_at", "done"} & set(changes)):
+            from .reminders import sync_reminders
+
+            sync_reminders(self)  # the reminder moves with the activity, and stops when it is done
+
+    def on_soft_delete(self) -> None:
+        from .reminders import sync_reminders
+
+        sync_reminders(self)
+
+    def on_restore(self) -> None:
+        from .reminders import sync_reminders
+
+        sync_reminders(self)
+
     def api_extra(self) -> dict[str, Any]:
         return {
             "links": [{"type": link.type_key, "id": link.record_id} for link in self.links.all()],

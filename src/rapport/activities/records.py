@@ -56,7 +56,7 @@ activities = register(
             "done": True,
             "priority": "normal",
         },
-        detail_sections=["activities/body.html"],
+        detail_sections=["activities/body.html", "activities/my_reminder_section.html"],
         prefetch_related=("links",),
     )
 )

@@ -178,6 +178,8 @@ TIME_ZONE = env_str("RAPPORT_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 PHONE_DEFAULT_REGION = env_str("RAPPORT_PHONE_REGION", "US")
+# The address people reach Rapport at, for links in emails (reminders, digests).
+RAPPORT_SITE_URL = env_str("RAPPORT_SITE_URL", "http://127.0.0.1:8000")
 BASE_CURRENCY = env_str("RAPPORT_BASE_CURRENCY", "USD")
 
 # --- Static files ---------------------------------------------------------------------------
