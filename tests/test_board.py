@@ -333,3 +333,28 @@ def test_won_and_lost_columns_cover_the_last_30_days_and_load_when_opened(users,
         .content.decode()
     )
     assert f'data-deal="{recent.pk}"' in column and f'data-deal="{old.pk}"' not in column
+
+
+def test_deals_without_a_next_activity_are_flagged(users, pipeline):
+    idle = deal(users["member"], pipeline, "Proposal", amount="100")
+    planned = deal(users["member"], pipeline, "Proposal", amount="100")
+    write(
+        "activities",
+        {"subject": "Follow up", "due_at": "2030-01-01T09:00:00Z", "links": [{"type": "deals", "id": planned.pk}]},
+        actor=users["member"],
+    )
+    done_only = deal(users["member"], pipeline, "Proposal", amount="100")
+    write(
+        "activities",
+        {"kind": "note", "subject": "Met", "links": [{"type": "deals", "id": done_only.pk}]},
+        actor=users["member"],
+    )
+    page = client_for(users["member"]).get(f"/deals/board/?pipeline={pipeline.pk}").content.decode()
+
+    def card(d):
+        start = page.index(f'data-deal="{d.pk}"')
+        return page[start : page.index("</article>", start)]
+
+    assert "No next activity" in card(idle)
+    assert "No next activity" not in card(planned)
+    assert "No next activity" in card(done_only)  # a note is not a next step

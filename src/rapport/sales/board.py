@@ -87,6 +87,7 @@ class Card:
     owner_id: int | None = None
     team_id: int | None = None
     can_change: bool = False
+    no_next_activity: bool = False
 
     @property
     def amount_text(self) -> str:
@@ -249,6 +250,8 @@ def column_cards(
     rows = rows[:size]
     now = timezone.now()
     cards = [to_card(r, stage, now) for r in rows]
+    if cursor:  # a "show more" page; the board's first page is flagged in one go by build_board
+        mark_next_activities(cards)
     next_cursor = encode_cursor(rows[-1]["stage_entered_at"], rows[-1]["id"]) if more and rows else None
     return cards, next_cursor
 
@@ -258,7 +261,33 @@ def card_for(deal_id: int, user: Any) -> tuple[Card, Stage] | None:
     if row is None:
         return None
     stage = Stage.objects.select_related("pipeline").get(pk=row["stage_id"])
-    return to_card(row, stage), stage
+    card = to_card(row, stage)
+    mark_next_activities([card])
+    return card, stage
+
+
+def mark_next_activities(cards: list[Card]) -> None:
+    """Flag open deals with no next step: no open task, call or meeting linked to them (one query
+    for all the cards given). Any planned activity counts, whoever it belongs to: the flag says the
+    deal has a next step, not what it is."""
+    from django.apps import apps
+
+    open_ids = [c.id for c in cards if c.status == "open"]
+    if not open_ids or not apps.is_installed("rapport.activities"):
+        return
+    from rapport.activities.models import ActivityLink
+
+    planned = set(
+        ActivityLink.objects.filter(
+            type_key="deals",
+            record_id__in=open_ids,
+            activity__done=False,
+            activity__deleted_at__isnull=True,
+            activity__kind__in=("task", "call", "meeting"),
+        ).values_list("record_id", flat=True)
+    )
+    for card in cards:
+        card.no_next_activity = card.status == "open" and card.id not in planned
 
 
 def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None) -> list[Column]:
@@ -273,6 +302,7 @@ def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None)
             # Collapsed: its cards load when the column is opened ("Show cards").
             cards, next_cursor = [], (FIRST_PAGE if totals[stage.pk].count else None)
         columns.append(Column(stage=stage, totals=totals[stage.pk], cards=cards, next_cursor=next_cursor))
+    mark_next_activities([card for column in columns for card in column.cards])
     return columns
 
 

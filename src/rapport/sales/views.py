@@ -111,6 +111,11 @@ class BoardContext:
                     card.days_in_stage,
                 )
             )
+        if card.no_next_activity:
+            parts.append(
+                '<span class="badge badge-warning" title="No open task, call or meeting is planned">'
+                "No next activity</span>"
+            )
         parts.append("</div>")
         if card.can_change:
             parts.append(
