@@ -95,6 +95,8 @@ class MyDayView(BaseAPIView):
                 "today": [_my_day_item(a) for a in day.due_today],
                 "upcoming": [_my_day_item(a) for a in day.upcoming],
                 "more_overdue": day.more_overdue,
+                "more_today": day.more_today,
+                "more_upcoming": day.more_upcoming,
             }
         )
 

@@ -4,6 +4,7 @@ the notifications list with mark-read and the digest opt-out."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, cast
 
 from django.contrib import messages
@@ -11,7 +12,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from rapport.accounts.models import User
@@ -27,16 +30,46 @@ def _me(request: HttpRequest) -> User:
     return cast(User, request.user)  # every view here is behind @page (login required)
 
 
+@functools.lru_cache(maxsize=64)
+def _reminder_options(selected: int | None) -> str:
+    """The reminder select's options with ``selected`` marked: built once per value, not per row."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, mark_safe(" selected") if value == selected else "", text) for value, text in reminders.CHOICES),
+    )
+
+
+def _has_reminder(activity: Any) -> bool:
+    try:
+        activity.reminder  # noqa: B018  (select_related: no query)
+    except Exception:  # RelatedObjectDoesNotExist
+        return False
+    return True
+
+
 def _context(request: HttpRequest, error: str = "", done: str = "") -> dict[str, Any]:
     day = myday.build(request.user)
     for activity in [*day.overdue, *day.due_today, *day.upcoming]:
         activity.can_change = can(request.user, activity, "change")  # type: ignore[attr-defined]
+        # Looked up once here: in the template a missing reminder raises (and is swallowed) per option.
+        reminder = getattr(activity, "reminder", None) if _has_reminder(activity) else None
+        activity.reminder_minutes = (  # type: ignore[attr-defined]
+            reminder.minutes_before if reminder is not None and reminder.status != "cancelled" else None
+        )
+        activity.reminder_options = _reminder_options(activity.reminder_minutes)  # type: ignore[attr-defined]
     return {
         "day": day,
         "buckets": [
-            ("overdue", "Overdue", day.overdue, "Nothing overdue. Well done."),
-            ("today", "Today", day.due_today, "Nothing else due today."),
-            ("upcoming", f"Next {myday.UPCOMING_DAYS} days", day.upcoming, "Nothing planned for the coming week."),
+            ("overdue", "Overdue", day.overdue, "Nothing overdue. Well done.", day.more_overdue),
+            ("today", "Today", day.due_today, "Nothing else due today.", day.more_today),
+            (
+                "upcoming",
+                f"Next {myday.UPCOMING_DAYS} days",
+                day.upcoming,
+                "Nothing planned for the coming week.",
+                day.more_upcoming,
+            ),
         ],
         "reminder_choices": reminders.CHOICES,
         "error": error,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from .models import Activity, Notification
 
 UPCOMING_DAYS = 7
-LIMIT = 100  # per bucket; the page links to the full list beyond that
+LIMIT = 15  # per bucket; the page links to the full list beyond that (a page of 45 rows renders fast)
 
 
 def user_zone(user: Any) -> zoneinfo.ZoneInfo:
@@ -38,6 +38,8 @@ class MyDay:
     due_today: list[Activity] = field(default_factory=list)
     upcoming: list[Activity] = field(default_factory=list)
     more_overdue: bool = False
+    more_today: bool = False
+    more_upcoming: bool = False
 
     @property
     def empty(self) -> bool:
@@ -54,31 +56,31 @@ def my_activities(user: Any) -> Any:
 
 
 def build(user: Any, now: dt.datetime | None = None) -> MyDay:
-    """Two indexed queries: tasks by due time (activity_my_day_idx), meetings and calls by start time."""
+    """Each bucket from its own bounded queries (activity_my_day_idx for tasks by due time, the
+    start-time index for meetings and calls), so a long overdue list never hides today's work."""
     now = now or timezone.now()
     today, start, end = day_bounds(user, now)
     tz = user_zone(user)
     horizon = dt.datetime.combine(today + dt.timedelta(days=UPCOMING_DAYS + 1), dt.time(0), tzinfo=tz)
     base = my_activities(user)
-    by_due = list(base.filter(due_at__lt=horizon).order_by("due_at", "id")[: 3 * LIMIT])
-    by_start = list(
-        base.filter(due_at__isnull=True, start_at__gte=start, start_at__lt=horizon).order_by("start_at", "id")[
-            : 2 * LIMIT
-        ]
-    )
     day = MyDay(today=today)
-    for activity in sorted(by_due + by_start, key=lambda a: (a.when, a.pk)):
-        when = activity.when
-        if activity.due_at is not None and when < now:
-            bucket = day.overdue
-        elif when < end:
-            bucket = day.due_today
-        else:
-            bucket = day.upcoming
-        if len(bucket) < LIMIT:
-            bucket.append(activity)
-        elif bucket is day.overdue:
-            day.more_overdue = True
+
+    def take(*querysets: Any) -> tuple[list[Activity], bool]:
+        items: list[Activity] = []
+        for qs in querysets:
+            items += list(qs[: LIMIT + 1])
+        items.sort(key=lambda a: (a.when, a.pk))
+        return items[:LIMIT], len(items) > LIMIT
+
+    by_due = base.filter(due_at__isnull=False).order_by("due_at", "id")
+    by_start = base.filter(due_at__isnull=True).order_by("start_at", "id")
+    day.overdue, day.more_overdue = take(by_due.filter(due_at__lt=now))
+    day.due_today, day.more_today = take(
+        by_due.filter(due_at__gte=now, due_at__lt=end), by_start.filter(start_at__gte=start, start_at__lt=end)
+    )
+    day.upcoming, day.more_upcoming = take(
+        by_due.filter(due_at__gte=end, due_at__lt=horizon), by_start.filter(start_at__gte=end, start_at__lt=horizon)
+    )
     return day
 
 
