@@ -66,12 +66,46 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _descendants(pid: int) -> list[int]:
+    """Child processes of ``pid`` and theirs (Linux /proc): RQ's work horse puts itself in a process
+    group of its own, so killing the worker's group alone would leave it running."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
+    """Like a machine dying: the worker, its process group and every process it started."""
+    descendants = _descendants(proc.pid)
     os.killpg(proc.pid, signal.SIGKILL)
+    _kill_all(descendants)
     proc.wait(timeout=10)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    descendants = _descendants(proc.pid) if proc.poll() is None else []
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -80,3 +114,5 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
+    finally:
+        _kill_all([pid for pid in descendants if Path(f"/proc/{pid}").exists()])  # nothing outlives the test
