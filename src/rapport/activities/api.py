@@ -8,8 +8,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import ETAG_RE, BaseAPIView, json_response
-from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.api.views import BaseAPIView, if_match_version, json_response
+from rapport.core.errors import PermissionDenied
 from rapport.core.visibility import can
 
 from . import services
@@ -38,13 +38,7 @@ class ActivityCompleteView(BaseAPIView):
             raise Http404
         if not can(request.user, activity, "change"):
             raise PermissionDenied("You may not change this activity.")
-        expected = None
-        header = (request.headers.get("If-Match") or "").strip()
-        if header and header != "*":
-            match = ETAG_RE.match(header)
-            if not match or int(match.group(1)) != activity.pk:
-                raise VersionConflict(activity.etag)
-            expected = int(match.group(2))
+        expected = if_match_version(request, activity.pk, activity.etag)
         body = CompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if body.validated_data.get("outcome") and activity.kind != "call":

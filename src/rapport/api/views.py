@@ -54,6 +54,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def if_match_version(request: Request, pk: int, current_etag: str) -> int | None:
+    """The version an ``If-Match: "<id>-<version>"`` header expects, None without one (or ``*``);
+    an ETag of another record or an unreadable one is stale (412 with the current ETag)."""
+    header = (request.headers.get("If-Match") or "").strip()
+    if not header or header == "*":
+        return None
+    match = ETAG_RE.match(header)
+    if not match or int(match.group(1)) != pk:
+        raise VersionConflict(current_etag)
+    return int(match.group(2))
+
+
 class TokenScopePermission(permissions.BasePermission):
     """Read-only tokens may only read."""
 
@@ -231,13 +243,7 @@ class RecordDetailView(BaseAPIView):
         return record
 
     def expected_version(self, request: Request, record: Any) -> int | None:
-        header = request.headers.get("If-Match")
-        if not header or header.strip() == "*":
-            return None
-        match = ETAG_RE.match(header.strip())
-        if not match or int(match.group(1)) != record.pk:
-            raise VersionConflict(record.etag)
-        return int(match.group(2))
+        return if_match_version(request, record.pk, record.etag)
 
     def get(self, request: Request, pk: int) -> HttpResponse:
         record = self.get_record(request, pk)

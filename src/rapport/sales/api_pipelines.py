@@ -14,8 +14,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import BaseAPIView, json_response
-from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.api.views import BaseAPIView, if_match_version, json_response
+from rapport.core.errors import PermissionDenied
 from rapport.core.listing import QueryError
 from rapport.core.visibility import can
 
@@ -268,15 +268,7 @@ class DealMoveView(BaseAPIView):
 
 
 def _expected_version(request: Request, deal: Deal) -> int | None:
-    from rapport.api.views import ETAG_RE
-
-    header = (request.headers.get("If-Match") or "").strip()
-    if not header or header == "*":
-        return None
-    match = ETAG_RE.match(header)
-    if not match or int(match.group(1)) != deal.pk:
-        raise VersionConflict(deal.etag)
-    return int(match.group(2))
+    return if_match_version(request, deal.pk, deal.etag)
 
 
 __all__ = [

@@ -12,9 +12,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from rapport.api.views import ETAG_RE, BaseAPIView, idempotent_create, json_response
+from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, json_response
 from rapport.core import listing
-from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.errors import PermissionDenied
 from rapport.core.models import to_json_value
 from rapport.core.visibility import can
 
@@ -171,13 +171,7 @@ def _fetch(user: Any, pk: int) -> Quote:
 
 
 def _expected_version(request: Request, quote: Quote) -> int | None:
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return None
-    match = ETAG_RE.match(header)
-    if not match or int(match.group(1)) != quote.pk:
-        raise VersionConflict(quotes.quote_etag(quote))
-    return int(match.group(2))
+    return if_match_version(request, quote.pk, quotes.quote_etag(quote))
 
 
 # --- views ---------------------------------------------------------------------------------------
