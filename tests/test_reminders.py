@@ -84,7 +84,7 @@ def test_rescheduling_moves_the_reminder_and_it_can_fire_again(member):
     with freeze_time(utc(2026, 12, 1, 9, 0)):
         assert tasks.deliver_reminders.call() == 1
     task.refresh_from_db()
-    reschedule_activity(task, utc(2026, 12, 3, 10, 0), actor=member, source="web")
+    reschedule_activity(task, utc(2026, 12, 3, 10, 0), actor=member, source="ui")
     # Even without a hook on the write path, the job reconciles before delivering.
     with freeze_time(utc(2026, 12, 2, 9, 0)):
         assert tasks.deliver_reminders.call() == 0
@@ -111,8 +111,8 @@ def test_completing_or_deleting_cancels(member):
     gone_task = task_for(member, "2026-12-01T10:00:00Z", "Deleted soon")
     reminders.set_reminder(done_task, 15, actor=member)
     reminders.set_reminder(gone_task, 15, actor=member)
-    complete_activity(done_task, actor=member, source="web")
-    delete_record(gone_task, actor=member, source="web")
+    complete_activity(done_task, actor=member, source="ui")
+    delete_record(gone_task, actor=member, source="ui")
     with freeze_time(utc(2026, 12, 1, 10, 0)):
         assert tasks.deliver_reminders.call() == 0
     assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.CANCELLED}

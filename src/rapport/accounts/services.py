@@ -100,7 +100,7 @@ def delete_team(team: Team, *, actor: Any) -> int:
     User.objects.filter(team=team).update(team=None)
     for member in members:
         member.team_id = None
-        sync_owner_team(member)
+        sync_owner_team(member, actor=actor)
     team.delete()
     return len(members)
 
@@ -144,5 +144,5 @@ def update_user(user: User, *, actor: Any, **fields: Any) -> User:
         setattr(user, name, value)
     user.save(update_fields=list(fields))
     if user.team_id != old_team:
-        sync_owner_team(user)  # their records follow them to the new team
+        sync_owner_team(user, actor=actor)  # their records follow them to the new team
     return user

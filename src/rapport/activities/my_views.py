@@ -114,7 +114,7 @@ def _version(request: HttpRequest) -> int | None:
 def complete(request: HttpRequest, pk: int) -> HttpResponse:
     activity = _activity(request, pk)
     try:
-        services.complete_activity(activity, actor=request.user, source="web", expected_version=_version(request))
+        services.complete_activity(activity, actor=request.user, source="ui", expected_version=_version(request))
     except VersionConflict:
         return _respond(request, error=f"“{activity.subject}” was changed by someone else; here is the latest.")
     except PermissionDenied:
@@ -144,7 +144,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
         return _respond(request, error="When: enter a date and time, e.g. 2026-11-27 09:00.", status=400)
     try:
         services.reschedule_activity(
-            activity, when, actor=request.user, source="web", expected_version=_version(request)
+            activity, when, actor=request.user, source="ui", expected_version=_version(request)
         )
     except VersionConflict:
         return _respond(request, error=f"“{activity.subject}” was changed by someone else; here is the latest.")
@@ -164,7 +164,7 @@ def remind(request: HttpRequest, pk: int) -> HttpResponse:
     if raw and not raw.isdigit():
         return _respond(request, error="Reminder: choose one of the offered times.", status=400)
     try:
-        reminders.set_reminder(activity, int(raw) if raw else None, actor=request.user, source="web")
+        reminders.set_reminder(activity, int(raw) if raw else None, actor=request.user, source="ui")
     except reminders.ReminderError as exc:
         return _respond(request, error=f"Reminder: {exc.message}", status=400)
     except PermissionDenied:

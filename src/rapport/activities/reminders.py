@@ -99,7 +99,7 @@ def reconcile_reminders() -> int:
     return count
 
 
-def set_reminder(activity: Activity, minutes: int | None, *, actor: Any, source: str = "web") -> Reminder | None:
+def set_reminder(activity: Activity, minutes: int | None, *, actor: Any, source: str = "ui") -> Reminder | None:
     """Remind the assignee ``minutes`` before the activity (None removes the reminder)."""
     if not can(actor, activity, "change"):
         raise PermissionDenied("You may not change this activity.")

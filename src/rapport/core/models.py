@@ -142,13 +142,16 @@ def to_json_value(value: Any) -> Any:
     return value
 
 
+EVENT_SOURCES = ("ui", "api", "import", "automation", "email", "system")
+
+
 class Event(models.Model):
     """A change to a record, written in the same transaction as the change.
 
     The single source of field history, timelines and (later) automation and webhooks.
     """
 
-    SOURCES = [(s, s) for s in ("ui", "api", "import", "automation", "email", "system")]
+    SOURCES = [(s, s) for s in EVENT_SOURCES]
 
     occurred_at = models.DateTimeField(default=timezone.now)
     type_key = models.CharField(max_length=40)
@@ -163,7 +166,17 @@ class Event(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
 
+    # Kinds that change a record's stored values: each bumps its version by one, so a record's
+    # version is the number of these events about it (tests/invariants.py checks it).
+    VERSION_KINDS = ("created", "updated", "deleted", "restored")
+
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source__in=EVENT_SOURCES),
+                name="event_source_declared",
+            ),
+        ]
         indexes = [
             models.Index(fields=["type_key", "record_id", "-id"], name="event_record_idx"),
             models.Index(fields=["id"], name="event_undispatched_idx", condition=models.Q(dispatched_at__isnull=True)),

@@ -64,24 +64,49 @@ CHANGED = " OR ".join(
 )
 
 
+def _upsert_sql() -> str:
+    ne = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    return UPSERT.format(changed=CHANGED.format(ne=ne))
+
+
+def _entry_params(record: Record) -> list[Any]:
+    doc = document_for(record)
+    return [
+        record.record_type_key,
+        record.pk,
+        doc["owner_id"],
+        doc["team_id"],
+        doc["title"],
+        doc["body"],
+        doc["identifiers"],
+    ]
+
+
 def index_record(record: Record) -> None:
     """Insert or refresh the record's entry in one statement; an unchanged entry is not rewritten,
     so the full-text indexes (FTS5 triggers, GIN) are not touched by writes that do not affect them."""
-    doc = document_for(record)
-    ne = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     with connection.cursor() as cur:
-        cur.execute(
-            UPSERT.format(changed=CHANGED.format(ne=ne)),
-            [
-                record.record_type_key,
-                record.pk,
-                doc["owner_id"],
-                doc["team_id"],
-                doc["title"],
-                doc["body"],
-                doc["identifiers"],
-            ],
-        )
+        cur.execute(_upsert_sql(), _entry_params(record))
+
+
+def index_records(model: type[Record], pks: list[int], batch: int = 1000) -> int:
+    """Refresh the entries of many live records of one type (bulk writes, dependents of a renamed
+    record): read in batches with what their documents show, one upsert per batch; unchanged
+    entries are not rewritten. Returns the number of records looked at."""
+    rtype = registry.for_model(model)
+    qs = model.objects.live().order_by("pk")
+    if rtype.prefetch_related:
+        qs = qs.prefetch_related(*rtype.prefetch_related)
+    links = [f.name for f in model._meta.concrete_fields if f.many_to_one]
+    total = 0
+    sql = _upsert_sql()
+    for start in range(0, len(pks), batch):
+        rows = list(qs.select_related(*links).filter(pk__in=pks[start : start + batch]))
+        if rows:
+            with connection.cursor() as cur:
+                cur.executemany(sql, [_entry_params(r) for r in rows])
+        total += len(rows)
+    return total
 
 
 def remove_record(record: Record) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import search
 from .errors import PermissionDenied, RecordGone, VersionConflict
-from .models import Event, Record
+from .models import Event, Record, to_json_value
 from .visibility import can, can_assign_owner
 
 _local = threading.local()
@@ -43,7 +44,16 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
+SOURCES = frozenset(key for key, _ in Event.SOURCES)
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"unknown event source {source!r}; use one of {sorted(SOURCES)}")
+
+
 def record_event(record: Record, kind: str, *, actor: Any, source: str, changes: dict[str, Any] | None = None) -> Event:
+    _check_source(source)
     return Event.objects.create(
         type_key=record.record_type_key,
         record_id=record.pk,
@@ -129,6 +139,7 @@ def update_record(
         if expected_version is not None and current.version != expected_version:
             raise VersionConflict(current.etag)
         before = current.snapshot()
+        before_title = str(current)
         related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
         if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
             _check_owner(actor, type_key, "change", data["owner"])
@@ -150,6 +161,8 @@ def update_record(
         current.after_write(changes, actor=actor, source=source, created=False)
         record_event(current, "updated", actor=actor, source=source, changes=changes)
         search.index_record(current)
+        if str(current) != before_title:
+            reindex_dependents(current)
     return current
 
 
@@ -190,17 +203,88 @@ def restore_record(record: Record, *, actor: Any, source: str) -> Record:
     return current
 
 
-def sync_owner_team(user: Any) -> int:
-    """After ``user`` changed team, move the records they own (and their search entries) to
-    the new team: a record's team is always its owner's. Returns the number of records moved."""
+def update_records_in_bulk(
+    model: type[Record], where: Q, values: dict[str, Any], *, actor: Any, source: str
+) -> list[Record]:
+    """Set ``values`` ({field name: value}) on every record of ``model`` matching ``where``, as one
+    write: one transaction, the rows locked, a version bump and an ``updated`` event with the
+    field diff for each row that actually changes, and their search entries refreshed in bulk.
+
+    For bulk changes that follow from a settings change (a stage's probability, an owner's team);
+    the type's ``prepare_write`` rules are not re-run, so give only values that keep them (e.g. a
+    probability only to deals that follow their stage). Binned records are updated too (their
+    stored values must not go stale), without a search entry. Returns the changed records."""
+    _check_source(source)
+    fields = {name: model._meta.get_field(name) for name in values}
+    attnames = {name: f.attname for name, f in fields.items()}  # type: ignore[union-attr]
+    raw = {attnames[name]: getattr(value, "pk", value) for name, value in values.items()}
+    # Only rows that change: a write that changes nothing writes no event (as in update_record).
+    same = Q(**raw)
+    with transaction.atomic():
+        qs = model.objects.select_for_update(of=("self",)).filter(where).exclude(same).order_by("pk")
+        rows = list(qs)
+        if not rows:
+            return []
+        now = timezone.now()
+        actor_obj = actor if getattr(actor, "pk", None) else None
+        events = []
+        for row in rows:
+            before = {name: to_json_value(getattr(row, attnames[name])) for name in values}
+            for attname, value in raw.items():
+                setattr(row, attname, value)
+            after = {name: to_json_value(getattr(row, attnames[name])) for name in values}
+            changes = _diff(before, after)
+            row.version += 1
+            row.updated_at = now
+            row.after_write(changes, actor=actor, source=source, created=False)
+            events.append(
+                Event(
+                    occurred_at=now,
+                    type_key=model.record_type_key,
+                    record_id=row.pk,
+                    record_title=str(row)[:300],
+                    kind="updated",
+                    actor=actor_obj,
+                    source=source,
+                    request_id=current_request_id(),
+                    changes=changes,
+                )
+            )
+        pks = [row.pk for row in rows]
+        for start in range(0, len(pks), 500):
+            model.objects.filter(pk__in=pks[start : start + 500]).update(
+                **raw, version=F("version") + 1, updated_at=now
+            )
+        Event.objects.bulk_create(events, batch_size=500)
+        search.index_records(model, [row.pk for row in rows if row.deleted_at is None])
+    return rows
+
+
+def reindex_dependents(record: Record) -> int:
+    """Refresh the search entries of live records whose document shows ``record``'s name (a
+    person's and a deal's show their company's): every registered type's link field to it."""
     from . import registry
-    from .models import SearchEntry
+
+    total = 0
+    for rtype in registry.all_types():
+        for f in rtype.model._meta.concrete_fields:
+            if f.is_relation and f.related_model is type(record):
+                pks = list(rtype.model.objects.live().filter(**{f.name: record.pk}).values_list("pk", flat=True))
+                total += search.index_records(rtype.model, pks)
+    return total
+
+
+def sync_owner_team(user: Any, *, actor: Any = None, source: str = "system") -> int:
+    """After ``user`` changed team, move the records they own to the new team (a record's team is
+    always its owner's), each with a version bump, an event and a fresh search entry. Returns the
+    number of records moved."""
+    from . import registry
 
     moved = 0
     with transaction.atomic():
         for rtype in registry.all_types():
-            moved += (
-                rtype.model.objects.filter(owner_id=user.pk).exclude(team_id=user.team_id).update(team_id=user.team_id)
+            changed = update_records_in_bulk(
+                rtype.model, Q(owner_id=user.pk), {"team": user.team_id}, actor=actor, source=source
             )
-        SearchEntry.objects.filter(owner_id=user.pk).update(team_id=user.team_id)
+            moved += len(changed)
     return moved

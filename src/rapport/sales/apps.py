@@ -9,7 +9,8 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from rapport.core import registry
 
-        from . import records  # noqa: F401  (registers deals and products)
+        # Registers deals and products, and the quote expiry job with the scheduler.
+        from . import records, tasks  # noqa: F401
 
         # The deals of a person or a company show on their pages.
         for key in ("people", "companies"):

@@ -9,7 +9,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+
+from rapport.core.services import update_records_in_bulk
 
 from . import services
 from .models import STAGE_KINDS, Deal, LostReason, Pipeline, Stage
@@ -144,8 +146,15 @@ def update_stage(
         stage.kind = new_kind
         stage.save(update_fields=["name", "probability", "rotting_days", "kind"])
         if stage.probability != old_probability and stage.kind == "open":
-            # Deals that follow their stage's default follow its new value (overrides stay).
-            Deal.objects.filter(stage=stage, probability_overridden=False).update(probability=stage.probability)
+            # Deals that follow their stage's default follow its new value (overrides stay), each
+            # with an event and a version bump: weighted totals, the forecast and ETags change.
+            update_records_in_bulk(
+                Deal,
+                Q(stage=stage, probability_overridden=False),
+                {"probability": stage.probability},
+                actor=actor,
+                source="system",
+            )
     return stage
 
 
