@@ -49,17 +49,17 @@ def test_user_and_reference_fields_check_existence(users, company):
         record_type="people", key="partner", label="Partner", field_type="reference", reference_type="companies"
     )
     assert customfields.clean_value(user_field, str(users["admin"].pk)) == users["admin"].pk
-    assert customfields.clean_value(ref_field, company.pk) == company.pk
+    assert customfields.clean_value(ref_field, company.pk, actor=users["admin"]) == company.pk
     with pytest.raises(customfields.FieldError):
         customfields.clean_value(user_field, 99999)
     with pytest.raises(customfields.FieldError):
-        customfields.clean_value(ref_field, 99999)
+        customfields.clean_value(ref_field, 99999, actor=users["admin"])
 
 
 def test_required_field_is_enforced_on_create_and_kept_on_update(users):
     CustomField.objects.create(record_type="companies", key="tier", label="Tier", field_type="text", required=True)
     with pytest.raises(customfields.CustomFieldErrors):
-        customfields.validate("companies", {})
+        customfields.validate("companies", {}, actor=users["admin"])
     record = write("companies", {"name": "Initech", "custom": {"tier": "A"}}, actor=users["admin"])
     updated = write("companies", {"notes": "x"}, actor=users["admin"], instance=record)
     assert updated.custom == {"tier": "A"}

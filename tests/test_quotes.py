@@ -130,7 +130,9 @@ def test_lines_change_only_while_draft(users, deal):
     member = users["member"]
     quote = quotes.create_quote_from_deal(deal, actor=member)
     lines = quotes.clean_lines(
-        [{"name": "Seats", "quantity": "2", "unit_price": "50", "discount_percent": "50", "tax_percent": "10"}], "EUR"
+        [{"name": "Seats", "quantity": "2", "unit_price": "50", "discount_percent": "50", "tax_percent": "10"}],
+        "EUR",
+        actor=member,
     )
     quote = quotes.update_quote_lines(quote, lines, actor=member, expected_version=1)
     assert (quote.subtotal, quote.tax_total, quote.total, quote.version) == (
@@ -155,10 +157,14 @@ def test_lines_are_validated_naming_the_field(users):
     from rapport.api.errors import flatten
 
     with pytest.raises(InvalidInput) as exc:
-        quotes.clean_lines([{"name": "X", "quantity": "1", "unit_price": "5"}, {"name": "X", "quantity": "0"}], "EUR")
+        quotes.clean_lines(
+            [{"name": "X", "quantity": "1", "unit_price": "5"}, {"name": "X", "quantity": "0"}],
+            "EUR",
+            actor=users["admin"],
+        )
     assert list(flatten(exc.value.detail)) == ["lines[1].quantity"]
     with pytest.raises(InvalidInput) as exc:
-        quotes.clean_lines([{"quantity": "1"}], "EUR")
+        quotes.clean_lines([{"quantity": "1"}], "EUR", actor=users["admin"])
     assert sorted(flatten(exc.value.detail)) == ["lines[0].name", "lines[0].unit_price"]
 
 

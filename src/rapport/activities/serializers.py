@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from rapport.core import registry
-from rapport.core.serializers import RecordWriteSerializer
+from rapport.core.serializers import RecordWriteSerializer, actor_of, no_such_record
+from rapport.core.visibility import linkable
 
 from .models import Activity
 
@@ -16,17 +17,27 @@ MAX_LINKS = 50
 
 
 class LinkSerializer(serializers.Serializer):
+    """An activity's link to a record: only to records the actor may view (the rule of
+    core.serializers.RecordLinkField); a link the activity already has may be sent back."""
+
     type = serializers.CharField(max_length=40)
-    id = serializers.IntegerField(min_value=1)
+    id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rtype = registry.find(attrs["type"])
         if rtype is None or rtype.key == "activities":
             keys = ", ".join(k for k in registry.keys() if k != "activities")
             raise serializers.ValidationError({"type": f"Link to one of: {keys}."})
-        if not rtype.model.objects.live().filter(pk=attrs["id"]).exists():
-            raise serializers.ValidationError({"id": f"There is no {rtype.label.lower()} #{attrs['id']}."})
+        if not linkable(rtype.model, actor_of(self)).filter(pk=attrs["id"]).exists():
+            if (rtype.key, attrs["id"]) not in self._kept():
+                raise serializers.ValidationError({"id": no_such_record(rtype.label.lower(), attrs["id"])})
         return attrs
+
+    def _kept(self) -> set[tuple[str, int]]:
+        instance = getattr(self.root, "instance", None)
+        if instance is None or not hasattr(instance, "related_items"):
+            return set()
+        return {(link.type_key, link.record_id) for link in instance.related_items("links")}
 
 
 class ActivityWriteSerializer(RecordWriteSerializer):

@@ -201,7 +201,9 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     posted = {name: request.POST.get(name, "") for name in form.fields}
     if form.key == "note" and not posted["body"].strip():
         return _render_form(request, rtype, record, form, posted, errors={"body": "Write the note."}, status=400)
-    serializer = ActivityWriteSerializer(data=_data(form, posted, _links(rtype.key, record)))
+    serializer = ActivityWriteSerializer(
+        data=_data(form, posted, _links(rtype.key, record)), context={"actor": request.user}
+    )
     if not serializer.is_valid():
         errors, general = _errors(form, serializer.errors)
         return _render_form(request, rtype, record, form, posted, errors=errors, general=general, status=400)

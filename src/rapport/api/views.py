@@ -221,7 +221,7 @@ class RecordListView(BaseAPIView):
         rtype = self.rtype
         if request.user.scope_for(rtype.key, "add") is None:
             raise PermissionDenied(f"You may not add {rtype.label_plural.lower()}.")
-        serializer = rtype.get_serializer_class()(data=request.data)
+        serializer = rtype.get_serializer_class()(data=request.data, context={"actor": request.user})
         serializer.is_valid(raise_exception=True)
         record = services.create_record(rtype.model, serializer.validated_data, actor=request.user, source="api")
         record = detail_queryset(rtype.key).get(pk=record.pk)
@@ -260,7 +260,9 @@ class RecordDetailView(BaseAPIView):
     def _update(self, request: Request, pk: int, *, partial: bool) -> HttpResponse:
         record = self.get_record(request, pk, "change")
         expected = self.expected_version(request, record)
-        serializer = self.rtype.get_serializer_class()(record, data=request.data, partial=partial)
+        serializer = self.rtype.get_serializer_class()(
+            record, data=request.data, partial=partial, context={"actor": request.user}
+        )
         serializer.is_valid(raise_exception=True)
         services.update_record(
             record, serializer.validated_data, actor=request.user, source="api", expected_version=expected

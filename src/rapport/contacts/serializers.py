@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from rapport.core.normalize import normalize_domain, normalize_email, normalize_phone, normalize_url
-from rapport.core.serializers import RecordWriteSerializer
+from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, actor_of
+from rapport.core.visibility import linkable
 
 from .models import PHONE_KINDS, Company, Person, PersonEmail
 
@@ -16,7 +17,7 @@ MAX_PHONES = 20
 
 
 class CompanyWriteSerializer(RecordWriteSerializer):
-    parent = serializers.PrimaryKeyRelatedField(queryset=Company.objects.live(), required=False, allow_null=True)
+    parent = RecordLinkField(Company, required=False, allow_null=True)
 
     class Meta:
         model = Company
@@ -50,9 +51,12 @@ class CompanyWriteSerializer(RecordWriteSerializer):
             clash = Company.objects.live().filter(domain__iexact=domain)
             if self.instance is not None:
                 clash = clash.exclude(pk=self.instance.pk)
-            other = clash.first()
+            other = clash.only("pk", "name").first()
             if other:
-                raise serializers.ValidationError(f"{other.name} (#{other.pk}) already has the domain {domain}.")
+                # Name the other company only to whoever may see it.
+                if linkable(Company, actor_of(self)).filter(pk=other.pk).exists():
+                    raise serializers.ValidationError(f"{other.name} (#{other.pk}) already has the domain {domain}.")
+                raise serializers.ValidationError(f"Another company already has the domain {domain}.")
         return domain
 
     def validate_website(self, value: str) -> str:
@@ -125,7 +129,7 @@ class PhoneEntrySerializer(serializers.Serializer):
 
 
 class PersonWriteSerializer(RecordWriteSerializer):
-    company = serializers.PrimaryKeyRelatedField(queryset=Company.objects.live(), required=False, allow_null=True)
+    company = RecordLinkField(Company, required=False, allow_null=True)
     emails = EmailEntrySerializer(many=True, required=False, max_length=MAX_EMAILS)
     phones = PhoneEntrySerializer(many=True, required=False, max_length=MAX_PHONES)
 
@@ -159,9 +163,13 @@ class PersonWriteSerializer(RecordWriteSerializer):
         if self.instance is not None:
             taken = taken.exclude(person_id=self.instance.pk)
         owners = {e.email: e.person_id for e in taken}
+        # Point to the other person only for whoever may see them.
+        shown = set(linkable(Person, actor_of(self)).filter(pk__in=owners.values()).values_list("pk", flat=True))
         for i, entry in enumerate(value):
             if entry["email"] in owners and not errors[i]:
-                errors[i] = {"email": [f"{entry['email']} belongs to another person (#{owners[entry['email']]})."]}
+                owner = owners[entry["email"]]
+                where = f" (#{owner})" if owner in shown else ""
+                errors[i] = {"email": [f"{entry['email']} belongs to another person{where}."]}
         if any(errors):
             raise serializers.ValidationError(errors)
         return value

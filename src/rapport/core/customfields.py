@@ -26,8 +26,15 @@ class FieldError(ValueError):
     pass
 
 
-def clean_value(field: CustomField, value: Any) -> Any:
-    """Return the JSON value stored for ``value``, or raise FieldError saying what is wrong."""
+_FILTER = object()
+
+
+def clean_value(field: CustomField, value: Any, *, actor: Any = _FILTER, existing: Any = None) -> Any:
+    """Return the JSON value stored for ``value``, or raise FieldError saying what is wrong.
+
+    A reference must point to a record ``actor`` may view (or be the value ``existing`` kept);
+    filters leave ``actor`` out and only the form of the id is checked (their results are
+    visibility-filtered anyway, so a filter tells no id from another)."""
     from .normalize import normalize_email, normalize_phone, normalize_url
 
     if value is None or value == "" or value == []:
@@ -135,15 +142,22 @@ def clean_value(field: CustomField, value: Any) -> Any:
             ref_id = int(value)
         except (TypeError, ValueError):
             raise FieldError("Give a record id.")
+        from .serializers import no_such_record
+        from .visibility import linkable
+
         rtype = registry.find(field.reference_type)
-        if rtype is None or not rtype.model.objects.live().filter(pk=ref_id).exists():
-            raise FieldError(f"No {field.reference_type} record has id {ref_id}.")
+        if rtype is None or not 1 <= ref_id <= 2**63 - 1:
+            raise FieldError(no_such_record(rtype.label.lower() if rtype else "record", value))
+        if actor is _FILTER or ref_id == existing:
+            return ref_id
+        if not linkable(rtype.model, actor).filter(pk=ref_id).exists():
+            raise FieldError(no_such_record(rtype.label.lower(), ref_id))
         return ref_id
     raise FieldError(f"Unknown field type {t}.")
 
 
-def validate(type_key: str, values: Any, *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Clean a dict of custom values for a write; unknown keys and bad values raise
+def validate(type_key: str, values: Any, *, actor: Any, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Clean a dict of custom values for a write by ``actor``; unknown keys and bad values raise
     ``ValueError`` carrying ``errors``: ``{key: message}``. Keys not given keep ``existing``."""
     if values is None:
         values = {}
@@ -158,7 +172,7 @@ def validate(type_key: str, values: Any, *, existing: dict[str, Any] | None = No
             errors[key] = f"There is no custom field {key!r} on {type_key}."
             continue
         try:
-            cleaned = clean_value(defs[key], raw)
+            cleaned = clean_value(defs[key], raw, actor=actor, existing=(existing or {}).get(key))
         except FieldError as exc:
             errors[key] = str(exc)
             continue

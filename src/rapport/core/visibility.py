@@ -57,3 +57,69 @@ def can_assign_owner(user: Any, type_key: str, action: str, owner: Any) -> bool:
         team_id = getattr(owner, "team_id", None)
         return team_id == user.team_id
     return False
+
+
+# --- links ----------------------------------------------------------------------------------------
+class _System:
+    """The actor of writes no person makes (demo data, migrations): links to any live record."""
+
+    is_authenticated = True
+    pk = id = None
+    team_id = None
+
+    def __repr__(self) -> str:
+        return "SYSTEM"
+
+
+SYSTEM: Any = _System()
+
+
+def linkable(model: Any, user: Any) -> Any:
+    """The records of ``model`` a write by ``user`` may link to: those ``user`` may view.
+
+    Every link field (core.serializers.RecordLinkField), activity link and reference custom field
+    validates against this queryset, so another team's record, a deleted one and an id that never
+    existed all get the same answer.
+    """
+    if user is SYSTEM:
+        return model.objects.live()
+    return model.objects.visible_to(user)
+
+
+def sees(user: Any, type_key: str, owner_id: Any, team_id: Any) -> bool:
+    """May ``user`` view a record of ``type_key`` owned by ``owner_id`` in ``team_id``?
+
+    The row-level form of :func:`scope_q` (same rule), for values already read in a join.
+    """
+    if user is SYSTEM:
+        return True
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    scope = user.scope_for(type_key, "view")
+    if scope is None:
+        return False
+    if scope == "all":
+        return True
+    if scope == "team" and user.team_id:
+        return bool(team_id is not None and team_id == user.team_id)
+    return bool(owner_id is not None and owner_id == user.id)
+
+
+def link_label(user: Any, type_key: str, name: Any, *, owner_id: Any, team_id: Any) -> str | None:
+    """The one rule for showing a linked record's name: ``name`` when ``user`` may view the
+    record, else None (the viewer sees that a link exists, by id, without its name).
+
+    The API (``{"id": 5, "name": null}``), list rows, detail pages, board cards, exports, search
+    results and timelines all decide through this function; callers read the linked record's
+    ``owner_id`` and ``team_id`` in the same query as its name, so it costs no query.
+    """
+    return name if sees(user, type_key, owner_id, team_id) else None
+
+
+def record_link(user: Any, obj: Any) -> dict[str, Any] | None:
+    """``{"id", "name"}`` of a linked record object for ``user`` (name None when hidden)."""
+    if obj is None:
+        return None
+    name = getattr(obj, "display_name", None) or str(obj)
+    label = link_label(user, obj.record_type_key, name, owner_id=obj.owner_id, team_id=obj.team_id)
+    return {"id": obj.pk, "name": label}

@@ -299,7 +299,11 @@ class QuoteDetailView(BaseAPIView):
             )
         details = QuoteDetailsSerializer(data=request.data, partial=True)
         details.is_valid(raise_exception=True)
-        lines = quotes.clean_lines(request.data["lines"], quote.currency) if "lines" in request.data else None
+        lines = (
+            quotes.clean_lines(request.data["lines"], quote.currency, actor=request.user)
+            if "lines" in request.data
+            else None
+        )
         with transaction.atomic():
             if details.validated_data:
                 quote = quotes.update_quote_details(

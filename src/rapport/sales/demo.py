@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rapport.core import registry, services
+from rapport.core.visibility import SYSTEM
 
 from . import api_money, pipelines
 from .forecast import make_period
@@ -49,7 +50,9 @@ CONTACT_ROLES = ("decision_maker", "champion", "influencer", "user", "other")
 
 def _write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = None) -> Any:
     rtype = registry.get(type_key)
-    serializer = rtype.get_serializer_class()(instance, data=data, partial=instance is not None)
+    serializer = rtype.get_serializer_class()(
+        instance, data=data, partial=instance is not None, context={"actor": SYSTEM}
+    )
     if not serializer.is_valid():
         raise CommandError(f"demo {type_key} is invalid: {serializer.errors}")
     if instance is None:
@@ -58,7 +61,7 @@ def _write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = N
 
 
 def _validated(serializer_class: Any, data: dict[str, Any]) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
+    serializer = serializer_class(data=data, context={"actor": SYSTEM})
     if not serializer.is_valid():
         raise CommandError(f"demo data is invalid: {serializer.errors}")
     return dict(serializer.validated_data)

@@ -7,8 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from rapport.contacts.models import Person
+from rapport.contacts.models import Company, Person
 from rapport.core import services
+from rapport.core.visibility import linkable
 
 from .models import Deal
 
@@ -30,10 +31,11 @@ def convert_lead(person: Person, *, actor: Any, source: str) -> Deal:
     title = f"{person} — new deal"[:200]
     data: dict[str, Any] = {
         "title": title,
-        "company": person.company_id,
+        # The person's company only when the actor may link to it.
+        "company": person.company_id if linkable(Company, actor).filter(pk=person.company_id).exists() else None,
         "contacts": [{"person": person.pk, "role": "decision_maker"}],
     }
-    serializer = DealWriteSerializer(data=data)
+    serializer = DealWriteSerializer(data=data, context={"actor": actor})
     if not serializer.is_valid():
         raise ValidationError(serializer.errors)
     with transaction.atomic():

@@ -209,7 +209,7 @@ def line_items(request: HttpRequest, pk: int) -> HttpResponse:
             return error_page(request, "You may not change this deal.", status=403, back=f"/deals/{deal.pk}/")
         posted = _posted(request)
         serializer = registry.get("deals").get_serializer_class()(
-            deal, data={"line_items": _as_data(posted)}, partial=True
+            deal, data={"line_items": _as_data(posted)}, partial=True, context={"actor": user}
         )
         if not serializer.is_valid():
             rows, errors = _row_errors(serializer.errors, "line_items", [_row(r) for r in posted])
@@ -322,7 +322,7 @@ def quote_lines(request: HttpRequest, pk: int) -> HttpResponse:
     posted = _posted(request)
     status = 200
     try:
-        lines = quotes.clean_lines(_as_data(posted), quote.currency)
+        lines = quotes.clean_lines(_as_data(posted), quote.currency, actor=request.user)
         quote = quotes.update_quote_lines(quote, lines, actor=user, expected_version=_version(request), source="ui")
     except InvalidInput as exc:
         rows, errors = _row_errors(exc.detail, "lines", [_row(r) for r in posted])

@@ -127,11 +127,11 @@ def create_quote_from_deal(
     return quote
 
 
-def clean_lines(data: Any, currency: str) -> list[dict[str, Any]]:
+def clean_lines(data: Any, currency: str, *, actor: Any) -> list[dict[str, Any]]:
     """Validate quote lines as the deal's line items are validated: a product gives the name, the
     price in ``currency`` and the tax rate unless the line gives them. Raises DRF's ValidationError
     naming the line and field (``lines[1].quantity``)."""
-    serializer = LineItemSerializer(data=data, many=True)
+    serializer = LineItemSerializer(data=data, many=True, context={"actor": actor})
     if not serializer.is_valid():
         raise InvalidInput({"lines": serializer.errors})
     items: list[dict[str, Any]] = [dict(i) for i in serializer.validated_data]

@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from rapport.contacts.models import Company, Person
-from rapport.core.serializers import RecordWriteSerializer
+from rapport.core.serializers import RecordLinkField, RecordWriteSerializer
 
 from .models import CONTACT_ROLES, DEAL_STATUSES, Deal, LostReason, Pipeline, Product, Stage
 
@@ -62,12 +62,12 @@ class ProductWriteSerializer(RecordWriteSerializer):
 
 
 class DealContactSerializer(serializers.Serializer):
-    person = serializers.PrimaryKeyRelatedField(queryset=Person.objects.live())
+    person = RecordLinkField(Person)
     role = serializers.ChoiceField(choices=CONTACT_ROLES, required=False, default="other")
 
 
 class LineItemSerializer(serializers.Serializer):
-    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.live(), required=False, allow_null=True)
+    product = RecordLinkField(Product, required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))
     unit_price = serializers.DecimalField(
@@ -86,7 +86,7 @@ class DealWriteSerializer(RecordWriteSerializer):
         max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True
     )
     currency = serializers.CharField(max_length=3, required=False)
-    company = serializers.PrimaryKeyRelatedField(queryset=Company.objects.live(), required=False, allow_null=True)
+    company = RecordLinkField(Company, required=False, allow_null=True)
     lost_reason = serializers.PrimaryKeyRelatedField(
         queryset=LostReason.objects.filter(active=True), required=False, allow_null=True
     )

@@ -109,8 +109,10 @@ def build_fields(
             for child_name, child_field in child.fields.items():
                 if child_name == "primary":
                     continue
-                widget = "select" if isinstance(child_field, serializers.ChoiceField) else _row_widget(child_name)
-                choices = [(str(k), str(v)) for k, v in getattr(child_field, "choices", {}).items()]
+                # Only choice fields list their options (a link field's would be every record).
+                is_choice = isinstance(child_field, serializers.ChoiceField)
+                widget = "select" if is_choice else _row_widget(child_name)
+                choices = [(str(k), str(v)) for k, v in child_field.choices.items()] if is_choice else []
                 spec.parts.append(RowPart(child_name, str(child_field.label or child_name), widget, choices))
         elif isinstance(f, serializers.PrimaryKeyRelatedField):
             target = f.queryset.model if f.queryset is not None else None

@@ -334,7 +334,7 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
                     data = {"tags": [*record.tags, tag]}
                 else:
                     data = {"tags": [t for t in record.tags if t.lower() != tag.lower()]}
-                serializer = serializer_class(record, data=data, partial=True)
+                serializer = serializer_class(record, data=data, partial=True, context={"actor": user})
                 if not serializer.is_valid():
                     raise ValidationError(
                         "; ".join(f"{k}: {' '.join(v)}" for k, v in flatten(serializer.errors).items())

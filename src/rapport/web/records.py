@@ -239,7 +239,7 @@ def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> Htt
     data = to_data(specs, record)
     version_text = request.POST.get("version", "")
     expected = int(version_text) if version_text.isdigit() else None
-    serializer = serializer_class(record, data=data, partial=record is not None)
+    serializer = serializer_class(record, data=data, partial=record is not None, context={"actor": user})
     if not serializer.is_valid():
         leftover = apply_errors(specs, serializer.errors)
         return _render_form(

@@ -22,6 +22,7 @@ from rapport.accounts.models import Role, Team, User
 from rapport.contacts.models import Company, Person
 from rapport.core import bulk, registry, services
 from rapport.core.models import CustomField
+from rapport.core.visibility import SYSTEM
 
 SEED = 42
 URL = "http://127.0.0.1:8000"
@@ -152,7 +153,9 @@ class Command(BaseCommand):
 # --- small realistic data, through the write path ------------------------------------------
 def _write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = None) -> Any:
     rtype = registry.get(type_key)
-    serializer = rtype.get_serializer_class()(instance, data=data, partial=instance is not None)
+    serializer = rtype.get_serializer_class()(
+        instance, data=data, partial=instance is not None, context={"actor": SYSTEM}
+    )
     if not serializer.is_valid():
         raise CommandError(f"demo {type_key} is invalid: {serializer.errors}")
     if instance is None:

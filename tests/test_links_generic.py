@@ -1,0 +1,238 @@
+"""Links respect visibility, for every registered type and every link field (issue 7 §1).
+
+The link fields are discovered from the registry's write serializers (core.checks.link_fields),
+activity links and a reference custom field per type, so a link added later is covered the day it
+is declared. A member of team East may not link to a team West record, and gets for it exactly
+the answer an id that never existed gets, and a deleted id gets; nor may they learn its name on
+the API, the pages or in exports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework import serializers
+
+from rapport.core import registry, services
+from rapport.core.checks import check_links, link_fields
+from rapport.core.models import CustomField
+from rapport.core.serializers import RecordLinkField
+
+from .conftest import write
+from .test_api_generic import example, patch, post
+
+SECRET = "Zanzibar"  # in the name of every team West record; must never reach a team East member
+
+
+def _links() -> list[tuple[str, str, str]]:
+    """(type with the link, field path, linked type) for every link field of every type."""
+    out = []
+    for rtype in registry.all_types():
+        for path, f in link_fields(rtype.get_serializer_class()()):
+            if isinstance(f, RecordLinkField):
+                out.append((rtype.key, path, registry.for_model(f.model).key))
+    return out
+
+
+LINKS = _links()
+LINK_IDS = [f"{t}.{p}" for t, p, _ in LINKS]
+
+
+def test_discovery_finds_the_known_links():
+    # The discovery is not empty by accident: the links of today's types are among its findings.
+    assert {("people", "company", "companies"), ("companies", "parent", "companies")} <= set(LINKS)
+    assert {("deals", "company", "companies"), ("deals", "contacts.person", "people")} <= set(LINKS)
+    assert ("deals", "line_items.product", "products") in LINKS
+
+
+def test_a_link_field_without_visibility_fails_the_system_check(monkeypatch):
+    from rapport.contacts.models import Company
+    from rapport.contacts.serializers import PersonWriteSerializer
+
+    class Careless(PersonWriteSerializer):
+        employer = serializers.PrimaryKeyRelatedField(queryset=Company.objects.all())
+
+        class Meta(PersonWriteSerializer.Meta):
+            fields = (*PersonWriteSerializer.Meta.fields, "employer")
+
+    assert check_links() == []
+    monkeypatch.setattr(registry.get("people"), "serializer", lambda: Careless)
+    errors = check_links()
+    assert [e.id for e in errors] == ["rapport.E003"]
+    assert "employer" in errors[0].msg
+
+
+# --- records of both teams ------------------------------------------------------------------------
+def _named(type_key: str, n: int, name: str) -> dict[str, Any]:
+    data = example(type_key, n)
+    title = registry.get(type_key).title_fields[0]
+    data[title] = name
+    if type_key == "products":
+        data["prices"] = [{"currency": "EUR", "unit_price": "10.00"}, {"currency": "USD", "unit_price": "10.00"}]
+    return data
+
+
+@pytest.fixture
+def world(users):
+    """Per type: a record of the member's (East), one of the outsider's (West, with SECRET in its
+    name), a deleted one and an id that never existed."""
+    out: dict[str, dict[str, int]] = {}
+    for n, rtype in enumerate(registry.all_types()):
+        mine = write(rtype.key, _named(rtype.key, 100 + n, "Ours"), actor=users["member"])
+        theirs = write(rtype.key, _named(rtype.key, 200 + n, SECRET), actor=users["outsider"])
+        gone = write(rtype.key, _named(rtype.key, 300 + n, "Gone"), actor=users["member"])
+        services.delete_record(gone, actor=users["member"], source="system")
+        missing = rtype.model.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+        out[rtype.key] = {"mine": mine.pk, "theirs": theirs.pk, "gone": gone.pk, "missing": missing}
+    return out
+
+
+def _entry(type_key: str, path: str, value: int) -> dict[str, Any]:
+    """A write body setting the link at ``path`` (``company`` or ``contacts.person``) to ``value``:
+    a nested entry's other fields are filled from the child serializer's field kinds."""
+    name, _, child_name = path.partition(".")
+    if not child_name:
+        return {name: value}
+    child = registry.get(type_key).get_serializer_class()().fields[name].child
+    entry: dict[str, Any] = {}
+    for key, f in child.fields.items():
+        if key == child_name or f.read_only:
+            continue
+        if isinstance(f, serializers.DecimalField):
+            entry[key] = "1"
+        elif isinstance(f, serializers.ChoiceField):
+            entry[key] = next(iter(f.choices))
+        elif isinstance(f, serializers.CharField):
+            entry[key] = "Line"
+    entry[child_name] = value
+    return {name: [entry]}
+
+
+def _answer(response: Any, value: int) -> tuple[int, str]:
+    """Status and body with the id itself blanked, to compare the answers for two ids."""
+    return response.status_code, re.sub(rf"\b{value}\b", "<id>", response.content.decode())
+
+
+def _link_cases() -> list[tuple[str, str, str]]:
+    return LINKS
+
+
+def _base(type_key: str) -> str:
+    return f"/api/v1/{type_key}/"
+
+
+@pytest.mark.parametrize(("type_key", "path", "target"), LINKS, ids=LINK_IDS)
+def test_api_create_and_update_link_only_visible_records(type_key, path, target, users, world, api_client_for):
+    client = api_client_for(users["member"])
+    ids = world[target]
+
+    serial = iter(range(500, 600))
+
+    def create(value: int) -> Any:
+        body = {**_named(type_key, next(serial), "New"), **_entry(type_key, path, value)}
+        return post(client, _base(type_key), body)
+
+    ok = create(ids["mine"])
+    assert ok.status_code == 201, ok.content
+    answers = {kind: _answer(create(ids[kind]), ids[kind]) for kind in ("theirs", "gone", "missing")}
+    assert answers["missing"][0] == 400
+    assert path.split(".")[-1] in answers["missing"][1]
+    # Another team's record, a deleted one and one that never existed: one and the same answer.
+    assert answers["theirs"] == answers["missing"] == answers["gone"]
+    assert SECRET not in answers["theirs"][1]
+
+    url = f"{_base(type_key)}{ok.json()['id']}/"
+    for kind in ("theirs", "gone", "missing"):
+        changed = patch(client, url, _entry(type_key, path, ids[kind]))
+        assert _answer(changed, ids[kind]) == answers["missing"]
+    assert client.get(url).json()["version"] == 1  # nothing was written
+
+
+@pytest.mark.parametrize("type_key", registry.keys())
+def test_reference_custom_fields_link_only_visible_records(type_key, users, world, api_client_for):
+    client = api_client_for(users["member"])
+    for target in registry.keys():
+        CustomField.objects.create(
+            record_type=type_key,
+            key=f"ref_{target}",
+            label=f"Ref {target}",
+            field_type="reference",
+            reference_type=target,
+        )
+    serial = iter(range(500, 600))
+    for target, ids in world.items():
+
+        def create(value: int, target: str = target) -> Any:
+            body = {**_named(type_key, next(serial), "New"), "custom": {f"ref_{target}": value}}
+            return post(client, _base(type_key), body)
+
+        assert create(ids["mine"]).status_code == 201
+        answers = {kind: _answer(create(ids[kind]), ids[kind]) for kind in ("theirs", "gone", "missing")}
+        assert answers["missing"][0] == 400
+        assert answers["theirs"] == answers["missing"] == answers["gone"], target
+
+
+@pytest.mark.parametrize("target", registry.keys())
+def test_activity_links_only_to_visible_records(target, users, world, api_client_for):
+    if target == "activities":
+        pytest.skip("activities do not link to activities")
+    client = api_client_for(users["member"])
+    ids = world[target]
+
+    def create(value: int) -> Any:
+        body = {"kind": "note", "subject": "Called", "links": [{"type": target, "id": value}]}
+        return post(client, "/api/v1/activities/", body)
+
+    assert create(ids["mine"]).status_code == 201
+    answers = {kind: _answer(create(ids[kind]), ids[kind]) for kind in ("theirs", "gone", "missing")}
+    assert answers["missing"][0] == 400
+    assert answers["theirs"] == answers["missing"] == answers["gone"]
+
+
+def test_a_link_the_record_already_has_may_be_sent_back(users, world, api_client_for):
+    # An admin linked the member's person to team West's company; the member may still save the
+    # person with that link unchanged (the form sends it back), but not link anything new to it.
+    person = write("people", {"first_name": "Kept", "company": world["companies"]["theirs"]}, actor=users["member"])
+    client = api_client_for(users["member"])
+    url = f"/api/v1/people/{person.pk}/"
+    kept = patch(client, url, {"company": world["companies"]["theirs"], "job_title": "CTO"})
+    assert kept.status_code == 200, kept.content
+    other = post(client, "/api/v1/people/", {"first_name": "New", "company": world["companies"]["theirs"]})
+    assert other.status_code == 400
+
+
+def test_clashes_do_not_name_records_the_actor_cannot_see(users, api_client_for):
+    write("companies", {"name": f"{SECRET} Ltd", "domain": "zanzibar.example"}, actor=users["outsider"])
+    write("people", {"first_name": SECRET, "emails": ["z@zanzibar.example"]}, actor=users["outsider"])
+    client = api_client_for(users["member"])
+    domain = post(client, "/api/v1/companies/", {"name": "Mine", "domain": "zanzibar.example"})
+    assert domain.status_code == 400
+    assert domain.json()["fields"]["domain"] == ["Another company already has the domain zanzibar.example."]
+    email = post(client, "/api/v1/people/", {"first_name": "Mine", "emails": ["z@zanzibar.example"]})
+    assert email.status_code == 400
+    assert json.dumps(email.json()).count("#") == 0
+    assert "z@zanzibar.example belongs to another person." in json.dumps(email.json())
+
+    # Whoever may see the other record is told which one it is.
+    admin = api_client_for(users["admin"])
+    seen = post(admin, "/api/v1/companies/", {"name": "Mine", "domain": "zanzibar.example"})
+    assert f"{SECRET} Ltd (#" in seen.json()["fields"]["domain"][0]
+
+
+def _page_client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_pages_refuse_links_to_invisible_records(users, world):
+    client = _page_client(users["member"])
+    theirs = world["companies"]["theirs"]
+    response = client.post("/people/new/", {"first_name": "Paged", "company": str(theirs)})
+    assert response.status_code == 400
+    assert f"There is no company #{theirs}." in response.content.decode()
+    assert SECRET not in response.content.decode()
