@@ -5,6 +5,7 @@ Every variable is listed in docs/configuration.md.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -66,10 +67,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_filters",
     "django_tasks",
     "django_tasks_db",
-    "django_rq",
     "rapport.core",
     "rapport.accounts",
     "rapport.contacts",
@@ -221,7 +220,13 @@ SPECTACULAR_SETTINGS = {
 # --- Background jobs (docs/jobs.md) ----------------------------------------------------------
 # Empty: the database queue, worked by `rapport worker` (started by `make run`). redis://...: RQ on Redis.
 RAPPORT_BROKER_URL = env_str("RAPPORT_BROKER_URL", "")
+# The Redis packages are the optional extra `rapport[redis]`; the database queue needs none of them.
+HAVE_RQ = importlib.util.find_spec("django_rq") is not None and importlib.util.find_spec("django_tasks_rq") is not None
+if HAVE_RQ:
+    INSTALLED_APPS.append("django_rq")
 if RAPPORT_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    if not HAVE_RQ:
+        raise ValueError("RAPPORT_BROKER_URL=redis://... needs the Redis extra: pip install 'rapport[redis]'")
     TASKS = {"default": {"BACKEND": "rapport.jobs.backends.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": RAPPORT_BROKER_URL, "DEFAULT_TIMEOUT": 900}}
 elif RAPPORT_BROKER_URL:
