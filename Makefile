@@ -41,6 +41,7 @@ run: install assets
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 check-migrations: install-test
 	$(BIN)/rapport makemigrations --check --dry-run

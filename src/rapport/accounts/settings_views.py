@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,26 +15,12 @@ from django.views.decorators.http import require_POST
 from rapport.core import registry
 from rapport.core.models import CustomField
 from rapport.core.registry import RecordType
+from rapport.web.common import settings_required
 
 from . import services
 from .forms import CustomFieldForm, TeamForm, TokenForm, UserCreateForm, UserEditForm
 from .models import ACTIONS, ApiToken, Role, Team, User
 from .services import SCOPE_CHOICES
-
-View = Callable[..., HttpResponse]
-
-
-def settings_required(view: View) -> View:
-    """Logged in and allowed to manage settings; anyone else gets 403."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.can_manage_settings():  # type: ignore[union-attr]
-            raise PermissionDenied("Only administrators can change settings.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @settings_required

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_tasks import TaskResultStatus
 
-from rapport.accounts.settings_views import settings_required
+from rapport.web.common import settings_required
 
 from . import conf
 from .base import max_attempts_of

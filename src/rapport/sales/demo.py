@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from rapport.core import registry, services
+from rapport.core.demo import DemoContext, write
 from rapport.core.visibility import SYSTEM
 
 from . import api_money, pipelines
@@ -46,18 +46,6 @@ RENEWAL_STAGES = (
     ("Terms agreed", 90, 14),
 )
 CONTACT_ROLES = ("decision_maker", "champion", "influencer", "user", "other")
-
-
-def _write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = None) -> Any:
-    rtype = registry.get(type_key)
-    serializer = rtype.get_serializer_class()(
-        instance, data=data, partial=instance is not None, context={"actor": SYSTEM}
-    )
-    if not serializer.is_valid():
-        raise CommandError(f"demo {type_key} is invalid: {serializer.errors}")
-    if instance is None:
-        return services.create_record(rtype.model, serializer.validated_data, actor=actor, source="system")
-    return services.update_record(instance, serializer.validated_data, actor=actor, source="system")
 
 
 def _validated(serializer_class: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +128,7 @@ class SalesDemo:
                 for c in ("USD", "EUR", "GBP")
             ]
             out.append(
-                _write(
+                write(
                     "products",
                     {"name": name, "sku": sku, "tax_rate": tax, "prices": prices, "owner": self.admin.pk},
                     actor=self.admin,
@@ -231,7 +219,7 @@ class SalesDemo:
                 if rng.random() < 0.1:
                     data["probability"] = rng.choice((20, 40, 65, 85))
                 created = timezone.localtime().date() - dt.timedelta(days=rng.randint(1, 90))
-            deal = _write("deals", data, actor=owner)
+            deal = write("deals", data, actor=owner)
             made.append(deal)
             backdate[deal.pk] = timezone.make_aware(
                 dt.datetime.combine(created, dt.time(9, 0)) + dt.timedelta(minutes=rng.randint(0, 480))
@@ -266,3 +254,7 @@ def load_sales_demo(*, sellers: list[Any], companies: list[Any], people: list[An
     )
     live_people = list(Person.objects.live().filter(pk__in=[p.pk for p in people]).order_by("pk"))
     SalesDemo(sellers=sellers, companies=live_companies, people=live_people, admin=admin).run()
+
+
+def load_demo(ctx: DemoContext) -> None:
+    load_sales_demo(sellers=ctx.sellers, companies=ctx.companies, people=ctx.people, admin=ctx.admin)

@@ -14,10 +14,9 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from rapport.accounts.models import User
-from rapport.accounts.settings_views import settings_required
 from rapport.api.errors import flatten
 from rapport.core.listing import QueryError
-from rapport.web.common import error_page, page
+from rapport.web.common import error_page, page, settings_required
 
 from . import api_money, forecast
 from .models import ExchangeRate, Quota

@@ -85,7 +85,7 @@ deals = register(
             "source": "referral",
             "tags": ["expansion"],
         },
-        detail_sections=["sales/line_items.html"],
+        detail_sections=["sales/line_items.html", "activities/timeline_section.html"],
         form_exclude=("line_items",),  # edited on the deal's line-items page
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),

@@ -19,12 +19,11 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from rapport.accounts.models import Team
-from rapport.accounts.settings_views import settings_required
 from rapport.api.errors import flatten
 from rapport.contacts.models import Company, Person
 from rapport.core import visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
-from rapport.web.common import error_page, page, query_string, record_type
+from rapport.web.common import error_page, page, query_string, record_type, settings_required
 from rapport.web.forms import user_choices
 
 from . import board, leads, pipelines, services

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
@@ -70,3 +71,16 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return fallback
+
+
+def settings_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged in and allowed to manage settings; anyone else gets 403."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.can_manage_settings():  # type: ignore[union-attr]
+            raise PermissionDenied("Only administrators can change settings.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
