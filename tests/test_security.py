@@ -3,6 +3,7 @@ and a clean ``rapport check --deploy`` with production settings."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -15,6 +16,9 @@ import pytest
 from django.test import Client
 
 from rapport.accounts.models import User
+from rapport.core import registry
+
+from .test_api_generic import example
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "src" / "rapport" / "templates"
 
@@ -159,3 +163,37 @@ def test_check_deploy_flags_plain_http_and_debug(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "security.W004" in output  # no HSTS
     assert "security.W018" in output  # DEBUG on
+
+
+@pytest.mark.parametrize("type_key", registry.keys())
+def test_authenticated_api_responses_are_not_stored(type_key: str, users: dict[str, User], api_client_for: Any) -> None:
+    """Every answer a token or session opens, success or error, says no-store; anonymous 401s need not."""
+    api = api_client_for(users["member"])
+    base = f"/api/v1/{type_key}/"
+    created = api.post(base, json.dumps(example(type_key, 3)), content_type="application/json")
+    assert created.status_code == 201, created.content
+    detail = f"{base}{created.json()['id']}/"
+    answers = [
+        created,
+        api.get(base),
+        api.get(detail),
+        api.get(detail, HTTP_IF_NONE_MATCH=created["ETag"]),  # 304
+        api.get(f"{base}999999/"),  # 404
+        api.get(base, {"no_such_filter": "1"}),  # 400
+        api.get(f"{detail}history/"),
+    ]
+    session = Client()
+    session.force_login(users["member"])
+    answers.append(session.get(base))
+    for response in answers:
+        assert response.status_code < 500
+        assert response["Cache-Control"] == "private, no-store", (response.status_code, response.request["PATH_INFO"])
+    assert "no-store" not in Client().get(base).get("Cache-Control", "")
+
+
+def test_token_page_is_not_stored(users: dict[str, User]) -> None:
+    client = logged_in(users["member"])
+    shown = client.post("/settings/tokens/", {"name": "laptop", "scope": "read"}, follow=True)
+    assert shown.status_code == 200 and b"Copy it now" in shown.content
+    assert shown["Cache-Control"] == "private, no-store"
+    assert client.get("/settings/tokens/")["Cache-Control"] == "private, no-store"

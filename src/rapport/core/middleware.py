@@ -1,4 +1,5 @@
-"""Security headers on every response and a request id tagging every event of a request."""
+"""Security headers on every response (no caching of what a signed-in user sees) and a request id tagging
+every event of a request."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        # What a signed-in user (session or API token: DRF sets the user on the request) is shown is theirs
+        # alone: no browser, proxy or shared cache may keep it (API tokens, records, the token page).
+        # A view that chose its own caching (the calendar feed) keeps it.
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-store"
         return response
 
 
