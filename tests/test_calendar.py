@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
+from freezegun import freeze_time
 from icalendar import Calendar
 
 from rapport.accounts.models import Team
@@ -39,6 +40,12 @@ def make_feed(client: Client, action: str = "create") -> str:
     assert match, "the new feed URL is shown"
     assert match.group(1) not in client.get("/calendar/").content.decode()  # ... only once
     return match.group(1).removeprefix("http://testserver")
+
+
+@pytest.fixture(autouse=True)
+def site_url(settings: Any) -> None:
+    # UIDs carry the installation's own host, whatever its port and path.
+    settings.RAPPORT_SITE_URL = "https://testserver.example:8443/crm/"
 
 
 def events(body: bytes) -> dict[str, Any]:
@@ -101,10 +108,10 @@ def test_feed_lists_exactly_the_owners_items_in_the_window(users, agenda, django
     assert "private" in response["Cache-Control"]
     assert "Set-Cookie" not in response  # no session for the feed
     found = events(response.content)
-    expected = {f"activity-{agenda[k].pk}@rapport" for k in ("task", "meeting", "done", "assigned")}
+    expected = {f"activity-{agenda[k].pk}@testserver.example" for k in ("task", "meeting", "done", "assigned")}
     assert set(found) == expected
 
-    task = found[f"activity-{agenda['task'].pk}@rapport"]
+    task = found[f"activity-{agenda['task'].pk}@testserver.example"]
     assert str(task["summary"]) == "Send proposal"
     start = task.decoded("dtstart")
     assert start.utcoffset() == dt.timedelta(0) and start == agenda["task"].due_at
@@ -113,16 +120,16 @@ def test_feed_lists_exactly_the_owners_items_in_the_window(users, agenda, django
     assert f"/activities/{agenda['task'].pk}/" in str(task["url"])
     assert task.decoded("last-modified") and task.decoded("dtstamp")
 
-    meeting = found[f"activity-{agenda['meeting'].pk}@rapport"]
+    meeting = found[f"activity-{agenda['meeting'].pk}@testserver.example"]
     assert meeting.decoded("dtend") - meeting.decoded("dtstart") == dt.timedelta(minutes=45)
-    assert str(found[f"activity-{agenda['done'].pk}@rapport"]["summary"]) == "✓ Call back"
+    assert str(found[f"activity-{agenda['done'].pk}@testserver.example"]["summary"]) == "✓ Call back"
     assert CalendarFeed.objects.get(user=users["member"]).last_used_at is not None
 
     # the UID stays the same when the activity changes
     write("activities", {"subject": "Send the proposal"}, actor=users["member"], instance=agenda["task"])
     again = events(anonymous.get(url).content)
-    assert str(again[f"activity-{agenda['task'].pk}@rapport"]["summary"]) == "Send the proposal"
-    assert again[f"activity-{agenda['task'].pk}@rapport"].decoded("sequence") == 1  # clients take the update
+    assert str(again[f"activity-{agenda['task'].pk}@testserver.example"]["summary"]) == "Send the proposal"
+    assert again[f"activity-{agenda['task'].pk}@testserver.example"].decoded("sequence") == 1  # clients take the update
     assert anonymous.head(url).status_code == 200
 
 
@@ -179,7 +186,7 @@ def test_meeting_invite(users, agenda):
     cal = Calendar.from_ical(response.content)
     assert str(cal["method"]) == "PUBLISH"
     (event,) = cal.walk("VEVENT")
-    assert str(event["uid"]) == f"activity-{meeting.pk}@rapport"
+    assert str(event["uid"]) == f"activity-{meeting.pk}@testserver.example"
     assert event.decoded("dtstart") == meeting.start_at and event.decoded("dtend") == meeting.end_at
     assert str(event["organizer"]) == "mailto:member@example.com"
     assert str(event["attendee"]) == "mailto:member@example.com"
@@ -306,3 +313,51 @@ def test_calendar_in_the_browser(live_server: Any, transactional_db: Any, browse
     page.click("[aria-label='Next month']")
     page.click("text=Today")
     expect(page.locator(".calendar-day.is-today")).to_contain_text("Kick-off")
+
+
+def test_dtstamp_is_the_items_last_change_not_the_download_time(users, agenda):
+    url = make_feed(client_for(users["member"]))
+    anonymous = Client()
+    task = agenda["task"]
+    task.refresh_from_db()
+    first = events(anonymous.get(url).content)[f"activity-{task.pk}@testserver.example"]
+    assert first.decoded("dtstamp") == task.updated_at.replace(microsecond=0)
+    again = events(anonymous.get(url).content)[f"activity-{task.pk}@testserver.example"]
+    assert again.decoded("dtstamp") == first.decoded("dtstamp")  # a second download changes nothing
+
+    with freeze_time(timezone.now() + dt.timedelta(minutes=5)):
+        write("activities", {"subject": "Send the proposal"}, actor=users["member"], instance=task)
+    task.refresh_from_db()
+    changed = events(anonymous.get(url).content)[f"activity-{task.pk}@testserver.example"]
+    assert changed.decoded("dtstamp") == task.updated_at.replace(microsecond=0) > first.decoded("dtstamp")
+
+
+def test_uid_host_follows_the_site_url(users, agenda, settings):
+    settings.RAPPORT_SITE_URL = "http://[::1]:8000"
+    meeting = agenda["meeting"]
+    cal = Calendar.from_ical(client_for(users["member"]).get(f"/activities/{meeting.pk}/invite.ics").content)
+    (event,) = cal.walk("VEVENT")
+    assert str(event["uid"]) == f"activity-{meeting.pk}@::1"
+
+
+def unescape(text: str) -> str:
+    """RFC 5545 §3.3.11 TEXT unescaping (icalendar leaves X- properties as they were written)."""
+    return re.sub(r"\\(.)", lambda m: "\n" if m[1] in "nN" else m[1], text)
+
+
+def test_calendar_names_are_escaped(users, agenda):
+    member = users["member"]
+    member.first_name, member.last_name = "Ann, the; boss", "B\\Rown"
+    member.save()
+    url = make_feed(client_for(member))
+    body = Client().get(url).content
+    assert b"X-WR-CALNAME:Rapport \xc2\xb7 Ann\\, the\\; boss B\\\\Rown\r\n" in body
+    cal = Calendar.from_ical(body)
+    assert unescape(str(cal["x-wr-calname"])) == "Rapport · Ann, the; boss B\\Rown"
+    assert len(cal.walk("VEVENT")) == 4  # the name did not swallow or split any line
+
+    meeting = agenda["meeting"]
+    write("activities", {"subject": "Kick-off; budget, scope"}, actor=member, instance=meeting)
+    invite = client_for(member).get(f"/activities/{meeting.pk}/invite.ics").content
+    assert b"X-WR-CALNAME:Kick-off\\; budget\\, scope\r\n" in invite
+    assert unescape(str(Calendar.from_ical(invite)["x-wr-calname"])) == "Kick-off; budget, scope"

@@ -8,7 +8,9 @@ import secrets
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -106,17 +108,28 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def activity_event(activity: Activity, *, url: str, stamp: dt.datetime) -> Event | None:
+def site_host() -> str:
+    """This installation's host name (from RAPPORT_SITE_URL), so UIDs from two installations never collide."""
+    host = urlsplit(str(getattr(settings, "RAPPORT_SITE_URL", "") or "")).hostname
+    return host or "localhost"
+
+
+def activity_uid(activity: Activity) -> str:
+    return f"activity-{activity.pk}@{site_host()}"
+
+
+def activity_event(activity: Activity, *, url: str) -> Event | None:
     start = when_of(activity)
     if start is None:
         return None
     event = Event()
-    event.add("uid", f"activity-{activity.pk}@rapport")
+    event.add("uid", activity_uid(activity))
     summary = activity.subject
     if activity.kind == "task" and activity.done:
         summary = "✓ " + summary
     event.add("summary", summary)
-    event.add("dtstamp", _utc(stamp))
+    # The item's last change, not the time of the download: clients compare it to keep the newest copy.
+    event.add("dtstamp", _utc(activity.updated_at))
     event.add("dtstart", _utc(start))
     event.add("dtend", _utc(end_of(activity, start)))
     event.add("last-modified", _utc(activity.updated_at))
@@ -143,7 +156,9 @@ def new_calendar(name: str, *, method: str | None = None) -> Calendar:
     cal.add("calscale", "GREGORIAN")
     if method:
         cal.add("method", method)
-    cal.add("x-wr-calname", name)
+    # An X- property is not escaped by icalendar unless given as text: a comma, semicolon or line break in
+    # a name would otherwise break the file.
+    cal.add("x-wr-calname", vText(name))
     return cal
 
 
@@ -153,7 +168,7 @@ def feed_ics(user: User, *, base_url: str, now: dt.datetime | None = None) -> by
     cal.add("x-published-ttl", "PT1H")
     cal.add("refresh-interval", dt.timedelta(hours=1), parameters={"VALUE": "DURATION"})
     for activity in feed_activities(user, now):
-        event = activity_event(activity, url=f"{base_url}/activities/{activity.pk}/", stamp=now)
+        event = activity_event(activity, url=f"{base_url}/activities/{activity.pk}/")
         if event is not None:
             cal.add_component(event)
     return cal.to_ical()
@@ -170,11 +185,10 @@ def _address(user: User | None, role: str) -> vCalAddress | None:
     return address
 
 
-def invite_ics(meeting: Activity, *, base_url: str, now: dt.datetime | None = None) -> bytes:
+def invite_ics(meeting: Activity, *, base_url: str) -> bytes:
     """One meeting as an .ics file to import into any calendar (METHOD:PUBLISH: nobody is asked to reply)."""
-    now = now or timezone.now()
     cal = new_calendar(meeting.subject, method="PUBLISH")
-    event = activity_event(meeting, url=f"{base_url}/activities/{meeting.pk}/", stamp=now)
+    event = activity_event(meeting, url=f"{base_url}/activities/{meeting.pk}/")
     assert event is not None  # the view only serves meetings with a start
     organizer = _address(meeting.owner, "organizer")
     if organizer is not None:
