@@ -12,11 +12,11 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from rapport.accounts import services
 from rapport.accounts.models import ApiToken, LoginFailure, Role, User
-from rapport.accounts.throttle import attempt_login
+from rapport.accounts.throttle import DEVICE_COOKIE, attempt_login, client_address
 
 from .conftest import make_user
 
@@ -92,12 +92,28 @@ def test_account_is_locked_after_limit_without_checking_password(
     assert login(Client(REMOTE_ADDR="10.0.0.9"), "peer", PASSWORD).status_code == 302
 
 
-def test_lock_is_per_account_case_insensitively(users: dict[str, User], settings: Any) -> None:
+def test_lock_is_per_account_and_address_case_insensitively(users: dict[str, User], settings: Any) -> None:
     settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 2
     login(Client(REMOTE_ADDR="10.0.0.1"), "MEMBER", "x")
-    login(Client(REMOTE_ADDR="10.0.0.2"), "Member", "x")
-    response = login(Client(REMOTE_ADDR="10.0.0.3"), "member", PASSWORD)
+    login(Client(REMOTE_ADDR="10.0.0.1"), "Member", "x")
+    response = login(Client(REMOTE_ADDR="10.0.0.1"), "member", PASSWORD)
     assert "Too many failed attempts" in response.content.decode()
+    # A stranger's guesses elsewhere do not lock the owner out of their own place.
+    assert login(Client(REMOTE_ADDR="10.0.0.2"), "member", PASSWORD).status_code == 302
+
+
+def test_guesses_spread_over_addresses_hit_the_account_wide_limit(users: dict[str, User], settings: Any) -> None:
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 2
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = 6
+    for i in range(6):
+        login(Client(REMOTE_ADDR=f"198.51.100.{i}"), "member", "guess")
+    assert LoginFailure.objects.filter(username="member").count() == 6
+    # A new place is refused without a password check...
+    response = login(Client(REMOTE_ADDR="198.51.100.77"), "member", PASSWORD)
+    assert "Too many failed attempts" in response.content.decode()
+    assert LoginFailure.objects.filter(username="member").count() == 6
+    # ... another account is not.
+    assert login(Client(REMOTE_ADDR="198.51.100.77"), "peer", PASSWORD).status_code == 302
 
 
 def test_address_is_locked_across_accounts(users: dict[str, User], settings: Any) -> None:
@@ -123,12 +139,14 @@ def test_failures_outside_window_do_not_count(users: dict[str, User], settings: 
     assert login(Client(), "member", PASSWORD).status_code == 302
 
 
-def test_success_clears_account_failures(users: dict[str, User], settings: Any) -> None:
+def test_success_clears_this_places_failures_only(users: dict[str, User], settings: Any) -> None:
     settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
     login(Client(), "member", "x")
     login(Client(), "member", "x")
+    login(Client(REMOTE_ADDR="203.0.113.5"), "member", "x")  # a stranger elsewhere
     assert login(Client(), "member", PASSWORD).status_code == 302
-    assert not LoginFailure.objects.filter(username="member").exists()
+    # The owner's success does not reset what the stranger tried (the account-wide count goes on).
+    assert list(LoginFailure.objects.filter(username="member").values_list("address", flat=True)) == ["203.0.113.5"]
 
 
 def test_inactive_user_cannot_log_in(users: dict[str, User]) -> None:
@@ -157,6 +175,103 @@ def test_deactivation_ends_sessions_and_tokens(users: dict[str, User], api_clien
         assert "deactivated" in response.content.decode()
 
 
+# --- the client address behind proxies ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded", "expected"),
+    [
+        ([], "203.0.113.9", "", "203.0.113.9"),
+        ([], "127.0.0.1", "198.51.100.1", "127.0.0.1"),  # no trusted proxy: the header is ignored
+        (["127.0.0.1"], "127.0.0.1", "198.51.100.1", "198.51.100.1"),
+        (["127.0.0.1"], "127.0.0.1", "", "127.0.0.1"),
+        # a client's own X-Forwarded-For is kept on the left by the proxy: never believed
+        (["127.0.0.1"], "127.0.0.1", "1.2.3.4, 198.51.100.1", "198.51.100.1"),
+        (["127.0.0.1"], "203.0.113.9", "198.51.100.1", "203.0.113.9"),  # an untrusted peer cannot choose
+        # two proxies in a row (a load balancer in 10.0.0.0/8, then the local one), both skipped
+        (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1", "6.6.6.6, 198.51.100.1, 10.1.2.3", "198.51.100.1"),
+        (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1", "10.1.2.3", "10.1.2.3"),  # only proxies: the farthest
+        (["127.0.0.1"], "127.0.0.1", "not-an-address", "127.0.0.1"),
+        (["127.0.0.1"], "127.0.0.1", "198.51.100.1:4711", "198.51.100.1"),
+        (["::1"], "::1", "[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"),
+        ([], "2001:db8:1:2:bbbb::9", "", "2001:db8:1:2::/64"),  # one IPv6 subscriber is one /64
+        ([], "::ffff:192.0.2.1", "", "192.0.2.1"),
+    ],
+)
+def test_client_address(settings: Any, trusted: list[str], peer: str, forwarded: str, expected: str) -> None:
+    settings.RAPPORT_TRUSTED_PROXIES = trusted
+    request = RequestFactory().post("/login/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
+
+
+def test_behind_a_proxy_one_users_failures_do_not_lock_everyone(users: dict[str, User], settings: Any) -> None:
+    settings.RAPPORT_TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 4
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = 1000
+    attacker = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.66")
+    for name in ("a", "b", "c", "d"):
+        login(attacker, name, "x")
+    assert "Too many failed attempts" in login(attacker, "member", PASSWORD).content.decode()
+    # Everyone else comes through the same proxy, from their own address.
+    colleague = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert login(colleague, "member", PASSWORD).status_code == 302
+    # Forging the header does not get the attacker a fresh address: the proxy appends the real one.
+    forged = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.66")
+    assert "Too many failed attempts" in login(forged, "peer", PASSWORD).content.decode()
+
+
+def test_bad_trusted_proxy_setting_is_refused_at_start() -> None:
+    import subprocess
+    import sys
+
+    env = {"RAPPORT_TRUSTED_PROXIES": "127.0.0.1,proxy.local", "PATH": "/usr/bin:/bin"}
+    code = "import rapport.settings.base"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "RAPPORT_TRUSTED_PROXIES: 'proxy.local'" in run.stderr
+
+
+# --- the device cookie: the owner's own browser is never locked by strangers -------------------
+def test_device_cookie_exempts_the_owners_browser_from_strangers_lockout(users: dict[str, User], settings: Any) -> None:
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = 5
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 5
+    owner = Client(REMOTE_ADDR="192.0.2.10")
+    response = login(owner, "member", PASSWORD)
+    cookie = response.cookies[DEVICE_COOKIE]
+    assert cookie.value and cookie["httponly"] and cookie["max-age"] == 365 * 24 * 3600
+    owner.post("/logout/")
+
+    # Strangers everywhere, and one at the owner's own address, exhaust every limit of the account.
+    for i in range(5):
+        login(Client(REMOTE_ADDR=f"198.51.100.{i}"), "member", "guess")
+    for _ in range(5):
+        login(Client(REMOTE_ADDR="192.0.2.10"), "member", "guess")
+    assert "Too many failed attempts" in login(Client(REMOTE_ADDR="192.0.2.10"), "member", PASSWORD).content.decode()
+
+    # The owner's browser still gets in, and sets a fresh cookie.
+    assert login(owner, "member", PASSWORD).status_code == 302
+    owner.post("/logout/")
+    # A tampered cookie is no cookie.
+    forged = Client(REMOTE_ADDR="192.0.2.10")
+    forged.cookies[DEVICE_COOKIE] = owner.cookies[DEVICE_COOKIE].value[:-2] + "xx"
+    assert "Too many failed attempts" in login(forged, "member", PASSWORD).content.decode()
+
+
+def test_wrong_passwords_with_a_device_cookie_lock_that_browser(users: dict[str, User], settings: Any) -> None:
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    owner = Client()
+    assert login(owner, "member", PASSWORD).status_code == 302
+    owner.post("/logout/")
+    for _ in range(3):
+        login(owner, "member", "typo")
+    assert LoginFailure.objects.filter(username="member").exclude(device="").count() == 3
+    assert "Too many failed attempts" in login(owner, "member", PASSWORD).content.decode()
+    # ... and only that browser: the owner's other one at the same address is not.
+    assert login(Client(), "member", PASSWORD).status_code == 302
+    # A cookie for one account is worth nothing for another: the peer's failures count as usual.
+    for _ in range(3):
+        login(owner, "peer", "typo")
+    assert LoginFailure.objects.filter(username="peer", device="").count() == 3
+
+
 # --- real concurrency ----------------------------------------------------------------------
 def _parallel_wrong_logins(n: int) -> list[bool]:
     barrier = threading.Barrier(n)
@@ -178,6 +293,35 @@ def _parallel_wrong_logins(n: int) -> list[bool]:
     for t in threads:
         t.join(timeout=60)
     return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_from_many_addresses_cannot_pass_the_account_wide_limit(settings: Any) -> None:
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = 4
+    User.objects.create_user(username="target", password=PASSWORD, role=Role.objects.get(key="member"))
+    requests = [RequestFactory().post("/login/", REMOTE_ADDR=f"198.51.100.{i}") for i in range(10)]
+    barrier = threading.Barrier(len(requests))
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            attempt = attempt_login(requests[i], "target", f"wrong-{i}")
+            with lock:
+                results.append(attempt.locked)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 10
+    assert LoginFailure.objects.filter(username="target").count() == 4
+    assert results.count(True) == 6
 
 
 @pytest.mark.django_db(transaction=True)

@@ -126,10 +126,12 @@ class ApiToken(models.Model):
 
 
 class LoginFailure(models.Model):
-    """One failed sign-in; counted per account and per address inside a sliding window."""
+    """One failed sign-in; counted per address, per account and address, per account, and per account
+    and device (a browser the account signed in on before) inside a sliding window."""
 
     username = models.CharField(max_length=150, db_index=True)
     address = models.CharField(max_length=64, db_index=True)
+    device = models.CharField(max_length=32, blank=True, default="")
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
 

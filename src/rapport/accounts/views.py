@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
 
 from .forms import LoginForm
+from .throttle import remember_device
 
 
 class LoginView(auth_views.LoginView):
@@ -13,6 +17,12 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # This browser is now one the owner signed in from: the account-wide lock no longer applies to it.
+        remember_device(response, form.get_user())
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

@@ -6,6 +6,7 @@ Every variable is listed in docs/configuration.md.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -150,6 +151,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE", 100)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("RAPPORT_LOGIN_FAILURE_WINDOW", 900)
 
 HTTPS = env_bool("RAPPORT_HTTPS", False)
@@ -167,8 +169,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("RAPPORT_BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("RAPPORT_BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed, for the login throttle's client address.
+# Behind a proxy on the same machine (RAPPORT_BEHIND_PROXY) that is loopback unless set otherwise.
+RAPPORT_TRUSTED_PROXIES = env_list("RAPPORT_TRUSTED_PROXIES", "127.0.0.1,::1" if BEHIND_PROXY else "")
+for _proxy in RAPPORT_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ValueError(f"RAPPORT_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Locale ---------------------------------------------------------------------------------
