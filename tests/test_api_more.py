@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -93,3 +94,80 @@ def test_two_clients_with_the_same_etag_exactly_one_wins():
     updates = Event.objects.filter(type_key="people", record_id=pid, kind="updated")
     assert updates.count() == 1
     assert updates.get().changes["job_title"][1] == person.job_title
+
+
+def _limit_rate(monkeypatch: Any, rate: str) -> None:
+    from rest_framework.settings import api_settings
+
+    from rapport.api import throttle
+
+    monkeypatch.setattr(api_settings, "DEFAULT_THROTTLE_RATES", {**api_settings.DEFAULT_THROTTLE_RATES, "user": rate})
+    # Inside one window whatever the clock says: the test must not straddle a minute boundary.
+    start = 1_800_000_000.0
+    monkeypatch.setattr(throttle, "_now", lambda: start + 5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_limit_holds_exactly_across_workers_with_their_own_connections(monkeypatch):
+    """Two workers (threads, each with its own database connection, like two gunicorn processes) share
+    one count: 10/min lets exactly 10 of 30 parallel requests through."""
+    from django.core.cache import cache
+
+    from rapport.api.models import RateCounter
+
+    _limit_rate(monkeypatch, "10/min")
+    user = make_user("busy", "member")
+    _, raw = ApiToken.issue(user, name="load", scope=ApiToken.SCOPE_READ)
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+            barrier.wait(timeout=10)
+            for _ in range(15):
+                cache.clear()  # nothing kept in a process's own memory may carry the count
+                status = client.get("/api/v1/me/").status_code
+                with lock:
+                    codes.append(status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(codes) == [200] * 10 + [429] * 20
+    assert RateCounter.objects.get(key=f"user:{user.pk}").count == 30
+
+
+def test_rate_limit_window_turns_over_and_is_per_user(users, api_client_for, monkeypatch):
+    from rapport.api import throttle
+
+    _limit_rate(monkeypatch, "2/min")
+    admin, member = api_client_for(users["admin"]), api_client_for(users["member"])
+    assert [admin.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+    limited = admin.get("/api/v1/me/")
+    assert limited["Retry-After"] == "55"  # 5 s into the window of 60
+    assert member.get("/api/v1/me/").status_code == 200  # another user's count is their own
+    monkeypatch.setattr(throttle, "_now", lambda: 1_800_000_000.0 + 61)
+    assert [admin.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+    # A request that comes in late from the previous window (another machine's clock) counts in the current.
+    monkeypatch.setattr(throttle, "_now", lambda: 1_800_000_000.0 + 59)
+    assert admin.get("/api/v1/me/").status_code == 429
+
+
+def test_rate_limit_in_a_shared_cache_when_one_is_configured(users, api_client_for, monkeypatch, settings):
+    from django.core.cache import cache
+
+    from rapport.api.models import RateCounter
+
+    settings.RAPPORT_API_RATE_STORE = "cache"
+    _limit_rate(monkeypatch, "2/min")
+    cache.clear()
+    client = api_client_for(users["admin"])
+    assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
+    assert not RateCounter.objects.exists()
+    cache.clear()

@@ -19,3 +19,12 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_key")]
+
+
+class RateCounter(models.Model):
+    """The API requests of one user in the current rate-limit window, counted in the database so that
+    every web process shares one count (api/throttle.py)."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    window_start = models.BigIntegerField()  # the window's number: epoch seconds // period
+    count = models.PositiveIntegerField()

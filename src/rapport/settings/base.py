@@ -228,6 +228,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Cache ----------------------------------------------------------------------------------
+# Empty: Django's per-process memory cache. redis://...: one cache shared by every web process, which
+# also holds the API rate-limit counts (otherwise those are kept in the database, shared all the same).
+RAPPORT_CACHE_URL = env_str("RAPPORT_CACHE_URL", "")
+if RAPPORT_CACHE_URL:
+    if not RAPPORT_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("RAPPORT_CACHE_URL must be a redis:// URL, or empty")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": RAPPORT_CACHE_URL}}
+RAPPORT_API_RATE_STORE = "cache" if RAPPORT_CACHE_URL else "database"
+
 # --- Background jobs (docs/jobs.md) ----------------------------------------------------------
 # Empty: the database queue, worked by `rapport worker` (started by `make run`). redis://...: RQ on Redis.
 RAPPORT_BROKER_URL = env_str("RAPPORT_BROKER_URL", "")
