@@ -111,8 +111,11 @@ def test_xlsx_opens_with_header_rows_and_text_cells(users: Any, people: Any) -> 
     assert len(rows) == 3  # header + the member's two team records
     evil_row = next(i for i, r in enumerate(rows, start=1) if r[1] and "HYPERLINK" in r[1])
     cell = sheet.cell(row=evil_row, column=2)
-    assert cell.value == '\'=HYPERLINK("http://x","y")' and cell.data_type == "s"
-    assert sheet.cell(row=evil_row, column=3).value == "'+1 cmd"
+    # Text, never a formula, and marked so that it stays text when edited; the value itself unchanged.
+    assert cell.value == '=HYPERLINK("http://x","y")' and cell.data_type == "s" and cell.quotePrefix
+    last = sheet.cell(row=evil_row, column=3)
+    assert last.value == "+1 cmd" and last.data_type == "s" and last.quotePrefix
+    assert not sheet.cell(row=1, column=2).quotePrefix  # plain text is left alone
 
 
 def test_outsider_cannot_export_another_teams_records(users: Any, people: Any) -> None:
@@ -226,3 +229,107 @@ def test_export_rows_is_reusable_and_checks_eagerly(users: Any, people: Any) -> 
         export.export_rows(registry.get("people"), users["member"], {"nope": "1"})
     rows = list(export.export_rows(registry.get("people"), users["member"], {"lifecycle_stage": "customer"}))
     assert rows[0][0] == "ID" and len(rows) == 2
+
+
+# --- typed cells: numbers, money, percentages, dates, phone numbers -----------------------------
+TYPED_KINDS = {"number": "n", "percent": "n", "money": "n", "date": "d", "datetime": "d"}
+
+
+@pytest.mark.parametrize("type_key", registry.keys())
+def test_every_numeric_and_date_column_is_a_typed_xlsx_cell(type_key: str, users: Any) -> None:
+    """For every registered type, whatever its example fills in a number, money, percent, date or datetime
+    column is a number or a date in the XLSX, not text; a new column of those kinds is covered the day
+    it is registered."""
+    from .test_api_generic import example
+
+    record = write(type_key, example(type_key), actor=users["admin"])
+    rtype = registry.get(type_key)
+    sheet, rows = xlsx_rows(do_export(users["admin"], type_key, fmt="xlsx"))
+    row = next(i for i, r in enumerate(rows, start=1) if r[0] == record.pk)
+    checked = 0
+    for n, col in enumerate(rtype.columns, start=2):
+        cell = sheet.cell(row=row, column=n)
+        if col.kind in TYPED_KINDS and cell.value not in (None, ""):
+            assert cell.data_type == TYPED_KINDS[col.kind], (col.key, cell.value, cell.data_type)
+            checked += 1
+        elif col.kind == "phone" and cell.value:
+            assert not str(cell.value).startswith("'") and not cell.quotePrefix
+    assert checked >= 2  # at least created_at and updated_at
+
+
+@pytest.fixture
+def deals(users: dict[str, User]) -> dict[str, Any]:
+    member = users["member"]
+    return {
+        "eur": write(
+            "deals",
+            {"title": "Euro deal", "amount": "1234.50", "currency": "EUR", "expected_close_date": "2026-03-31"},
+            actor=member,
+        ),
+        "jpy": write("deals", {"title": "Yen deal", "amount": "98000", "currency": "JPY"}, actor=member),
+    }
+
+
+def test_deal_money_percent_and_dates_sum_and_sort(users: Any, deals: Any) -> None:
+    member = users["member"]
+    member.time_zone = "Asia/Tokyo"  # +09:00, no daylight saving
+    member.save()
+    sheet, rows = xlsx_rows(do_export(member, "deals", fmt="xlsx"))
+    header = rows[0]
+    at = {
+        label: header.index(label) + 1 for label in ("Amount", "Currency", "Probability %", "Expected close", "Updated")
+    }
+    line = {sheet.cell(row=i, column=2).value: i for i in range(2, len(rows) + 1)}
+
+    eur = sheet.cell(row=line["Euro deal"], column=at["Amount"])
+    assert eur.data_type == "n" and eur.value == 1234.5 and eur.number_format == '#,##0.00 "EUR"'
+    yen = sheet.cell(row=line["Yen deal"], column=at["Amount"])
+    assert yen.data_type == "n" and yen.value == 98000 and yen.number_format == '#,##0 "JPY"'
+    assert sheet.cell(row=line["Euro deal"], column=at["Currency"]).value == "EUR"
+
+    probability = sheet.cell(row=line["Euro deal"], column=at["Probability %"])
+    expected = deals["eur"].probability
+    assert probability.data_type == "n" and probability.value == pytest.approx(float(expected) / 100)
+    assert probability.number_format in ("0%", "0.00%")
+
+    close = sheet.cell(row=line["Euro deal"], column=at["Expected close"])
+    assert close.is_date and close.value.date().isoformat() == "2026-03-31" and close.number_format == "yyyy-mm-dd"
+    updated = sheet.cell(row=line["Euro deal"], column=at["Updated"])
+    tokyo = deals["eur"].updated_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    assert updated.is_date and updated.value == tokyo.replace(tzinfo=None, second=0, microsecond=0)
+
+    # CSV: the same values as text, with the amount in its currency's decimals.
+    csv_deals = {r[1]: r for r in csv_rows(do_export(member, "deals"))[1:]}
+    assert csv_deals["Euro deal"][at["Amount"] - 1] == "1234.50"
+    assert csv_deals["Euro deal"][at["Updated"] - 1] == tokyo.strftime("%Y-%m-%d %H:%M")
+
+
+def test_phone_numbers_are_not_prefixed_but_free_text_is(users: Any) -> None:
+    CustomField.objects.create(record_type="people", key="mobile", label="Mobile", field_type="phone")
+    CustomField.objects.create(record_type="people", key="budget", label="Budget", field_type="money")
+    CustomField.objects.create(record_type="people", key="met", label="Met", field_type="date")
+    write(
+        "people",
+        {
+            "first_name": "-Dash",
+            "phones": ["+44 20 7946 0958"],
+            "custom": {"mobile": "+49 30 901820", "budget": {"amount": "12.5", "currency": "EUR"}, "met": "2026-02-01"},
+        },
+        actor=users["member"],
+    )
+    rows = csv_rows(do_export(users["member"]))
+    header = rows[0]
+    dash = next(r for r in rows if r[1] == "'-Dash")  # free text: escaped in CSV
+    phone = dash[header.index("Phone")]
+    assert phone.startswith("+44") and "'" not in phone
+    assert dash[header.index("Mobile")].startswith("+49")
+    sheet, xrows = xlsx_rows(do_export(users["member"], fmt="xlsx"))
+    row = next(i for i, r in enumerate(xrows, start=1) if r[1] == "-Dash")
+    assert sheet.cell(row=row, column=2).quotePrefix
+    for label in ("Phone", "Mobile"):
+        cell = sheet.cell(row=row, column=header.index(label) + 1)
+        assert cell.value.startswith("+") and cell.data_type == "s" and not cell.quotePrefix
+    budget = sheet.cell(row=row, column=header.index("Budget") + 1)
+    assert budget.data_type == "n" and budget.value == 12.5 and budget.number_format == '#,##0.00 "EUR"'
+    met = sheet.cell(row=row, column=header.index("Met") + 1)
+    assert met.is_date and met.value.date().isoformat() == "2026-02-01"

@@ -22,6 +22,14 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 errors.append(
                     checks.Error(f"Column {col.key} of {rtype.key} reads unknown field {col.path}.", id="rapport.E002")
                 )
+            if col.kind == "money" and col.currency not in {c.key for c in rtype.columns}:
+                # Exports write money as an amount in its currency's format: they need to know the currency.
+                errors.append(
+                    checks.Error(
+                        f"Money column {col.key} of {rtype.key} names no currency column (Column.currency).",
+                        id="rapport.E021",
+                    )
+                )
     return errors
 
 

@@ -1,8 +1,13 @@
 """CSV and XLSX export of any record type's list, with the list's filters and ordering.
 
 Rows are read in keyset batches through the one visibility rule (``visible_to(user, "export")``),
-so an export never loads a whole table and never shows a record the user may not export. Cells
-that a spreadsheet would run as a formula are prefixed with a single quote.
+so an export never loads a whole table and never shows a record the user may not export.
+
+Cells are typed: numbers, money (amount with a number format naming the currency and its decimals),
+percentages, dates and datetimes (in the user's time zone) are numbers and dates in XLSX, so they sum
+and sort. Free text that a spreadsheet would run as a formula is neutralised: prefixed with a single
+quote in CSV, marked as text (quotePrefix, the value unchanged) in XLSX. Validated values that cannot be
+a formula, such as E.164 phone numbers, are written as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import io
 import tempfile
 import zoneinfo
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -22,6 +29,7 @@ from django.utils.dateparse import parse_datetime
 
 from . import customfields
 from . import jsonq as _jsonq  # noqa: F401  (registers the has_element lookup the tag filter uses)
+from . import money as money_
 from .listing import QueryError, build_filter, paginate, parse_ordering, project_row, projection_fields
 from .models import CustomField
 from .registry import Column, RecordType
@@ -34,14 +42,69 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
-Cell = str | int | float
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+    text: str  # the CSV cell
+
+
+@dataclass(frozen=True)
+class Percent:
+    value: Decimal  # 12.5 for 12.5 %
+
+
+class Verbatim(str):
+    """Text validated into a shape that cannot be a formula (an E.164 phone number): never prefixed."""
+
+    __slots__ = ()
+
+
+Cell = str | int | float | bool | Decimal | dt.date | dt.datetime | Money | Percent
+
+
+def could_be_formula(value: Any) -> bool:
+    return isinstance(value, str) and not isinstance(value, Verbatim) and value.startswith(FORMULA_PREFIXES)
 
 
 def escape_cell(value: Cell) -> Cell:
-    """Neutralise text a spreadsheet would read as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """Neutralise free text a spreadsheet would read as a formula (OWASP CSV injection)."""
+    if could_be_formula(value):
+        return "'" + str(value)
     return value
+
+
+def csv_text(value: Cell) -> Any:
+    """How a typed cell is written in CSV; free text comes escaped."""
+    if isinstance(value, Money):
+        return value.text
+    if isinstance(value, Percent):
+        return str(value.value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return escape_cell(value)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _number(value: Any) -> Cell:
+    """A number cell (int where whole) from what the database or the JSON column holds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    number = _decimal(value)
+    if number is None or not number.is_finite():
+        return str(value)
+    return int(number) if number == number.to_integral_value() and abs(number) < 2**53 else number
 
 
 def _user_tz(user: Any) -> dt.tzinfo:
@@ -51,17 +114,34 @@ def _user_tz(user: Any) -> dt.tzinfo:
         return dt.UTC
 
 
-def _format_datetime(value: Any, tz: dt.tzinfo) -> str:
+def _local_datetime(value: Any, tz: dt.tzinfo) -> dt.datetime | str:
+    """The wall-clock time in the user's zone (spreadsheets have no time zones), to the minute."""
     if isinstance(value, str):
         value = parse_datetime(value)
     if not isinstance(value, dt.datetime):
         return ""
     if timezone.is_naive(value):
         value = timezone.make_aware(value, dt.UTC)
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
 
 
-def _column_cell(col: Column, value: Any, tz: dt.tzinfo) -> Cell:
+def _date(value: Any) -> dt.date | str:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+
+
+def _money(amount: Any, currency: Any, text: str) -> Cell:
+    number = _decimal(amount)
+    if number is None or not number.is_finite():
+        return text
+    return Money(number, str(currency or "").upper(), text)
+
+
+def _column_cell(col: Column, value: Any, tz: dt.tzinfo, row: Mapping[str, Any]) -> Cell:
     if value is None:
         return ""
     if col.kind in ("user", "record", "fk"):
@@ -69,11 +149,20 @@ def _column_cell(col: Column, value: Any, tz: dt.tzinfo) -> Cell:
     if col.kind == "tags":
         return ", ".join(str(t) for t in value)
     if col.kind == "datetime":
-        return _format_datetime(value, tz)
+        return _local_datetime(value, tz)
     if col.kind == "date":
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
+        return _date(value)
     if col.kind == "choice":
         return dict(col.choices).get(value, str(value))
+    if col.kind == "number":
+        return _number(value)
+    if col.kind == "percent":
+        number = _decimal(value)
+        return Percent(number) if number is not None and number.is_finite() else str(value)
+    if col.kind == "money":
+        return _money(value, row.get(col.currency) if col.currency else None, str(value))
+    if col.kind == "phone":
+        return Verbatim(value)
     return str(value)
 
 
@@ -119,15 +208,22 @@ class _LinkNames:
             return self.users.get(value, f"#{value}")
         if t == "reference":
             return self.records.get(field.reference_type, {}).get(value, f"#{value}")
-        if t == "number" and isinstance(value, int | float) and not isinstance(value, bool):
-            return value
+        if t == "number":
+            return _number(value)
+        if t == "money" and isinstance(value, dict):
+            return _money(value.get("amount"), value.get("currency"), customfields.display(field, value))
+        if t == "date":
+            return _date(value)
         if t == "datetime":
-            return _format_datetime(value, tz)
+            return _local_datetime(value, tz)
+        if t == "phone":
+            return Verbatim(customfields.display(field, value))
         return customfields.display(field, value)
 
 
 def export_rows(rtype: RecordType, user: Any, params: Mapping[str, Any]) -> Iterator[list[Cell]]:
-    """The header row, then one row per exported record, every cell escaped.
+    """The header row, then one row per exported record, as typed cells (see the module's docstring);
+    the writers neutralise free text that could be a formula.
 
     Checks permission and parameters before returning (PermissionDenied, QueryError), so callers
     can answer 403 or 400 before they start streaming.
@@ -145,7 +241,7 @@ def export_rows(rtype: RecordType, user: Any, params: Mapping[str, Any]) -> Iter
     links = _LinkNames(defs, user)
 
     def generate() -> Iterator[list[Cell]]:
-        yield [escape_cell(label) for label in ["ID", *(c.label for c in rtype.columns), *(d.label for d in defs)]]
+        yield ["ID", *(c.label for c in rtype.columns), *(d.label for d in defs)]
         cursor: str | None = None
         while True:
             page = paginate(queryset, ordering, cursor, BATCH_SIZE, fields=fields)
@@ -154,9 +250,9 @@ def export_rows(rtype: RecordType, user: Any, params: Mapping[str, Any]) -> Iter
                 row = project_row(rtype, raw)
                 custom = row["custom"]
                 cells: list[Cell] = [row["id"]]
-                cells += [_column_cell(c, row[c.key], tz) for c in rtype.columns]
+                cells += [_column_cell(c, row[c.key], tz, row) for c in rtype.columns]
                 cells += [links.cell(d, custom.get(d.key), tz) for d in defs]
-                yield [escape_cell(c) for c in cells]
+                yield cells
             if not page.next_cursor:
                 return
             cursor = page.next_cursor
@@ -174,7 +270,7 @@ def _csv_chunks(rows: Iterator[list[Cell]]) -> Iterator[str]:
     writer = csv.writer(buffer)
     buffer.write("\ufeff")  # a BOM, so spreadsheet programs read the file as UTF-8
     for n, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([csv_text(c) for c in row])
         if n % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -194,6 +290,24 @@ def _xlsx_file(rows: Iterator[list[Cell]], title: str) -> Any:
         if isinstance(value, str):
             out = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
             out.data_type = "s"  # text, never a formula
+            # Free text that looks like a formula stays text when someone edits the cell, too.
+            out.quotePrefix = could_be_formula(value)
+            return out
+        if isinstance(value, Money):
+            out = WriteOnlyCell(sheet, value=value.amount)
+            out.number_format = money_.spreadsheet_format(value.currency)
+            return out
+        if isinstance(value, Percent):
+            out = WriteOnlyCell(sheet, value=value.value / 100)
+            out.number_format = "0%" if value.value == value.value.to_integral_value() else "0.00%"
+            return out
+        if isinstance(value, dt.datetime):
+            out = WriteOnlyCell(sheet, value=value)
+            out.number_format = "yyyy-mm-dd hh:mm"
+            return out
+        if isinstance(value, dt.date):
+            out = WriteOnlyCell(sheet, value=value)
+            out.number_format = "yyyy-mm-dd"
             return out
         return value
 
@@ -235,4 +349,13 @@ def download(rows: Iterator[list[Cell]], rtype: RecordType, user: Any, fmt: str)
     return response  # type: ignore[return-value]  # a streaming response is what Django serves as-is
 
 
-__all__: list[str] = ["download", "escape_cell", "export_response", "export_rows"]
+__all__: list[str] = [
+    "Money",
+    "Percent",
+    "Verbatim",
+    "csv_text",
+    "download",
+    "escape_cell",
+    "export_response",
+    "export_rows",
+]

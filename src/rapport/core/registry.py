@@ -22,12 +22,14 @@ class Column:
     key: str
     label: str
     path: str
-    kind: str = "text"  # text, email, phone, number, money, date, datetime, choice, user, record, fk, tags, url
+    # text, email, phone, number, percent, money, date, datetime, choice, user, record, fk, tags, url
+    kind: str = "text"
     sortable: bool = False
     default: bool = True
     choices: tuple[tuple[str, str], ...] = ()
     link_type: str = ""  # for kind == "record": the type key of the linked record
     link_fields: tuple[str, ...] = ("name",)  # for kind == "fk": the linked model's fields shown as its name
+    currency: str = ""  # for kind == "money": the key of the column holding the ISO 4217 currency
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ deals = register(
             Column("pipeline", "Pipeline", "pipeline", kind="fk", default=False),
             Column("stage", "Stage", "stage", kind="fk"),
             Column("status", "Status", "status", kind="choice", choices=tuple(DEAL_STATUSES)),
-            Column("amount", "Amount", "amount", kind="money", sortable=True),
+            Column("amount", "Amount", "amount", kind="money", sortable=True, currency="currency"),
             Column("currency", "Currency", "currency"),
-            Column("probability", "Probability %", "probability", kind="number", default=False),
+            Column("probability", "Probability %", "probability", kind="percent", default=False),
             Column("expected_close_date", "Expected close", "expected_close_date", kind="date", sortable=True),
             Column(
                 "forecast_category",
@@ -104,7 +104,7 @@ products = register(
         columns=[
             Column("name", "Name", "name", sortable=True),
             Column("sku", "SKU", "sku", sortable=True),
-            Column("tax_rate", "Tax %", "tax_rate", kind="number"),
+            Column("tax_rate", "Tax %", "tax_rate", kind="percent"),
             Column("active", "Active", "active", kind="choice", choices=(("True", "Yes"), ("False", "No"))),
             *COMMON_COLUMNS,
         ],
