@@ -235,6 +235,8 @@ RAPPORT_CACHE_URL = env_str("RAPPORT_CACHE_URL", "")
 if RAPPORT_CACHE_URL:
     if not RAPPORT_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("RAPPORT_CACHE_URL must be a redis:// URL, or empty")
+    if importlib.util.find_spec("redis") is None:
+        raise ValueError("RAPPORT_CACHE_URL needs the Redis client: pip install 'rapport[redis]'")
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": RAPPORT_CACHE_URL}}
 RAPPORT_API_RATE_STORE = "cache" if RAPPORT_CACHE_URL else "database"
 
