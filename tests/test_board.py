@@ -228,7 +228,9 @@ def test_show_more_fetches_the_next_keyset_page(users, pipeline, monkeypatch):
     assert "7 deals" in html  # totals cover every deal
     proposal = stage(pipeline, "Proposal")
     _, cursor = board.column_cards(
-        board.visible_deals(users["member"], pipeline, board.deal_filter({}, users["member"])), proposal
+        board.visible_deals(users["member"], pipeline, board.deal_filter({}, users["member"])),
+        proposal,
+        user=users["member"],
     )
     page2 = c.get(f"/deals/board/column/{proposal.pk}/?pipeline={pipeline.pk}&cursor={cursor}").content.decode()
     assert [d.title for d in made if f'id="deal-{d.pk}"' in page2] == ["Deal 03", "Deal 04", "Deal 05"]

@@ -236,3 +236,115 @@ def test_pages_refuse_links_to_invisible_records(users, world):
     assert response.status_code == 400
     assert f"There is no company #{theirs}." in response.content.decode()
     assert SECRET not in response.content.decode()
+
+
+# --- reading: the name of an invisible linked record is never shown ------------------------------
+def _value_at(body: dict[str, Any], path: str) -> Any:
+    name, _, child = path.partition(".")
+    return body[name][0][child] if child else body[name]
+
+
+def _text(response: Any) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+def _surfaces(client: Client, api: Client, type_key: str, pk: int) -> dict[str, str]:
+    """Everything a viewer can read about the record: API detail and list, list page with every
+    column, detail page, CSV export, search."""
+    columns = ",".join(c.key for c in registry.get(type_key).columns)
+    return {
+        "api detail": api.get(f"/api/v1/{type_key}/{pk}/").content.decode(),
+        "api list": api.get(f"/api/v1/{type_key}/").content.decode(),
+        "list page": client.get(f"/{type_key}/", {"columns": columns}).content.decode(),
+        "detail page": client.get(f"/{type_key}/{pk}/").content.decode(),
+        "export": _text(client.get(f"/{type_key}/export/", {"format": "csv"})),
+        "edit form": client.get(f"/{type_key}/{pk}/edit/").content.decode(),
+        "search": api.get("/api/v1/search/", {"q": "Linker"}).content.decode(),
+        "search by name": api.get("/api/v1/search/", {"q": SECRET}).content.decode(),
+    }
+
+
+@pytest.mark.parametrize(("type_key", "path", "target"), LINKS, ids=LINK_IDS)
+def test_the_name_of_an_invisible_linked_record_is_never_shown(type_key, path, target, users, world, api_client_for):
+    theirs = world[target]["theirs"]
+    # An admin (or a team change) linked the member's record to team West's: the member sees
+    # that the link exists (its id) and never its name, on every surface.
+    data = {**_named(type_key, 900, "Linker"), **_entry(type_key, path, theirs)}
+    record = write(type_key, data, actor=users["member"])
+    member = _surfaces(_page_client(users["member"]), api_client_for(users["member"]), type_key, record.pk)
+    for surface, text in member.items():
+        assert text and SECRET not in text, f"{surface} shows {SECRET}"
+    body = json.loads(member["api detail"])
+    assert _value_at(body, path) == {"id": theirs, "name": None}
+
+    # Whoever may see the linked record sees its name (the test can fail).
+    admin_api = api_client_for(users["admin"])
+    admin_body = admin_api.get(f"/api/v1/{type_key}/{record.pk}/").json()
+    assert SECRET in _value_at(admin_body, path)["name"]
+    if "." not in path:
+        admin_pages = _page_client(users["admin"])
+        assert SECRET in admin_pages.get(f"/{type_key}/{record.pk}/").content.decode()
+
+
+@pytest.mark.parametrize("type_key", registry.keys())
+def test_reference_custom_values_never_show_an_invisible_name(type_key, users, world, api_client_for):
+    CustomField.objects.create(
+        record_type=type_key, key="partner", label="Partner", field_type="reference", reference_type="companies"
+    )
+    data = {**_named(type_key, 900, "Linker"), "custom": {"partner": world["companies"]["theirs"]}}
+    record = write(type_key, data, actor=users["member"])
+    client = _page_client(users["member"])
+    columns = ",".join([*(c.key for c in registry.get(type_key).columns), "cf_partner"])
+    for url, params in [
+        (f"/{type_key}/", {"columns": columns}),
+        (f"/{type_key}/{record.pk}/", {}),
+        (f"/{type_key}/{record.pk}/edit/", {}),
+        (f"/{type_key}/export/", {"format": "csv"}),
+    ]:
+        text = _text(client.get(url, params))
+        assert SECRET not in text, url
+        assert f"#{world['companies']['theirs']}" in text, url
+    assert SECRET in _page_client(users["admin"]).get(f"/{type_key}/{record.pk}/").content.decode()
+
+
+def test_board_cards_timeline_and_quotes_hide_invisible_names(users, world, api_client_for):
+    company, person = world["companies"]["theirs"], world["people"]["theirs"]
+    deal = write(
+        "deals",
+        {
+            "title": "Linker deal",
+            "company": company,
+            "contacts": [{"person": person, "role": "champion"}],
+            # A line keeps its own name (copied from the product when it was written).
+            "line_items": [{"product": world["products"]["theirs"], "name": "Seats", "quantity": "1"}],
+        },
+        actor=users["member"],
+    )
+    mine = world["people"]["mine"]
+    write(
+        "activities",
+        {"kind": "note", "subject": "Linker note", "links": [{"type": "people", "id": mine}]},
+        actor=users["member"],
+    )
+    write(
+        "activities",
+        {
+            "kind": "note",
+            "subject": "Shared",
+            "links": [{"type": "people", "id": mine}, {"type": "companies", "id": company}],
+        },
+        actor=users["member"],
+    )
+    client = _page_client(users["member"])
+    for url in ["/deals/board/", f"/people/{mine}/", f"/people/{mine}/timeline/", f"/deals/{deal.pk}/"]:
+        response = client.get(url)
+        assert response.status_code in (200, 404), url
+        assert SECRET not in response.content.decode(), url
+    # A quote made from the deal by the member does not copy the invisible company's name.
+    api = api_client_for(users["member"])
+    quote = post(api, f"/api/v1/deals/{deal.pk}/quotes/", {})
+    assert quote.status_code == 201, quote.content
+    assert SECRET not in quote.content.decode()
+    assert quote.json()["lines"][0]["product"] == {"id": world["products"]["theirs"], "name": None}

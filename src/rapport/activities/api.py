@@ -51,7 +51,7 @@ class ActivityCompleteView(BaseAPIView):
             expected_version=expected,
         )
         fresh = detail_queryset("activities").get(pk=pk)
-        return json_response(represent(fresh), headers={"ETag": fresh.etag})
+        return json_response(represent(fresh, request.user), headers={"ETag": fresh.etag})
 
 
 # --- My day, reminders and notifications ---------------------------------------------------------

@@ -111,7 +111,7 @@ class Activity(Record):
 
         sync_reminders(self)
 
-    def api_extra(self) -> dict[str, Any]:
+    def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {
             "links": [{"type": link.type_key, "id": link.record_id} for link in self.links.all()],
             "overdue": self.overdue,

@@ -165,7 +165,12 @@ def _list_row_schema(rtype: RecordType) -> Any:
         if col.kind in ("user", "record"):
             fields[col.key] = inline_serializer(
                 f"{rtype.label}{col.key.title().replace('_', '')}Link",
-                {"id": serializers.IntegerField(), "name": serializers.CharField()},
+                {
+                    "id": serializers.IntegerField(),
+                    "name": serializers.CharField(
+                        allow_null=col.kind == "record", help_text="null when you may not see the linked record"
+                    ),
+                },
                 allow_null=True,
             )
         elif col.kind == "tags":
@@ -190,11 +195,11 @@ class RecordListView(BaseAPIView):
         size = listing.page_size(params)
         qs = rtype.model.objects.visible_to(request.user).filter(q)
         prefix = f"/api/v1/{rtype.key}/"
-        page = projection.fetch_page(rtype, qs, ordering, params.get("cursor"), size)
+        page = projection.fetch_page(rtype, qs, ordering, params.get("cursor"), size, user=request.user)
         if page is None:  # a filter needing joins: the ORM projection
             fields = listing.projection_fields(rtype)
             page = listing.paginate(qs, ordering, params.get("cursor"), size, fields=fields)
-            page.rows = [listing.project_row(rtype, raw) for raw in page.rows]
+            page.rows = [listing.project_row(rtype, raw, user=request.user) for raw in page.rows]
         rows = page.rows
         for row in rows:
             row["url"] = f"{prefix}{row['id']}/"
@@ -226,7 +231,9 @@ class RecordListView(BaseAPIView):
         record = services.create_record(rtype.model, serializer.validated_data, actor=request.user, source="api")
         record = detail_queryset(rtype.key).get(pk=record.pk)
         return json_response(
-            represent(record), status=201, headers={"ETag": record.etag, "Location": represent(record)["url"]}
+            represent(record, request.user),
+            status=201,
+            headers={"ETag": record.etag, "Location": f"/api/v1/{rtype.key}/{record.pk}/"},
         )
 
 
@@ -249,7 +256,7 @@ class RecordDetailView(BaseAPIView):
         record = self.get_record(request, pk)
         if request.headers.get("If-None-Match") == record.etag:
             return HttpResponse(status=304, headers={"ETag": record.etag})
-        return json_response(represent(record), headers={"ETag": record.etag})
+        return json_response(represent(record, request.user), headers={"ETag": record.etag})
 
     def patch(self, request: Request, pk: int) -> HttpResponse:
         return self._update(request, pk, partial=True)
@@ -268,7 +275,7 @@ class RecordDetailView(BaseAPIView):
             record, serializer.validated_data, actor=request.user, source="api", expected_version=expected
         )
         record = detail_queryset(self.rtype.key).get(pk=pk)
-        return json_response(represent(record), headers={"ETag": record.etag})
+        return json_response(represent(record, request.user), headers={"ETag": record.etag})
 
     def delete(self, request: Request, pk: int) -> HttpResponse:
         record = self.get_record(request, pk, "delete")
@@ -287,7 +294,7 @@ class RecordRestoreView(BaseAPIView):
         with transaction.atomic():
             services.restore_record(record, actor=request.user, source="api")
         record = detail_queryset(self.rtype.key).get(pk=pk)
-        return json_response(represent(record), headers={"ETag": record.etag})
+        return json_response(represent(record, request.user), headers={"ETag": record.etag})
 
 
 class RecordExportView(BaseAPIView):

@@ -466,8 +466,10 @@ class BulkLoader:
                     changes["lead_status"] = [None, status]
                 changes |= {"source": [None, source], "emails": [None, [email]], "phones": [None, [phone]]}
                 events.append(self._event(event_id, created, "people", rid, title, changes))
+                # The company's name is in the entry only within its team (visibility.search_label).
+                shown = company_name if (team_id == c_team if team_id else owner_id == c_owner) else ""
                 entries.append(
-                    (search_id, "people", rid, owner_id, team_id, title, f"{job} {company_name} {email}",
+                    (search_id, "people", rid, owner_id, team_id, title, " ".join(x for x in (job, shown, email) if x),
                      f"{email} {phone_terms}")
                 )  # fmt: skip
                 email_id += 1

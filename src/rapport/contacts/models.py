@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 
 from rapport.core.models import Record
 from rapport.core.normalize import format_phone, phone_search_terms
+from rapport.core.visibility import search_label
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -183,7 +184,7 @@ class Person(Record):
         if updates:
             Person.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in updates})
 
-    def api_extra(self) -> dict[str, Any]:
+    def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {
             "emails": [{"email": e.email, "primary": e.is_primary} for e in self.emails.all()],
             "phones": [{"number": p.number, "kind": p.kind, "primary": p.is_primary} for p in self.phones.all()],
@@ -207,7 +208,7 @@ class Person(Record):
     def search_document(self) -> tuple[str, str, str]:
         emails = [e.email for e in self.emails.all()]
         phones = [phone_search_terms(p.number) for p in self.phones.all()]
-        company = self.company.name if self.company_id and self.company else ""
+        company = search_label(self, self.company) if self.company_id else ""
         body = " ".join(x for x in (self.job_title, company, *emails) if x)
         return (self.full_name, body, " ".join(emails + phones))
 

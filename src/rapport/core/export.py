@@ -33,6 +33,7 @@ from . import money as money_
 from .listing import QueryError, build_filter, paginate, parse_ordering, project_row, projection_fields
 from .models import CustomField
 from .registry import Column, RecordType
+from .visibility import link_label
 
 BATCH_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -145,7 +146,8 @@ def _column_cell(col: Column, value: Any, tz: dt.tzinfo, row: Mapping[str, Any])
     if value is None:
         return ""
     if col.kind in ("user", "record", "fk"):
-        return str(value.get("name") or "")
+        # A record the exporter may not see shows as #id (its name is None, see link_label).
+        return str(value["name"]) if value.get("name") is not None else f"#{value.get('id')}"
     if col.kind == "tags":
         return ", ".join(str(t) for t in value)
     if col.kind == "datetime":
@@ -194,11 +196,17 @@ class _LinkNames:
             target = registry.find(type_key)
             if target is None or not ids:
                 continue
-            # Only names the exporting user may see; others show as #id.
-            values = target.model.objects.visible_to(self.viewer).filter(pk__in=ids).values("pk", *target.title_fields)
-            self.records[type_key] = {
-                v["pk"]: " ".join(str(v[t] or "") for t in target.title_fields).strip() for v in values
-            }
+            # Only names the exporting user may see (link_label); others show as #id.
+            values = (
+                target.model.objects.live().filter(pk__in=ids).values("pk", "owner_id", "team_id", *target.title_fields)
+            )
+            names = {}
+            for v in values:
+                title = " ".join(str(v[t] or "") for t in target.title_fields).strip()
+                label = link_label(self.viewer, type_key, title, owner_id=v["owner_id"], team_id=v["team_id"])
+                if label is not None:
+                    names[v["pk"]] = label
+            self.records[type_key] = names
 
     def cell(self, field: CustomField, value: Any, tz: dt.tzinfo) -> Cell:
         if value is None or value == "":
@@ -247,7 +255,7 @@ def export_rows(rtype: RecordType, user: Any, params: Mapping[str, Any]) -> Iter
             page = paginate(queryset, ordering, cursor, BATCH_SIZE, fields=fields)
             links.load(page.rows)
             for raw in page.rows:
-                row = project_row(rtype, raw)
+                row = project_row(rtype, raw, user=user)
                 custom = row["custom"]
                 cells: list[Cell] = [row["id"]]
                 cells += [_column_cell(c, row[c.key], tz, row) for c in rtype.columns]

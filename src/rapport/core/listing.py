@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_date
 from . import customfields, registry
 from .models import CustomField, to_json_value
 from .registry import Column, RecordType
+from .visibility import link_label
 
 # Parameters every list accepts besides the type's filters.
 CONTROL_PARAMS = {"cursor", "ordering", "page_size", "columns", "view", "format"}
@@ -248,13 +249,18 @@ def projection_fields(rtype: RecordType, columns: Iterable[Column] | None = None
             fields += [f"{col.path}_id", f"{col.path}__first_name", f"{col.path}__last_name", f"{col.path}__username"]
         elif col.kind in ("record", "fk"):
             fields += [f"{col.path}_id", *(f"{col.path}__{t}" for t in _link_fields(col))]
+            if col.kind == "record":  # whether the viewer may see the linked record's name
+                fields += [f"{col.path}__owner_id", f"{col.path}__team_id"]
         else:
             fields.append(col.path)
     return list(dict.fromkeys(fields))
 
 
-def project_row(rtype: RecordType, raw: dict[str, Any], columns: Iterable[Column] | None = None) -> dict[str, Any]:
-    """A plain row for the API and exports: column key → JSON value; links as {id, name}."""
+def project_row(
+    rtype: RecordType, raw: dict[str, Any], columns: Iterable[Column] | None = None, *, user: Any
+) -> dict[str, Any]:
+    """A plain row for the API and exports: column key → JSON value; links as {id, name}, the
+    name of a record ``user`` may not see being None (core.visibility.link_label)."""
     row: dict[str, Any] = {"id": raw["id"]}
     for col in columns if columns is not None else rtype.columns:
         if col.kind == "user":
@@ -269,8 +275,19 @@ def project_row(rtype: RecordType, raw: dict[str, Any], columns: Iterable[Column
             if rid is None:
                 row[col.key] = None
             else:
-                name = " ".join(str(raw[f"{col.path}__{t}"] or "") for t in _link_fields(col)).strip()
-                row[col.key] = {"id": rid, "name": name}
+                title = " ".join(str(raw[f"{col.path}__{t}"] or "") for t in _link_fields(col)).strip()
+                label = (
+                    link_label(
+                        user,
+                        col.link_type,
+                        title,
+                        owner_id=raw[f"{col.path}__owner_id"],
+                        team_id=raw[f"{col.path}__team_id"],
+                    )
+                    if col.kind == "record"
+                    else title
+                )
+                row[col.key] = {"id": rid, "name": label}
         else:
             row[col.key] = raw[col.path]
     row["custom"] = raw["custom"] or {}

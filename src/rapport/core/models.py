@@ -95,8 +95,9 @@ class Record(models.Model):
         """The child rows behind a list field of the write serializer, for the detail page."""
         return getattr(self, name).all()
 
-    def api_extra(self) -> dict[str, Any]:
-        """Child rows as the API shows them on retrieve; types with children override."""
+    def api_extra(self, viewer: Any) -> dict[str, Any]:
+        """Child rows as the API shows them to ``viewer`` on retrieve; types with children override
+        (links to records as ``core.visibility.record_link`` gives them)."""
         return {}
 
     def integrity_error_message(self, exc: Exception) -> dict[str, str]:

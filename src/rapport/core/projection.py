@@ -24,6 +24,7 @@ from django.db.models import BooleanField, DecimalField
 from . import registry
 from .listing import Ordering, Page, decode_cursor, encode_cursor, keyset_condition
 from .registry import Column, RecordType
+from .visibility import link_label
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,14 @@ def _plan(type_key: str, column_keys: tuple[str, ...], ordering_key: str, vendor
             joins.append(
                 f"LEFT JOIN {_qn(target_model._meta.db_table)} {alias} ON {alias}.{_qn('id')} = {t}.{_qn(field.column)}"
             )
-            idx = (
-                add(f"{t}.{_qn(field.column)}"),
-                *(add(f"{alias}.{_qn(_col(target_model, f))}") for f in names),
-            )
-            builders.append((col.key, "record", idx))
+            idx = (add(f"{t}.{_qn(field.column)}"),)
+            kind = "fk"
+            if col.kind == "record":
+                # The linked record's owner and team decide whether its name is shown.
+                idx += (add(f"{alias}.{_qn('owner_id')}"), add(f"{alias}.{_qn('team_id')}"))
+                kind = f"record:{col.link_type}"
+            idx += tuple(add(f"{alias}.{_qn(_col(target_model, f))}") for f in names)
+            builders.append((col.key, kind, idx))
         elif col.kind == "tags":
             builders.append((col.key, "json", (add(json_expr(_col(model, col.path))),)))
         elif col.kind == "datetime":
@@ -126,9 +130,12 @@ def fetch_page(
     cursor: str | None,
     size: int,
     columns: Sequence[Column] | None = None,
+    *,
+    user: Any,
 ) -> Page | None:
     """A keyset page of projected rows for ``queryset`` (already filtered and visibility-checked),
-    or None when its filters need joins this fast path does not build (the caller falls back)."""
+    or None when its filters need joins this fast path does not build (the caller falls back).
+    Links to records ``user`` may not see carry no name (core.visibility.link_label)."""
     query = queryset.query
     # Filters that join other tables (a joined alias still referenced) take the ORM path.
     if sum(1 for count in query.alias_refcount.values() if count) > 1 or query.distinct or query.combinator:
@@ -169,7 +176,7 @@ def fetch_page(
     raw = raw[:size]
     if reverse:
         raw.reverse()
-    rows = [_build(plan, r, vendor) for r in raw]
+    rows = [_build(plan, r, vendor, user) for r in raw]
     next_cursor = prev_cursor = None
     if raw:
         first, last = raw[0], raw[-1]
@@ -188,7 +195,7 @@ def _cursor_value(value: Any, vendor: str) -> Any:
     return value
 
 
-def _build(plan: _Plan, r: tuple[Any, ...], vendor: str) -> dict[str, Any]:
+def _build(plan: _Plan, r: tuple[Any, ...], vendor: str, user: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"id": r[0]}
     sqlite = vendor == "sqlite"
     for key, kind, idx in plan.builders:
@@ -211,12 +218,17 @@ def _build(plan: _Plan, r: tuple[Any, ...], vendor: str) -> dict[str, Any]:
             else:
                 name = f"{r[idx[1]]} {r[idx[2]]}".strip()
                 row[key] = {"id": uid, "name": name or r[idx[3]]}
-        else:  # record
+        elif kind == "fk":
+            rid = r[idx[0]]
+            row[key] = None if rid is None else {"id": rid, "name": " ".join(str(r[i] or "") for i in idx[1:]).strip()}
+        else:  # record:<type key>
             rid = r[idx[0]]
             if rid is None:
                 row[key] = None
             else:
-                row[key] = {"id": rid, "name": " ".join(str(r[i] or "") for i in idx[1:]).strip()}
+                name = " ".join(str(r[i] or "") for i in idx[3:]).strip()
+                label = link_label(user, kind[7:], name, owner_id=r[idx[1]], team_id=r[idx[2]])
+                row[key] = {"id": rid, "name": label}
     return row
 
 

@@ -161,7 +161,8 @@ def update_record(
         current.after_write(changes, actor=actor, source=source, created=False)
         record_event(current, "updated", actor=actor, source=source, changes=changes)
         search.index_record(current)
-        if str(current) != before_title:
+        # Dependents' documents show this record's name only to its own team (search_label).
+        if str(current) != before_title or "owner" in changes:
             reindex_dependents(current)
     return current
 

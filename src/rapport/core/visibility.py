@@ -123,3 +123,18 @@ def record_link(user: Any, obj: Any) -> dict[str, Any] | None:
     name = getattr(obj, "display_name", None) or str(obj)
     label = link_label(user, obj.record_type_key, name, owner_id=obj.owner_id, team_id=obj.team_id)
     return {"id": obj.pk, "name": label}
+
+
+def search_label(record: Any, linked: Any) -> str:
+    """A linked record's name as ``record``'s search document may carry it (a person's entry
+    shows and is found by their company's name): only when the linked record is in the same
+    team (or, without a team, has the same owner), so that whoever finds ``record`` by team
+    scope may also see ``linked``. The index is one document for every viewer, so it cannot ask
+    :func:`link_label` per viewer; this is its conservative form."""
+    if linked is None:
+        return ""
+    if record.team_id is not None:
+        same = linked.team_id == record.team_id
+    else:
+        same = linked.owner_id is not None and linked.owner_id == record.owner_id
+    return str(linked) if same else ""

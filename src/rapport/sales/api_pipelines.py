@@ -264,7 +264,7 @@ class DealMoveView(BaseAPIView):
             lost_reason=body.validated_data.get("lost_reason"),
         )
         fresh = detail_queryset("deals").get(pk=pk)
-        return json_response(represent(fresh), headers={"ETag": fresh.etag})
+        return json_response(represent(fresh, request.user), headers={"ETag": fresh.etag})
 
 
 def _expected_version(request: Request, deal: Deal) -> int | None:

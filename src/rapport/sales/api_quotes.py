@@ -16,7 +16,7 @@ from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, 
 from rapport.core import listing
 from rapport.core.errors import PermissionDenied
 from rapport.core.models import to_json_value
-from rapport.core.visibility import can
+from rapport.core.visibility import can, record_link
 
 from . import quotes
 from .models import QUOTE_STATUSES, Deal, Quote
@@ -35,7 +35,7 @@ IF_MATCH = OpenApiParameter(
 # --- schema-only serializers (reads are built by hand, writes are validated by the services) -----
 class LinkSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    name = serializers.CharField()
+    name = serializers.CharField(allow_null=True, help_text="null when you may not see the linked record")
 
 
 class QuoteLineSerializer(serializers.Serializer):
@@ -115,7 +115,7 @@ class QuoteAcceptSerializer(serializers.Serializer):
 
 
 # --- representation ------------------------------------------------------------------------------
-def represent_quote(quote: Quote) -> dict[str, Any]:
+def represent_quote(quote: Quote, viewer: Any) -> dict[str, Any]:
     return {
         "id": quote.pk,
         "number": quote.number,
@@ -136,7 +136,7 @@ def represent_quote(quote: Quote) -> dict[str, Any]:
         "version": quote.version,
         "lines": [
             {
-                "product": {"id": ln.product_id, "name": ln.product.name} if ln.product else None,
+                "product": record_link(viewer, ln.product) if ln.product else None,
                 "name": ln.name,
                 "quantity": str(ln.quantity),
                 "unit_price": str(ln.unit_price),
@@ -154,7 +154,9 @@ def represent_quote(quote: Quote) -> dict[str, Any]:
 
 def _answer(quote_id: int, user: Any, status: int = 200, **headers: str) -> HttpResponse:
     quote = _fetch(user, quote_id)
-    return json_response(represent_quote(quote), status=status, headers={"ETag": quotes.quote_etag(quote), **headers})
+    return json_response(
+        represent_quote(quote, user), status=status, headers={"ETag": quotes.quote_etag(quote), **headers}
+    )
 
 
 def _fetch(user: Any, pk: int) -> Quote:
@@ -279,7 +281,7 @@ class QuoteDetailView(BaseAPIView):
         etag = quotes.quote_etag(quote)
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers={"ETag": etag})
-        return json_response(represent_quote(quote), headers={"ETag": etag})
+        return json_response(represent_quote(quote, request.user), headers={"ETag": etag})
 
     @extend_schema(
         summary="Change a draft quote: its lines, validity, terms or customer block",

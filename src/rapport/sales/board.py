@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from rapport.core import registry
 from rapport.core.listing import QueryError, build_filter, decode_cursor, encode_cursor, keyset_condition
+from rapport.core.visibility import link_label
 
 from .models import Deal, Pipeline, Stage, money
 from .money import Rates
@@ -39,6 +40,8 @@ CARD_FIELDS = (
     "stage_entered_at",
     "company_id",
     "company__name",
+    "company__owner_id",
+    "company__team_id",
     "owner_id",
     "team_id",
     "owner__first_name",
@@ -199,7 +202,7 @@ def _initials(first: str, last: str, username: str) -> str:
     return "".join(p[0] for p in parts).upper() or (username or "")[:2].upper()
 
 
-def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None) -> Card:
+def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None, *, user: Any) -> Card:
     now = now or timezone.now()
     days = max(0, (now - row["stage_entered_at"]).days)
     owner = f"{row['owner__first_name'] or ''} {row['owner__last_name'] or ''}".strip() or (
@@ -215,7 +218,11 @@ def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None) -
         currency=row["currency"],
         expected_close_date=row["expected_close_date"],
         company_id=row["company_id"],
-        company_name=row["company__name"] or "",
+        # The company's name only for whoever may see the company (core.visibility.link_label).
+        company_name=link_label(
+            user, "companies", row["company__name"], owner_id=row["company__owner_id"], team_id=row["company__team_id"]
+        )
+        or "",
         owner_name=owner if row["owner_id"] else "",
         owner_initials=(
             _initials(row["owner__first_name"], row["owner__last_name"], row["owner__username"])
@@ -230,7 +237,7 @@ def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None) -
 
 
 def column_cards(
-    qs: QuerySet[Deal], stage: Stage, cursor: str | None = None, size: int | None = None
+    qs: QuerySet[Deal], stage: Stage, cursor: str | None = None, size: int | None = None, *, user: Any
 ) -> tuple[list[Card], str | None]:
     """One keyset page of a column's cards: in open stages the oldest in the stage first (what
     rots is on top), in won and lost stages the latest first."""
@@ -249,7 +256,7 @@ def column_cards(
     more = len(rows) > size
     rows = rows[:size]
     now = timezone.now()
-    cards = [to_card(r, stage, now) for r in rows]
+    cards = [to_card(r, stage, now, user=user) for r in rows]
     if cursor:  # a "show more" page; the board's first page is flagged in one go by build_board
         mark_next_activities(cards)
     next_cursor = encode_cursor(rows[-1]["stage_entered_at"], rows[-1]["id"]) if more and rows else None
@@ -261,7 +268,7 @@ def card_for(deal_id: int, user: Any) -> tuple[Card, Stage] | None:
     if row is None:
         return None
     stage = Stage.objects.select_related("pipeline").get(pk=row["stage_id"])
-    card = to_card(row, stage)
+    card = to_card(row, stage, user=user)
     mark_next_activities([card])
     return card, stage
 
@@ -297,7 +304,7 @@ def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None)
     columns = []
     for stage in stages:
         if stage.kind == "open":
-            cards, next_cursor = column_cards(qs, stage, size=size)
+            cards, next_cursor = column_cards(qs, stage, size=size, user=user)
         else:
             # Collapsed: its cards load when the column is opened ("Show cards").
             cards, next_cursor = [], (FIRST_PAGE if totals[stage.pk].count else None)

@@ -226,7 +226,9 @@ class _DealRows:
             pipeline = self.other if kind == "open" or rng.random() < 0.3 else self.main
         stage = rng.choice(self.stages[(pipeline.pk, kind)])
         self.counts[kind] += 1
-        company_id, company_name, c_owner, _ = rng.choice(self.companies) if self.companies else (None, "", None, None)
+        company_id, company_name, c_owner, c_team = (
+            rng.choice(self.companies) if self.companies else (None, "", None, None)
+        )
         if c_owner and rng.random() < 0.7 and c_owner in self.team_of:
             owner_id = c_owner
         else:
@@ -280,7 +282,9 @@ class _DealRows:
             "closed_on": closed_on.isoformat() if closed_on else None,
         }
         diff = {k: [None, val] for k, val in change.items() if val not in (None, "")}
-        body = " ".join(x for x in (company_name, source) if x)
+        # The company's name is in the entry only within its team (visibility.search_label).
+        shown = company_name if (team_id == c_team if team_id else owner_id == c_owner) else ""
+        body = " ".join(x for x in (shown, source) if x)
         entry = ("deals", deal_id, owner_id, team_id, title[:300], body, "")
         return row, title, created, entered, diff, entry
 

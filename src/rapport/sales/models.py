@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rapport.core.models import Record, to_json_value
+from rapport.core.visibility import record_link, search_label
 
 LIVE = Q(deleted_at__isnull=True)
 CENT = Decimal("0.01")
@@ -140,7 +141,7 @@ class Product(Record):
                 ]
             )
 
-    def api_extra(self) -> dict[str, Any]:
+    def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {"prices": [{"currency": p.currency, "unit_price": str(p.unit_price)} for p in self.prices.all()]}
 
     def price_in(self, currency: str) -> Decimal | None:
@@ -314,14 +315,12 @@ class Deal(Record):
                 ]
             )
 
-    def api_extra(self) -> dict[str, Any]:
+    def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {
-            "contacts": [
-                {"person": {"id": c.person_id, "name": str(c.person)}, "role": c.role} for c in self.deal_contacts.all()
-            ],
+            "contacts": [{"person": record_link(viewer, c.person), "role": c.role} for c in self.deal_contacts.all()],
             "line_items": [
                 {
-                    "product": {"id": i.product_id, "name": i.product.name} if i.product_id else None,
+                    "product": record_link(viewer, i.product) if i.product_id else None,
                     "name": i.name,
                     "quantity": str(i.quantity),
                     "unit_price": str(i.unit_price),
@@ -352,7 +351,7 @@ class Deal(Record):
         return (timezone.now() - self.stage_entered_at).days >= days
 
     def search_document(self) -> tuple[str, str, str]:
-        company = self.company.name if self.company_id and self.company else ""
+        company = search_label(self, self.company) if self.company_id else ""
         return (self.title, " ".join(x for x in (company, self.source) if x), "")
 
 

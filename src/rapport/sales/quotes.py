@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError as InvalidInput
 
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.services import record_event
-from rapport.core.visibility import can
+from rapport.core.visibility import can, sees
 
 from . import services as sales
 from .models import Deal, Quote, QuoteCounter, QuoteLine, line_net, line_tax, money
@@ -53,15 +53,21 @@ def next_number(year: int) -> str:
     return f"Q-{year}-{counter.last:04d}"
 
 
-def _customer(deal: Deal) -> tuple[str, str]:
+def _customer(deal: Deal, actor: Any) -> tuple[str, str]:
+    """The quote's customer: the deal's company, else its first contact — of those the actor may
+    see (a quote does not copy the name of another team's record)."""
     company = deal.company if deal.company_id else None
-    if company is not None and company.deleted_at is None:
+    if (
+        company is not None
+        and company.deleted_at is None
+        and sees(actor, "companies", company.owner_id, company.team_id)
+    ):
         street_city = " ".join(x for x in (company.postal_code, company.city) if x)
         lines = [company.street, street_city, company.region, company.country]
         return company.name, "\n".join(x for x in lines if x)
-    contact = deal.deal_contacts.select_related("person").first()
-    if contact is not None:
-        return str(contact.person), ""
+    for contact in deal.deal_contacts.select_related("person"):
+        if sees(actor, "people", contact.person.owner_id, contact.person.team_id):
+            return str(contact.person), ""
     return "", ""
 
 
@@ -110,7 +116,7 @@ def create_quote_from_deal(
         ]
         if not items:
             raise ValidationError({"line_items": "Add line items to the deal before creating a quote."})
-        name, address = _customer(deal)
+        name, address = _customer(deal, actor)
         quote = Quote.objects.create(
             number=next_number(today.year),
             deal=deal,

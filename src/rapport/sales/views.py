@@ -241,7 +241,7 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
     try:
         q = board.deal_filter(params, user)
         qs = board.visible_deals(user, stage.pipeline, q)
-        cards, next_cursor = board.column_cards(qs, stage, request.GET.get("cursor") or None)
+        cards, next_cursor = board.column_cards(qs, stage, request.GET.get("cursor") or None, user=user)
     except board.QueryError as exc:
         return HttpResponse(f"{exc.param}: {exc.message}", status=400, content_type="text/plain")
     stages = board.board_stages(stage.pipeline)

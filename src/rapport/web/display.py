@@ -19,6 +19,7 @@ from rapport.core import registry
 from rapport.core.models import CustomField, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
+from rapport.core.visibility import link_label
 
 
 @dataclass
@@ -76,10 +77,12 @@ class Names:
                 self.rows[(model, obj.pk)] = str(obj)
         for type_key, ids in self.record_ids.items():
             rtype = registry.get(type_key)
-            fields = ["id", *rtype.title_fields]
-            for row in rtype.model.objects.visible_to(self.user).filter(pk__in=ids).values(*fields):
+            fields = ["id", "owner_id", "team_id", *rtype.title_fields]
+            for row in rtype.model.objects.live().filter(pk__in=ids).values(*fields):
                 title = " ".join(str(row[f] or "") for f in rtype.title_fields).strip() or f"#{row['id']}"
-                self.records[(type_key, row["id"])] = title
+                label = link_label(self.user, type_key, title, owner_id=row["owner_id"], team_id=row["team_id"])
+                if label is not None:
+                    self.records[(type_key, row["id"])] = label
 
     def user_shown(self, value: Any) -> Shown:
         if not _is_id(value):
@@ -121,6 +124,8 @@ def cell(col: Any, value: Any, names: Names | None = None) -> Shown:
         return EMPTY
     kind = col.kind
     if kind in ("user", "record", "fk"):
+        if value.get("name") is None:  # a record the viewer may not see: its id only
+            return Shown(f"#{value.get('id')}", kind=kind)
         name = value.get("name") or f"#{value.get('id')}"
         url = f"/{col.link_type}/{value['id']}/" if kind == "record" else ""
         return Shown(name, url=url, kind=kind)
@@ -173,8 +178,9 @@ def want_custom(d: CustomField, value: Any, names: Names) -> None:
 
 
 # --- detail fields ----------------------------------------------------------------------------
-def model_value(rtype: RecordType, record: Record, name: str) -> Shown:
-    """A model field of a record for the detail page: choice labels, links, formatted phones."""
+def model_value(rtype: RecordType, record: Record, name: str, user: Any) -> Shown:
+    """A model field of a record for the detail page: choice labels, links (a linked record's name
+    only when ``user`` may see it, else ``#id``), formatted phones."""
     try:
         mf = record._meta.get_field(name)
     except Exception:
@@ -186,7 +192,10 @@ def model_value(rtype: RecordType, record: Record, name: str) -> Shown:
         target = registry.find(getattr(mf.related_model, "record_type_key", ""))
         if target is None:
             return Shown(getattr(linked, "display_name", None) or str(linked))
-        return Shown(str(linked), url=f"/{target.key}/{linked.pk}/", kind="record")
+        label = link_label(user, target.key, str(linked), owner_id=linked.owner_id, team_id=linked.team_id)
+        if label is None:
+            return Shown(f"#{linked.pk}", kind="record")
+        return Shown(label, url=f"/{target.key}/{linked.pk}/", kind="record")
     value = getattr(record, name)
     if value in (None, ""):
         return EMPTY

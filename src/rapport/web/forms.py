@@ -24,6 +24,7 @@ from rapport.core.models import CustomField, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
 from rapport.core.serializers import TagsField
+from rapport.core.visibility import link_label
 
 SKIPPED = {"custom"}
 LONG_TEXT = 1000
@@ -259,7 +260,14 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
         if spec.widget in ("record", "user"):
             spec.value = _str(getattr(instance, f"{name}_id", None))
             linked = getattr(instance, name, None) if spec.value else None
-            spec.display = str(linked) if linked is not None else ""
+            spec.display = ""
+            if linked is not None and getattr(linked, "record_type_key", ""):
+                label = link_label(
+                    user, linked.record_type_key, str(linked), owner_id=linked.owner_id, team_id=linked.team_id
+                )
+                spec.display = label if label is not None else f"#{linked.pk}"
+            elif linked is not None:
+                spec.display = str(linked)
         elif spec.widget == "tags":
             spec.value = ", ".join(getattr(instance, name) or [])
         elif spec.widget == "checkbox":

@@ -173,7 +173,7 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
     names.resolve()
     rows = []
     for raw in pg.rows:
-        row = listing.project_row(rtype, raw, cols)
+        row = listing.project_row(rtype, raw, cols, user=user)
         cells = [display.cell(c, row.get(c.key), names) for c in cols]
         cells += [display.custom_shown(d, row["custom"].get(d.key), names) for d in cf_cols]
         rows.append({"id": row["id"], "cells": cells, "url": f"/{rtype.key}/{row['id']}/"})

@@ -18,6 +18,7 @@ from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.models import Event, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
+from rapport.core.serializers import RecordLinkField
 
 from . import display
 from .common import page, record_type
@@ -73,6 +74,23 @@ def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: li
     return {"items": items, "next_before": events[-1].pk if more and events else None}
 
 
+def _child_item(child: serializers.Serializer, obj: Any, user: Any) -> dict[str, Any]:
+    """A child row on the detail page; a row that stands for a linked record (a deal's contact)
+    shows that record's name only to whoever may see it (core.visibility.link_label)."""
+    link = next((n for n, cf in child.fields.items() if isinstance(cf, RecordLinkField)), None)
+    linked = getattr(obj, link, None) if link and not hasattr(obj, "name") else None
+    if linked is None:
+        return {"text": str(obj), "url": "", "primary": False, "extra": ""}
+    type_key = linked.record_type_key
+    label = visibility.link_label(user, type_key, str(linked), owner_id=linked.owner_id, team_id=linked.team_id)
+    extra = ", ".join(
+        str(getattr(obj, f"get_{n}_display")()) for n in child.fields if n != link and hasattr(obj, f"get_{n}_display")
+    )
+    if label is None:
+        return {"text": f"#{linked.pk}", "url": "", "primary": False, "extra": extra}
+    return {"text": label, "url": f"/{type_key}/{linked.pk}/", "primary": False, "extra": extra}
+
+
 def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]]:
     serializer = rtype.get_serializer_class()()
     out = []
@@ -98,10 +116,10 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
                         }
                     )
                 else:
-                    items.append({"text": str(obj), "url": "", "primary": False, "extra": ""})
+                    items.append(_child_item(f.child, obj, user))
             out.append({"label": label, "list": items, "value": None})
         else:
-            out.append({"label": label, "list": None, "value": display.model_value(rtype, record, name)})
+            out.append({"label": label, "list": None, "value": display.model_value(rtype, record, name, user)})
     return out
 
 
