@@ -18,6 +18,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from rapport.accounts.models import User, hash_token
+from rapport.core import inputs
 from rapport.core.listing import QueryError
 
 from .models import Activity, CalendarFeed
@@ -259,9 +260,9 @@ def parse_date(value: str | None, today: dt.date) -> dt.date:
     if value in (None, ""):
         return today
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise QueryError("date", "enter a date as YYYY-MM-DD.") from None
+        return inputs.parse_day(value)
+    except ValueError as exc:
+        raise QueryError("date", str(exc)) from None
 
 
 def grid_range(view: str, anchor: dt.date) -> tuple[dt.date, dt.date]:

@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from rapport.accounts.models import User
+from rapport.core import inputs
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.visibility import can
 from rapport.web.common import page
@@ -124,12 +125,10 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
     return _respond(request, done=f"“{activity.subject}” is done.")
 
 
-def parse_local(value: str, tz: Any) -> dt.datetime | None:
-    """A datetime-local value ("2026-11-27T09:00") in the user's zone, as UTC."""
-    try:
-        naive = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
+def parse_local(value: str, tz: Any) -> dt.datetime:
+    """A datetime-local value ("2026-11-27T09:00") in the user's zone, as UTC; ValueError saying what
+    to enter (years outside the bounds of ``core.inputs`` too)."""
+    naive = inputs.parse_moment(value)
     if naive.tzinfo is not None:
         return naive.astimezone(dt.UTC)
     return naive.replace(tzinfo=tz).astimezone(dt.UTC)
@@ -139,9 +138,11 @@ def parse_local(value: str, tz: Any) -> dt.datetime | None:
 @require_POST
 def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     activity = _activity(request, pk)
-    when = parse_local(request.POST.get("when", ""), myday.user_zone(request.user))
-    if when is None:
-        return _respond(request, error="When: enter a date and time, e.g. 2026-11-27 09:00.", status=400)
+    try:
+        when = parse_local(request.POST.get("when", ""), myday.user_zone(request.user))
+    except ValueError:
+        years = f"{inputs.MIN_YEAR}–{inputs.MAX_YEAR}"
+        return _respond(request, error=f"When: enter a date and time in {years}, e.g. 2026-11-27 09:00.", status=400)
     try:
         services.reschedule_activity(
             activity, when, actor=request.user, source="ui", expected_version=_version(request)

@@ -9,12 +9,15 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from . import inputs
 from .models import CustomField
 
 TEXT_MAX = 255
 LONG_TEXT_MAX = 10_000
+# Numbers every database's JSON and every JSON decoder (doubles) read back exactly.
+NUMBER_LIMIT = Decimal("1e15")
+NUMBER_DECIMALS = 6
 TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "choice"}
 
 
@@ -41,6 +44,9 @@ def clean_value(field: CustomField, value: Any, *, actor: Any = _FILTER, existin
         if field.required:
             raise FieldError("This field is required.")
         return None
+    for text in value if isinstance(value, list) else value.values() if isinstance(value, dict) else [value]:
+        if isinstance(text, str) and inputs.bad_text(text):
+            raise FieldError(inputs.bad_text(text))
     t = field.field_type
     if t in ("text", "long_text"):
         if not isinstance(value, str):
@@ -58,6 +64,10 @@ def clean_value(field: CustomField, value: Any, *, actor: Any = _FILTER, existin
             raise FieldError("Enter a number.")
         if not number.is_finite():
             raise FieldError("Enter a finite number.")
+        if abs(number) >= NUMBER_LIMIT:
+            raise FieldError("Enter a number between -999,999,999,999,999 and 999,999,999,999,999.")
+        if number != number.quantize(Decimal(1).scaleb(-NUMBER_DECIMALS)):
+            raise FieldError(f"Use at most {NUMBER_DECIMALS} decimal places.")
         return float(number) if number != number.to_integral_value() else int(number)
     if t == "money":
         if isinstance(value, dict):
@@ -77,17 +87,15 @@ def clean_value(field: CustomField, value: Any, *, actor: Any = _FILTER, existin
             raise FieldError("Use a three-letter ISO 4217 currency code.")
         return {"amount": str(dec.quantize(Decimal("0.01"))), "currency": currency}
     if t == "date":
-        parsed = parse_date(str(value)) if not isinstance(value, dt.date) else value
-        if parsed is None:
-            raise FieldError("Enter a date as YYYY-MM-DD.")
-        return parsed.isoformat()
+        try:
+            return inputs.parse_day(value).isoformat()
+        except ValueError as exc:
+            raise FieldError(str(exc))
     if t == "datetime":
         try:
-            parsed_dt = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
-        except ValueError:
-            parsed_dt = None
-        if parsed_dt is None:
-            raise FieldError("Enter a date and time as YYYY-MM-DDTHH:MM with a time zone.")
+            parsed_dt = inputs.parse_moment(value)
+        except ValueError as exc:
+            raise FieldError(str(exc))
         if timezone.is_naive(parsed_dt):
             parsed_dt = timezone.make_aware(parsed_dt)
         return parsed_dt.astimezone(dt.UTC).isoformat()

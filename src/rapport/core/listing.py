@@ -13,9 +13,8 @@ import orjson
 from django.db import connections
 from django.db.models import DateTimeField, Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 
-from . import customfields, registry
+from . import customfields, inputs, registry
 from .models import CustomField, to_json_value
 from .registry import Column, RecordType
 from .visibility import link_label
@@ -40,6 +39,9 @@ def _values(params: Mapping[str, Any], name: str) -> list[str]:
     raw = getlist(name) if getlist else [params[name]]
     out: list[str] = []
     for item in raw:
+        problem = inputs.bad_text(str(item))
+        if problem:
+            raise QueryError(name, problem)
         out.extend(v for v in str(item).split(",") if v != "")
     return out
 
@@ -51,10 +53,15 @@ def _int(param: str, value: str) -> int:
         raise QueryError(param, f"{value!r} is not a number.")
 
 
+def parse_day(param: str, value: str) -> dt.date:
+    try:
+        return inputs.parse_day(value)
+    except ValueError as exc:
+        raise QueryError(param, str(exc))
+
+
 def _day(param: str, value: str, *, end: bool) -> dt.datetime:
-    day = parse_date(value) if value else None
-    if day is None:
-        raise QueryError(param, f"{value!r} is not a date; use YYYY-MM-DD.")
+    day = parse_day(param, value)
     if end:
         day = day + dt.timedelta(days=1)
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
@@ -100,9 +107,7 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
                 lookup = "gte" if start else "lt"
                 q &= Q(**{f"{spec.path}__{lookup}": _day(param, values[0], end=not start)})
             else:
-                day = parse_date(values[0]) if values[0] else None
-                if day is None:
-                    raise QueryError(param, f"{values[0]!r} is not a date; use YYYY-MM-DD.")
+                day = parse_day(param, values[0])
                 q &= Q(**{f"{spec.path}__{'gte' if start else 'lte'}": day})
             continue
         if op:
@@ -171,9 +176,15 @@ def decode_cursor(cursor: str) -> tuple[Any, int, bool]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = orjson.loads(raw)
-        return data["v"], int(data["id"]), bool(data.get("r"))
+        value, pk, reverse = data["v"], int(data["id"]), bool(data.get("r"))
     except Exception:
         raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+    # a hand-made cursor must not carry what the database refuses (NUL text, integers past 64 bits)
+    if not 0 < pk < 2**63 or (isinstance(value, str) and inputs.bad_text(value)):
+        raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+    if isinstance(value, int) and not -(2**63) < value < 2**63:
+        raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+    return value, pk, reverse
 
 
 def page_size(params: Mapping[str, Any]) -> int:

@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "rapport.accounts.middleware.ActiveUserMiddleware",
     "rapport.core.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "rapport.core.inputs.BadInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "rapport.core.middleware.RequestContextMiddleware",
 ]
@@ -210,7 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["rapport.core.inputs.JSONParser"],
     "EXCEPTION_HANDLER": "rapport.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"user": env_str("RAPPORT_API_RATE", "6000/min")},
     "UNAUTHENTICATED_USER": None,
