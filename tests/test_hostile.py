@@ -254,3 +254,119 @@ def test_custom_number_rules(db):
     for bad in ("1e15", "-1e15", 2**64, "0.0000001", "NaN", True):
         with pytest.raises(customfields.FieldError):
             customfields.clean_value(field, bad)
+
+
+# --- lengths and single lines -----------------------------------------------------------------
+def test_activity_body_is_capped_and_a_long_one_is_previewed_on_the_timeline(users, api, browser, person):
+    from rapport.activities.models import Activity
+    from rapport.activities.serializers import BODY_MAX
+
+    link = [{"type": "people", "id": person.pk}]
+    before = Activity.objects.count()
+    too_long = api.post(
+        "/api/v1/activities/",
+        {"kind": "note", "subject": "Huge", "body": "x" * (BODY_MAX + 1), "links": link},
+        content_type="application/json",
+    )
+    assert too_long.status_code == 400
+    assert error_fields(too_long) == {"body": [f"Ensure this field has no more than {BODY_MAX} characters."]}
+    assert Activity.objects.count() == before
+    body = "First paragraph.\n\n" + "word " * 3900  # 19,518 characters, within the cap
+    assert len(body) <= BODY_MAX
+    note = api.post(
+        "/api/v1/activities/",
+        {"kind": "note", "subject": "Long", "body": body, "links": link},
+        content_type="application/json",
+    )
+    assert note.status_code == 201, note.content
+    timeline = browser.get(f"/people/{person.pk}/timeline/").content.decode()
+    assert "First paragraph." in timeline and "Read all of it" in timeline
+    assert timeline.count("word") < 400  # the preview, not the 3,900 words
+    page = browser.get(f"/activities/{note.json()['id']}/").content.decode()
+    assert page.count("word") >= 3900
+
+
+@pytest.mark.parametrize("subject", ["Kick-off\r\nATTENDEE:mailto:x@example.com", "Kick-off\nmore", "a\rb", "a\u2028b"])
+def test_single_line_fields_refuse_line_breaks(subject, api):
+    response = api.post(
+        "/api/v1/activities/",
+        {"kind": "meeting", "subject": subject, "start_at": "2026-12-01T10:00:00Z", "duration_minutes": 30},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert error_fields(response) == {"subject": ["Use a single line (no line breaks)."]}
+
+
+def test_meeting_invite_stays_a_valid_calendar(api, browser):
+    from icalendar import Calendar
+
+    created = api.post(
+        "/api/v1/activities/",
+        {"kind": "meeting", "subject": "  Kick-off: plan; review, go  ", "start_at": "2026-12-01T10:00:00Z"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    ics = browser.get(f"/activities/{created.json()['id']}/invite.ics").content
+    (event,) = Calendar.from_ical(ics).walk("VEVENT")
+    assert str(event["SUMMARY"]) == "Kick-off: plan; review, go"
+
+
+@pytest.mark.parametrize("field,limit", [("terms", 5000), ("customer_name", 200), ("customer_address", 1000)])
+def test_quote_texts_are_bounded(field, limit):
+    from rapport.sales.api_quotes import QuoteLinesSerializer
+
+    assert not QuoteLinesSerializer(data={field: "x" * (limit + 1)}, partial=True).is_valid()
+    assert QuoteLinesSerializer(data={field: "x" * limit}, partial=True).is_valid()
+
+
+def test_record_dates_are_bounded_on_every_type(api):
+    far = api.post(
+        "/api/v1/deals/", {"title": "Far", "expected_close_date": "9999-12-31"}, content_type="application/json"
+    )
+    assert far.status_code == 400 and "use a year" in error_fields(far)["expected_close_date"][0]
+    due = api.post(
+        "/api/v1/activities/",
+        {"kind": "task", "subject": "Far", "due_at": "0001-01-01T00:00:00+00:00"},
+        content_type="application/json",
+    )
+    assert due.status_code == 400 and "use a year" in error_fields(due)["due_at"][0]
+
+
+def test_every_text_in_every_request_body_declares_its_maximum_length():
+    """Class check over the published schema: a write field added without a bound fails here."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    unbounded = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            bounded = "maxLength" in node or "enum" in node or node.get("format") in ("date", "date-time", "decimal")
+            if node.get("type") == "string" and not bounded and not node.get("readOnly"):
+                unbounded.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    bodies = {k: v for k, v in schema["components"]["schemas"].items() if k.endswith("Request")}
+    assert {"PersonWriteRequest", "ActivityWriteRequest", "DealWriteRequest"} <= set(bodies)
+    for name, component in bodies.items():
+        walk(component, name)
+    assert unbounded == []
+    body = schema["components"]["schemas"]["ActivityWriteRequest"]["properties"]["body"]
+    assert body["maxLength"] == 20_000
+
+
+def test_every_record_text_field_is_bounded_in_its_write_serializer():
+    from django.db import models
+
+    from rapport.core import registry
+
+    for rtype in registry.all_types():
+        serializer = rtype.get_serializer_class()()
+        for name, field in serializer.fields.items():
+            model_field = next((f for f in rtype.model._meta.get_fields() if f.name == name), None)
+            if isinstance(model_field, (models.CharField, models.TextField)) and not hasattr(field, "choices"):
+                assert getattr(field, "max_length", None), f"{rtype.key}.{name} has no max_length"

@@ -14,6 +14,9 @@ from rapport.core.visibility import linkable
 from .models import Activity
 
 MAX_LINKS = 50
+# A body is read on the timeline and rendered as Markdown (~10 ms per 1,000 characters): a 4 MB note
+# made its record's timeline take 30 s. 20,000 characters is about eight printed pages.
+BODY_MAX = 20_000
 
 
 class LinkSerializer(serializers.Serializer):
@@ -45,6 +48,7 @@ class ActivityWriteSerializer(RecordWriteSerializer):
         queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
     )
     links = LinkSerializer(many=True, required=False, max_length=MAX_LINKS)
+    text_max_lengths = {"body": BODY_MAX}
 
     class Meta:
         model = Activity

@@ -3,18 +3,49 @@ same way on every path (API, pages, import)."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import re
+from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 from rest_framework import serializers
 
-from . import customfields
+from . import customfields, inputs
 from .visibility import linkable
 
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 50
 NOTES_MAX = 10_000
+LONG_TEXT_MAX = 10_000  # any long text (TextField) of a record unless its serializer says otherwise
+LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+def single_line(value: str) -> str:
+    """Single-line text (every CharField of a record) holds no line break: they broke .ics lines and
+    CSV rows, and no form offers them."""
+    if LINE_BREAKS.search(value):
+        raise serializers.ValidationError("Use a single line (no line breaks).")
+    return value
+
+
+class BoundedDateField(serializers.DateField):
+    """A date in the years core.inputs allows: far dates overflowed filters, reminders and the calendar."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        day = super().to_internal_value(value)
+        if not inputs.MIN_YEAR <= day.year <= inputs.MAX_YEAR:
+            raise serializers.ValidationError(f"{day.isoformat()}: {inputs.RANGE_MESSAGE}")
+        return day
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        moment = super().to_internal_value(value)
+        if not inputs.MIN_YEAR <= moment.astimezone(dt.UTC).year <= inputs.MAX_YEAR:
+            raise serializers.ValidationError(f"{moment.date().isoformat()}: {inputs.RANGE_MESSAGE}")
+        return moment
 
 
 class TagsField(serializers.ListField):
@@ -124,6 +155,24 @@ class RecordWriteSerializer(serializers.ModelSerializer):
     notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTES_MAX)
 
     base_fields = ("owner", "tags", "custom", "notes")
+    # Long text limits per field (TextField has no length in the database); LONG_TEXT_MAX otherwise.
+    text_max_lengths: ClassVar[dict[str, int]] = {}
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateField: BoundedDateField,
+        models.DateTimeField: BoundedDateTimeField,
+    }
+
+    def build_standard_field(self, field_name: str, model_field: Any) -> tuple[type, dict[str, Any]]:
+        """Every text field of every record type is bounded (and shows its maxLength in the schema);
+        single-line ones refuse line breaks."""
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if isinstance(model_field, models.TextField) and kwargs.get("max_length") is None:
+            kwargs["max_length"] = self.text_max_lengths.get(field_name, LONG_TEXT_MAX)
+        elif isinstance(model_field, models.CharField) and "choices" not in kwargs:
+            kwargs["validators"] = [*kwargs.get("validators", []), single_line]
+        return field_class, kwargs
 
     def validate_custom(self, value: Any) -> dict[str, Any]:
         existing = self.instance.custom if self.instance is not None else None

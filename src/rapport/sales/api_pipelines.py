@@ -87,13 +87,15 @@ def _validation(exc: DjangoValidationError) -> serializers.ValidationError:
 class PipelineWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     archived = serializers.BooleanField(required=False)
-    stage_order = serializers.ListField(child=serializers.IntegerField(), required=False)
+    stage_order = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**31 - 1), required=False, max_length=200
+    )
 
 
 class StageWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     probability = serializers.IntegerField(min_value=0, max_value=100, required=False)
-    rotting_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    rotting_days = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
     kind = serializers.ChoiceField(choices=["open", "won", "lost"], required=False)
     archived = serializers.BooleanField(required=False)
 

@@ -98,9 +98,9 @@ class QuoteLinesSerializer(serializers.Serializer):
         many=True, required=False, help_text="The whole list of lines, in order; replaces the current lines."
     )
     valid_until = serializers.DateField(required=False, allow_null=True)
-    terms = serializers.CharField(required=False, allow_blank=True)
-    customer_name = serializers.CharField(required=False, allow_blank=True)
-    customer_address = serializers.CharField(required=False, allow_blank=True)
+    terms = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    customer_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    customer_address = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
 class QuoteDetailsSerializer(serializers.Serializer):

@@ -250,6 +250,9 @@ def _pairs(params: QueryDict, skip: set[str] | None = None) -> list[tuple[str, s
 
 
 # --- saved views ------------------------------------------------------------------------------
+MAX_VIEW_PARAMS = 2000
+
+
 @page
 @require_POST
 def save_view(request: HttpRequest, type_key: str) -> HttpResponse:
@@ -264,6 +267,9 @@ def save_view(request: HttpRequest, type_key: str) -> HttpResponse:
     if len(name) > 100:
         messages.error(request, "Use at most 100 characters for the view's name.")
         return redirect(back)
+    if len(params) > MAX_VIEW_PARAMS:
+        messages.error(request, f"This view cannot be saved: its filters are longer than {MAX_VIEW_PARAMS} characters.")
+        return redirect(f"/{rtype.key}/")
     parsed = QueryDict(params)
     try:
         listing.build_filter(rtype, parsed, user)
