@@ -4,6 +4,7 @@ editing, status transitions, accepting into a won deal, expiry, visibility on pa
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import threading
 from decimal import Decimal
@@ -237,22 +238,135 @@ def test_only_who_may_change_the_deal_makes_quotes(users, deal):
 
 
 # --- PDF -----------------------------------------------------------------------------------------
+def pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
 def test_pdf_is_a_real_pdf_with_the_number_and_totals(users, deal):
     quote = quotes.create_quote_from_deal(deal, actor=users["member"], today=dt.date(2026, 2, 1))
     data = build_pdf(quote, compress=False)
     assert data.startswith(b"%PDF")
-    assert b"Q-2026-0001" in data
-    assert b"1,187.49 EUR" in data
-    assert b"Page 1 of 1" in data
+    text = pdf_text(data)
+    assert "Q-2026-0001" in text
+    assert "1,187.49 EUR" in text
+    assert "Page 1 of 1" in text
 
 
 def test_long_quotes_get_numbered_pages(users):
     many = [{"name": f"Item {n}", "quantity": "1", "unit_price": "1"} for n in range(120)]
     deal = make_deal(users["member"], lines=many)
     quote = quotes.create_quote_from_deal(deal, actor=users["member"])
-    data = build_pdf(quote, compress=False)
-    assert b"Page 1 of 3" in data or b"Page 1 of 4" in data
-    assert b"Item 119" in data
+    text = pdf_text(build_pdf(quote))
+    assert "Page 1 of 3" in text or "Page 1 of 4" in text
+    assert "Item 119" in text
+
+
+UNICODE_NAMES = {
+    "greek": "Ελληνική Εταιρεία ΑΕ",
+    "polish": "Zakład Łódź — żółć gęślą",
+    "japanese": "株式会社トウキョウ",
+    "chinese": "北京科技有限公司",
+    "korean": "서울 주식회사",
+    "emoji": "Smiles 😀 ❤ ✓ ☀",
+}
+
+
+def test_pdf_renders_every_script_with_fonts_that_have_the_glyphs(users):
+    from pypdf import PdfReader
+
+    from rapport.sales import pdf
+
+    company = write("companies", {"name": UNICODE_NAMES["polish"]}, actor=users["member"])
+    lines = [{"name": text, "quantity": "1", "unit_price": "10"} for text in UNICODE_NAMES.values()]
+    deal = make_deal(users["member"], company, lines=lines)
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    data = build_pdf(quote)
+    text = pdf_text(data)
+    for script, name in UNICODE_NAMES.items():
+        assert name in text, script  # extractable, so drawn with real glyphs and a correct ToUnicode map
+
+    # Every character is set in a font that has a glyph for it: no .notdef box.
+    for name in UNICODE_NAMES.values():
+        for font, run in pdf.font_runs(name):
+            for char in run:
+                if font in (pdf.JAPANESE, pdf.CHINESE, pdf.KOREAN):
+                    assert pdf._is_cjk(ord(char)) or pdf._is_kana(ord(char)) or pdf._is_hangul(ord(char)), char
+                else:
+                    assert ord(char) in pdf._glyphs(font), (font, char)
+    assert pdf.font_for("ト") == pdf.font_for("株", japanese=True) == pdf.JAPANESE
+    assert pdf.font_for("北") == pdf.CHINESE and pdf.font_for("서") == pdf.KOREAN
+
+    # The PDF embeds the Unicode font (a subset) and names the CJK fonts; the base-14 fonts are gone.
+    fonts = set()
+    for page in PdfReader(io.BytesIO(data)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            fonts.add(str(font["/BaseFont"]))
+            if "/FontDescriptor" in font and "/FontFile2" in font["/FontDescriptor"]:
+                fonts.add("embedded:" + str(font["/BaseFont"]).split("+")[-1])
+    assert {"embedded:DejaVuSans", "embedded:DejaVuSans-Bold"} <= fonts
+    assert {f"/{pdf.JAPANESE}", f"/{pdf.CHINESE}", f"/{pdf.KOREAN}"} <= fonts
+    assert not any("Helvetica" in f for f in fonts)  # Latin-1 only: drew the boxes
+
+
+def test_currencies_without_minor_units_print_without_decimals(users):
+    # 3 × 1500 − 7.5 % = 4162.5 → 4,163 yen net; 10 % tax = 416.3 → 416; total 4,579
+    lines = [{"name": "Licence", "quantity": "3", "unit_price": "1500", "discount_percent": "7.5", "tax_percent": "10"}]
+    deal = make_deal(users["member"], lines=lines, currency="JPY")
+    assert deal.amount == Decimal("4163")
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"])
+    assert (quote.subtotal, quote.tax_total, quote.total) == (Decimal("4163"), Decimal("416"), Decimal("4579"))
+    text = pdf_text(build_pdf(quote))
+    assert "1,500" in text and "4,163" in text and "4,579 JPY" in text
+    assert "1,500.00" not in text and "4,579.00" not in text
+    page = client_for(users["member"]).get(f"/quotes/{quote.pk}/print/").content.decode()
+    assert "4,579 JPY" in page and "4,579.00" not in page
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/deals/", {"title": "Yen", "currency": "JPY", "amount": "1000.50"}, "amount"),
+        (
+            "/api/v1/deals/",
+            {"title": "Yen", "currency": "JPY", "line_items": [{"name": "X", "quantity": "1", "unit_price": "9.5"}]},
+            "line_items[0].unit_price",
+        ),
+        (
+            "/api/v1/products/",
+            {"name": "Yen box", "prices": [{"currency": "JPY", "unit_price": "99.99"}]},
+            "prices[0].unit_price",
+        ),
+    ],
+)
+def test_amounts_with_more_decimals_than_the_currency_has_are_refused(users, api_client_for, path, body, field):
+    ensure_pipeline()
+    api = api_client_for(users["member"])
+    response = api.post(path, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "JPY has no minor unit" in json.dumps(response.json()["fields"]), response.json()
+    assert field in response.json()["fields"], response.json()
+    whole = json.loads(json.dumps(body).replace("1000.50", "1000").replace('"9.5"', '"9"').replace("99.99", "99"))
+    assert api.post(path, json.dumps(whole), content_type="application/json").status_code == 201
+
+
+def test_money_custom_fields_follow_the_currencys_decimals(users, api_client_for):
+    from rapport.core.models import CustomField
+
+    CustomField.objects.create(record_type="people", key="budget", label="Budget", field_type="money")
+    api = api_client_for(users["member"])
+
+    def post(amount, currency):
+        body = {"first_name": "Kai", "custom": {"budget": {"amount": amount, "currency": currency}}}
+        return api.post("/api/v1/people/", json.dumps(body), content_type="application/json")
+
+    refused = post("12.5", "JPY")
+    assert refused.status_code == 400 and "JPY has no minor unit" in refused.json()["fields"]["custom.budget"][0]
+    assert post("12", "JPY").json()["custom"]["budget"] == {"amount": "12", "currency": "JPY"}
+    assert post("1.234", "KWD").json()["custom"]["budget"] == {"amount": "1.234", "currency": "KWD"}
+    assert post("1.5", "EUR").json()["custom"]["budget"] == {"amount": "1.50", "currency": "EUR"}
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -85,7 +85,12 @@ def clean_value(field: CustomField, value: Any, *, actor: Any = _FILTER, existin
         currency = (currency or settings.BASE_CURRENCY).upper()
         if len(currency) != 3 or not currency.isalpha():
             raise FieldError("Use a three-letter ISO 4217 currency code.")
-        return {"amount": str(dec.quantize(Decimal("0.01"))), "currency": currency}
+        from . import money
+
+        problem = money.precision_error(dec, currency)
+        if problem:
+            raise FieldError(problem)
+        return {"amount": str(dec.quantize(money.quantum(currency))), "currency": currency}
     if t == "date":
         try:
             return inputs.parse_day(value).isoformat()

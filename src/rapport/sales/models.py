@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from rapport.core.models import Record, to_json_value
+from rapport.core.money import round_amount
 from rapport.core.visibility import record_link, search_label
 
 LIVE = Q(deleted_at__isnull=True)
@@ -257,7 +258,7 @@ class Deal(Record):
             self._left_stage_entered_at = None if before is None else self.stage_entered_at
             self.stage_entered_at = timezone.now()
         if "line_items" in pending and pending["line_items"]:
-            self.amount = sum((line_net(i) for i in pending["line_items"]), Decimal("0"))
+            self.amount = sum((line_net(i, self.currency) for i in pending["line_items"]), Decimal("0"))
 
     def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
         if created or "stage" in changes:
@@ -355,14 +356,19 @@ class Deal(Record):
         return (self.title, " ".join(x for x in (company, self.source) if x), "")
 
 
-def line_net(item: dict[str, Any]) -> Decimal:
+def _round(value: Decimal, currency: str | None) -> Decimal:
+    return money(value) if currency is None else round_amount(value, currency)
+
+
+def line_net(item: dict[str, Any], currency: str | None = None) -> Decimal:
+    """A line's net amount, rounded to the minor unit of ``currency`` (cents when not given)."""
     gross = Decimal(item["quantity"]) * Decimal(item["unit_price"])
     discount = Decimal(item.get("discount_percent") or 0)
-    return money(gross * (Decimal(100) - discount) / Decimal(100))
+    return _round(gross * (Decimal(100) - discount) / Decimal(100), currency)
 
 
-def line_tax(item: dict[str, Any]) -> Decimal:
-    return money(line_net(item) * Decimal(item.get("tax_percent") or 0) / Decimal(100))
+def line_tax(item: dict[str, Any], currency: str | None = None) -> Decimal:
+    return _round(line_net(item, currency) * Decimal(item.get("tax_percent") or 0) / Decimal(100), currency)
 
 
 def _line_snapshot(item: Any) -> list[Any]:

@@ -71,7 +71,7 @@ def _customer(deal: Deal, actor: Any) -> tuple[str, str]:
     return "", ""
 
 
-def _line_values(item: dict[str, Any]) -> dict[str, Any]:
+def _line_values(item: dict[str, Any], currency: str) -> dict[str, Any]:
     return {
         "product": item.get("product"),
         "name": item["name"],
@@ -79,14 +79,14 @@ def _line_values(item: dict[str, Any]) -> dict[str, Any]:
         "unit_price": money(Decimal(item["unit_price"])),
         "discount_percent": Decimal(item.get("discount_percent") or 0),
         "tax_percent": Decimal(item.get("tax_percent") or 0),
-        "net": line_net(item),
-        "tax": line_tax(item),
+        "net": line_net(item, currency),
+        "tax": line_tax(item, currency),
     }
 
 
 def _write_lines(quote: Quote, items: list[dict[str, Any]]) -> None:
     quote.lines.all().delete()
-    rows = [QuoteLine(quote=quote, position=n, **_line_values(item)) for n, item in enumerate(items)]
+    rows = [QuoteLine(quote=quote, position=n, **_line_values(item, quote.currency)) for n, item in enumerate(items)]
     QuoteLine.objects.bulk_create(rows)
     quote.subtotal = sum((r.net for r in rows), Decimal("0"))
     quote.tax_total = sum((r.tax for r in rows), Decimal("0"))

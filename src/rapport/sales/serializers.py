@@ -9,6 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from rapport.contacts.models import Company, Person
+from rapport.core.money import precision_error
 from rapport.core.serializers import RecordLinkField, RecordWriteSerializer
 
 from .models import CONTACT_ROLES, DEAL_STATUSES, Deal, LostReason, Pipeline, Product, Stage
@@ -29,6 +30,12 @@ class PriceSerializer(serializers.Serializer):
 
     def validate_currency(self, value: str) -> str:
         return clean_currency(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        problem = precision_error(attrs["unit_price"], attrs["currency"])
+        if problem:
+            raise serializers.ValidationError({"unit_price": problem})
+        return attrs
 
 
 class ProductWriteSerializer(RecordWriteSerializer):
@@ -173,6 +180,9 @@ class DealWriteSerializer(RecordWriteSerializer):
         if instance is None and "currency" not in attrs:
             attrs["currency"] = str(settings.BASE_CURRENCY).upper()
         currency = attrs.get("currency", instance.currency if instance else settings.BASE_CURRENCY)
+        amount = attrs.get("amount", instance.amount if instance else None)
+        if amount is not None and precision_error(amount, currency):  # 12.50 JPY: yen have no minor unit
+            raise serializers.ValidationError({"amount": precision_error(amount, currency)})
 
         if "line_items" in attrs:
             line_errors = [price_line(item, currency) for item in attrs["line_items"]]
@@ -201,6 +211,8 @@ def price_line(item: dict[str, Any], currency: str) -> dict[str, str]:
                 else "Give a unit price."
             )
         item["unit_price"] = price
+    elif precision_error(Decimal(item["unit_price"]), currency):
+        problems["unit_price"] = str(precision_error(Decimal(item["unit_price"]), currency))
     if item.get("tax_percent") is None:
         item["tax_percent"] = product.tax_rate if product is not None else Decimal("0")
     return problems

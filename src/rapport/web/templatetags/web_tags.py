@@ -29,3 +29,13 @@ def nav_class(path: str, prefix: str) -> str:
 @register.filter
 def contains(values: Any, value: Any) -> bool:
     return value in (values or [])
+
+
+@register.filter
+def amount(value: Any, currency: str) -> str:
+    """``quote.total|amount:quote.currency``: grouped, with the currency's ISO 4217 decimals (none for JPY)."""
+    from rapport.core.money import format_amount
+
+    if value is None or value == "":
+        return ""
+    return format_amount(value, currency)
