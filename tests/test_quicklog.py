@@ -150,3 +150,18 @@ def test_a_binned_company_is_not_linked(users, person, company):
     r = client_for(users["member"]).post(f"/people/{person.pk}/quicklog/note/", {"body": "Still here"})
     assert r.status_code == 302
     assert links(Activity.objects.get(kind="note")) == {("people", person.pk)}
+
+
+def test_another_teams_company_is_not_linked(users, person):
+    # The member's person works at team West's company: the note is linked to the person only
+    # (linking the company would be refused: links respect visibility).
+    theirs = write("companies", {"name": "Westco"}, actor=users["outsider"])
+    write("people", {"company": theirs.pk}, actor=users["member"], instance=person)
+    r = client_for(users["member"]).post(f"/people/{person.pk}/quicklog/note/", {"body": "Met"})
+    assert r.status_code == 302
+    assert links(Activity.objects.get(kind="note")) == {("people", person.pk)}
+    # Nor may a note be attached to team West's person on any path.
+    their_person = write("people", {"first_name": "Wes"}, actor=users["outsider"])
+    assert (
+        client_for(users["member"]).post(f"/people/{their_person.pk}/quicklog/note/", {"body": "x"}).status_code == 404
+    )

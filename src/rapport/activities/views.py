@@ -55,14 +55,14 @@ def _record(request: HttpRequest, type_key: str, pk: int) -> tuple[Any, Record]:
     return rtype, record
 
 
-def _links(type_key: str, record: Record) -> list[dict[str, Any]]:
-    """The record itself, and for a person or a deal also its company."""
+def _links(type_key: str, record: Record, user: Any) -> list[dict[str, Any]]:
+    """The record itself, and for a person or a deal also its company when ``user`` may link to it."""
     links = [{"type": type_key, "id": record.pk}]
     company_id = getattr(record, "company_id", None)
     companies = registry.find("companies")
-    # A company in the recycle bin is not linked (the link would be refused).
+    # A company in the recycle bin or of another team is not linked (the link would be refused).
     if type_key in ("people", "deals") and company_id and companies is not None:
-        if companies.model.objects.live().filter(pk=company_id).exists():
+        if visibility.linkable(companies.model, user).filter(pk=company_id).exists():
             links.append({"type": "companies", "id": company_id})
     return links
 
@@ -202,7 +202,7 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     if form.key == "note" and not posted["body"].strip():
         return _render_form(request, rtype, record, form, posted, errors={"body": "Write the note."}, status=400)
     serializer = ActivityWriteSerializer(
-        data=_data(form, posted, _links(rtype.key, record)), context={"actor": request.user}
+        data=_data(form, posted, _links(rtype.key, record, request.user)), context={"actor": request.user}
     )
     if not serializer.is_valid():
         errors, general = _errors(form, serializer.errors)
