@@ -370,3 +370,34 @@ def test_every_record_text_field_is_bounded_in_its_write_serializer():
             model_field = next((f for f in rtype.model._meta.get_fields() if f.name == name), None)
             if isinstance(model_field, (models.CharField, models.TextField)) and not hasattr(field, "choices"):
                 assert getattr(field, "max_length", None), f"{rtype.key}.{name} has no max_length"
+
+
+# --- ids in query strings ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url,param",
+    [
+        ("/api/v1/people/?company=18446744073709551616", "company"),
+        ("/api/v1/people/?owner=99999999999999999999", "owner"),
+        ("/api/v1/activities/?person=18446744073709551616", "person"),
+        ("/api/v1/deals/?stage=²", "stage"),
+        ("/api/v1/quotes/?deal=18446744073709551616", "deal"),
+        ("/api/v1/quotes/?cursor=²", "cursor"),
+        ("/api/v1/quotas/?user=18446744073709551616", "user"),
+    ],
+)
+def test_ids_past_64_bits_or_not_ascii_digits_are_a_400(url, param, api):
+    response = api.get(url)
+    assert response.status_code == 400, response.content
+    assert param in error_fields(response)
+
+
+def test_pages_ignore_ids_they_cannot_use(browser, person):
+    assert browser.get(f"/people/{person.pk}/timeline/?before=18446744073709551616").status_code < 500
+    assert browser.get("/deals/new/?person=18446744073709551616").status_code == 200
+    assert browser.get("/board/?pipeline=²").status_code < 500
+
+
+def test_is_id():
+    assert inputs.is_id("1") and inputs.is_id("999999999999999999")
+    for bad in ("", "0x1", "-1", "²", "1e3", "9223372036854775808", " 1"):
+        assert not inputs.is_id(bad)

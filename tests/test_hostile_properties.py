@@ -53,6 +53,7 @@ HOSTILE_STRINGS = [
     "9999-12-31T23:59:59-05:00",
     "0001-01-01T00:00:00+14:00",
     "18446744073709551616",
+    "²",
     "-9223372036854775809",
     "1e999",
     "-1",
@@ -165,12 +166,14 @@ def test_list_filters_never_fail_on_the_api_or_the_list_page(type_key, users, ap
     sweep = given(
         params=st.lists(st.tuples(st.sampled_from(names), query_text), min_size=1, max_size=3), everywhere=st.just(True)
     )(check)
-    # Besides the generated cases, every parameter once with NUL (PostgreSQL's 500) and every date
-    # parameter with a far date, on the API: a filter added later is covered the day it is registered.
+    # Besides the generated cases, every parameter once with NUL (PostgreSQL's 500) and a number past
+    # 64 bits (the driver's overflow), every date parameter with a far date, on the API: a filter added
+    # later is covered the day it is registered.
     for name in names:
         if "__" in name and name.startswith("cf_") and not name.endswith("__gte"):
             continue
         sweep = example(params=[(name, "a\x00b")], everywhere=False)(sweep)
+        sweep = example(params=[(name, str(2**64))], everywhere=False)(sweep)
         if name.endswith(("__after", "__before", "date__gte", "datetime__gte")):
             sweep = example(params=[(name, "9999-12-31")], everywhere=False)(sweep)
     SWEEP(sweep)()

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rapport.api.representation import detail_queryset, represent
 from rapport.api.views import BaseAPIView, if_match_version, json_response
 from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
 from rapport.core.visibility import can
 
 from . import services
@@ -156,7 +157,7 @@ class NotificationListView(BaseAPIView):
             qs = qs.filter(read_at__isnull=unread == "true")
         before = request.query_params.get("before", "")
         if before:
-            if not before.isdigit():
+            if not is_id(before):
                 raise QueryError("before", "use a notification id.")
             qs = qs.filter(id__lt=int(before))
         rows = list(qs[:50])

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from rapport.accounts.models import User
 from rapport.core import inputs
 from rapport.core.errors import PermissionDenied, VersionConflict
+from rapport.core.inputs import is_id
 from rapport.core.visibility import can
 from rapport.web.common import page
 
@@ -162,7 +163,7 @@ def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
 def remind(request: HttpRequest, pk: int) -> HttpResponse:
     activity = _activity(request, pk)
     raw = request.POST.get("minutes", "").strip()
-    if raw and not raw.isdigit():
+    if raw and not is_id(raw):
         return _respond(request, error="Reminder: choose one of the offered times.", status=400)
     try:
         reminders.set_reminder(activity, int(raw) if raw else None, actor=request.user, source="ui")
@@ -199,7 +200,7 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     mine = Notification.objects.filter(user=_me(request), read_at__isnull=True)
     raw = request.POST.get("id", "")
     if raw:
-        if not raw.isdigit():
+        if not is_id(raw):
             raise Http404("No such notification.")
         mine = mine.filter(pk=int(raw))
     mine.update(read_at=timezone.now())

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from rapport.core import customfields, registry
+from rapport.core.inputs import is_id
 from rapport.core.models import Event, Record
 from rapport.web import display
 
@@ -53,7 +54,7 @@ class Cursor:
             at = parse_datetime(at_text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadCursor("This page link is no longer valid.") from exc
-        if at is None or at.tzinfo is None or source not in SOURCES or not id_text.isdigit():
+        if at is None or at.tzinfo is None or source not in SOURCES or not is_id(id_text):
             raise BadCursor("This page link is no longer valid.")
         return cls(at, source, int(id_text))
 

@@ -168,3 +168,13 @@ def bad_request(request: HttpRequest, name: str, message: str) -> HttpResponse:
         return JsonResponse(body, status=400)
     html = render_to_string("400.html", {"message": f"{name}: {message}"}, request=request)
     return HttpResponse(html, status=400)
+
+
+# --- ids --------------------------------------------------------------------------------------
+ID_TEXT = re.compile(r"[0-9]{1,18}")  # below 2**63: every database's bigint
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` is a usable record id: ASCII digits (``str.isdigit`` accepts "²", which
+    ``int`` refuses) within a 64-bit integer (a bigger one made the database's driver overflow)."""
+    return ID_TEXT.fullmatch(value) is not None

@@ -53,6 +53,13 @@ def _int(param: str, value: str) -> int:
         raise QueryError(param, f"{value!r} is not a number.")
 
 
+def _id(param: str, value: str) -> int:
+    """A record id from a query value; beyond 64 bits the database driver overflowed (a 500)."""
+    if not inputs.is_id(value):
+        raise QueryError(param, f"{value[:40]!r} is not an id.")
+    return int(value)
+
+
 def parse_day(param: str, value: str) -> dt.date:
     try:
         return inputs.parse_day(value)
@@ -114,7 +121,7 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             raise QueryError(param, f"{base} takes no operator.")
         if spec.kind == "link":
             # records linked through a (type_key, record_id) child table, e.g. an activity's links
-            linked = [_int(param, v) for v in values]
+            linked = [_id(param, v) for v in values]
             q &= Q(**{f"{spec.path}__type_key": spec.link_type, f"{spec.path}__record_id__in": linked})
             continue
         if spec.kind in ("user", "team", "record", "id"):
@@ -125,7 +132,7 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
                 elif value == "none":
                     ids.append(None)
                 else:
-                    ids.append(_int(param, value))
+                    ids.append(_id(param, value))
             sub = Q(**{f"{spec.path}__in": [i for i in ids if i is not None]})
             if None in ids:
                 sub |= Q(**{f"{spec.path}__isnull": True})

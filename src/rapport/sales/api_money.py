@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rapport.accounts.models import User
 from rapport.api.views import BaseAPIView, json_response
 from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
 from . import forecast
@@ -247,7 +248,7 @@ class QuotaListView(BaseAPIView):
             raise QueryError(sorted(unknown)[0], "unknown parameter; use user and period.")
         qs = visible_quotas(request.user).order_by("-period_start", "user__username", "period")
         if "user" in params:
-            if not params["user"].isdigit():
+            if not is_id(params["user"]):
                 raise QueryError("user", "give a user id.")
             qs = qs.filter(user_id=int(params["user"]))
         if "period" in params:

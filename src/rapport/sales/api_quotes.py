@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, json_response
 from rapport.core import listing
 from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
 from rapport.core.models import to_json_value
 from rapport.core.visibility import can, record_link
 
@@ -199,7 +200,7 @@ class QuoteListView(BaseAPIView):
             raise listing.QueryError(name, f"unknown parameter {name}.")
         qs = quotes.visible_quotes(request.user)
         if params.get("deal"):
-            if not params["deal"].isdigit():
+            if not is_id(params["deal"]):
                 raise listing.QueryError("deal", "give a deal id.")
             qs = qs.filter(deal_id=int(params["deal"]))
         if params.get("status"):
@@ -208,7 +209,7 @@ class QuoteListView(BaseAPIView):
             qs = qs.filter(status=params["status"])
         cursor = params.get("cursor", "")
         if cursor:
-            if not cursor.isdigit():
+            if not is_id(cursor):
                 raise listing.QueryError("cursor", "this cursor is not valid.")
             qs = qs.filter(id__lt=int(cursor))
         size = listing.page_size(params)

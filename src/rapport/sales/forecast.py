@@ -21,6 +21,7 @@ from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from rapport.accounts.models import Team, User
+from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
 from .models import Deal, ExchangeRate, Quota, money
@@ -143,7 +144,7 @@ def parse_scope(value: str | None, user: Any) -> Scope:
         return Scope("all", "Everyone I can see")
     if value.startswith("team:"):
         raw = value.removeprefix("team:")
-        team = Team.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+        team = Team.objects.filter(pk=int(raw)).first() if is_id(raw) else None
         if team is None:
             raise QueryError("scope", f"{value!r} names no team; use team:<id> with the id of a team.")
         return Scope(value, f"Team {team.name}", team_id=team.pk)

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError as InvalidInput
 
 from rapport.core import registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
+from rapport.core.inputs import is_id
 from rapport.web.common import error_page, page
 
 from . import pdf, quotes
@@ -52,7 +53,7 @@ def _products(user: Any, currency: str) -> list[dict[str, Any]]:
 
 def _version(request: HttpRequest) -> int | None:
     value = request.POST.get("version", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if is_id(value) else None
 
 
 # --- the line editor, shared by deals and draft quotes -------------------------------------------
@@ -119,7 +120,7 @@ def _posted(request: HttpRequest) -> list[dict[str, Any]]:
 def _as_data(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
-            "product": int(r["product"]) if str(r["product"]).isdigit() else None,
+            "product": int(r["product"]) if is_id(str(r["product"])) else None,
             "name": r["name"],
             "quantity": r["quantity"],
             "unit_price": r["unit_price"] or None,
@@ -273,7 +274,7 @@ def create_quote(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _deal(user, pk)
     raw = request.POST.get("valid_days", "30").strip() or "30"
     back = f"/deals/{deal.pk}/quotes/"
-    if not raw.isdigit():
+    if not is_id(raw):
         return error_page(request, "Valid for: give a number of days, such as 30.", back=back)
     try:
         quote = quotes.create_quote_from_deal(deal, actor=user, valid_days=int(raw), source="ui")

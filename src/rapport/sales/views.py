@@ -23,6 +23,7 @@ from rapport.api.errors import flatten
 from rapport.contacts.models import Company, Person
 from rapport.core import visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
+from rapport.core.inputs import is_id
 from rapport.web.common import error_page, page, query_string, record_type, settings_required
 from rapport.web.forms import user_choices
 
@@ -170,7 +171,7 @@ def _pipeline(request: HttpRequest) -> Pipeline:
     raw = request.GET.get("pipeline", "")
     available = board.pipelines()
     if raw:
-        if not raw.isdigit():
+        if not is_id(raw):
             raise board.QueryError("pipeline", f"{raw!r} is not a pipeline id.")
         chosen = next((p for p in available if p.pk == int(raw)), None)
         if chosen is None:
@@ -304,15 +305,15 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     if not visibility.can(user, deal, "change"):
         return fail("You may not change this deal.", 403)
     stage_raw = request.POST.get("stage", "")
-    stage = Stage.objects.select_related("pipeline").filter(pk=int(stage_raw)).first() if stage_raw.isdigit() else None
+    stage = Stage.objects.select_related("pipeline").filter(pk=int(stage_raw)).first() if is_id(stage_raw) else None
     if stage is None or stage.archived or stage.pipeline_id != deal.pipeline_id:
         return fail("stage: choose a stage of this deal's pipeline.", 400)
     version_raw = request.POST.get("version", "")
-    expected = int(version_raw) if version_raw.isdigit() else None
+    expected = int(version_raw) if is_id(version_raw) else None
     reason = None
     reason_raw = request.POST.get("lost_reason", "")
     if reason_raw:
-        reason = LostReason.objects.filter(pk=int(reason_raw), active=True).first() if reason_raw.isdigit() else None
+        reason = LostReason.objects.filter(pk=int(reason_raw), active=True).first() if is_id(reason_raw) else None
         if reason is None:
             return fail("lost_reason: choose one of the listed reasons.", 400)
     if stage.kind == "lost" and reason is None:
@@ -347,7 +348,7 @@ def related_deals(request: HttpRequest) -> HttpResponse:
     if user.scope_for("deals", "view") is None:
         return HttpResponse("")
     person = None
-    if person_raw.isdigit():
+    if is_id(person_raw):
         person = Person.objects.visible_to(user).filter(pk=int(person_raw)).first()
         if person is None:
             raise Http404("No such person.")
@@ -356,7 +357,7 @@ def related_deals(request: HttpRequest) -> HttpResponse:
         )
         new_url = f"/deals/new/?person={person.pk}" + (f"&company={person.company_id}" if person.company_id else "")
         all_url = ""
-    elif company_raw.isdigit():
+    elif is_id(company_raw):
         company = Company.objects.visible_to(user).filter(pk=int(company_raw)).first()
         if company is None:
             raise Http404("No such company.")

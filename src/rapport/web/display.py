@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from rapport.core import registry
+from rapport.core.inputs import is_id
 from rapport.core.models import CustomField, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
@@ -103,7 +104,7 @@ def _is_id(value: Any) -> bool:
         return False
     if isinstance(value, int):
         return True
-    return isinstance(value, str) and value.isdigit()
+    return isinstance(value, str) and is_id(value)
 
 
 def local_datetime(value: Any) -> str:

@@ -21,6 +21,7 @@ from rapport.api.errors import flatten
 from rapport.core import customfields, listing, services
 from rapport.core import jsonq as _jsonq  # noqa: F401  (registers the has_element lookup of the tag filter)
 from rapport.core.errors import PermissionDenied, RecordError
+from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 from rapport.core.models import CustomField, SavedView
 from rapport.core.registry import Column, RecordType
@@ -105,7 +106,7 @@ def _filter_inputs(
         elif f.kind == "id" and f.options is not None:
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.options()]))
         elif f.kind == "record":
-            label = record_label(f.link_type, value, user) if value.isdigit() else ""
+            label = record_label(f.link_type, value, user) if is_id(value) else ""
             out.append(FilterInput(f.name, f.label, "record", value, link_type=f.link_type, display=label))
         else:
             out.append(FilterInput(f.name, f.label, "text", value))
@@ -308,7 +309,7 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
     if action not in dict(BULK_ACTIONS):
         messages.error(request, "Choose an action.")
         return redirect(back)
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("ids") if is_id(i)]
     if not ids:
         messages.error(request, "Select at least one row.")
         return redirect(back)
@@ -322,7 +323,7 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
         messages.error(request, "Tag: give the tag to add or remove.")
         return redirect(back)
     if action == "assign_owner" and not (
-        owner.isdigit() and get_user_model().objects.filter(pk=owner, is_active=True).exists()
+        is_id(owner) and get_user_model().objects.filter(pk=owner, is_active=True).exists()
     ):
         messages.error(request, "Owner: choose an active user.")
         return redirect(back)

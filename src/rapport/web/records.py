@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from rapport.core import customfields, registry, search, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
+from rapport.core.inputs import is_id
 from rapport.core.models import Event, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
@@ -52,7 +53,7 @@ def _get_record(rtype: RecordType, user: Any, pk: int, action: str = "view") -> 
 # --- detail -----------------------------------------------------------------------------------
 def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: list[Any]) -> dict[str, Any]:
     qs = Event.objects.filter(type_key=rtype.key, record_id=record.pk).select_related("actor").order_by("-id")
-    if before.isdigit():
+    if is_id(before):
         qs = qs.filter(id__lt=int(before))
     events = list(qs[: HISTORY_PAGE + 1])
     more = len(events) > HISTORY_PAGE
@@ -256,7 +257,7 @@ def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> Htt
     fill_posted(specs, request.POST)
     data = to_data(specs, record)
     version_text = request.POST.get("version", "")
-    expected = int(version_text) if version_text.isdigit() else None
+    expected = int(version_text) if is_id(version_text) else None
     serializer = serializer_class(record, data=data, partial=record is not None, context={"actor": user})
     if not serializer.is_valid():
         leftover = apply_errors(specs, serializer.errors)
@@ -316,13 +317,13 @@ def _prefill_from_query(request: HttpRequest, specs: list[FormField], user: Any)
     ``/deals/new/?person=5`` starts the deal's contact rows with that person."""
     for spec in specs:
         value = request.GET.get(spec.name, "")
-        if spec.widget == "record" and value.isdigit():
+        if spec.widget == "record" and is_id(value):
             spec.value = value
             spec.display = record_label(spec.link_type, value, user)
         elif spec.widget == "rows":
             for part in spec.parts:
                 linked = request.GET.get(part.name, "")
-                if linked.isdigit():
+                if is_id(linked):
                     spec.value = [{**(spec.value[0] if spec.value else {}), part.name: linked}]
 
 
