@@ -171,3 +171,49 @@ def test_rate_limit_in_a_shared_cache_when_one_is_configured(users, api_client_f
     assert [client.get("/api/v1/me/").status_code for _ in range(3)] == [200, 200, 429]
     assert not RateCounter.objects.exists()
     cache.clear()
+
+
+_COUNT_IN_ANOTHER_PROCESS = """
+import sys
+import django
+
+django.setup()
+from rapport.api.throttle import count_in_database
+
+key, window, attempts, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(sum(1 for _ in range(attempts) if count_in_database(key, window)[0] <= limit))
+"""
+
+
+def _database_url(settings_dict: dict[str, Any]) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user, host, port = settings_dict["USER"], settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or 5432
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_limit_holds_exactly_across_two_real_processes(tmp_path):
+    """Two OS processes (as two gunicorn workers are) count in the same database: 2 × 15 requests against a
+    limit of 10 let exactly 10 through."""
+    import os
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from rapport.api.models import RateCounter
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "rapport.settings.test",
+        "RAPPORT_TEST_DATA_DIR": str(tmp_path),
+        "RAPPORT_DATABASE_URL": _database_url(connection.settings_dict),
+    }
+    args = [sys.executable, "-c", _COUNT_IN_ANOTHER_PROCESS, "user:4242", "7", "15", "10"]
+    workers = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    assert all(w.returncode == 0 for w in workers), outputs
+    assert sum(int(out.strip()) for out, _ in outputs) == 10
+    assert RateCounter.objects.get(key="user:4242").count == 30
