@@ -325,6 +325,18 @@ def test_currencies_without_minor_units_print_without_decimals(users):
     assert "4,579 JPY" in page and "4,579.00" not in page
 
 
+def test_deal_amounts_show_in_their_currencys_decimals_on_pages(users):
+    yen = make_deal(users["member"], lines=[], currency="JPY", amount="98000")
+    euro = make_deal(users["member"], lines=[], currency="EUR", amount="1234.5")
+    client = client_for(users["member"])
+    for params in ("", "?columns=title,amount"):  # the currency column shown or hidden
+        page = client.get(f"/deals/{params}").content.decode()
+        assert "98,000" in page and "98000.00" not in page and "1,234.50" in page, params
+    detail = client.get(f"/deals/{yen.pk}/").content.decode()
+    assert "98,000" in detail  # (the history still shows the stored value)
+    assert "1,234.50" in client.get(f"/deals/{euro.pk}/").content.decode()
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [

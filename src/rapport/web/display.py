@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from rapport.core import registry
 from rapport.core.inputs import is_id
 from rapport.core.models import CustomField, Record
+from rapport.core.money import format_amount
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
 from rapport.core.visibility import link_label
@@ -119,11 +120,14 @@ def local_datetime(value: Any) -> str:
 
 
 # --- list cells -------------------------------------------------------------------------------
-def cell(col: Any, value: Any, names: Names | None = None) -> Shown:
-    """A list cell from a projected row value (see core.listing.project_row)."""
+def cell(col: Any, value: Any, names: Names | None = None, row: Any = None) -> Shown:
+    """A list cell from a projected row value (see core.listing.project_row); ``row`` gives a money
+    column its currency."""
     if value in (None, "", []):
         return EMPTY
     kind = col.kind
+    if kind == "money" and col.currency and row is not None and row.get(col.currency):
+        return Shown(format_amount(value, row.get(col.currency)), kind="money")
     if kind in ("user", "record", "fk"):
         if value.get("name") is None:  # a record the viewer may not see: its id only
             return Shown(f"#{value.get('id')}", kind=kind)
@@ -204,7 +208,8 @@ def model_value(rtype: RecordType, record: Record, name: str, user: Any) -> Show
         return Shown(str(dict(mf.flatchoices).get(value, value)), kind="choice")
     col = next((c for c in rtype.columns if c.path == name), None)
     if col is not None:
-        return cell(col, value)
+        currency = rtype.columns_by_key.get(col.currency) if col.currency else None
+        return cell(col, value, row={col.currency: getattr(record, currency.path)} if currency else None)
     return Shown(str(value), kind="long" if isinstance(mf, models.TextField) else "text")
 
 

@@ -157,7 +157,10 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
         size = listing.page_size(params)
         cols, cf_cols, chosen = _choose_columns(rtype, params, defs)
         qs = rtype.model.objects.visible_to(user).filter(q)
-        fields = [*listing.projection_fields(rtype, cols), ordering.path]
+        # A money column is shown in its currency's decimals, so its currency is read even when hidden.
+        read = [*cols, *(rtype.columns_by_key[c.currency] for c in cols if c.kind == "money" and c.currency)]
+        read = list(dict.fromkeys(read))
+        fields = [*listing.projection_fields(rtype, read), ordering.path]
         pg = listing.paginate(qs, ordering, params.get("cursor") or None, size, fields=list(dict.fromkeys(fields)))
     except QueryError as exc:
         return error_page(
@@ -174,8 +177,8 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
     names.resolve()
     rows = []
     for raw in pg.rows:
-        row = listing.project_row(rtype, raw, cols, user=user)
-        cells = [display.cell(c, row.get(c.key), names) for c in cols]
+        row = listing.project_row(rtype, raw, read, user=user)
+        cells = [display.cell(c, row.get(c.key), names, row) for c in cols]
         cells += [display.custom_shown(d, row["custom"].get(d.key), names) for d in cf_cols]
         rows.append({"id": row["id"], "cells": cells, "url": f"/{rtype.key}/{row['id']}/"})
 
