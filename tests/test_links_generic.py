@@ -229,13 +229,27 @@ def _page_client(user: Any) -> Client:
     return client
 
 
-def test_pages_refuse_links_to_invisible_records(users, world):
+@pytest.mark.parametrize(("type_key", "path", "target"), [c for c in LINKS if "." not in c[1]], ids=lambda v: v)
+def test_pages_refuse_links_to_invisible_records(type_key, path, target, users, world):
     client = _page_client(users["member"])
-    theirs = world["companies"]["theirs"]
-    response = client.post("/people/new/", {"first_name": "Paged", "company": str(theirs)})
-    assert response.status_code == 400
-    assert f"There is no company #{theirs}." in response.content.decode()
-    assert SECRET not in response.content.decode()
+    title = registry.get(type_key).title_fields[0]
+
+    def create(value: int) -> Any:
+        return client.post(f"/{type_key}/new/", {title: "Paged", path: str(value)})
+
+    assert create(world[target]["mine"]).status_code == 302
+    answers = {}
+    for kind in ("theirs", "gone", "missing"):
+        value = world[target][kind]
+        response = create(value)
+        text = response.content.decode()
+        assert response.status_code == 400 and SECRET not in text
+        # The error next to the field, with the id blanked, is the same for all three.
+        error = re.search(r'class="errorlist"[^>]*>(.*?)</ul>', text, re.S)
+        assert error is not None, text
+        answers[kind] = re.sub(rf"\b{value}\b", "<id>", error.group(1))
+    assert answers["theirs"] == answers["gone"] == answers["missing"]
+    assert "There is no" in answers["missing"]
 
 
 # --- reading: the name of an invisible linked record is never shown ------------------------------
@@ -328,7 +342,7 @@ def test_board_cards_timeline_and_quotes_hide_invisible_names(users, world, api_
         {"kind": "note", "subject": "Linker note", "links": [{"type": "people", "id": mine}]},
         actor=users["member"],
     )
-    write(
+    shared = write(
         "activities",
         {
             "kind": "note",
@@ -338,7 +352,8 @@ def test_board_cards_timeline_and_quotes_hide_invisible_names(users, world, api_
         actor=users["member"],
     )
     client = _page_client(users["member"])
-    for url in ["/deals/board/", f"/people/{mine}/", f"/people/{mine}/timeline/", f"/deals/{deal.pk}/"]:
+    pages = ["/deals/board/", f"/people/{mine}/", f"/people/{mine}/timeline/", f"/deals/{deal.pk}/"]
+    for url in [*pages, f"/activities/{shared.pk}/", f"/activities/{shared.pk}/edit/"]:
         response = client.get(url)
         assert response.status_code in (200, 404), url
         assert SECRET not in response.content.decode(), url
@@ -348,3 +363,28 @@ def test_board_cards_timeline_and_quotes_hide_invisible_names(users, world, api_
     assert quote.status_code == 201, quote.content
     assert SECRET not in quote.content.decode()
     assert quote.json()["lines"][0]["product"] == {"id": world["products"]["theirs"], "name": None}
+
+
+def test_search_entries_carry_a_company_name_only_within_its_team(users, teams, api_client_for):
+    from rapport.core.models import SearchEntry
+
+    company = write("companies", {"name": "Quokka Labs"}, actor=users["peer"])
+    person = write("people", {"first_name": "Pat", "company": company.pk}, actor=users["member"])
+
+    def body() -> str:
+        return SearchEntry.objects.get(type_key="people", record_id=person.pk).body
+
+    assert "Quokka" in body()  # same team: whoever finds Pat may see the company
+    api = api_client_for(users["member"])
+    found = api.get("/api/v1/search/", {"q": "Quokka"}).json()["results"]
+    assert ("people", person.pk) in {(h["type"], h["id"]) for h in found}
+
+    # The company's owner moves to team West: the company goes with them, and Pat's entry no
+    # longer carries (nor is found by) its name.
+    peer = users["peer"]
+    peer.team = teams["west"]
+    peer.save()
+    services.sync_owner_team(peer)
+    assert "Quokka" not in body()
+    found = api.get("/api/v1/search/", {"q": "Quokka"}).json()["results"]
+    assert found == []

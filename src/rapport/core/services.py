@@ -261,17 +261,19 @@ def update_records_in_bulk(
     return rows
 
 
-def reindex_dependents(record: Record) -> int:
+def reindex_dependents(record: Record, *, pks: list[int] | None = None) -> int:
     """Refresh the search entries of live records whose document shows ``record``'s name (a
-    person's and a deal's show their company's): every registered type's link field to it."""
+    person's and a deal's show their company's, within its team: visibility.search_label): every
+    registered type's link field to it. ``pks`` does the same for many records of its type."""
     from . import registry
 
+    ids = pks if pks is not None else [record.pk]
     total = 0
     for rtype in registry.all_types():
         for f in rtype.model._meta.concrete_fields:
-            if f.is_relation and f.related_model is type(record):
-                pks = list(rtype.model.objects.live().filter(**{f.name: record.pk}).values_list("pk", flat=True))
-                total += search.index_records(rtype.model, pks)
+            if f.is_relation and f.related_model is type(record) and ids:
+                found = rtype.model.objects.live().filter(**{f"{f.name}__in": ids}).values_list("pk", flat=True)
+                total += search.index_records(rtype.model, list(found))
     return total
 
 
@@ -288,4 +290,6 @@ def sync_owner_team(user: Any, *, actor: Any = None, source: str = "system") -> 
                 rtype.model, Q(owner_id=user.pk), {"team": user.team_id}, actor=actor, source=source
             )
             moved += len(changed)
+            if changed:  # linked names in dependents' entries follow the team (search_label)
+                reindex_dependents(changed[0], pks=[r.pk for r in changed])
     return moved

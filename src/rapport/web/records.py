@@ -80,6 +80,11 @@ def _child_item(child: serializers.Serializer, obj: Any, user: Any) -> dict[str,
     shows that record's name only to whoever may see it (core.visibility.link_label)."""
     link = next((n for n, cf in child.fields.items() if isinstance(cf, RecordLinkField)), None)
     linked = getattr(obj, link, None) if link and not hasattr(obj, "name") else None
+    if linked is None and hasattr(obj, "type_key") and hasattr(obj, "record_id"):  # an activity's link
+        target = registry.find(obj.type_key)
+        linked = target.model.objects.live().filter(pk=obj.record_id).first() if target else None
+        if linked is None:
+            return {"text": f"#{obj.record_id}", "url": "", "primary": False, "extra": ""}
     if linked is None:
         return {"text": str(obj), "url": "", "primary": False, "extra": ""}
     type_key = linked.record_type_key
