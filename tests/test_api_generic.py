@@ -338,3 +338,62 @@ def test_list_rows_match_the_record_as_retrieved(type_key, users, api_client_for
             assert row[col.key] == expected, col.key
     assert row["custom"] == {"tier": "gold"} == full["custom"]
     assert row["created_at"] == full["created_at"] and row["created_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("type_key", TYPES)
+def test_unknown_fields_are_refused_with_400_naming_them(type_key, users, api_client_for):
+    """A misspelt key ("email" for "emails") must not be dropped silently: create and update answer
+    400 naming it, and write nothing."""
+    client = api_client_for(users["member"])
+    base = f"/api/v1/{type_key}/"
+    before = registry.get(type_key).model.objects.count()
+    refused = post(client, base, {**example(type_key, 7), "colour_of_sky": "blue"})
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["fields"]) == ["colour_of_sky"]
+    assert registry.get(type_key).model.objects.count() == before
+
+    record = make(type_key, users["member"], 8)
+    url = f"{base}{record.pk}/"
+    got = client.get(url)
+    refused = patch(client, url, {"notes": "x", "nots": "y"}, HTTP_IF_MATCH=got["ETag"])
+    assert refused.status_code == 400
+    assert "nots" in refused.json()["fields"]
+    assert refused.json()["fields"]["nots"] == ["Unknown field. Did you mean notes?"]
+    assert client.get(url).json()["version"] == 1
+
+    # A record read from the API can be sent back: server-managed keys are ignored, not refused.
+    body = {k: v for k, v in got.json().items() if k in ("id", "type", "url", "version", "created_at", "notes")}
+    assert patch(client, url, body).status_code == 200
+
+
+def test_unknown_keys_inside_entries_are_refused(users, api_client_for):
+    client = api_client_for(users["member"])
+    refused = post(
+        client,
+        "/api/v1/people/",
+        {"first_name": "Ada", "emails": [{"email": "ada@example.org", "primary": True, "label": "work"}]},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["fields"] == {"emails[0].label": ["Unknown field."]}
+
+
+def test_person_with_email_instead_of_emails_is_refused(users, api_client_for):
+    client = api_client_for(users["member"])
+    refused = post(client, "/api/v1/people/", {"first_name": "Ada", "email": "ada@example.org"})
+    assert refused.status_code == 400
+    assert refused.json()["fields"] == {"email": ["Unknown field. Did you mean emails?"]}
+
+
+def test_every_nested_write_entry_refuses_unknown_keys():
+    """The class of defect: a list field of a write serializer whose entries drop unknown keys."""
+    from rest_framework import serializers
+
+    from rapport.core.serializers import RejectUnknownFields
+
+    for rtype in registry.all_types():
+        serializer = rtype.get_serializer_class()()
+        assert isinstance(serializer, RejectUnknownFields), rtype.key
+        for name, field in serializer.fields.items():
+            child = getattr(field, "child", None)
+            if isinstance(field, serializers.ListSerializer) and isinstance(child, serializers.Serializer):
+                assert isinstance(child, RejectUnknownFields), f"{rtype.key}.{name} entries drop unknown keys"

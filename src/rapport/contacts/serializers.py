@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from rapport.core.normalize import normalize_domain, normalize_email, normalize_phone, normalize_url
-from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, actor_of
+from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields, actor_of
 from rapport.core.visibility import linkable
 
 from .models import PHONE_KINDS, Company, Person, PersonEmail
@@ -95,7 +95,7 @@ class CompanyWriteSerializer(RecordWriteSerializer):
         return attrs
 
 
-class EmailEntrySerializer(serializers.Serializer):
+class EmailEntrySerializer(RejectUnknownFields):
     email = serializers.CharField(max_length=254)
     primary = serializers.BooleanField(required=False, default=False)
 
@@ -111,7 +111,7 @@ class EmailEntrySerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc))
 
 
-class PhoneEntrySerializer(serializers.Serializer):
+class PhoneEntrySerializer(RejectUnknownFields):
     number = serializers.CharField(max_length=40)
     kind = serializers.ChoiceField(choices=PHONE_KINDS, required=False, default="work")
     primary = serializers.BooleanField(required=False, default=False)

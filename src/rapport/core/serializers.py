@@ -4,7 +4,9 @@ same way on every path (API, pages, import)."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.contrib.auth import get_user_model
@@ -144,8 +146,54 @@ class RecordLinkField(serializers.PrimaryKeyRelatedField):
         return found
 
 
-class RecordWriteSerializer(serializers.ModelSerializer):
-    """Subclasses set ``Meta.model`` and ``Meta.fields`` (the type's own fields)."""
+# Keys of a record's API representation that the server manages: a client may send a record back
+# as it read it, and these are ignored (every other key a write does not know is refused).
+SERVER_KEYS = frozenset({"id", "type", "url", "version", "created_at", "updated_at", "deleted_at", "created_by"})
+
+
+def unknown_field_errors(data: Any, known: set[str], ignored: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """``{key: [message]}`` for every key of ``data`` that is neither a field nor ignored."""
+    if not isinstance(data, Mapping):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for key in data:
+        if key in known or key in ignored:
+            continue
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        errors[str(key)] = [f"Unknown field.{hint}"]
+    return errors
+
+
+class RejectUnknownFields(serializers.Serializer):
+    """Refuse keys the serializer does not know with a 400 naming them, instead of DRF's default of
+    dropping them silently (``"email"`` for ``"emails"`` would otherwise create a person without
+    an address and answer 201). Mixed into every write serializer, nested entries included."""
+
+    ignored_keys: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data: Any) -> Any:
+        known = {name for name, f in self.fields.items() if not f.read_only}
+        unknown = unknown_field_errors(data, known, self.ignored_keys)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                exc.detail.update(
+                    {k: [serializers.ErrorDetail(m, code="unknown") for m in v] for k, v in unknown.items()}
+                )
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown, code="unknown")
+        return value
+
+
+class RecordWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
+    """Subclasses set ``Meta.model`` and ``Meta.fields`` (the type's own fields).
+
+    Unknown keys are refused; keys of the record's representation that are not writable
+    (``id``, ``version``, derived fields such as a deal's ``status``...) are ignored, so a record
+    read from the API can be sent back."""
 
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
@@ -173,6 +221,11 @@ class RecordWriteSerializer(serializers.ModelSerializer):
         elif isinstance(model_field, models.CharField) and "choices" not in kwargs:
             kwargs["validators"] = [*kwargs.get("validators", []), single_line]
         return field_class, kwargs
+
+    @property
+    def ignored_keys(self) -> frozenset[str]:  # type: ignore[override]
+        model: Any = self.Meta.model  # type: ignore[attr-defined]
+        return SERVER_KEYS | {f.name for f in model.tracked_fields()}
 
     def validate_custom(self, value: Any) -> dict[str, Any]:
         existing = self.instance.custom if self.instance is not None else None

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from rapport.contacts.models import Company, Person
 from rapport.core.money import precision_error
-from rapport.core.serializers import RecordLinkField, RecordWriteSerializer
+from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields
 
 from .models import CONTACT_ROLES, DEAL_STATUSES, Deal, LostReason, Pipeline, Product, Stage
 
@@ -24,7 +24,7 @@ def clean_currency(value: str) -> str:
     return value
 
 
-class PriceSerializer(serializers.Serializer):
+class PriceSerializer(RejectUnknownFields):
     currency = serializers.CharField(max_length=3)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
 
@@ -68,12 +68,13 @@ class ProductWriteSerializer(RecordWriteSerializer):
         return value
 
 
-class DealContactSerializer(serializers.Serializer):
+class DealContactSerializer(RejectUnknownFields):
     person = RecordLinkField(Person)
     role = serializers.ChoiceField(choices=CONTACT_ROLES, required=False, default="other")
 
 
-class LineItemSerializer(serializers.Serializer):
+class LineItemSerializer(RejectUnknownFields):
+    ignored_keys = frozenset({"net", "tax"})  # computed, shown by the API: a line read back is accepted
     product = RecordLinkField(Product, required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     quantity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"))

@@ -55,6 +55,7 @@ class FormField:
     link_type: str = ""
     errors: list[str] = field(default_factory=list)
     parts: list[RowPart] = field(default_factory=list)  # rows: first part is the main value
+    row_primary: bool = False  # rows: the entries have a "primary" flag (emails, phones)
     row_errors: dict[int, list[str]] = field(default_factory=dict)
     custom: CustomField | None = None
     source: str = ""  # serializer field name ("custom" for custom fields)
@@ -109,6 +110,7 @@ def build_fields(
             child = f.child
             for child_name, child_field in child.fields.items():
                 if child_name == "primary":
+                    spec.row_primary = True
                     continue
                 # Only choice fields list their options (a link field's would be every record).
                 is_choice = isinstance(child_field, serializers.ChoiceField)
@@ -373,7 +375,10 @@ def to_data(specs: list[FormField], instance: Record | None) -> dict[str, Any]:
             continue
         if spec.widget == "rows":
             # Leave out empty parts (a phone without a kind) so the serializer's defaults apply.
-            data[spec.name] = [{k: v for k, v in row.items() if v != ""} for row in value]
+            # Only what the entries know ("primary" is the form's own radio otherwise): the write
+            # serializer refuses unknown keys.
+            known = {p.name for p in spec.parts} | ({"primary"} if spec.row_primary else set())
+            data[spec.name] = [{k: v for k, v in row.items() if v != "" and k in known} for row in value]
         elif spec.widget in ("record", "user"):
             data[spec.name] = value or None
         elif spec.widget in ("number", "date", "datetime"):
