@@ -85,12 +85,12 @@ class Activity(Record):
             return {}
         return {"links": sorted([link["type"], link["id"]] for link in pending["links"])}
 
-    def write_related(self, data: dict[str, Any]) -> None:
+    def write_related(self, data: dict[str, Any], *, created: bool = False) -> None:
         if "links" in data:
-            self.links.all().delete()
-            ActivityLink.objects.bulk_create(
-                [ActivityLink(activity=self, type_key=link["type"], record_id=link["id"]) for link in data["links"]]
-            )
+            if not created:
+                self.links.all().delete()
+            rows = [ActivityLink(activity=self, type_key=link["type"], record_id=link["id"]) for link in data["links"]]
+            self.cache_related("links", ActivityLink.objects.bulk_create(rows) if rows else [])
 
     def related_items(self, name: str) -> Any:
         return self.links.all()

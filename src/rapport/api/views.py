@@ -228,8 +228,8 @@ class RecordListView(BaseAPIView):
             raise PermissionDenied(f"You may not add {rtype.label_plural.lower()}.")
         serializer = rtype.get_serializer_class()(data=request.data, context={"actor": request.user})
         serializer.is_valid(raise_exception=True)
+        # The answer is the record as written (its links and child rows are in memory): no re-read.
         record = services.create_record(rtype.model, serializer.validated_data, actor=request.user, source="api")
-        record = detail_queryset(rtype.key).get(pk=record.pk)
         return json_response(
             represent(record, request.user),
             status=201,
@@ -271,10 +271,9 @@ class RecordDetailView(BaseAPIView):
             record, data=request.data, partial=partial, context={"actor": request.user}
         )
         serializer.is_valid(raise_exception=True)
-        services.update_record(
+        record = services.update_record(
             record, serializer.validated_data, actor=request.user, source="api", expected_version=expected
         )
-        record = detail_queryset(self.rtype.key).get(pk=pk)
         return json_response(represent(record, request.user), headers={"ETag": record.etag})
 
     def delete(self, request: Request, pk: int) -> HttpResponse:

@@ -155,34 +155,34 @@ class Person(Record):
             out["phones"] = [p["number"] for p in _primary_first(pending["phones"])]
         return out
 
-    def write_related(self, data: dict[str, Any]) -> None:
-        updates = []
-        if "emails" in data:
-            emails = _primary_first(data["emails"])
-            self.emails.all().delete()
-            PersonEmail.objects.bulk_create(
-                [
-                    PersonEmail(person=self, email=e["email"], is_primary=i == 0, position=i, live=True)
-                    for i, e in enumerate(emails)
-                ]
-            )
+    def prepare_write(self, before: dict[str, Any] | None, pending: dict[str, Any]) -> None:
+        # The list copies are set before the row is written (no second UPDATE after the children).
+        if "emails" in pending:
+            emails = _primary_first(pending["emails"])
             self.primary_email = emails[0]["email"] if emails else ""
-            updates.append("primary_email")
-        if "phones" in data:
-            phones = _primary_first(data["phones"])
-            self.phones.all().delete()
-            PersonPhone.objects.bulk_create(
-                [
-                    PersonPhone(
-                        person=self, number=p["number"], kind=p.get("kind") or "work", is_primary=i == 0, position=i
-                    )
-                    for i, p in enumerate(phones)
-                ]
-            )
+        if "phones" in pending:
+            phones = _primary_first(pending["phones"])
             self.primary_phone = phones[0]["number"] if phones else ""
-            updates.append("primary_phone")
-        if updates:
-            Person.objects.filter(pk=self.pk).update(**{f: getattr(self, f) for f in updates})
+
+    def write_related(self, data: dict[str, Any], *, created: bool = False) -> None:
+        if "emails" in data:
+            if not created:
+                self.emails.all().delete()
+            rows = [
+                PersonEmail(person=self, email=e["email"], is_primary=i == 0, position=i, live=True)
+                for i, e in enumerate(_primary_first(data["emails"]))
+            ]
+            self.cache_related("emails", PersonEmail.objects.bulk_create(rows) if rows else [])
+        if "phones" in data:
+            if not created:
+                self.phones.all().delete()
+            rows = [
+                PersonPhone(
+                    person=self, number=p["number"], kind=p.get("kind") or "work", is_primary=i == 0, position=i
+                )
+                for i, p in enumerate(_primary_first(data["phones"]))
+            ]
+            self.cache_related("phones", PersonPhone.objects.bulk_create(rows) if rows else [])
 
     def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {

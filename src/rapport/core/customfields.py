@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from . import inputs
@@ -21,8 +25,38 @@ NUMBER_DECIMALS = 6
 TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "choice"}
 
 
+_memo = threading.local()
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Read each type's definitions at most once inside (one request or job): validation, the
+    search entry and the answer of a write all need them. Any change to a definition clears it."""
+    previous = getattr(_memo, "defs", None)
+    _memo.defs = {}
+    try:
+        yield
+    finally:
+        _memo.defs = previous
+
+
+def forget(**kwargs: Any) -> None:
+    cache = getattr(_memo, "defs", None)
+    if cache:
+        cache.clear()
+
+
 def definitions(type_key: str) -> list[CustomField]:
-    return list(CustomField.objects.filter(record_type=type_key))
+    cache = getattr(_memo, "defs", None)
+    if cache is None:
+        return list(CustomField.objects.filter(record_type=type_key))
+    if type_key not in cache:
+        cache[type_key] = list(CustomField.objects.filter(record_type=type_key))
+    return list(cache[type_key])
+
+
+post_save.connect(forget, sender=CustomField, dispatch_uid="customfields-forget-saved")
+post_delete.connect(forget, sender=CustomField, dispatch_uid="customfields-forget-deleted")
 
 
 class FieldError(ValueError):

@@ -104,8 +104,22 @@ class Record(models.Model):
         """Turn a unique-constraint failure into ``{field: message}``; types override."""
         return {"__all__": "This record clashes with another one."}
 
-    def write_related(self, data: dict[str, Any]) -> None:
-        """Store child rows given in a validated write; types with children override."""
+    def write_related(self, data: dict[str, Any], *, created: bool = False) -> None:
+        """Store child rows given in a validated write; types with children override. A new record
+        has no child rows yet (``created``): nothing to delete first. Overrides keep what they wrote
+        with :meth:`cache_related`, so the history, search entry and answer need not read it back."""
+
+    def cache_related(self, name: str, rows: list[Any]) -> None:
+        """Make ``getattr(self, name).all()`` answer ``rows`` without a query, as prefetch_related
+        would (the rows just written by :meth:`write_related`)."""
+        manager = getattr(self, name)  # a reverse foreign key's manager
+        for row in rows:
+            normalize_decimals(row)
+        qs = manager._apply_rel_filters(manager.model._base_manager.all())
+        qs._result_cache = list(rows)
+        qs._prefetch_done = True
+        cache = self.__dict__.setdefault("_prefetched_objects_cache", {})
+        cache[manager.field.remote_field.cache_name] = qs
 
     def prepare_write(self, before: dict[str, Any] | None, pending: dict[str, Any]) -> None:
         """Derive fields from the others before a create (``before`` is None) or an update is
@@ -130,11 +144,29 @@ class Record(models.Model):
         return f'"{self.pk}-{self.version}"'
 
 
+def normalize_decimals(obj: models.Model) -> None:
+    """Give in-memory Decimal values the places their column stores ("0" → "0.00"), so an object
+    just written looks exactly like the same object read back."""
+    from decimal import Decimal
+
+    for f in obj._meta.concrete_fields:
+        if isinstance(f, models.DecimalField):
+            value = getattr(obj, f.attname)
+            if isinstance(value, Decimal) and value.is_finite():
+                setattr(obj, f.attname, value.quantize(Decimal(1).scaleb(-f.decimal_places)))
+
+
 def to_json_value(value: Any) -> Any:
     from datetime import date, datetime
     from decimal import Decimal
 
     if isinstance(value, datetime):
+        # In UTC as stored, whatever zone a write gave it in (a value just written and the same value
+        # read back must compare equal in history diffs and look the same in the API).
+        if value.tzinfo is not None:
+            from datetime import UTC
+
+            value = value.astimezone(UTC)
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()

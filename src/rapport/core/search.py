@@ -37,11 +37,16 @@ def document_for(record: Record) -> dict[str, Any]:
     from .customfields import TEXT_TYPES, definitions
 
     title, body, identifiers = record.search_document()
-    extra = [
-        str(record.custom.get(d.key))
-        for d in definitions(record.record_type_key)
-        if d.searchable and d.field_type in TEXT_TYPES and record.custom.get(d.key)
-    ]
+    values = record.custom or {}
+    extra = (
+        [
+            str(values.get(d.key))
+            for d in definitions(record.record_type_key)
+            if d.searchable and d.field_type in TEXT_TYPES and values.get(d.key)
+        ]
+        if any(values.values())  # no custom values, nothing to add: the definitions need not be read
+        else []
+    )
     if extra:
         body = " ".join([body, *extra])
     return {

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import search
 from .errors import PermissionDenied, RecordGone, VersionConflict
-from .models import Event, Record, to_json_value
+from .models import Event, Record, normalize_decimals, to_json_value
 from .visibility import can, can_assign_owner
 
 _local = threading.local()
@@ -28,10 +28,13 @@ _local = threading.local()
 @contextmanager
 def request_context(request_id: str | None = None) -> Iterator[str]:
     """Tag every event written inside with one request id (set per HTTP request and job)."""
+    from .customfields import memoized
+
     previous = getattr(_local, "request_id", "")
     _local.request_id = request_id or uuid.uuid4().hex
     try:
-        yield _local.request_id
+        with memoized():
+            yield _local.request_id
     finally:
         _local.request_id = previous
 
@@ -78,15 +81,21 @@ def _check_owner(actor: Any, type_key: str, action: str, owner: Any) -> None:
 
 
 def _save(record: Record, **kwargs: Any) -> None:
+    # No savepoint of its own: a unique-constraint failure ends the whole write (every service
+    # runs in a transaction that the raised ValidationError rolls back), so the savepoint's two
+    # statements per write bought nothing.
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             record.save(**kwargs)
     except IntegrityError as exc:
         raise ValidationError(record.integrity_error_message(exc)) from exc
 
 
 def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, source: str) -> Record:
-    """Create a record from validated data (a write serializer's ``validated_data``)."""
+    """Create a record from validated data (a write serializer's ``validated_data``).
+
+    The statements of a create: the record's INSERT, one per child list given, the type's own
+    rows (``after_write``), the event and the search entry; nothing is read back."""
     type_key = model.record_type_key
     data = dict(data)
     related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
@@ -103,9 +112,11 @@ def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, sour
         record.created_by = actor if not _is_system(actor) else None
         now = timezone.now()
         record.created_at = record.updated_at = now
+        normalize_decimals(record)
+        after = record.snapshot(pending=related)  # no child rows yet: nothing to read
         _save(record)
-        record.write_related(related)
-        after = record.snapshot()
+        # A new record's child lists not given are empty: say so, so that nothing reads them.
+        record.write_related({k: related.get(k, []) for k in model.related_write_keys}, created=True)
         changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
         record.after_write(changes, actor=actor, source=source, created=True)
         record_event(record, "created", actor=actor, source=source, changes=changes)
@@ -117,6 +128,21 @@ def _locked(record: Record) -> Record:
     return type(record).objects.select_for_update().get(pk=record.pk)
 
 
+def _write_if_unchanged(record: Record, version: int) -> bool:
+    """UPDATE the record's columns only if its stored version is still ``version`` (optimistic
+    concurrency: no locking read first). False when another write came in between."""
+    fields = [f for f in record._meta.concrete_fields if not f.primary_key]
+    values = [(f, None, getattr(record, f.attname)) for f in fields]
+    manager = type(record)._base_manager
+    try:
+        with transaction.atomic(savepoint=False):
+            rows = manager.filter(pk=record.pk, version=version)
+            updated = rows._update(values)  # type: ignore[attr-defined]  # save()'s own UPDATE, with a condition
+    except IntegrityError as exc:
+        raise ValidationError(record.integrity_error_message(exc)) from exc
+    return bool(updated)
+
+
 def update_record(
     record: Record,
     data: dict[str, Any],
@@ -126,44 +152,69 @@ def update_record(
     expected_version: int | None = None,
 ) -> Record:
     """Apply validated changes. A stale ``expected_version`` raises VersionConflict and
-    writes nothing; a write that changes nothing writes no event and keeps the version."""
-    model = type(record)
+    writes nothing; a write that changes nothing writes no event and keeps the version.
+
+    ``record`` is the state the change is computed against (as the caller read it, with its
+    child rows if it prefetched them); the UPDATE carries ``version = <read version>``, so a
+    write that came in since is detected without a locking read. Then the change is computed
+    again against the locked current state (or refused, with ``expected_version``)."""
+    try:
+        with transaction.atomic():
+            return _update(record, data, actor=actor, source=source, expected_version=expected_version)
+    except _Raced:
+        with transaction.atomic():
+            return _update(_locked(record), data, actor=actor, source=source, expected_version=expected_version)
+
+
+class _Raced(Exception):
+    pass
+
+
+def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, expected_version: int | None) -> Record:
+    model = type(current)
     type_key = model.record_type_key
     data = dict(data)
-    with transaction.atomic():
-        current = _locked(record)
-        if current.deleted_at is not None:
-            raise RecordGone("This record is in the recycle bin.")
-        if not _is_system(actor) and not can(actor, current, "change"):
-            raise PermissionDenied("You may not change this record.")
-        if expected_version is not None and current.version != expected_version:
-            raise VersionConflict(current.etag)
-        before = current.snapshot()
-        before_title = str(current)
-        related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
-        if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
-            _check_owner(actor, type_key, "change", data["owner"])
-        for name, value in data.items():
-            setattr(current, name, value)
-        current.prepare_write(before, related)
-        # Child rows are unchanged unless given: reuse their snapshot instead of reading them again.
-        proposed = {**before, **current.field_snapshot(), **current.pending_snapshot(related)}
-        changes = _diff(before, proposed)
-        if not changes:
-            return current
-        if "owner" in data:  # a record's team is its owner's (see visibility.scope_q)
-            current.team_id = current.owner.team_id if current.owner is not None else None
-        current.version += 1
-        current.updated_at = timezone.now()
-        _save(current)
-        if related:
-            current.write_related(related)
-        current.after_write(changes, actor=actor, source=source, created=False)
-        record_event(current, "updated", actor=actor, source=source, changes=changes)
-        search.index_record(current)
-        # Dependents' documents show this record's name only to its own team (search_label).
-        if str(current) != before_title or "owner" in changes:
-            reindex_dependents(current)
+    if current.deleted_at is not None:
+        raise RecordGone("This record is in the recycle bin.")
+    if not _is_system(actor) and not can(actor, current, "change"):
+        raise PermissionDenied("You may not change this record.")
+    if expected_version is not None and current.version != expected_version:
+        raise VersionConflict(current.etag)
+    before = current.snapshot()
+    before_title = str(current)
+    read_version = current.version
+    related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
+    if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
+        _check_owner(actor, type_key, "change", data["owner"])
+    for name, value in data.items():
+        setattr(current, name, value)
+    current.prepare_write(before, related)
+    normalize_decimals(current)
+    # Child rows are unchanged unless given: reuse their snapshot instead of reading them again.
+    proposed = {**before, **current.field_snapshot(), **current.pending_snapshot(related)}
+    changes = _diff(before, proposed)
+    if not changes:
+        return current
+    if "owner" in data:  # a record's team is its owner's (see visibility.scope_q)
+        current.team_id = current.owner.team_id if current.owner is not None else None
+    current.version = read_version + 1
+    current.updated_at = timezone.now()
+    if not _write_if_unchanged(current, read_version):
+        gone = not model._base_manager.filter(pk=current.pk, deleted_at__isnull=True).exists()
+        if gone or expected_version is not None:
+            fresh = model._base_manager.filter(pk=current.pk).first()
+            if fresh is None or fresh.deleted_at is not None:
+                raise RecordGone("This record is in the recycle bin.")
+            raise VersionConflict(fresh.etag)
+        raise _Raced
+    if related:
+        current.write_related(related)
+    current.after_write(changes, actor=actor, source=source, created=False)
+    record_event(current, "updated", actor=actor, source=source, changes=changes)
+    search.index_record(current)
+    # Dependents' documents show this record's name only to its own team (search_label).
+    if str(current) != before_title or "owner" in changes:
+        reindex_dependents(current)
     return current
 
 

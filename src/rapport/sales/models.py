@@ -132,15 +132,15 @@ class Product(Record):
             return {}
         return {"prices": {p["currency"]: str(money(p["unit_price"])) for p in pending["prices"]}}
 
-    def write_related(self, data: dict[str, Any]) -> None:
+    def write_related(self, data: dict[str, Any], *, created: bool = False) -> None:
         if "prices" in data:
-            self.prices.all().delete()
-            ProductPrice.objects.bulk_create(
-                [
-                    ProductPrice(product=self, currency=p["currency"], unit_price=money(p["unit_price"]))
-                    for p in data["prices"]
-                ]
-            )
+            if not created:
+                self.prices.all().delete()
+            rows = [
+                ProductPrice(product=self, currency=p["currency"], unit_price=money(p["unit_price"]))
+                for p in data["prices"]
+            ]
+            self.cache_related("prices", ProductPrice.objects.bulk_create(rows) if rows else [])
 
     def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {"prices": [{"currency": p.currency, "unit_price": str(p.unit_price)} for p in self.prices.all()]}
@@ -292,29 +292,31 @@ class Deal(Record):
             out["line_items"] = [_line_snapshot(i) for i in pending["line_items"]]
         return out
 
-    def write_related(self, data: dict[str, Any]) -> None:
+    def write_related(self, data: dict[str, Any], *, created: bool = False) -> None:
         if "contacts" in data:
-            self.deal_contacts.all().delete()
-            DealContact.objects.bulk_create(
-                [DealContact(deal=self, person=c["person"], role=c.get("role") or "other") for c in data["contacts"]]
-            )
+            if not created:
+                self.deal_contacts.all().delete()
+            contacts = [
+                DealContact(deal=self, person=c["person"], role=c.get("role") or "other") for c in data["contacts"]
+            ]
+            self.cache_related("deal_contacts", DealContact.objects.bulk_create(contacts) if contacts else [])
         if "line_items" in data:
-            self.line_items.all().delete()
-            LineItem.objects.bulk_create(
-                [
-                    LineItem(
-                        deal=self,
-                        position=n,
-                        product=i.get("product"),
-                        name=i["name"],
-                        quantity=i["quantity"],
-                        unit_price=i["unit_price"],
-                        discount_percent=i.get("discount_percent") or Decimal("0"),
-                        tax_percent=i.get("tax_percent") or Decimal("0"),
-                    )
-                    for n, i in enumerate(data["line_items"])
-                ]
-            )
+            if not created:
+                self.line_items.all().delete()
+            items = [
+                LineItem(
+                    deal=self,
+                    position=n,
+                    product=i.get("product"),
+                    name=i["name"],
+                    quantity=i["quantity"],
+                    unit_price=i["unit_price"],
+                    discount_percent=i.get("discount_percent") or Decimal("0"),
+                    tax_percent=i.get("tax_percent") or Decimal("0"),
+                )
+                for n, i in enumerate(data["line_items"])
+            ]
+            self.cache_related("line_items", LineItem.objects.bulk_create(items) if items else [])
 
     def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {
