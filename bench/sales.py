@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import VENV_BIN, Server, free_port, log, machine, run_command  # noqa: E402
 
-PG_DB = "rapport_bench_sales"
+PG_DB = os.environ.get("RAPPORT_BENCH_PG_DB", "rapport_bench_sales")  # e.g. one per worktree
 PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
 TARGETS = {"board_page": 150.0, "stage_move": 50.0, "forecast_page": 200.0}
 PASSWORD = "bench-sales-password-1"  # noqa: S105 - a throwaway user of a throwaway database

@@ -360,3 +360,56 @@ def test_deals_without_a_next_activity_are_flagged(users, pipeline):
     assert "No next activity" in card(idle)
     assert "No next activity" not in card(planned)
     assert "No next activity" in card(done_only)  # a note is not a next step
+
+
+def test_totals_grouped_per_rate_period_give_the_hand_computed_sum(users, pipeline, db):
+    """Several EUR and GBP rate periods, deals on both sides of each change and on the change days
+    themselves: grouping by (stage, currency, rate period) and converting each group once gives
+    the same total as converting every deal with the rate of its own day."""
+    for currency, day, rate in [
+        ("EUR", "2026-01-01", "1.10"),
+        ("EUR", "2026-04-01", "1.20"),
+        ("EUR", "2026-07-01", "1.05"),
+        ("GBP", "2026-02-15", "1.30"),
+        ("GBP", "2026-05-01", "1.25"),
+    ]:
+        ExchangeRate.objects.create(currency=currency, rate=Decimal(rate), valid_from=dt.date.fromisoformat(day))
+    m = users["member"]
+    for amount, currency, close in [
+        (100, "EUR", "2026-03-31"),  # 1.10 → 110
+        (200, "EUR", "2026-04-01"),  # 1.20 → 240 (the change day itself)
+        (300, "EUR", "2026-06-30"),  # 1.20 → 360
+        (400, "EUR", "2026-07-01"),  # 1.05 → 420
+        (500, "EUR", "2027-01-01"),  # 1.05 → 525
+        (100, "GBP", "2026-02-14"),  # no rate yet: flagged
+        (100, "GBP", "2026-02-15"),  # 1.30 → 130
+        (100, "GBP", "2026-04-30"),  # 1.30 → 130
+        (100, "GBP", "2026-05-01"),  # 1.25 → 125
+        (1000, "USD", "2026-05-01"),  # base → 1000
+    ]:
+        deal(m, pipeline, "Proposal", amount, currency, close)
+    p = totals_for(m, pipeline)["Proposal"]
+    # 110 + 240 + 360 + 420 + 525 + 130 + 130 + 125 + 1000 = 3040; weighted at 50 %: 1520
+    assert (p.count, p.total, p.weighted, p.without_rate) == (10, Decimal("3040.00"), Decimal("1520.00"), 1)
+
+
+def test_totals_are_grouped_per_rate_period_not_per_day(users, pipeline, rates, django_assert_max_num_queries):
+    """The totals query answers one row per (stage, currency, rate period): 60 EUR deals over 60
+    different days inside two rate periods are 2 groups, not 60."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    m = users["member"]
+    for i in range(60):
+        deal(m, pipeline, "Proposal", 10, "EUR", (dt.date(2026, 5, 1) + dt.timedelta(i)).isoformat())
+    qs = board.visible_deals(m, pipeline, board.deal_filter({}, m))
+    proposal = stage(pipeline, "Proposal")
+    with CaptureQueriesContext(connection) as ctx:
+        totals = board.column_totals(qs, [proposal])
+    rows = [q for q in ctx.captured_queries if "GROUP BY" in q["sql"]]
+    assert len(rows) == 1
+    with connection.cursor() as cur:
+        cur.execute(rows[0]["sql"].replace("%", "%%"))  # already interpolated for the log
+        assert len(cur.fetchall()) == 2  # before and after the 2026-06-01 change
+    # 31 days at 1.10 (May) + 29 days at 1.20 (June 1–29): 31 × 11 + 29 × 12 = 689
+    assert totals[proposal.pk].total == Decimal("689.00")

@@ -19,7 +19,7 @@ from rapport.core.listing import QueryError, build_filter, decode_cursor, encode
 from rapport.core.visibility import link_label
 
 from .models import Deal, Pipeline, Stage, money
-from .money import Rates
+from .money import RatePeriods, Rates
 
 CARDS_PER_COLUMN = 25
 # Won and lost columns show the deals closed in this many last days.
@@ -138,9 +138,11 @@ def column_totals(
 
     Open stages count their open deals; won and lost stages the deals closed in the last
     CLOSED_WINDOW_DAYS days (a board is about what is moving, and a pipeline's whole history would
-    make every page read every deal ever closed). Two aggregate queries grouped by (stage, currency,
-    day) — the deal's expected close date, or its closed date for won and lost — are converted in
-    Python with the rate in force on that day: no per-row CASE over the rate table in SQL."""
+    make every page read every deal ever closed). Grouped in SQL by (stage, currency, rate period)
+    — the stretch of days between two exchange-rate changes holding the deal's expected close date
+    (today when it has none), or its closed date for won and lost — then each group is converted
+    in Python with the rate of its period (``RatePeriods``): the rows to convert are a few per stage
+    and currency, however many deals or distinct days there are."""
     rates = rates or Rates()
     today = today or timezone.localdate()
     stages = list(stages)
@@ -158,33 +160,37 @@ def column_totals(
     }
     open_ids = [s.pk for s in stages if s.kind == "open"]
     closed_ids = [s.pk for s in stages if s.kind != "open"]
-    groups: list[tuple[str, Any]] = []
+    groups: list[tuple[RatePeriods, Any]] = []
     if open_ids:
+        periods = RatePeriods(rates, no_day=today)
         groups.append(
             (
-                "expected_close_date",
+                periods,
                 qs.filter(status="open", stage_id__in=open_ids)
-                .values("stage_id", "currency", "expected_close_date")
+                .annotate(period=periods.expression("expected_close_date"))
+                .values("stage_id", "currency", "period")
                 .annotate(**aggregates)
                 .order_by(),
             )
         )
     if closed_ids:
         since = today - dt.timedelta(days=CLOSED_WINDOW_DAYS)
+        periods = RatePeriods(rates, start=since, no_day=today)
         groups.append(
             (
-                "closed_on",
+                periods,
                 qs.filter(status__in=("won", "lost"), stage_id__in=closed_ids, closed_on__gte=since)
-                .values("stage_id", "currency", "closed_on")
+                .annotate(period=periods.expression("closed_on"))
+                .values("stage_id", "currency", "period")
                 .annotate(**aggregates)
                 .order_by(),
             )
         )
-    for day_key, rows in groups:
+    for periods, rows in groups:
         for row in rows:
             totals = out[row["stage_id"]]
             totals.count += row["n"]
-            rate = rates.rate(row["currency"], row[day_key] or today)
+            rate = periods.rate(row["currency"], row["period"])
             if rate is None:
                 totals.without_rate += row["priced"]
                 continue

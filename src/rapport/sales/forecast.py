@@ -1,8 +1,9 @@
 """Forecast figures per owner for a month or a quarter, in the base currency.
 
-Deals are converted and summed in SQL: the rate in force on each deal's close date is a ``CASE``
-over currency and date ranges, and rows are grouped by owner, currency (and forecast category), so
-the work in Python is bounded by the number of owners, not deals. Every query starts from
+Deals are summed in SQL grouped by owner, currency (and forecast category) and rate period — the
+stretch of the forecast period between two exchange-rate changes holding the deal's day — and each
+group is converted once in Python with the rate of its period (``money.RatePeriods``): nothing is
+converted per row, and the work in Python is bounded by owners × currencies × rate changes. Every query starts from
 ``Deal.objects.visible_to(user)``: a member asking for everyone gets what they may see, totals included.
 """
 
@@ -10,22 +11,22 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import itertools
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
+from django.db.models import Count, DecimalField, F, Q, Sum
 from django.utils import timezone
 
 from rapport.accounts.models import Team, User
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
-from .models import Deal, ExchangeRate, Quota, money
-from .money import Rates
+from .models import Deal, Quota, money
+from .money import RatePeriods, Rates
 
 FIGURES = ("closed_won", "commit", "best_case", "pipeline", "weighted")
 FIGURE_LABELS = {
@@ -262,54 +263,56 @@ def compute(user: Any, period: Period, scope: Scope) -> Forecast:
             rows[owner_id] = Row(owner_id, "")
         return rows[owner_id]
 
-    rate_case = _rate_cases(rates, period)
+    # Grouped before converted: by owner, currency (and category) and the rate period of the day
+    # inside the forecast period (a stretch without rate changes), then each group converted once.
+    periods = RatePeriods(rates, start=period.start, end=period.end, no_day=period.start)
+    raw: dict[tuple[int | None, str], Decimal] = defaultdict(Decimal)
     won = (
         deals.filter(status="won", closed_on__gte=period.start, closed_on__lte=period.end)
-        .annotate(rate=rate_case("closed_on"))
-        .values("owner_id", "currency")
-        .annotate(
-            total=Sum(F("amount") * F("rate"), output_field=AMOUNT),
-            n=Count("id", filter=Q(rate__isnull=False)),
-            unconverted=Count("id", filter=Q(rate__isnull=True)),
-        )
+        .annotate(rate_period=periods.expression("closed_on"))
+        .values("owner_id", "currency", "rate_period")
+        .annotate(total=Sum("amount", output_field=AMOUNT), n=Count("id"))
         .order_by()
     )
     for g in won:
         row = row_for(g["owner_id"])
-        if g["unconverted"]:
-            row.unconverted += g["unconverted"]
+        rate = periods.rate(g["currency"], g["rate_period"])
+        if rate is None:
+            row.unconverted += g["n"]
             missing.add(g["currency"])
-        if g["n"]:
-            row.add("closed_won", money(Decimal(g["total"])), g["n"])
+            continue
+        raw[(g["owner_id"], "closed_won")] += Decimal(g["total"]) * rate
+        row.counts["closed_won"] += g["n"]
 
     open_deals = (
         deals.filter(status="open", expected_close_date__gte=period.start, expected_close_date__lte=period.end)
         .exclude(forecast_category="omitted")
-        .annotate(rate=rate_case("expected_close_date"))
-        .values("owner_id", "currency", "forecast_category")
+        .annotate(rate_period=periods.expression("expected_close_date"))
+        .values("owner_id", "currency", "forecast_category", "rate_period")
         .annotate(
-            total=Sum(F("amount") * F("rate"), output_field=AMOUNT),
-            weighted=Sum(F("amount") * F("probability") * F("rate"), output_field=AMOUNT),
-            n=Count("id", filter=Q(rate__isnull=False)),
-            unconverted=Count("id", filter=Q(rate__isnull=True)),
+            total=Sum("amount", output_field=AMOUNT),
+            weighted=Sum(F("amount") * F("probability"), output_field=AMOUNT),
+            n=Count("id"),
         )
         .order_by()
     )
     for g in open_deals:
         row = row_for(g["owner_id"])
-        if g["unconverted"]:
-            row.unconverted += g["unconverted"]
+        rate = periods.rate(g["currency"], g["rate_period"])
+        if rate is None:
+            row.unconverted += g["n"]
             missing.add(g["currency"])
-        if not g["n"]:
             continue
-        amount = money(Decimal(g["total"]))
+        amount = Decimal(g["total"]) * rate
         category = g["forecast_category"]
-        if category == "commit":
-            row.add("commit", amount, g["n"])
-        if category in ("commit", "best_case"):
-            row.add("best_case", amount, g["n"])
-        row.add("pipeline", amount, g["n"])
-        row.add("weighted", money(Decimal(g["weighted"]) / 100), g["n"])
+        figures = ["commit", "best_case"] if category == "commit" else ["best_case"] if category == "best_case" else []
+        for figure in (*figures, "pipeline"):
+            raw[(g["owner_id"], figure)] += amount
+            row.counts[figure] += g["n"]
+        raw[(g["owner_id"], "weighted")] += Decimal(g["weighted"]) * rate / 100
+        row.counts["weighted"] += g["n"]
+    for (owner_id, figure), value in raw.items():  # rounded once per owner and figure
+        rows[owner_id].figures[figure] += money(value)
 
     _add_quotas(user, period, scope, rows, row_for)
 
@@ -333,36 +336,6 @@ def compute(user: Any, period: Period, scope: Scope) -> Forecast:
 
 AMOUNT = DecimalField(max_digits=30, decimal_places=10)
 RATE = DecimalField(max_digits=18, decimal_places=8)
-
-
-def _rate_cases(rates: Rates, period: Period) -> Any:
-    """A function building, for a date field, the exchange rate in force on each deal's day as SQL:
-    one ``WHEN`` per currency and stretch of the period between two rate changes (NULL when no
-    rate: unconverted). Grouping can then be by owner and currency only, whatever the number of
-    deals or days. The rate table is read once for both uses."""
-    changes: dict[str, list[dt.date]] = {}
-    for currency, day in ExchangeRate.objects.filter(
-        valid_from__gt=period.start, valid_from__lte=period.end
-    ).values_list("currency", "valid_from"):
-        changes.setdefault(currency, []).append(day)
-    currencies = set(ExchangeRate.objects.order_by().values_list("currency", flat=True).distinct()) - {rates.base}
-
-    def case(day_field: str) -> Case:
-        whens = [When(currency=rates.base, then=Value(Decimal(1), output_field=RATE))]
-        for currency in sorted(currencies):
-            edges = [period.start, *sorted(changes.get(currency, [])), period.end + dt.timedelta(days=1)]
-            for lo, hi in itertools.pairwise(edges):
-                rate = rates.rate(currency, lo)
-                if rate is not None:
-                    whens.append(
-                        When(
-                            Q(currency=currency, **{f"{day_field}__gte": lo, f"{day_field}__lt": hi}),
-                            then=Value(rate, output_field=RATE),
-                        )
-                    )
-        return Case(*whens, default=Value(None, output_field=RATE), output_field=RATE)
-
-    return case
 
 
 def _add_quotas(user: Any, period: Period, scope: Scope, rows: dict[int | None, Row], row_for: Any) -> None:
