@@ -165,10 +165,18 @@ def test_move_with_the_right_version(users, pipeline, deals):
     d.refresh_from_db()
     assert d.stage.name == "Proposal" and d.version == 2
     assert body["stage"] == d.stage_id and f'data-version="{d.version}"' in body["card"]
-    heads = body["heads"]
-    assert set(heads) == {str(stage(pipeline, "Qualification").pk), str(d.stage_id)}
-    assert "3,000.00 USD" in heads[str(d.stage_id)]
-    assert "1,700.00 USD" in heads[str(stage(pipeline, "Qualification").pk)]
+    # The answer carries the moved deal's own figures (1000 USD at 10 % left, at 50 % arrived),
+    # which the page adds to both column heads: no re-aggregation of the two columns.
+    assert "heads" not in body
+    assert body["deltas"] == {
+        str(stage(pipeline, "Qualification").pk): {
+            "count": -1,
+            "total": "-1000.00",
+            "weighted": "-100.00",
+            "without_rate": 0,
+        },
+        str(d.stage_id): {"count": 1, "total": "1000.00", "weighted": "500.00", "without_rate": 0},
+    }
     assert StageChange.objects.filter(deal=d).count() == 2
     event = Event.objects.filter(type_key="deals", record_id=d.pk, kind="updated").get()
     assert event.source == "ui" and event.actor == users["member"]
@@ -413,3 +421,24 @@ def test_totals_are_grouped_per_rate_period_not_per_day(users, pipeline, rates, 
         assert len(cur.fetchall()) == 2  # before and after the 2026-06-01 change
     # 31 days at 1.10 (May) + 29 days at 1.20 (June 1–29): 31 × 11 + 29 × 12 = 689
     assert totals[proposal.pk].total == Decimal("689.00")
+
+
+@pytest.mark.parametrize(("key", "target"), [("eur_early", "Won"), ("eur_late", "Negotiation"), ("gbp", "Proposal")])
+def test_move_deltas_are_what_re_aggregating_the_columns_gives(users, pipeline, deals, key, target):
+    """The page's heads after a move (figures before + the answer's deltas) equal the totals
+    aggregated afresh, whatever the rate (a won deal converts on its closed day, today)."""
+    member = users["member"]
+    before = totals_for(member, pipeline)
+    d = Deal.objects.get(pk=deals[key].pk)
+    response = move(client_for(member), d, stage(pipeline, target), d.version)
+    assert response.status_code == 200, response.content
+    after = totals_for(member, pipeline)
+    deltas = response.json()["deltas"]
+    for name, t in after.items():
+        delta = deltas.get(str(stage(pipeline, name).pk), {"count": 0, "total": "0", "weighted": "0", "without_rate": 0})
+        b = before[name]
+        assert t.count == b.count + delta["count"], name
+        assert t.total == b.total + Decimal(delta["total"]), name
+        if stage(pipeline, name).kind == "open":
+            assert t.weighted == b.weighted + Decimal(delta["weighted"]), name
+        assert t.without_rate == b.without_rate + delta["without_rate"], name

@@ -202,6 +202,49 @@ def column_totals(
     return out
 
 
+def deal_contribution(deal: Deal, rates: Rates, *, today: dt.date | None = None) -> tuple[int, Totals] | None:
+    """What one deal adds to its column's figures (None when its column does not count it: a won
+    or lost deal closed before the window), converted exactly as :func:`column_totals` converts it."""
+    today = today or timezone.localdate()
+    if deal.status == "open":
+        day = deal.expected_close_date or today
+    elif deal.closed_on is not None and deal.closed_on >= today - dt.timedelta(days=CLOSED_WINDOW_DAYS):
+        day = deal.closed_on
+    else:
+        return None
+    totals = Totals(count=1)
+    if deal.amount is not None:
+        rate = rates.rate(deal.currency, day)
+        if rate is None:
+            totals.without_rate = 1
+        else:
+            totals.total = money(deal.amount * rate)
+            totals.weighted = money(deal.amount * deal.probability * rate / Decimal(100))
+    return deal.stage_id, totals
+
+
+def move_deltas(before: Totals | None, before_stage: int, after: tuple[int, Totals] | None) -> dict[str, Any]:
+    """How a moved deal changes the figures of the columns involved, by stage id: the board's
+    drag-and-drop answer carries these instead of re-aggregating both columns."""
+    out: dict[int, Totals] = {}
+
+    def add(stage_id: int, t: Totals, sign: int) -> None:
+        d = out.setdefault(stage_id, Totals())
+        d.count += sign * t.count
+        d.total += sign * t.total
+        d.weighted += sign * t.weighted
+        d.without_rate += sign * t.without_rate
+
+    if before is not None:
+        add(before_stage, before, -1)
+    if after is not None:
+        add(after[0], after[1], 1)
+    return {
+        str(pk): {"count": t.count, "total": str(t.total), "weighted": str(t.weighted), "without_rate": t.without_rate}
+        for pk, t in out.items()
+    }
+
+
 # --- cards ------------------------------------------------------------------------------------
 def _initials(first: str, last: str, username: str) -> str:
     parts = [p for p in (first, last) if p]
@@ -330,6 +373,8 @@ __all__ = [
     "card_for",
     "column_cards",
     "column_totals",
+    "deal_contribution",
+    "move_deltas",
     "deal_filter",
     "format_amount",
     "pipelines",

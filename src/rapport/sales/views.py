@@ -29,7 +29,7 @@ from rapport.web.forms import user_choices
 
 from . import board, leads, pipelines, services
 from .models import Deal, DealContact, LostReason, Pipeline, Stage
-from .money import base_currency
+from .money import Rates, base_currency
 
 SECTION_DEALS = 10
 CONFLICT_MESSAGE = "Someone else changed this deal; here is the current card."
@@ -252,9 +252,25 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
     return render(request, "sales/board_more.html", {"ctx": ctx, "column": column})
 
 
+def _board_filter(request: HttpRequest) -> Q:
+    try:
+        return board.deal_filter(request.GET, request.user)
+    except board.QueryError:
+        return Q()
+
+
 def _move_response(
-    request: HttpRequest, deal_id: int, stages: list[Stage], *, status: int = 200, error: str = ""
+    request: HttpRequest,
+    deal_id: int,
+    stages: list[Stage],
+    *,
+    status: int = 200,
+    error: str = "",
+    deltas: dict[str, Any] | None = None,
 ) -> JsonResponse:
+    """The moved (or, on a conflict, the current) card, and how the columns' figures change:
+    ``deltas`` (the moved deal's own converted amounts, which the page adds to the column heads)
+    after a move, the heads re-aggregated after a conflict (someone else's change is unknown)."""
     user = request.user
     found = board.card_for(deal_id, user)
     if found is None:
@@ -262,21 +278,20 @@ def _move_response(
     card, stage = found
     pipeline = stage.pipeline
     ctx = BoardContext(user, pipeline, board.board_stages(pipeline), query_string(request.GET, cursor=None))
-    try:
-        q = board.deal_filter(request.GET, user)
-    except board.QueryError:
-        q = Q()
-    qs = board.visible_deals(user, pipeline, q)
-    wanted = [s for s in ctx.stages if s.pk in {stage.pk, *(s.pk for s in stages)}]
-    totals = board.column_totals(qs, wanted)
-    heads = {
-        str(s.pk): render_to_string(
-            "sales/board_head.html", {"column": board.Column(stage=s, totals=totals[s.pk]), "ctx": ctx}, request
-        )
-        for s in wanted
-    }
     html = _card_html(request, ctx, card)
-    body: dict[str, Any] = {"card": html, "stage": stage.pk, "version": card.version, "heads": heads}
+    body: dict[str, Any] = {"card": html, "stage": stage.pk, "version": card.version}
+    if deltas is not None:
+        body["deltas"] = deltas
+    else:
+        qs = board.visible_deals(user, pipeline, _board_filter(request))
+        wanted = [s for s in ctx.stages if s.pk in {stage.pk, *(s.pk for s in stages)}]
+        totals = board.column_totals(qs, wanted)
+        body["heads"] = {
+            str(s.pk): render_to_string(
+                "sales/board_head.html", {"column": board.Column(stage=s, totals=totals[s.pk]), "ctx": ctx}, request
+            )
+            for s in wanted
+        }
     if error:
         body["error"] = error
     return JsonResponse(body, status=status)
@@ -319,8 +334,12 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     if stage.kind == "lost" and reason is None:
         return fail("lost_reason: give a reason when a deal is lost.", 400)
     previous = deal.stage
+    rates = Rates()
+    before = board.deal_contribution(deal, rates)
     try:
-        services.move_deal(deal, stage, actor=user, source="ui", expected_version=expected, lost_reason=reason)
+        moved = services.move_deal(
+            deal, stage, actor=user, source="ui", expected_version=expected, lost_reason=reason
+        )
     except VersionConflict:
         if not wants_json:
             messages.error(request, CONFLICT_MESSAGE)
@@ -335,7 +354,11 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     if not wants_json:
         messages.success(request, f"Moved “{deal}” to {stage.name}.")
         return redirect(back)
-    return _move_response(request, deal.pk, [previous, stage])
+    # The board counts the deal in its new column only if it still matches the board's filters.
+    shown = board.visible_deals(user, moved.pipeline, _board_filter(request)).filter(pk=moved.pk).exists()
+    after = board.deal_contribution(moved, rates) if shown else None
+    deltas = board.move_deltas(before[1] if before else None, previous.pk, after)
+    return _move_response(request, deal.pk, [previous, stage], deltas=deltas)
 
 
 # --- deals on person and company pages ----------------------------------------------------------

@@ -1,6 +1,6 @@
 /* Deals board: drag a card to another column (SortableJS), or use its "Move to…" select or its
    Won/Lost buttons. Each move is POSTed with the card's version; the server answers with the fresh
-   card and the new totals of the columns involved. A conflict (409) shows the current card, a
+   card and how the figures of the columns involved change (the moved deal's converted amounts). A conflict (409) shows the current card, a
    refusal puts the card back. A lost stage asks for a reason first. No inline script (CSP). */
 (function () {
   "use strict";
@@ -33,6 +33,48 @@
     Object.keys(heads || {}).forEach(function (stageId) {
       var head = board.querySelector('[data-head="' + stageId + '"]');
       if (head) head.innerHTML = heads[stageId];
+    });
+  }
+
+  function amount(value) {
+    var rounded = Math.round(value * 100) / 100;
+    return (rounded === 0 ? 0 : rounded).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+
+  // Add a moved deal's own figures (the answer's "deltas", by stage) to the column heads, as the
+  // server would have aggregated them: the answer does not re-aggregate both columns.
+  function applyDeltas(deltas) {
+    Object.keys(deltas || {}).forEach(function (stageId) {
+      var figures = board.querySelector('[data-head="' + stageId + '"] [data-figures]');
+      if (!figures) return;
+      var d = deltas[stageId];
+      var n = parseInt(figures.dataset.n, 10) + d.count;
+      var total = parseFloat(figures.dataset.totalValue) + parseFloat(d.total);
+      var weighted = parseFloat(figures.dataset.weightedValue) + parseFloat(d.weighted);
+      var withoutRate = parseInt(figures.dataset.withoutRateN, 10) + d.without_rate;
+      figures.dataset.n = n;
+      figures.dataset.totalValue = total.toFixed(2);
+      figures.dataset.weightedValue = weighted.toFixed(2);
+      figures.dataset.withoutRateN = withoutRate;
+      var count = figures.querySelector("[data-count]");
+      if (count) count.textContent = n + " deal" + (n === 1 ? "" : "s");
+      var totalEl = figures.querySelector("[data-total]");
+      if (totalEl) totalEl.textContent = amount(total) + " " + figures.dataset.base;
+      var weightedEl = figures.querySelector("[data-weighted]");
+      if (weightedEl) weightedEl.textContent = "weighted " + amount(weighted);
+      var badge = figures.querySelector("[data-without-rate]");
+      if (withoutRate > 0) {
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.className = "badge badge-warning";
+          badge.setAttribute("data-without-rate", "");
+          badge.title = "No exchange rate in force for their currency on their close date; not in the totals";
+          figures.appendChild(badge);
+        }
+        badge.textContent = withoutRate + " without rate";
+      } else if (badge) {
+        badge.remove();
+      }
     });
   }
 
@@ -102,6 +144,7 @@
           else target.appendChild(fresh);
         }
         updateHeads(data.heads);
+        applyDeltas(data.deltas);
         if (result.status === 409) {
           fresh.classList.add("is-conflict");
           say(data.error, "warning");
