@@ -435,7 +435,9 @@ def test_move_deltas_are_what_re_aggregating_the_columns_gives(users, pipeline, 
     after = totals_for(member, pipeline)
     deltas = response.json()["deltas"]
     for name, t in after.items():
-        delta = deltas.get(str(stage(pipeline, name).pk), {"count": 0, "total": "0", "weighted": "0", "without_rate": 0})
+        delta = deltas.get(
+            str(stage(pipeline, name).pk), {"count": 0, "total": "0", "weighted": "0", "without_rate": 0}
+        )
         b = before[name]
         assert t.count == b.count + delta["count"], name
         assert t.total == b.total + Decimal(delta["total"]), name
