@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -172,7 +172,7 @@ class Person(Record):
                 PersonEmail(person=self, email=e["email"], is_primary=i == 0, position=i, live=True)
                 for i, e in enumerate(_primary_first(data["emails"]))
             ]
-            self.cache_related("emails", PersonEmail.objects.bulk_create(rows) if rows else [])
+            self.cache_related("emails", _insert_emails(rows))
         if "phones" in data:
             if not created:
                 self.phones.all().delete()
@@ -215,6 +215,34 @@ class Person(Record):
     @property
     def phone_display(self) -> str:
         return format_phone(self.primary_phone) if self.primary_phone else ""
+
+
+def _insert_emails(rows: list[PersonEmail]) -> list[PersonEmail]:
+    """Insert a person's addresses in one statement; an address another live person has is left
+    out by the unique index (ON CONFLICT DO NOTHING) and refused here, naming it, which rolls the
+    write back. This is the uniqueness check: no SELECT before every write (the constraint is the
+    rule, and it holds under concurrent writes too)."""
+    if not rows:
+        return []
+    table = PersonEmail._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = []
+    for r in rows:
+        params += [r.person_id, r.email, r.is_primary, r.position, r.live]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (person_id, email, is_primary, position, live) VALUES {values} "  # noqa: S608
+            "ON CONFLICT DO NOTHING RETURNING id, email",
+            params,
+        )
+        inserted = dict((email, pk) for pk, email in cur.fetchall())
+    taken = [r.email for r in rows if r.email not in inserted]
+    if taken:
+        raise ValidationError({"emails": [f"{email} belongs to another person." for email in taken]})
+    for r in rows:
+        r.pk = inserted[r.email]
+        r._state.adding = False
+    return rows
 
 
 def _primary_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from rapport.core.normalize import normalize_domain, normalize_email, normalize_
 from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields, actor_of
 from rapport.core.visibility import linkable
 
-from .models import PHONE_KINDS, Company, Person, PersonEmail
+from .models import PHONE_KINDS, Company, Person
 
 MAX_EMAILS = 20
 MAX_PHONES = 20
@@ -159,17 +159,8 @@ class PersonWriteSerializer(RecordWriteSerializer):
             else:
                 errors.append({})
             seen.add(entry["email"])
-        taken = PersonEmail.objects.filter(email__in=seen, live=True)
-        if self.instance is not None:
-            taken = taken.exclude(person_id=self.instance.pk)
-        owners = {e.email: e.person_id for e in taken}
-        # Point to the other person only for whoever may see them.
-        shown = set(linkable(Person, actor_of(self)).filter(pk__in=owners.values()).values_list("pk", flat=True))
-        for i, entry in enumerate(value):
-            if entry["email"] in owners and not errors[i]:
-                owner = owners[entry["email"]]
-                where = f" (#{owner})" if owner in shown else ""
-                errors[i] = {"email": [f"{entry['email']} belongs to another person{where}."]}
+        # An address another live person has is refused by the write itself (Person.write_related:
+        # the unique index decides, in the same statement that stores the addresses).
         if any(errors):
             raise serializers.ValidationError(errors)
         return value
