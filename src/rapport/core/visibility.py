@@ -32,15 +32,19 @@ def can(user: Any, record: Any, action: str) -> bool:
     """Object-level check, the same rule as :func:`scope_q`."""
     if record is None or getattr(record, "deleted_at", None) is not None and action != "restore":
         return False
-    type_key = record.record_type_key
-    scope = user.scope_for(type_key, "delete" if action == "restore" else action) if user else None
+    scope = user.scope_for(record.record_type_key, "delete" if action == "restore" else action) if user else None
+    return _in_scope(user, scope, record.owner_id, record.team_id)
+
+
+def _in_scope(user: Any, scope: str | None, owner_id: Any, team_id: Any) -> bool:
+    """Row-level form of :func:`scope_q`: is a row with this owner and team within ``scope``?"""
     if scope is None:
         return False
     if scope == "all":
         return True
-    if scope == "team" and user.team_id is not None:
-        return bool(record.team_id == user.team_id)
-    return bool(record.owner_id == user.id)
+    if scope == "team" and user.team_id:
+        return bool(team_id is not None and team_id == user.team_id)
+    return bool(owner_id is not None and owner_id == user.id)
 
 
 def can_assign_owner(user: Any, type_key: str, action: str, owner: Any) -> bool:
@@ -95,14 +99,7 @@ def sees(user: Any, type_key: str, owner_id: Any, team_id: Any) -> bool:
         return True
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    scope = user.scope_for(type_key, "view")
-    if scope is None:
-        return False
-    if scope == "all":
-        return True
-    if scope == "team" and user.team_id:
-        return bool(team_id is not None and team_id == user.team_id)
-    return bool(owner_id is not None and owner_id == user.id)
+    return _in_scope(user, user.scope_for(type_key, "view"), owner_id, team_id)
 
 
 def link_label(user: Any, type_key: str, name: Any, *, owner_id: Any, team_id: Any) -> str | None:
