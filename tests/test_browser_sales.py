@@ -80,6 +80,11 @@ def test_drag_a_deal_to_the_next_stage_and_mark_one_lost(
     expect(page.locator(f"#cards-{proposal.pk} #deal-{moving.pk}")).to_be_visible()
     expect(p_head).to_contain_text("1,200.00 USD")
     expect(page.locator("#board-message")).to_contain_text("Moved")
+    # the heads were adjusted by the answer's deltas, as a fresh page shows them
+    expect(p_head).to_contain_text("1 deal")
+    expect(p_head).to_contain_text("weighted 600.00")
+    expect(q_head).to_contain_text("1 deal")
+    expect(q_head).to_contain_text("800.00 USD")
 
     page.reload()
     expect(page.locator(f"#cards-{proposal.pk} #deal-{moving.pk}")).to_be_visible()
