@@ -241,8 +241,9 @@ class RecordDetailView(BaseAPIView):
     rtype: RecordType
 
     def get_record(self, request: Request, pk: int, action: str = "view") -> Any:
-        qs = detail_queryset(self.rtype.key)
-        record = qs.filter(pk=pk).filter(pk__in=self.rtype.model.objects.visible_to(request.user).values("pk")).first()
+        # The visibility rule on the same query (a "pk IN (SELECT … visible)" subquery made SQLite
+        # list every visible id first: 115 ms per read or write of one person at 100,000 people).
+        record = detail_queryset(self.rtype.key).visible_to(request.user).filter(pk=pk).first()
         if record is None:
             raise Http404
         if action != "view" and not services.can(request.user, record, action):
