@@ -72,7 +72,7 @@ class Writes:
         self.client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
         self.pipeline = Pipeline.objects.get(name="Sales pipeline")
         self.stage = self.pipeline.stages.filter(kind="open").order_by("position").first()
-        self.n = 0
+        self.n = int(time.time() * 1000) % 10**12  # unique addresses in a reused database too
         self.people: list[tuple[str, int]] = []  # (url, version) of people created through the API
         self.deals: list[tuple[str, int]] = []
         self.ref_people: list[int] = []
