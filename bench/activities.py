@@ -107,7 +107,7 @@ def load_main(argv: list[str]) -> None:
     from rapport.accounts.models import Role, User
     from rapport.contacts.models import Company, Person
     from rapport.core import bulk
-    from rapport.sales.bulk import sellers
+    from rapport.deals.bulk import sellers
 
     started = time.monotonic()
     rng = random.Random(4)

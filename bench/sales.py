@@ -67,7 +67,7 @@ def load_deals_main(argv: list[str]) -> None:
     parser.add_argument("--batch", type=int, default=5000)
     opts = parser.parse_args(argv)
     django_setup({}, os.environ.get("DJANGO_SETTINGS_MODULE", "rapport.settings.base"))
-    from rapport.sales.bulk import load_deals
+    from rapport.deals.bulk import load_deals
 
     result = load_deals(
         opts.deals, open_in_pipeline=opts.open_in_pipeline, batch=opts.batch, progress=lambda m: print(m, flush=True)
@@ -87,8 +87,8 @@ def prepare(env: dict[str, str], moves: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from rapport.accounts.models import ApiToken, Role, User
-    from rapport.sales.bulk import sellers
-    from rapport.sales.models import Deal, Pipeline
+    from rapport.deals.bulk import sellers
+    from rapport.deals.models import Deal, Pipeline
 
     def user(username: str, role: str, team_id: int | None) -> User:
         found = User.objects.filter(username=username).first()

@@ -63,7 +63,7 @@ class Writes:
         from django.test import Client
 
         from rapport.accounts.models import ApiToken, Role, User
-        from rapport.sales.models import Pipeline
+        from rapport.deals.models import Pipeline
 
         settings.ALLOWED_HOSTS = ["*"]
         role = Role.objects.get(key="admin")
@@ -247,7 +247,7 @@ def ref_person_update(request: Any) -> Any:
 def ref_deal_create(request: Any) -> Any:
     from django.db import connection, transaction
 
-    from rapport.sales.models import Pipeline
+    from rapport.deals.models import Pipeline
 
     body = json.loads(request.body)
     n, (a, b) = body["n"], body["contacts"]

@@ -28,9 +28,9 @@ def default_pipeline() -> Any:
     """The pipeline the migrations create; transactional tests flush it, so re-create it."""
     from django.apps import apps
 
-    from rapport.sales.models import Pipeline
+    from rapport.deals.models import Pipeline
 
-    importlib.import_module("rapport.sales.migrations.0002_default_pipeline").create(apps, None)
+    importlib.import_module("rapport.sales.migrations.0002_default_pipeline").create(apps, None, app_label="deals")
     return Pipeline.objects.get(name="Sales pipeline")
 
 

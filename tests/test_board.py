@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from rapport.contacts.models import Person
 from rapport.core.models import Event
-from rapport.sales import board
-from rapport.sales.models import Deal, DealContact, ExchangeRate, LostReason, Pipeline, StageChange
+from rapport.deals import board
+from rapport.deals.models import Deal, DealContact, LostReason, Pipeline, StageChange
+from rapport.forecasting.models import ExchangeRate
 
 from .conftest import write
 

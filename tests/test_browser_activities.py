@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 
 from rapport.accounts.models import Team, User
 from rapport.activities.models import Activity
-from rapport.sales.models import Pipeline
+from rapport.deals.models import Pipeline
 
 from .browser import MARKS, PASSWORD, page_fixture
 from .conftest import default_role, write

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rapport.accounts.models import Team, User
-from rapport.sales.models import Deal, LostReason, Pipeline
+from rapport.deals.models import Deal, LostReason, Pipeline
 
 from .browser import MARKS, PASSWORD, page_fixture
 from .conftest import default_role, write

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from rapport.sales import forecast
-from rapport.sales.models import ExchangeRate, LostReason, Pipeline, Quota
+from rapport.deals.models import LostReason, Pipeline
+from rapport.forecasting import forecast
+from rapport.forecasting.models import ExchangeRate, Quota
 
 from .conftest import write
 
@@ -259,7 +260,7 @@ def test_forecast_page_query_count_does_not_grow_with_deals(users, pipeline, cli
 
 
 def test_the_forecast_opens_on_what_the_user_is_responsible_for(users):
-    from rapport.sales.forecast import parse_scope
+    from rapport.forecasting.forecast import parse_scope
 
     assert parse_scope(None, users["member"]).key == "me"
     assert parse_scope("", users["admin"]).key == "all"

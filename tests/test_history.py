@@ -14,7 +14,7 @@ from rapport.accounts import services as account_services
 from rapport.contacts.models import Person
 from rapport.core import search, services
 from rapport.core.models import Event, SearchEntry
-from rapport.sales.models import Deal, Pipeline
+from rapport.deals.models import Deal, Pipeline
 
 from .conftest import write
 
@@ -158,7 +158,7 @@ def test_my_day_writes_from_the_page_with_source_ui(users, client):
 
 def test_quotes_expire_on_schedule(users, pipeline):
     from rapport.jobs.scheduler import registered
-    from rapport.sales import quotes
+    from rapport.quotes import services as quotes
 
     names = {p.name: p for p in registered()}
     assert names["expire_quotes"].every == dt.timedelta(hours=1)

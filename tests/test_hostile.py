@@ -313,7 +313,7 @@ def test_meeting_invite_stays_a_valid_calendar(api, browser):
 
 @pytest.mark.parametrize("field,limit", [("terms", 5000), ("customer_name", 200), ("customer_address", 1000)])
 def test_quote_texts_are_bounded(field, limit):
-    from rapport.sales.api_quotes import QuoteLinesSerializer
+    from rapport.quotes.api.views import QuoteLinesSerializer
 
     assert not QuoteLinesSerializer(data={field: "x" * (limit + 1)}, partial=True).is_valid()
     assert QuoteLinesSerializer(data={field: "x" * limit}, partial=True).is_valid()

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from rapport.core.models import Event
-from rapport.sales.models import Deal
+from rapport.deals.models import Deal
 
 from .conftest import write
 from .test_quotes import make_deal

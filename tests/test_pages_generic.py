@@ -55,7 +55,7 @@ def test_html_in_titles_is_escaped_everywhere(type_key, users):
 
 
 def test_deal_form_creates_and_edits_a_deal(users, company, person):
-    from rapport.sales.models import Deal, Pipeline
+    from rapport.deals.models import Deal, Pipeline
 
     pipeline = Pipeline.objects.get(name="Sales pipeline")
     proposal = pipeline.stages.get(name="Proposal")
@@ -86,8 +86,8 @@ def test_deal_form_creates_and_edits_a_deal(users, company, person):
 
 
 def test_deal_history_names_stages_and_reasons(users):
-    from rapport.sales import services as sales
-    from rapport.sales.models import LostReason, Pipeline
+    from rapport.deals import services as sales
+    from rapport.deals.models import LostReason, Pipeline
 
     from .conftest import write
 

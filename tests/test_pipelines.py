@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from rapport.core.models import Event
-from rapport.sales.models import Deal, LostReason, Pipeline, Stage, StageChange
+from rapport.deals.models import Deal, LostReason, Pipeline, Stage, StageChange
 
 from .conftest import write
 
@@ -115,7 +115,7 @@ def test_archive_a_stage_and_keep_one_open_stage(users, pipeline):
     for name in ("Proposal", "Negotiation"):
         admin.post(f"/settings/stages/{pipeline.stages.get(name=name).pk}/", {"action": "archive"})
     sales_deal = Deal.objects.get(pk=deal.pk)
-    from rapport.sales import services
+    from rapport.deals import services
 
     services.mark_won(sales_deal, actor=users["member"], source="ui")
     response = admin.post(f"/settings/stages/{qualification.pk}/", {"action": "archive"}, follow=True)

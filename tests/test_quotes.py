@@ -17,9 +17,10 @@ from django.test import Client
 
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
-from rapport.sales import quotes
-from rapport.sales.models import Pipeline, Quote
-from rapport.sales.pdf import build_pdf
+from rapport.deals.models import Pipeline
+from rapport.quotes import services as quotes
+from rapport.quotes.models import Quote
+from rapport.quotes.pdf import build_pdf
 
 from .conftest import write
 
@@ -276,7 +277,7 @@ UNICODE_NAMES = {
 def test_pdf_renders_every_script_with_fonts_that_have_the_glyphs(users):
     from pypdf import PdfReader
 
-    from rapport.sales import pdf
+    from rapport.quotes import pdf
 
     company = write("companies", {"name": UNICODE_NAMES["polish"]}, actor=users["member"])
     lines = [{"name": text, "quantity": "1", "unit_price": "10"} for text in UNICODE_NAMES.values()]
@@ -556,7 +557,7 @@ def test_api_list_is_keyset_paginated_and_filtered(users, deal, api_client_for, 
 
 
 def test_draft_details_are_edited_on_the_page_and_in_the_api(users, api_client_for):
-    from rapport.sales import quotes as quote_services
+    from rapport.quotes import services as quote_services
 
     deal = write(
         "deals",

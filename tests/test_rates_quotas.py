@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rapport.accounts.models import ApiToken
-from rapport.sales.models import ExchangeRate, Quota
+from rapport.forecasting.models import ExchangeRate, Quota
 
 # --- exchange rates: API ---------------------------------------------------------------------------
 

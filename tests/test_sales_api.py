@@ -11,7 +11,7 @@ from django.test import Client
 
 from rapport.accounts.models import ApiToken, Team
 from rapport.core.models import Event
-from rapport.sales.models import Deal, LostReason, Pipeline, StageChange
+from rapport.deals.models import Deal, LostReason, Pipeline, StageChange
 
 from .conftest import default_pipeline, make_user, write
 

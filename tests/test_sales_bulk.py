@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from rapport.core import search
 from rapport.core.models import Event, SearchEntry
-from rapport.sales.bulk import RENEWALS, load_deals
-from rapport.sales.models import Deal, Pipeline, StageChange
-from rapport.sales.money import Rates
+from rapport.deals.bulk import RENEWALS, load_deals
+from rapport.deals.models import Deal, Pipeline, StageChange
+from rapport.forecasting.money import Rates
 
 from .conftest import write
 

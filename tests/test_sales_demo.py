@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from rapport.accounts.models import User
 from rapport.core.models import Event
-from rapport.sales import forecast
-from rapport.sales.models import Deal, ExchangeRate, LineItem, Pipeline, Product, Quota, StageChange
+from rapport.deals.models import Deal, Pipeline, StageChange
+from rapport.forecasting import forecast
+from rapport.forecasting.models import ExchangeRate, Quota
+from rapport.quotes.models import LineItem, Product
 
 
 @pytest.mark.django_db

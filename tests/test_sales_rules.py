@@ -10,9 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from rapport.core.errors import VersionConflict
-from rapport.sales import services as sales
-from rapport.sales.models import Deal, ExchangeRate, LostReason, Pipeline, StageChange
-from rapport.sales.money import Rates
+from rapport.deals import services as sales
+from rapport.deals.models import Deal, LostReason, Pipeline, StageChange
+from rapport.forecasting.models import ExchangeRate
+from rapport.forecasting.money import Rates
 
 from .conftest import write
 

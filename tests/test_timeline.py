@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from rapport.activities import timeline
-from rapport.sales.models import Stage
-from rapport.sales.services import move_deal
+from rapport.deals.models import Stage
+from rapport.deals.services import move_deal
 
 from .conftest import write
 

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 
 from rapport.contacts.models import Person
 from rapport.core.models import Event, SearchEntry
-from rapport.sales.models import Deal
+from rapport.deals.models import Deal
 
 from .conftest import default_pipeline
 

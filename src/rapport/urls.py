@@ -1,12 +1,11 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("api/", include("rapport.sales.api_urls")),
     path("api/", include("rapport.api.urls")),
     path("", include("rapport.accounts.urls")),
-    path("", include("rapport.sales.forecast_urls")),
-    path("", include("rapport.sales.urls")),
-    path("", include("rapport.sales.quote_urls")),
+    path("", include("rapport.forecasting.urls")),
+    path("", include("rapport.deals.urls")),
+    path("", include("rapport.quotes.urls")),
     path("", include("rapport.jobs.urls")),
     path("", include("rapport.activities.urls")),
     path("", include("rapport.activities.calendar_urls")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, my_views
+from . import my_views
 
 urlpatterns = [
     path("my-day/", my_views.my_day, name="my-day"),
@@ -11,8 +11,4 @@ urlpatterns = [
     path("notifications/", my_views.notifications, name="notifications"),
     path("notifications/read/", my_views.notifications_read, name="notifications-read"),
     path("notifications/settings/", my_views.notification_settings, name="notifications-settings"),
-    path("api/v1/my-day/", api.MyDayView.as_view(), name="api-my-day"),
-    path("api/v1/notifications/", api.NotificationListView.as_view(), name="api-notifications"),
-    path("api/v1/notifications/<int:pk>/read/", api.NotificationReadView.as_view(), name="api-notification-read"),
-    path("api/v1/activities/<int:pk>/reminder/", api.ActivityReminderView.as_view(), name="api-activity-reminder"),
 ]

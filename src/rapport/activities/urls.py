@@ -2,14 +2,11 @@
 
 from django.urls import re_path
 
-from . import api, views
+from . import views
 
 TYPES = r"(?P<type_key>people|companies|deals)"
 
 urlpatterns = [
-    re_path(
-        rf"^api/v1/{TYPES}/(?P<pk>[0-9]+)/timeline/$", api.RecordTimelineView.as_view(), name="api-record-timeline"
-    ),
     re_path(rf"^{TYPES}/(?P<pk>[0-9]+)/timeline/$", views.timeline_view, name="record-timeline"),
     re_path(
         rf"^{TYPES}/(?P<pk>[0-9]+)/timeline/complete/(?P<activity_pk>[0-9]+)/$",

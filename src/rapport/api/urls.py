@@ -1,27 +1,35 @@
-from django.urls import path
+"""The API's URLs: schema and docs, search and me, each app's own endpoints (its ``api/urls.py``, found
+by name so this module imports no domain app), then the generic record endpoints from the registry."""
+
+import importlib.util
+
+from django.apps import apps
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from rapport.activities import api as activities_api
 from rapport.core import registry
-from rapport.sales import api_pipelines as sales_api
 
 from . import views
+
+
+def app_api_urls() -> list[str]:
+    """The ``<app>.api.urls`` module of every installed Rapport app that has one, in app order."""
+    found = []
+    for config in apps.get_app_configs():
+        name = f"{config.name}.api.urls"
+        if config.name.startswith("rapport.") and config.name != "rapport.api":
+            if importlib.util.find_spec(f"{config.name}.api") and importlib.util.find_spec(name):
+                found.append(name)
+    return found
+
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("v1/search/", views.SearchView.as_view(), name="api-search"),
     path("v1/me/", views.MeView.as_view(), name="api-me"),
-    path("v1/pipelines/", sales_api.PipelineCollectionView.as_view(), name="api-pipelines"),
-    path("v1/pipelines/<int:pk>/", sales_api.PipelineItemView.as_view(), name="api-pipeline"),
-    path("v1/pipelines/<int:pk>/stages/", sales_api.StageCreateView.as_view(), name="api-pipeline-stages"),
-    path("v1/stages/<int:pk>/", sales_api.StageUpdateView.as_view(), name="api-stage"),
-    path("v1/lost-reasons/", sales_api.LostReasonListView.as_view(), name="api-lost-reasons"),
-    path("v1/deals/<int:pk>/move/", sales_api.DealMoveView.as_view(), name="api-deal-move"),
-    path(
-        "v1/activities/<int:pk>/complete/", activities_api.ActivityCompleteView.as_view(), name="api-activity-complete"
-    ),
 ]
+urlpatterns += [path("", include(module)) for module in app_api_urls()]
 
 for _rtype in registry.all_types():
     _views = views.views_for(_rtype)

@@ -62,7 +62,7 @@ companies = register(
             *COMMON_FILTERS,
         ],
         related=[("people", "company")],
-        detail_sections=["sales/deals_section.html", "activities/timeline_section.html"],
+        detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         example={
             "name": "Globex Corporation",
             "website": "https://www.globex.example.com",
@@ -124,7 +124,7 @@ people = register(
             "lifecycle_stage": "sql",
             "tags": ["conference"],
         },
-        detail_sections=["sales/deals_section.html", "activities/timeline_section.html"],
+        detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         prefetch_related=("emails", "phones"),
         select_related=("company",),
     )

@@ -73,7 +73,10 @@ INSTALLED_APPS = [
     "rapport.core",
     "rapport.accounts",
     "rapport.contacts",
-    "rapport.sales",
+    "rapport.sales",  # migration history only
+    "rapport.deals",
+    "rapport.quotes",
+    "rapport.forecasting",
     "rapport.activities",
     "rapport.api",
     "rapport.web",

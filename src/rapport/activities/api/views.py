@@ -1,0 +1,278 @@
+"""API verbs on activities beyond the generic endpoints."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from rapport.api.representation import detail_queryset, represent
+from rapport.api.views import BaseAPIView, if_match_version, json_response
+from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
+from rapport.core.visibility import can
+
+from .. import services
+from ..models import OUTCOMES, Activity
+
+
+class CompleteSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
+
+
+class ActivityCompleteView(BaseAPIView):
+    @extend_schema(
+        summary="Mark an activity done (optionally with a call outcome)",
+        tags=["Activities"],
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The ETag; stale → 412."),
+        ],
+        request=CompleteSerializer,
+        responses={200: OpenApiResponse(description="The activity"), 412: OpenApiResponse(description="Stale")},
+        operation_id="activities_complete",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
+        if activity is None:
+            raise Http404
+        if not can(request.user, activity, "change"):
+            raise PermissionDenied("You may not change this activity.")
+        expected = if_match_version(request, activity.pk, activity.etag)
+        body = CompleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if body.validated_data.get("outcome") and activity.kind != "call":
+            raise serializers.ValidationError({"outcome": "Only calls have an outcome."})
+        services.complete_activity(
+            activity,
+            actor=request.user,
+            source="api",
+            outcome=body.validated_data.get("outcome", ""),
+            expected_version=expected,
+        )
+        fresh = detail_queryset("activities").get(pk=pk)
+        return json_response(represent(fresh, request.user), headers={"ETag": fresh.etag})
+
+
+# --- My day, reminders and notifications ---------------------------------------------------------
+def _my_day_item(activity: Activity) -> dict[str, object]:
+    reminder = getattr(activity, "reminder", None)
+    return {
+        "id": activity.pk,
+        "kind": activity.kind,
+        "subject": activity.subject,
+        "due_at": activity.due_at.isoformat() if activity.due_at else None,
+        "start_at": activity.start_at.isoformat() if activity.start_at else None,
+        "priority": activity.priority,
+        "version": activity.version,
+        "overdue": activity.overdue,
+        "reminder_minutes": reminder.minutes_before if reminder and reminder.status != "cancelled" else None,
+    }
+
+
+class MyDayView(BaseAPIView):
+    @extend_schema(
+        summary="The signed-in user's overdue, today's and upcoming (7 days) open tasks and meetings",
+        tags=["Activities"],
+        responses={200: OpenApiResponse(description="Buckets, computed in the user's time zone")},
+        operation_id="my_day",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        from .. import myday
+
+        day = myday.build(request.user)
+        return json_response(
+            {
+                "date": day.today.isoformat(),
+                "time_zone": str(myday.user_zone(request.user)),
+                "overdue": [_my_day_item(a) for a in day.overdue],
+                "today": [_my_day_item(a) for a in day.due_today],
+                "upcoming": [_my_day_item(a) for a in day.upcoming],
+                "more_overdue": day.more_overdue,
+                "more_today": day.more_today,
+                "more_upcoming": day.more_upcoming,
+            }
+        )
+
+
+class ReminderSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(min_value=0, allow_null=True, help_text="Minutes before; null removes it.")
+
+
+class ActivityReminderView(BaseAPIView):
+    @extend_schema(
+        summary="Set (or remove, with null) the reminder of a task or meeting",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=ReminderSerializer,
+        responses={200: OpenApiResponse(description="The reminder"), 400: OpenApiResponse(description="Invalid")},
+        operation_id="activities_reminder",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        from .. import reminders
+
+        activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
+        if activity is None:
+            raise Http404
+        body = ReminderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            reminder = reminders.set_reminder(
+                activity, body.validated_data["minutes"], actor=request.user, source="api"
+            )
+        except reminders.ReminderError as exc:
+            raise serializers.ValidationError({exc.field: exc.message}) from exc
+        if reminder is None:
+            return json_response({"activity": activity.pk, "minutes": None, "fire_at": None, "status": None})
+        return json_response(
+            {
+                "activity": activity.pk,
+                "minutes": reminder.minutes_before,
+                "fire_at": reminder.fire_at,
+                "status": reminder.status,
+            }
+        )
+
+
+class NotificationListView(BaseAPIView):
+    @extend_schema(
+        summary="The signed-in user's notifications, newest first (?unread=true for unread only)",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("unread", bool), OpenApiParameter("before", int)],
+        responses={200: OpenApiResponse(description="Notifications and the unread count")},
+        operation_id="notifications_list",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        from rapport.core.listing import QueryError
+
+        from ..models import Notification
+
+        mine = Notification.objects.filter(user_id=request.user.pk or 0)
+        qs = mine.order_by("-id")
+        unread = request.query_params.get("unread", "")
+        if unread not in ("", "true", "false"):
+            raise QueryError("unread", "use true or false.")
+        if unread:
+            qs = qs.filter(read_at__isnull=unread == "true")
+        before = request.query_params.get("before", "")
+        if before:
+            if not is_id(before):
+                raise QueryError("before", "use a notification id.")
+            qs = qs.filter(id__lt=int(before))
+        rows = list(qs[:50])
+        return json_response(
+            {
+                "unread_count": mine.filter(read_at__isnull=True).count(),
+                "results": [
+                    {
+                        "id": n.pk,
+                        "kind": n.kind,
+                        "title": n.title,
+                        "body": n.body,
+                        "activity": n.activity_id,
+                        "created_at": n.created_at,
+                        "read_at": n.read_at,
+                    }
+                    for n in rows
+                ],
+                "next_before": rows[-1].pk if len(rows) == 50 else None,
+            }
+        )
+
+
+class NotificationReadView(BaseAPIView):
+    @extend_schema(
+        summary="Mark one of your notifications read",
+        tags=["Activities"],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: OpenApiResponse(description="Read")},
+        operation_id="notifications_read",
+    )
+    def post(self, request: Request, pk: int) -> HttpResponse:
+        from django.utils import timezone
+
+        from ..models import Notification
+
+        notification = Notification.objects.filter(user_id=request.user.pk or 0, pk=pk).first()
+        if notification is None:
+            raise Http404
+        if notification.read_at is None:
+            Notification.objects.filter(pk=pk).update(read_at=timezone.now())
+        return HttpResponse(status=204)
+
+
+# --- Timeline of a person, company or deal --------------------------------------------------------
+def _timeline_item(item: object) -> dict[str, object]:
+    from ..timeline import Item
+
+    assert isinstance(item, Item)
+    out: dict[str, object] = {"source": item.source, "kind": item.kind, "at": item.at, "id": item.id}
+    if item.activity is not None:
+        a = item.activity
+        out["activity"] = {
+            "id": a.pk,
+            "kind": a.kind,
+            "subject": a.subject,
+            "body": a.body,
+            "due_at": a.due_at,
+            "start_at": a.start_at,
+            "end_at": a.end_at,
+            "outcome": a.outcome,
+            "done": a.done,
+            "overdue": a.overdue,
+            "assignee": a.assignee_id,
+            "links": [{"type": key, "id": pk} for key, pk in item.link_refs],
+        }
+    elif item.event is not None:
+        e = item.event
+        out["event"] = {
+            "id": e.pk,
+            "kind": e.kind,
+            "actor": e.actor_id,
+            "source": e.source,
+            "changes": e.changes if e.kind == "updated" else {},
+            "stage": {"before": item.stage["before"].text, "after": item.stage["after"].text} if item.stage else None,
+        }
+    return out
+
+
+class RecordTimelineView(BaseAPIView):
+    @extend_schema(
+        summary="The timeline of a person, company or deal: linked activities and history, newest first",
+        tags=["Activities"],
+        parameters=[
+            OpenApiParameter("type_key", str, OpenApiParameter.PATH, enum=["people", "companies", "deals"]),
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+            OpenApiParameter("kind", str, enum=["task", "call", "meeting", "note", "changes"]),
+            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+        ],
+        responses={200: OpenApiResponse(description="results and next_cursor (20 per page)")},
+        operation_id="record_timeline",
+    )
+    def get(self, request: Request, type_key: str, pk: int) -> HttpResponse:
+        from rapport.core import registry
+        from rapport.core.listing import QueryError
+
+        from .. import timeline
+
+        rtype = registry.find(type_key)
+        if rtype is None or request.user.scope_for(type_key, "view") is None:
+            raise Http404
+        record = rtype.model.objects.visible_to(request.user).filter(pk=pk).first()
+        if record is None:
+            raise Http404
+        kind = request.query_params.get("kind", "")
+        if kind not in ("", *timeline.KIND_FILTERS):
+            raise QueryError("kind", f"one of {', '.join(timeline.KIND_FILTERS)}.")
+        unknown = set(request.query_params) - {"kind", "cursor"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter.")
+        raw = request.query_params.get("cursor", "")
+        try:
+            cursor = timeline.Cursor.decode(raw) if raw else None
+        except timeline.BadCursor as exc:
+            raise QueryError("cursor", "this cursor is not valid.") from exc
+        page = timeline.build(request.user, type_key, record, kind=kind, cursor=cursor)
+        return json_response({"results": [_timeline_item(i) for i in page.items], "next_cursor": page.next_cursor})

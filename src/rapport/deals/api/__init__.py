@@ -1,0 +1,1 @@
+"""API endpoints of pipelines, stages, lost reasons and deal moves."""

@@ -1,0 +1,87 @@
+"""Registration of deals: declarations only, the generic paths do the rest."""
+
+from __future__ import annotations
+
+from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
+from rapport.core.registry import Column, Filter, RecordType, register
+
+from .models import DEAL_STATUSES, FORECAST_CATEGORIES, Deal
+
+
+def _deal_serializer() -> type:
+    from .serializers import DealWriteSerializer
+
+    return DealWriteSerializer
+
+
+def _pipelines() -> list[tuple[str, str]]:
+    from .models import Pipeline
+
+    return [(str(p.pk), p.name) for p in Pipeline.objects.filter(archived=False)]
+
+
+def _stages() -> list[tuple[str, str]]:
+    from .models import Stage
+
+    return [(str(s.pk), f"{s.pipeline.name} · {s.name}") for s in Stage.objects.select_related("pipeline")]
+
+
+deals = register(
+    RecordType(
+        key="deals",
+        model=Deal,
+        label="Deal",
+        label_plural="Deals",
+        icon="handshake",
+        title_fields=("title",),
+        serializer=_deal_serializer,
+        columns=[
+            Column("title", "Title", "title", sortable=True),
+            Column("company", "Company", "company", kind="record", link_type="companies"),
+            Column("pipeline", "Pipeline", "pipeline", kind="fk", default=False),
+            Column("stage", "Stage", "stage", kind="fk"),
+            Column("status", "Status", "status", kind="choice", choices=tuple(DEAL_STATUSES)),
+            Column("amount", "Amount", "amount", kind="money", sortable=True, currency="currency"),
+            Column("currency", "Currency", "currency"),
+            Column("probability", "Probability %", "probability", kind="percent", default=False),
+            Column("expected_close_date", "Expected close", "expected_close_date", kind="date", sortable=True),
+            Column(
+                "forecast_category",
+                "Forecast",
+                "forecast_category",
+                kind="choice",
+                choices=tuple(FORECAST_CATEGORIES),
+                default=False,
+            ),
+            Column("closed_on", "Closed on", "closed_on", kind="date", sortable=True, default=False),
+            Column("source", "Source", "source", default=False),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter("pipeline", "Pipeline", "pipeline_id", kind="id", options=_pipelines),
+            Filter("stage", "Stage", "stage_id", kind="id", options=_stages),
+            Filter("status", "Status", "status", kind="choice", choices=tuple(DEAL_STATUSES)),
+            Filter(
+                "forecast_category", "Forecast", "forecast_category", kind="choice", choices=tuple(FORECAST_CATEGORIES)
+            ),
+            Filter("company", "Company", "company_id", kind="record", link_type="companies"),
+            Filter("close_date", "Expected close", "expected_close_date", kind="date_range"),
+            Filter("closed", "Closed on", "closed_on", kind="date_range"),
+            Filter("currency", "Currency", "currency", kind="exact"),
+            *COMMON_FILTERS,
+        ],
+        example={
+            "title": "Globex — 50 seats",
+            "amount": "12000.00",
+            "currency": "USD",
+            "expected_close_date": "2027-03-31",
+            "forecast_category": "best_case",
+            "source": "referral",
+            "tags": ["expansion"],
+        },
+        detail_sections=["quotes/line_items.html", "activities/timeline_section.html"],
+        form_exclude=("line_items",),  # edited on the deal's line-items page
+        select_related=("stage", "pipeline", "company"),
+        prefetch_related=("deal_contacts__person", "line_items__product"),
+    )
+)

@@ -1,0 +1,581 @@
+"""Sales pages: the deals board (columns, show more, moves), deals on person and company pages,
+lead conversion, and the pipelines settings page."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from rapport.accounts.models import Team
+from rapport.api.errors import flatten
+from rapport.contacts.models import Company, Person
+from rapport.core import visibility
+from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
+from rapport.core.inputs import is_id
+from rapport.forecasting.money import Rates, base_currency
+from rapport.web.common import error_page, page, query_string, record_type, settings_required
+from rapport.web.forms import user_choices
+
+from .. import board, leads, pipelines, services
+from ..models import Deal, DealContact, LostReason, Pipeline, Stage
+
+SECTION_DEALS = 10
+CONFLICT_MESSAGE = "Someone else changed this deal; here is the current card."
+
+
+def _messages_of(exc: ValidationError) -> str:
+    detail = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    return "; ".join(" ".join(v) for v in flatten(detail).values())
+
+
+class BoardContext:
+    """What every card and column template of one board needs: stages, reasons, permissions."""
+
+    def __init__(self, user: Any, pipeline: Pipeline, stages: list[Stage], params: str):
+        self.user = user
+        self.pipeline = pipeline
+        self.stages = stages
+        self.params = params
+        self.won_stage = next((s for s in stages if s.kind == "won"), None)
+        self.lost_stage = next((s for s in stages if s.kind == "lost"), None)
+        self.base = base_currency()
+        self.closed_window = board.CLOSED_WINDOW_DAYS
+        self._options: dict[int, str] = {}
+
+    def _move_options(self, stage_id: int) -> str:
+        if stage_id not in self._options:
+            self._options[stage_id] = "".join(
+                format_html('<option value="{}" data-kind="{}">{}</option>', s.pk, s.kind, s.name)
+                for s in self.stages
+                if s.pk != stage_id
+            )
+        return self._options[stage_id]
+
+    def render_card(self, card: board.Card) -> str:
+        """One card of the board (the same markup for the page, "Show more" and move answers)."""
+        parts = [
+            format_html(
+                '<article class="deal-card{}" tabindex="0" id="deal-{}" data-deal="{}" data-version="{}" '
+                'data-stage="{}" data-title="{}" aria-label="{}"><div class="deal-card-top">'
+                '<a class="deal-title" href="/deals/{}/">{}</a>',
+                " is-rotting" if card.rotting else "",
+                card.id,
+                card.id,
+                card.version,
+                card.stage_id,
+                card.title,
+                card.title,
+                card.id,
+                card.title,
+            )
+        ]
+        if card.owner_initials:
+            parts.append(
+                format_html(
+                    '<span class="deal-owner" title="{}" aria-label="Owner {}">{}</span>',
+                    card.owner_name,
+                    card.owner_name,
+                    card.owner_initials,
+                )
+            )
+        parts.append("</div>")
+        if card.company_name:
+            parts.append(format_html('<div class="deal-company muted">{}</div>', card.company_name))
+        parts.append('<div class="deal-meta">')
+        if card.amount is not None:
+            parts.append(format_html('<span class="deal-amount">{} {}</span>', card.amount_text, card.currency))
+        if card.expected_close_date:
+            parts.append(
+                format_html(
+                    '<span class="deal-close muted" title="Expected close">{}</span>',
+                    date_format(card.expected_close_date, "j M Y"),
+                )
+            )
+        if card.rotting:
+            parts.append(
+                format_html(
+                    '<span class="badge badge-rotting" title="In this stage for {} days">Rotting · {} d</span>',
+                    card.days_in_stage,
+                    card.days_in_stage,
+                )
+            )
+        if card.no_next_activity:
+            parts.append(
+                '<span class="badge badge-warning" title="No open task, call or meeting is planned">'
+                "No next activity</span>"
+            )
+        parts.append("</div>")
+        if card.can_change:
+            parts.append(
+                format_html(
+                    '<div class="deal-actions"><label class="visually-hidden" for="move-{}">Move “{}” to</label>'
+                    '<select class="deal-move" id="move-{}" data-move-select><option value="">Move to…</option>{}'
+                    "</select>",
+                    card.id,
+                    card.title,
+                    card.id,
+                    mark_safe(self._move_options(card.stage_id)),
+                )
+            )
+            if card.status == "open":
+                if self.won_stage is not None:
+                    parts.append(
+                        format_html(
+                            '<button type="button" class="btn btn-small deal-won" data-move-to="{}" '
+                            'data-kind="won">Won</button>',
+                            self.won_stage.pk,
+                        )
+                    )
+                if self.lost_stage is not None:
+                    parts.append(
+                        format_html(
+                            '<button type="button" class="btn btn-small deal-lost" data-move-to="{}" '
+                            'data-kind="lost">Lost</button>',
+                            self.lost_stage.pk,
+                        )
+                    )
+            parts.append(
+                format_html(
+                    '<a class="btn-link deal-log-call" href="/deals/{}/quicklog/call/?next=/deals/board/">Log call</a>',
+                    card.id,
+                )
+            )
+            parts.append("</div>")
+        parts.append("</article>")
+        return "".join(parts)
+
+    def can_change(self, team_id: int | None, owner_id: int | None) -> bool:
+        """The shared object-level rule, applied to a card's owner and team."""
+        record = SimpleNamespace(record_type_key="deals", team_id=team_id, owner_id=owner_id, deleted_at=None)
+        return visibility.can(self.user, record, "change")
+
+
+def _board_params(request: HttpRequest) -> str:
+    """The board's filters as a query string (without the column cursor)."""
+    return query_string(request.GET, cursor=None)
+
+
+def _pipeline(request: HttpRequest) -> Pipeline:
+    raw = request.GET.get("pipeline", "")
+    available = board.pipelines()
+    if raw:
+        if not is_id(raw):
+            raise board.QueryError("pipeline", f"{raw!r} is not a pipeline id.")
+        chosen = next((p for p in available if p.pk == int(raw)), None)
+        if chosen is None:
+            archived = Pipeline.objects.filter(pk=int(raw)).first()
+            if archived is None:
+                raise board.QueryError("pipeline", f"there is no pipeline {raw}.")
+            return archived
+        return chosen
+    if not available:
+        raise board.QueryError("pipeline", "there is no pipeline in use; create one in the settings.")
+    return available[0]
+
+
+def _card_html(request: HttpRequest, ctx: BoardContext, card: board.Card) -> str:
+    card.can_change = ctx.can_change(card.team_id, card.owner_id)
+    return ctx.render_card(card)
+
+
+def _with_permissions(ctx: BoardContext, columns: list[board.Column]) -> None:
+    """Decide each card's buttons and render the cards in Python: 50 cards per column through
+    template includes cost most of the board's time."""
+    for column in columns:
+        for card in column.cards:
+            card.can_change = ctx.can_change(card.team_id, card.owner_id)
+        column.cards_html = mark_safe("".join(ctx.render_card(c) for c in column.cards))  # type: ignore[attr-defined]
+
+
+# --- board ------------------------------------------------------------------------------------
+@page
+@require_GET
+def board_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    record_type("deals", user)
+    try:
+        pipeline = _pipeline(request)
+        q = board.deal_filter(request.GET, user)
+    except board.QueryError as exc:
+        return error_page(request, f"{exc.param}: {exc.message}", back="/deals/board/")
+    stages = board.board_stages(pipeline)
+    ctx = BoardContext(user, pipeline, stages, _board_params(request))
+    columns = board.build_board(user, pipeline, q)
+    _with_permissions(ctx, columns)
+    context = {
+        "ctx": ctx,
+        "pipeline": pipeline,
+        "pipelines": board.pipelines(),
+        "columns": columns,
+        "reasons": LostReason.objects.filter(active=True).order_by("position", "name"),
+        "users": user_choices(),
+        "teams": Team.objects.order_by("name"),
+        "filters": {
+            k: request.GET.get(k, "") for k in ("owner", "team", "tag", "close_date__after", "close_date__before")
+        },
+        "base": base_currency(),
+    }
+    return render(request, "deals/board.html", context)
+
+
+@page
+@require_GET
+def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
+    """The next keyset page of one column's cards (the "Show more" link)."""
+    user = request.user
+    record_type("deals", user)
+    stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_id)
+    params = request.GET.copy()
+    params["pipeline"] = str(stage.pipeline_id)
+    try:
+        q = board.deal_filter(params, user)
+        qs = board.visible_deals(user, stage.pipeline, q)
+        cards, next_cursor = board.column_cards(qs, stage, request.GET.get("cursor") or None, user=user)
+    except board.QueryError as exc:
+        return HttpResponse(f"{exc.param}: {exc.message}", status=400, content_type="text/plain")
+    stages = board.board_stages(stage.pipeline)
+    ctx = BoardContext(user, stage.pipeline, stages, query_string(params, cursor=None))
+    column = board.Column(stage=stage, totals=board.Totals(), cards=cards, next_cursor=next_cursor)
+    _with_permissions(ctx, [column])
+    return render(request, "deals/board_more.html", {"ctx": ctx, "column": column})
+
+
+def _board_filter(request: HttpRequest) -> Q:
+    try:
+        return board.deal_filter(request.GET, request.user)
+    except board.QueryError:
+        return Q()
+
+
+def _move_response(
+    request: HttpRequest,
+    deal_id: int,
+    stages: list[Stage],
+    *,
+    status: int = 200,
+    error: str = "",
+    deltas: dict[str, Any] | None = None,
+) -> JsonResponse:
+    """The moved (or, on a conflict, the current) card, and how the columns' figures change:
+    ``deltas`` (the moved deal's own converted amounts, which the page adds to the column heads)
+    after a move, the heads re-aggregated after a conflict (someone else's change is unknown)."""
+    user = request.user
+    found = board.card_for(deal_id, user)
+    if found is None:
+        return JsonResponse({"error": "This deal is gone or no longer visible to you."}, status=404)
+    card, stage = found
+    pipeline = stage.pipeline
+    ctx = BoardContext(user, pipeline, board.board_stages(pipeline), query_string(request.GET, cursor=None))
+    html = _card_html(request, ctx, card)
+    body: dict[str, Any] = {"card": html, "stage": stage.pk, "version": card.version}
+    if deltas is not None:
+        body["deltas"] = deltas
+    else:
+        qs = board.visible_deals(user, pipeline, _board_filter(request))
+        wanted = [s for s in ctx.stages if s.pk in {stage.pk, *(s.pk for s in stages)}]
+        totals = board.column_totals(qs, wanted)
+        body["heads"] = {
+            str(s.pk): render_to_string(
+                "deals/board_head.html", {"column": board.Column(stage=s, totals=totals[s.pk]), "ctx": ctx}, request
+            )
+            for s in wanted
+        }
+    if error:
+        body["error"] = error
+    return JsonResponse(body, status=status)
+
+
+@page
+@require_POST
+def move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a deal to a stage with the card's version (If-Match): 409 with the fresh card when
+    someone else changed it meanwhile, 403 without change permission, 400 for a lost stage
+    without a reason. Answers JSON for the board's script, a redirect for a plain form."""
+    user = request.user
+    record_type("deals", user)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    deal = Deal.objects.visible_to(user).select_related("stage", "pipeline").filter(pk=pk).first()
+    if deal is None:
+        raise Http404("No such deal.")
+    back = f"/deals/board/?pipeline={deal.pipeline_id}"
+
+    def fail(message: str, status: int) -> HttpResponse:
+        if wants_json:
+            return JsonResponse({"error": message}, status=status)
+        messages.error(request, message)
+        return redirect(back)
+
+    if not visibility.can(user, deal, "change"):
+        return fail("You may not change this deal.", 403)
+    stage_raw = request.POST.get("stage", "")
+    stage = Stage.objects.select_related("pipeline").filter(pk=int(stage_raw)).first() if is_id(stage_raw) else None
+    if stage is None or stage.archived or stage.pipeline_id != deal.pipeline_id:
+        return fail("stage: choose a stage of this deal's pipeline.", 400)
+    version_raw = request.POST.get("version", "")
+    expected = int(version_raw) if is_id(version_raw) else None
+    reason = None
+    reason_raw = request.POST.get("lost_reason", "")
+    if reason_raw:
+        reason = LostReason.objects.filter(pk=int(reason_raw), active=True).first() if is_id(reason_raw) else None
+        if reason is None:
+            return fail("lost_reason: choose one of the listed reasons.", 400)
+    if stage.kind == "lost" and reason is None:
+        return fail("lost_reason: give a reason when a deal is lost.", 400)
+    previous = deal.stage
+    rates = Rates()
+    before = board.deal_contribution(deal, rates)
+    try:
+        moved = services.move_deal(
+            deal, stage, actor=user, source="ui", expected_version=expected, lost_reason=reason
+        )
+    except VersionConflict:
+        if not wants_json:
+            messages.error(request, CONFLICT_MESSAGE)
+            return redirect(back)
+        return _move_response(request, deal.pk, [previous, stage], status=409, error=CONFLICT_MESSAGE)
+    except ValidationError as exc:
+        return fail(_messages_of(exc), 400)
+    except PermissionDenied as exc:
+        return fail(str(exc), 403)
+    except RecordGone as exc:
+        return fail(str(exc), 410)
+    if not wants_json:
+        messages.success(request, f"Moved “{deal}” to {stage.name}.")
+        return redirect(back)
+    # The board counts the deal in its new column only if it still matches the board's filters.
+    shown = board.visible_deals(user, moved.pipeline, _board_filter(request)).filter(pk=moved.pk).exists()
+    after = board.deal_contribution(moved, rates) if shown else None
+    deltas = board.move_deltas(before[1] if before else None, previous.pk, after)
+    return _move_response(request, deal.pk, [previous, stage], deltas=deltas)
+
+
+# --- deals on person and company pages ----------------------------------------------------------
+@page
+@require_GET
+def related_deals(request: HttpRequest) -> HttpResponse:
+    """The "Deals" section of a person's or a company's page (loaded by htmx)."""
+    user = request.user
+    company_raw, person_raw = request.GET.get("company", ""), request.GET.get("person", "")
+    if user.scope_for("deals", "view") is None:
+        return HttpResponse("")
+    person = None
+    if is_id(person_raw):
+        person = Person.objects.visible_to(user).filter(pk=int(person_raw)).first()
+        if person is None:
+            raise Http404("No such person.")
+        deals = Deal.objects.visible_to(user).filter(
+            pk__in=DealContact.objects.filter(person_id=person.pk).values("deal_id")
+        )
+        new_url = f"/deals/new/?person={person.pk}" + (f"&company={person.company_id}" if person.company_id else "")
+        all_url = ""
+    elif is_id(company_raw):
+        company = Company.objects.visible_to(user).filter(pk=int(company_raw)).first()
+        if company is None:
+            raise Http404("No such company.")
+        deals = Deal.objects.visible_to(user).filter(company_id=company.pk)
+        new_url = f"/deals/new/?company={company.pk}"
+        all_url = f"/deals/?company={company.pk}"
+    else:
+        return HttpResponse("company or person: give the id of one.", status=400, content_type="text/plain")
+    rows = list(
+        deals.order_by("-updated_at", "-id").values(
+            "id", "title", "status", "amount", "currency", "stage__name", "expected_close_date"
+        )[: SECTION_DEALS + 1]
+    )
+    for row in rows:
+        row["amount_text"] = board.format_amount(row["amount"])
+    context = {
+        "rows": rows[:SECTION_DEALS],
+        "more": len(rows) > SECTION_DEALS,
+        "new_url": new_url,
+        "all_url": all_url,
+        "can_add": user.scope_for("deals", "add") is not None,
+        "person": person,
+        "can_convert": bool(
+            person is not None
+            and leads.is_lead(person)
+            and visibility.can(user, person, "change")
+            and user.scope_for("deals", "add") is not None
+        ),
+    }
+    return render(request, "deals/board_related.html", context)
+
+
+@page
+@require_POST
+def convert_lead(request: HttpRequest, person_id: int) -> HttpResponse:
+    user = request.user
+    person = Person.objects.visible_to(user).filter(pk=person_id).first()
+    if person is None:
+        raise Http404("No such person.")
+    if user.scope_for("deals", "add") is None or not visibility.can(user, person, "change"):
+        raise Forbidden("You may not convert this person into a deal.")
+    try:
+        deal = leads.convert_lead(person, actor=user, source="ui")
+    except ValidationError as exc:
+        messages.error(request, f"No deal was created. {_messages_of(exc)}")
+        return redirect(f"/people/{person.pk}/")
+    except (PermissionDenied, RecordGone) as exc:
+        messages.error(request, f"No deal was created. {exc}")
+        return redirect(f"/people/{person.pk}/")
+    messages.success(request, f"Created the deal “{deal}”; {person} is now an opportunity.")
+    return redirect(f"/deals/{deal.pk}/")
+
+
+# --- pipelines settings -----------------------------------------------------------------------
+def _settings_error(request: HttpRequest, exc: ValidationError) -> None:
+    messages.error(request, _messages_of(exc))
+
+
+@settings_required
+def pipeline_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            created = pipelines.create_pipeline(request.POST.get("name", ""), actor=request.user)
+        except ValidationError as exc:
+            _settings_error(request, exc)
+            return redirect("/settings/pipelines/")
+        messages.success(request, f"Created the pipeline “{created}”.")
+        return redirect(f"/settings/pipelines/{created.pk}/")
+    context = {
+        "pipelines": Pipeline.objects.order_by("archived", "position", "id"),
+        "reasons": LostReason.objects.order_by("-active", "position", "name"),
+        "section": "pipelines",
+    }
+    return render(request, "deals/pipelines.html", context)
+
+
+@settings_required
+def pipeline_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    here = f"/settings/pipelines/{pipeline.pk}/"
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "rename":
+                pipelines.rename_pipeline(pipeline, request.POST.get("name", ""), actor=request.user)
+                messages.success(request, f"Renamed the pipeline to “{pipeline.name}”.")
+            elif action in ("archive", "unarchive"):
+                pipelines.set_pipeline_archived(pipeline, action == "archive", actor=request.user)
+                messages.success(request, f"{'Archived' if action == 'archive' else 'Restored'} “{pipeline.name}”.")
+            elif action == "add_stage":
+                stage = pipelines.add_stage(
+                    pipeline,
+                    name=request.POST.get("name", ""),
+                    probability=request.POST.get("probability", "0"),
+                    rotting_days=request.POST.get("rotting_days", ""),
+                    kind=request.POST.get("kind", "open"),
+                    actor=request.user,
+                )
+                messages.success(request, f"Added the stage “{stage.name}”.")
+            else:
+                messages.error(request, "Unknown action.")
+        except ValidationError as exc:
+            _settings_error(request, exc)
+        return redirect(here)
+    stages = list(pipeline.stages.order_by("position", "id"))
+    counts = dict(
+        Deal.objects.live()
+        .filter(pipeline=pipeline)
+        .values("stage_id")
+        .annotate(n=Count("id"))
+        .values_list("stage_id", "n")
+        .order_by()
+    )
+    for s in stages:
+        s.deal_count = counts.get(s.pk, 0)  # type: ignore[attr-defined]
+    context = {"pipeline": pipeline, "stages": stages, "kinds": pipelines.STAGE_KINDS, "section": "pipelines"}
+    return render(request, "deals/pipeline_edit.html", context)
+
+
+@settings_required
+@require_POST
+def stage_action(request: HttpRequest, pk: int) -> HttpResponse:
+    stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=pk)
+    here = f"/settings/pipelines/{stage.pipeline_id}/"
+    action = request.POST.get("action", "")
+    try:
+        if action == "update":
+            pipelines.update_stage(
+                stage,
+                name=request.POST.get("name", ""),
+                probability=request.POST.get("probability", ""),
+                rotting_days=request.POST.get("rotting_days", ""),
+                kind=request.POST.get("kind") or None,
+                actor=request.user,
+            )
+            messages.success(request, f"Saved the stage “{stage.name}”.")
+        elif action in ("up", "down"):
+            pipelines.move_stage(stage, -1 if action == "up" else 1, actor=request.user)
+        elif action in ("archive", "unarchive"):
+            pipelines.set_stage_archived(stage, action == "archive", actor=request.user)
+            messages.success(request, f"{'Archived' if action == 'archive' else 'Restored'} “{stage.name}”.")
+        else:
+            messages.error(request, "Unknown action.")
+    except ValidationError as exc:
+        _settings_error(request, exc)
+    return redirect(here)
+
+
+@settings_required
+def stage_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=pk)
+    here = f"/settings/pipelines/{stage.pipeline_id}/"
+    held = Deal.objects.live().filter(stage=stage).count()
+    targets = list(stage.pipeline.stages.filter(archived=False).exclude(pk=stage.pk).order_by("position", "id"))
+    error = ""
+    if request.method == "POST":
+        target_raw = request.POST.get("target", "")
+        target = next((t for t in targets if str(t.pk) == target_raw), None)
+        if target_raw and target is None:
+            error = "target: choose a stage in use in the same pipeline."
+        else:
+            try:
+                moved = pipelines.delete_stage(stage, target=target, actor=request.user)
+            except ValidationError as exc:
+                error = _messages_of(exc)
+            except (PermissionDenied, RecordGone) as exc:
+                error = f"Nothing was deleted: {exc}"
+            else:
+                suffix = f"; {moved} deal{'s' if moved != 1 else ''} moved to {target.name}" if target else ""
+                messages.success(request, f"Deleted the stage “{stage.name}”{suffix}.")
+                return redirect(here)
+    context = {"stage": stage, "held": held, "targets": targets, "error": error, "section": "pipelines"}
+    return render(request, "deals/pipeline_stage_delete.html", context, status=400 if error else 200)
+
+
+@settings_required
+@require_POST
+def lost_reason_action(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    action = request.POST.get("action", "")
+    try:
+        if pk is None:
+            reason = pipelines.add_lost_reason(request.POST.get("name", ""), actor=request.user)
+            messages.success(request, f"Added the lost reason “{reason.name}”.")
+        else:
+            reason = get_object_or_404(LostReason, pk=pk)
+            if action == "rename":
+                pipelines.rename_lost_reason(reason, request.POST.get("name", ""), actor=request.user)
+                messages.success(request, f"Renamed the lost reason to “{reason.name}”.")
+            elif action in ("activate", "deactivate"):
+                pipelines.set_lost_reason_active(reason, action == "activate", actor=request.user)
+                messages.success(
+                    request, f"{'Reactivated' if action == 'activate' else 'Deactivated'} “{reason.name}”."
+                )
+            else:
+                messages.error(request, "Unknown action.")
+    except ValidationError as exc:
+        _settings_error(request, exc)
+    return redirect("/settings/pipelines/#lost-reasons")

@@ -1,0 +1,1 @@
+"""Forecasting: exchange rates, conversion to the base currency, quotas and the forecast."""

@@ -1,0 +1,1 @@
+"""API endpoints of exchange rates, quotas and the forecast."""

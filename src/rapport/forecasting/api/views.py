@@ -1,0 +1,373 @@
+"""Exchange rates, quotas and forecast figures: their validation and writes (shared by the settings
+pages and the API) and the ``/api/v1/exchange-rates/``, ``/api/v1/quotas/`` and ``/api/v1/forecast/``
+endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from rapport.accounts.models import User
+from rapport.api.views import BaseAPIView, json_response
+from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
+from rapport.core.listing import QueryError
+
+from .. import forecast
+from ..models import ExchangeRate, Quota
+from ..money import base_currency
+from ..serializers import clean_currency
+
+
+# --- validation ----------------------------------------------------------------------------------
+class ExchangeRateSerializer(serializers.Serializer):
+    currency = serializers.CharField(max_length=3)
+    rate = serializers.DecimalField(max_digits=18, decimal_places=8, help_text="Units of the base currency per unit.")
+    valid_from = serializers.DateField()
+
+    def validate_currency(self, value: str) -> str:
+        value = clean_currency(value)
+        if value == base_currency():
+            raise serializers.ValidationError(f"{value} is the base currency; its rate is always 1.")
+        return value
+
+    def validate_rate(self, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise serializers.ValidationError("Give a rate greater than 0.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ExchangeRate.objects.filter(currency=attrs["currency"], valid_from=attrs["valid_from"]).exists():
+            raise serializers.ValidationError(
+                {"valid_from": f"{attrs['currency']} already has a rate from {attrs['valid_from']}; delete it first."}
+            )
+        return attrs
+
+
+class QuotaSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+    period = serializers.ChoiceField(choices=[("month", "Month"), ("quarter", "Quarter")])
+    period_start = serializers.DateField(help_text="First day of the month or quarter.")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start: dt.date = attrs["period_start"]
+        if attrs["period"] == "month" and start.day != 1:
+            raise serializers.ValidationError({"period_start": "A month quota starts on the first day of the month."})
+        if attrs["period"] == "quarter" and (start.day != 1 or start.month not in (1, 4, 7, 10)):
+            raise serializers.ValidationError(
+                {"period_start": "A quarter quota starts on 1 January, 1 April, 1 July or 1 October."}
+            )
+        return attrs
+
+
+# --- writes --------------------------------------------------------------------------------------
+def add_exchange_rate(data: dict[str, Any], *, actor: Any) -> ExchangeRate:
+    try:
+        with transaction.atomic():
+            return ExchangeRate.objects.create(
+                currency=data["currency"], rate=data["rate"], valid_from=data["valid_from"]
+            )
+    except IntegrityError:  # a parallel add of the same day
+        raise serializers.ValidationError(
+            {"valid_from": f"{data['currency']} already has a rate from {data['valid_from']}; delete it first."}
+        )
+
+
+def delete_exchange_rate(rate: ExchangeRate, *, actor: Any) -> None:
+    rate.delete()
+
+
+def set_quota(data: dict[str, Any], *, actor: Any) -> Quota:
+    """Create the quota of a user for a period, or change its amount if one exists."""
+    with transaction.atomic():
+        quota, _ = Quota.objects.update_or_create(
+            user=data["user"],
+            period=data["period"],
+            period_start=data["period_start"],
+            defaults={"amount": data["amount"]},
+        )
+    return quota
+
+
+def delete_quota(quota: Quota, *, actor: Any) -> None:
+    quota.delete()
+
+
+def visible_quotas(user: Any) -> QuerySet[Quota]:
+    """A user reads their own quotas; settings managers read everyone's."""
+    qs = Quota.objects.select_related("user")
+    return qs if user.can_manage_settings() else qs.filter(Q(user_id=user.pk))
+
+
+def rate_json(rate: ExchangeRate) -> dict[str, Any]:
+    return {
+        "id": rate.pk,
+        "currency": rate.currency,
+        "rate": str(rate.rate),
+        "valid_from": rate.valid_from.isoformat(),
+        "url": f"/api/v1/exchange-rates/{rate.pk}/",
+    }
+
+
+def quota_json(quota: Quota) -> dict[str, Any]:
+    return {
+        "id": quota.pk,
+        "user": {"id": quota.user_id, "name": quota.user.display_name},
+        "period": quota.period,
+        "period_start": quota.period_start.isoformat(),
+        "amount": str(quota.amount),
+        "currency": base_currency(),
+        "url": f"/api/v1/quotas/{quota.pk}/",
+    }
+
+
+def _require_settings(request: Request, what: str) -> None:
+    if not request.user.can_manage_settings():
+        raise PermissionDenied(f"Only administrators can change {what}.")
+
+
+ERROR = OpenApiResponse(description="Error naming the field: {error, message, fields}")
+RATE_SCHEMA = inline_serializer(
+    "ExchangeRate",
+    {
+        "id": serializers.IntegerField(),
+        "currency": serializers.CharField(),
+        "rate": serializers.CharField(),
+        "valid_from": serializers.DateField(),
+        "url": serializers.CharField(),
+    },
+)
+QUOTA_SCHEMA = inline_serializer(
+    "Quota",
+    {
+        "id": serializers.IntegerField(),
+        "user": inline_serializer("QuotaUser", {"id": serializers.IntegerField(), "name": serializers.CharField()}),
+        "period": serializers.CharField(),
+        "period_start": serializers.DateField(),
+        "amount": serializers.CharField(),
+        "currency": serializers.CharField(),
+        "url": serializers.CharField(),
+    },
+)
+ID_PARAM = [OpenApiParameter("id", int, OpenApiParameter.PATH)]
+
+
+# --- API -----------------------------------------------------------------------------------------
+class ExchangeRateListView(BaseAPIView):
+    @extend_schema(
+        summary="List exchange rates",
+        description="Every dated rate: `rate` units of the base currency buy one unit of `currency` from "
+        "`valid_from` on, until the next rate of that currency.",
+        tags=["Exchange rates"],
+        parameters=[OpenApiParameter("currency", str, description="Only this currency.")],
+        responses=inline_serializer(
+            "ExchangeRateList",
+            {"base_currency": serializers.CharField(), "results": serializers.ListField(child=RATE_SCHEMA)},
+        ),
+        operation_id="exchange_rates_list",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        unknown = set(request.query_params) - {"currency"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use currency.")
+        qs = ExchangeRate.objects.order_by("currency", "-valid_from")
+        if currency := request.query_params.get("currency"):
+            qs = qs.filter(currency=currency.strip().upper())
+        return json_response({"base_currency": base_currency(), "results": [rate_json(r) for r in qs]})
+
+    @extend_schema(
+        summary="Add an exchange rate",
+        tags=["Exchange rates"],
+        request=ExchangeRateSerializer,
+        responses={201: RATE_SCHEMA, 400: ERROR, 403: ERROR},
+        operation_id="exchange_rates_create",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        _require_settings(request, "exchange rates")
+        serializer = ExchangeRateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rate = add_exchange_rate(serializer.validated_data, actor=request.user)
+        return json_response(rate_json(rate), status=201, headers={"Location": rate_json(rate)["url"]})
+
+
+class ExchangeRateDetailView(BaseAPIView):
+    @extend_schema(
+        summary="Retrieve an exchange rate",
+        tags=["Exchange rates"],
+        parameters=ID_PARAM,
+        responses={200: RATE_SCHEMA, 404: ERROR},
+        operation_id="exchange_rates_retrieve",
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        rate = ExchangeRate.objects.filter(pk=pk).first()
+        if rate is None:
+            raise Http404
+        return json_response(rate_json(rate))
+
+    @extend_schema(
+        summary="Delete an exchange rate",
+        tags=["Exchange rates"],
+        parameters=ID_PARAM,
+        responses={204: None, 403: ERROR, 404: ERROR},
+        operation_id="exchange_rates_delete",
+    )
+    def delete(self, request: Request, pk: int) -> HttpResponse:
+        _require_settings(request, "exchange rates")
+        rate = ExchangeRate.objects.filter(pk=pk).first()
+        if rate is None:
+            raise Http404
+        delete_exchange_rate(rate, actor=request.user)
+        return HttpResponse(status=204)
+
+
+class QuotaListView(BaseAPIView):
+    @extend_schema(
+        summary="List quotas",
+        description="Your own quotas; administrators see everyone's. Amounts are in the base currency.",
+        tags=["Quotas"],
+        parameters=[
+            OpenApiParameter("user", int, description="Only this user's quotas."),
+            OpenApiParameter("period", str, enum=["month", "quarter"]),
+        ],
+        responses=inline_serializer("QuotaList", {"results": serializers.ListField(child=QUOTA_SCHEMA)}),
+        operation_id="quotas_list",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = request.query_params
+        unknown = set(params) - {"user", "period"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use user and period.")
+        qs = visible_quotas(request.user).order_by("-period_start", "user__username", "period")
+        if "user" in params:
+            if not is_id(params["user"]):
+                raise QueryError("user", "give a user id.")
+            qs = qs.filter(user_id=int(params["user"]))
+        if "period" in params:
+            if params["period"] not in ("month", "quarter"):
+                raise QueryError("period", "use month or quarter.")
+            qs = qs.filter(period=params["period"])
+        return json_response({"results": [quota_json(q) for q in qs[:1000]]})
+
+    @extend_schema(
+        summary="Set a quota",
+        description="Creates the quota of a user for a period, or changes its amount when one exists.",
+        tags=["Quotas"],
+        request=QuotaSerializer,
+        responses={201: QUOTA_SCHEMA, 400: ERROR, 403: ERROR},
+        operation_id="quotas_create",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        _require_settings(request, "quotas")
+        serializer = QuotaSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        quota = set_quota(serializer.validated_data, actor=request.user)
+        return json_response(quota_json(quota), status=201, headers={"Location": quota_json(quota)["url"]})
+
+
+class QuotaDetailView(BaseAPIView):
+    def _get(self, request: Request, pk: int) -> Quota:
+        quota = visible_quotas(request.user).filter(pk=pk).first()
+        if quota is None:
+            raise Http404
+        return quota
+
+    @extend_schema(
+        summary="Retrieve a quota",
+        tags=["Quotas"],
+        parameters=ID_PARAM,
+        responses={200: QUOTA_SCHEMA, 404: ERROR},
+        operation_id="quotas_retrieve",
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        return json_response(quota_json(self._get(request, pk)))
+
+    @extend_schema(
+        summary="Delete a quota",
+        tags=["Quotas"],
+        parameters=ID_PARAM,
+        responses={204: None, 403: ERROR, 404: ERROR},
+        operation_id="quotas_delete",
+    )
+    def delete(self, request: Request, pk: int) -> HttpResponse:
+        quota = self._get(request, pk)
+        _require_settings(request, "quotas")
+        delete_quota(quota, actor=request.user)
+        return HttpResponse(status=204)
+
+
+FIGURE_FIELDS = {f: serializers.CharField() for f in forecast.FIGURES}
+FORECAST_ROW = inline_serializer(
+    "ForecastRow",
+    {
+        "owner": inline_serializer(
+            "ForecastOwner",
+            {"id": serializers.IntegerField(allow_null=True), "name": serializers.CharField()},
+            allow_null=True,
+        ),
+        **FIGURE_FIELDS,
+        "counts": serializers.DictField(child=serializers.IntegerField()),
+        "unconverted": serializers.IntegerField(help_text="Deals left out: no exchange rate on their close date."),
+        "quota": serializers.CharField(allow_null=True),
+        "attainment": serializers.CharField(allow_null=True, help_text="Closed won / quota, percent."),
+        "links": serializers.DictField(child=serializers.CharField(), help_text="Deal-list URL behind each figure."),
+    },
+)
+
+
+class ForecastView(BaseAPIView):
+    @extend_schema(
+        summary="Forecast figures per owner",
+        description=(
+            "Amounts in the base currency, converted with the rate in force on each deal's close date. "
+            "closed_won: won deals closed in the period. commit: open deals in the commit category expected "
+            "to close in the period. best_case: open, best case or commit. pipeline: open, any category but "
+            "omitted. weighted: pipeline amounts × probability. Only deals you may see are counted."
+        ),
+        tags=["Forecast"],
+        parameters=[
+            OpenApiParameter(
+                "period", str, description="A month (2026-11) or a quarter (2026-Q4); default: this quarter."
+            ),
+            OpenApiParameter("scope", str, description="me (default), all, or team:<id>."),
+        ],
+        responses={
+            200: inline_serializer(
+                "Forecast",
+                {
+                    "period": inline_serializer(
+                        "ForecastPeriod",
+                        {
+                            "key": serializers.CharField(),
+                            "kind": serializers.CharField(),
+                            "start": serializers.DateField(),
+                            "end": serializers.DateField(),
+                        },
+                    ),
+                    "scope": serializers.CharField(),
+                    "base_currency": serializers.CharField(),
+                    "rows": serializers.ListField(child=FORECAST_ROW),
+                    "total": FORECAST_ROW,
+                    "unconverted_currencies": serializers.ListField(child=serializers.CharField()),
+                },
+            ),
+            400: ERROR,
+        },
+        operation_id="forecast_retrieve",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = request.query_params
+        unknown = set(params) - {"period", "scope"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use period and scope.")
+        period = forecast.parse_period(params.get("period"))
+        scope = forecast.parse_scope(params.get("scope"), request.user)
+        return json_response(forecast.compute(request.user, period, scope).as_json())

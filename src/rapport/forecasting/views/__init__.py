@@ -1,0 +1,1 @@
+"""Pages of the forecast and the exchange-rate and quota settings."""

@@ -1,0 +1,1 @@
+"""Quotes: products and their prices, line items, quotes with their lines, numbering and PDF."""

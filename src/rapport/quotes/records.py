@@ -1,0 +1,45 @@
+"""Registration of products: declarations only, the generic paths do the rest."""
+
+from __future__ import annotations
+
+from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
+from rapport.core.registry import Column, Filter, RecordType, register
+
+from .models import Product
+
+
+def _product_serializer() -> type:
+    from .serializers import ProductWriteSerializer
+
+    return ProductWriteSerializer
+
+
+products = register(
+    RecordType(
+        key="products",
+        model=Product,
+        label="Product",
+        label_plural="Products",
+        icon="package",
+        title_fields=("name",),
+        serializer=_product_serializer,
+        columns=[
+            Column("name", "Name", "name", sortable=True),
+            Column("sku", "SKU", "sku", sortable=True),
+            Column("tax_rate", "Tax %", "tax_rate", kind="percent"),
+            Column("active", "Active", "active", kind="choice", choices=(("True", "Yes"), ("False", "No"))),
+            *COMMON_COLUMNS,
+        ],
+        filters=[
+            Filter("active", "Active", "active", kind="choice", choices=(("true", "Yes"), ("false", "No"))),
+            *COMMON_FILTERS,
+        ],
+        example={
+            "name": "Rapport Cloud seat",
+            "sku": "RC-SEAT",
+            "tax_rate": "20.00",
+            "prices": [{"currency": "USD", "unit_price": "240.00"}, {"currency": "EUR", "unit_price": "220.00"}],
+        },
+        prefetch_related=("prices",),
+    )
+)
