@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from rapport.core.demo import DemoContext, write
 from rapport.core.visibility import SYSTEM
-from rapport.forecasting.api import views as api_money
+from rapport.forecasting import services as forecasting
 from rapport.forecasting.forecast import make_period
 from rapport.forecasting.money import base_currency
+from rapport.forecasting.serializers import ExchangeRateSerializer, QuotaSerializer
 from rapport.quotes.models import Product
 
 from . import pipelines
@@ -120,7 +121,7 @@ class SalesDemo:
                     "rate": str(_rate(currency, self.base, self.rng.uniform(-0.04, 0.04))),
                     "valid_from": day.isoformat(),
                 }
-                api_money.add_exchange_rate(_validated(api_money.ExchangeRateSerializer, data), actor=self.admin)
+                forecasting.add_exchange_rate(_validated(ExchangeRateSerializer, data), actor=self.admin)
 
     def _products(self) -> list[Product]:
         out = []
@@ -145,8 +146,8 @@ class SalesDemo:
                 continue
             yearly = self.rng.choice((800_000, 1_000_000, 1_200_000, 1_400_000))
             quota = {"user": user.pk, "period": "quarter", "period_start": quarter.start.isoformat()}
-            api_money.set_quota(
-                _validated(api_money.QuotaSerializer, {**quota, "amount": str(yearly // 4)}), actor=self.admin
+            forecasting.set_quota(
+                _validated(QuotaSerializer, {**quota, "amount": str(yearly // 4)}), actor=self.admin
             )
             for month in quarter.months():
                 data = {
@@ -155,7 +156,7 @@ class SalesDemo:
                     "period_start": month.isoformat(),
                     "amount": str(yearly // 12),
                 }
-                api_money.set_quota(_validated(api_money.QuotaSerializer, data), actor=self.admin)
+                forecasting.set_quota(_validated(QuotaSerializer, data), actor=self.admin)
 
     # --- deals ----------------------------------------------------------------------------------
     def _deals(self, new_business: Pipeline, renewals: Pipeline, products: list[Product]) -> list[Deal]:

@@ -1,111 +1,25 @@
-"""Exchange rates, quotas and forecast figures: their validation and writes (shared by the settings
-pages and the API) and the ``/api/v1/exchange-rates/``, ``/api/v1/quotas/`` and ``/api/v1/forecast/``
-endpoints."""
+"""The ``/api/v1/exchange-rates/``, ``/api/v1/quotas/`` and ``/api/v1/forecast/`` endpoints (validation in
+``forecasting.serializers``, writes in ``forecasting.services``, shared with the settings pages)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from rapport.accounts.models import User
 from rapport.api.views import BaseAPIView, json_response
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
-from .. import forecast
+from .. import forecast, services
 from ..models import ExchangeRate, Quota
 from ..money import base_currency
-from ..serializers import clean_currency
-
-
-# --- validation ----------------------------------------------------------------------------------
-class ExchangeRateSerializer(serializers.Serializer):
-    currency = serializers.CharField(max_length=3)
-    rate = serializers.DecimalField(max_digits=18, decimal_places=8, help_text="Units of the base currency per unit.")
-    valid_from = serializers.DateField()
-
-    def validate_currency(self, value: str) -> str:
-        value = clean_currency(value)
-        if value == base_currency():
-            raise serializers.ValidationError(f"{value} is the base currency; its rate is always 1.")
-        return value
-
-    def validate_rate(self, value: Decimal) -> Decimal:
-        if value <= 0:
-            raise serializers.ValidationError("Give a rate greater than 0.")
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ExchangeRate.objects.filter(currency=attrs["currency"], valid_from=attrs["valid_from"]).exists():
-            raise serializers.ValidationError(
-                {"valid_from": f"{attrs['currency']} already has a rate from {attrs['valid_from']}; delete it first."}
-            )
-        return attrs
-
-
-class QuotaSerializer(serializers.Serializer):
-    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
-    period = serializers.ChoiceField(choices=[("month", "Month"), ("quarter", "Quarter")])
-    period_start = serializers.DateField(help_text="First day of the month or quarter.")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start: dt.date = attrs["period_start"]
-        if attrs["period"] == "month" and start.day != 1:
-            raise serializers.ValidationError({"period_start": "A month quota starts on the first day of the month."})
-        if attrs["period"] == "quarter" and (start.day != 1 or start.month not in (1, 4, 7, 10)):
-            raise serializers.ValidationError(
-                {"period_start": "A quarter quota starts on 1 January, 1 April, 1 July or 1 October."}
-            )
-        return attrs
-
-
-# --- writes --------------------------------------------------------------------------------------
-def add_exchange_rate(data: dict[str, Any], *, actor: Any) -> ExchangeRate:
-    try:
-        with transaction.atomic():
-            return ExchangeRate.objects.create(
-                currency=data["currency"], rate=data["rate"], valid_from=data["valid_from"]
-            )
-    except IntegrityError:  # a parallel add of the same day
-        raise serializers.ValidationError(
-            {"valid_from": f"{data['currency']} already has a rate from {data['valid_from']}; delete it first."}
-        )
-
-
-def delete_exchange_rate(rate: ExchangeRate, *, actor: Any) -> None:
-    rate.delete()
-
-
-def set_quota(data: dict[str, Any], *, actor: Any) -> Quota:
-    """Create the quota of a user for a period, or change its amount if one exists."""
-    with transaction.atomic():
-        quota, _ = Quota.objects.update_or_create(
-            user=data["user"],
-            period=data["period"],
-            period_start=data["period_start"],
-            defaults={"amount": data["amount"]},
-        )
-    return quota
-
-
-def delete_quota(quota: Quota, *, actor: Any) -> None:
-    quota.delete()
-
-
-def visible_quotas(user: Any) -> QuerySet[Quota]:
-    """A user reads their own quotas; settings managers read everyone's."""
-    qs = Quota.objects.select_related("user")
-    return qs if user.can_manage_settings() else qs.filter(Q(user_id=user.pk))
+from ..queries import visible_quotas
+from ..serializers import ExchangeRateSerializer, QuotaSerializer
 
 
 def rate_json(rate: ExchangeRate) -> dict[str, Any]:
@@ -195,7 +109,7 @@ class ExchangeRateListView(BaseAPIView):
         _require_settings(request, "exchange rates")
         serializer = ExchangeRateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rate = add_exchange_rate(serializer.validated_data, actor=request.user)
+        rate = services.add_exchange_rate(serializer.validated_data, actor=request.user)
         return json_response(rate_json(rate), status=201, headers={"Location": rate_json(rate)["url"]})
 
 
@@ -225,7 +139,7 @@ class ExchangeRateDetailView(BaseAPIView):
         rate = ExchangeRate.objects.filter(pk=pk).first()
         if rate is None:
             raise Http404
-        delete_exchange_rate(rate, actor=request.user)
+        services.delete_exchange_rate(rate, actor=request.user)
         return HttpResponse(status=204)
 
 
@@ -269,7 +183,7 @@ class QuotaListView(BaseAPIView):
         _require_settings(request, "quotas")
         serializer = QuotaSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        quota = set_quota(serializer.validated_data, actor=request.user)
+        quota = services.set_quota(serializer.validated_data, actor=request.user)
         return json_response(quota_json(quota), status=201, headers={"Location": quota_json(quota)["url"]})
 
 
@@ -300,7 +214,7 @@ class QuotaDetailView(BaseAPIView):
     def delete(self, request: Request, pk: int) -> HttpResponse:
         quota = self._get(request, pk)
         _require_settings(request, "quotas")
-        delete_quota(quota, actor=request.user)
+        services.delete_quota(quota, actor=request.user)
         return HttpResponse(status=204)
 
 

@@ -18,10 +18,10 @@ from rapport.api.errors import flatten
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, page, settings_required
 
-from .. import forecast
-from ..api import views as api_money
+from .. import forecast, services
 from ..models import ExchangeRate, Quota
 from ..money import base_currency
+from ..serializers import ExchangeRateSerializer, QuotaSerializer
 
 
 def amount_text(value: Decimal | None) -> str:
@@ -112,10 +112,10 @@ class RateForm(forms.Form):
 def rate_list(request: HttpRequest) -> HttpResponse:
     form = RateForm(request.POST or None)
     if request.method == "POST":
-        data = _validate(form, api_money.ExchangeRateSerializer)
+        data = _validate(form, ExchangeRateSerializer)
         if data is not None:
             try:
-                rate = api_money.add_exchange_rate(data, actor=request.user)
+                rate = services.add_exchange_rate(data, actor=request.user)
             except serializers.ValidationError as exc:
                 for name, errors in flatten(exc.detail).items():
                     form.add_error(name or None, errors)
@@ -141,7 +141,7 @@ def rate_list(request: HttpRequest) -> HttpResponse:
 @settings_required
 def rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rate = get_object_or_404(ExchangeRate, pk=pk)
-    api_money.delete_exchange_rate(rate, actor=request.user)
+    services.delete_exchange_rate(rate, actor=request.user)
     messages.success(request, f"Rate for {rate.currency} from {rate.valid_from} deleted.")
     return redirect("settings-rates")
 
@@ -166,9 +166,9 @@ class QuotaForm(forms.Form):
 def quota_list(request: HttpRequest) -> HttpResponse:
     form = QuotaForm(request.POST or None)
     if request.method == "POST":
-        data = _validate(form, api_money.QuotaSerializer)
+        data = _validate(form, QuotaSerializer)
         if data is not None:
-            quota = api_money.set_quota(data, actor=request.user)
+            quota = services.set_quota(data, actor=request.user)
             messages.success(request, f"Quota of {quota.user.display_name} saved.")
             return redirect("settings-quotas")
     quotas = Quota.objects.select_related("user").order_by(
@@ -190,6 +190,6 @@ def quota_list(request: HttpRequest) -> HttpResponse:
 @settings_required
 def quota_delete(request: HttpRequest, pk: int) -> HttpResponse:
     quota = get_object_or_404(Quota.objects.select_related("user"), pk=pk)
-    api_money.delete_quota(quota, actor=request.user)
+    services.delete_quota(quota, actor=request.user)
     messages.success(request, f"Quota of {quota.user.display_name} deleted.")
     return redirect("settings-quotas")
