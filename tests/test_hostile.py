@@ -401,3 +401,21 @@ def test_is_id():
     assert inputs.is_id("1") and inputs.is_id("999999999999999999")
     for bad in ("", "0x1", "-1", "²", "1e3", "9223372036854775808", " 1"):
         assert not inputs.is_id(bad)
+
+
+def test_every_page_size_in_the_schema_declares_its_bound(api):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    sizes = [
+        (path, p["schema"])
+        for path, ops in schema["paths"].items()
+        for op in ops.values()
+        if isinstance(op, dict)
+        for p in op.get("parameters", [])
+        if p["name"] in ("page_size", "limit")
+    ]
+    assert len(sizes) >= 10
+    assert [path for path, s in sizes if s.get("maximum") is None or s.get("minimum") != 1] == []
+    assert api.get("/api/v1/people/?page_size=201").status_code == 400
+    assert api.get("/api/v1/search/?q=ada&limit=abc").status_code == 400

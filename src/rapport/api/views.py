@@ -130,7 +130,9 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
     params = [
         OpenApiParameter("cursor", str, description="Opaque cursor from `next`/`previous`."),
         OpenApiParameter(
-            "page_size", int, description=f"1–{listing.MAX_PAGE_SIZE}, default {listing.DEFAULT_PAGE_SIZE}."
+            "page_size",
+            listing.PAGE_SIZE_SCHEMA,
+            description=f"1–{listing.MAX_PAGE_SIZE}, default {listing.DEFAULT_PAGE_SIZE}.",
         ),
         OpenApiParameter(
             "ordering", str, description="One of: " + ", ".join(f"{k}, -{k}" for k in rtype.sortable_keys)
@@ -359,7 +361,11 @@ class SearchView(BaseAPIView):
         parameters=[
             OpenApiParameter("q", str, required=True, description="Words, part of an email, phone or domain."),
             OpenApiParameter("type", str, description="Restrict to record types (comma-separated)."),
-            OpenApiParameter("limit", int, description="1–50, default 20."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 50, "default": 20},
+                description="1–50, default 20.",
+            ),
         ],
         responses=inline_serializer(
             "SearchResults",
@@ -553,7 +559,11 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             "get": extend_schema(
                 summary=f"Field history of a {label}",
                 tags=tag,
-                parameters=[*id_param, OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+                parameters=[
+                    *id_param,
+                    OpenApiParameter("cursor", str),
+                    OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA),
+                ],
                 responses=OpenApiTypes.OBJECT,
                 operation_id=f"{rtype.key}_history",
             )(_own(RecordHistoryView.get)),

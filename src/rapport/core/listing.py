@@ -23,6 +23,8 @@ from .visibility import link_label
 CONTROL_PARAMS = {"cursor", "ordering", "page_size", "columns", "view", "format"}
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# The page_size parameter as the OpenAPI schema declares it (clients see the bound).
+PAGE_SIZE_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}
 
 
 class QueryError(ValueError):

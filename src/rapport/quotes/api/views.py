@@ -188,7 +188,7 @@ class QuoteListView(BaseAPIView):
             OpenApiParameter("deal", int, description="Only this deal's quotes."),
             OpenApiParameter("status", str, enum=[s for s, _ in QUOTE_STATUSES]),
             OpenApiParameter("cursor", str, description="Opaque cursor from `next`."),
-            OpenApiParameter("page_size", int, description=f"1–{listing.MAX_PAGE_SIZE}."),
+            OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA, description=f"1–{listing.MAX_PAGE_SIZE}."),
         ],
         responses={200: QuotePageSerializer, 400: ERROR},
         operation_id="quotes_list",
