@@ -445,3 +445,37 @@ def test_move_deltas_are_what_re_aggregating_the_columns_gives(users, pipeline, 
         if stage(pipeline, name).kind == "open":
             assert t.weighted == b.weighted + Decimal(delta["weighted"]), name
         assert t.without_rate == b.without_rate + delta["without_rate"], name
+
+
+def _cards(html):
+    return re.findall(r'<article class="deal-card.*?</article>', html, re.S)
+
+
+def test_cards_come_from_the_template_escaped_with_buttons_per_permission(users, pipeline):
+    """deals/board_cards.html renders every card (page, "Show more", move answers): titles and company
+    names escaped, the move options exclude the card's own stage, and only who may change the deal
+    gets the move select, Won/Lost and Log call."""
+    company = write("companies", {"name": "Tom & <Jerry>"}, actor=users["member"])
+    hostile = deal(
+        users["member"], pipeline, "Proposal", 10, "USD", title='<img src=x onerror="alert(1)">', company=company.pk
+    )
+    mine = client_for(users["member"]).get("/deals/board/").content.decode()
+    (card,) = [c for c in _cards(mine) if f'data-deal="{hostile.pk}"' in c]
+    assert "<img" not in card and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in card
+    assert "Tom &amp; &lt;Jerry&gt;" in card and "10.00 USD" in card
+    options = re.findall(r'<option value="(\d+)" data-kind="(\w+)">', card)
+    expected = [(str(s.pk), s.kind) for s in board.board_stages(pipeline) if s.name != "Proposal"]
+    assert options == expected
+    won, lost = stage(pipeline, "Won"), stage(pipeline, "Lost")
+    assert f'data-move-to="{won.pk}" data-kind="won">Won</button>' in card
+    assert f'data-move-to="{lost.pk}" data-kind="lost">Lost</button>' in card
+    assert f'href="/deals/{hostile.pk}/quicklog/call/?next=/deals/board/">Log call</a>' in card
+
+    read_only = client_for(users["read-only"]).get("/deals/board/").content.decode()
+    (seen,) = [c for c in _cards(read_only) if f'data-deal="{hostile.pk}"' in c]
+    assert "data-move-select" not in seen and "deal-won" not in seen and "Log call" not in seen
+
+    answer = move(client_for(users["member"]), hostile, stage(pipeline, "Negotiation"), hostile.version).json()
+    (moved,) = _cards(answer["card"])
+    assert "&lt;img src=x" in moved and f'data-stage="{stage(pipeline, "Negotiation").pk}"' in moved
+    assert f'<option value="{stage(pipeline, "Proposal").pk}"' in moved  # its old stage is now a target
