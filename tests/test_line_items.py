@@ -148,3 +148,42 @@ def test_who_may_see_and_change_line_items(users):
     assert response.status_code == 403
     deal.refresh_from_db()
     assert deal.line_items.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("currency", "lines", "net", "tax"),
+    [
+        # 10 × 100 − 10 % = 900.00, tax 20 % = 180.00; 3 × 33.33 = 99.99, tax 7.5 % = 7.49925 → 7.50
+        (
+            "EUR",
+            [
+                {"name": "Seats", "quantity": "10", "unit_price": "100", "discount_percent": "10", "tax_percent": "20"},
+                {"name": "Onboarding", "quantity": "3", "unit_price": "33.33", "tax_percent": "7.5"},
+            ],
+            Decimal("999.99"),
+            Decimal("187.50"),
+        ),
+        # yen have no minor unit: 3 × 1001 − 12.5 % = 2627.625 → 2628, tax 10 % = 262.8 → 263
+        (
+            "JPY",
+            [{"name": "Box", "quantity": "3", "unit_price": "1001", "discount_percent": "12.5", "tax_percent": "10"}],
+            Decimal("2628"),
+            Decimal("263"),
+        ),
+    ],
+)
+def test_deal_lines_and_quote_lines_are_priced_by_one_rule(users, currency, lines, net, tax):
+    """Deal line items and quote lines are both PricedLines priced by quotes.models.price: the deal's
+    amount, the quote's subtotal/tax/total and every stored quote line agree with it and with the sums
+    worked out by hand."""
+    from rapport.quotes import services as quotes
+    from rapport.quotes.models import LineItem, PricedLine, QuoteLine, price
+
+    assert issubclass(LineItem, PricedLine) and issubclass(QuoteLine, PricedLine)
+    deal = make_deal(users["member"], lines=lines, currency=currency)
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"], source="system")
+    assert deal.amount == net
+    assert (quote.subtotal, quote.tax_total, quote.total) == (net, tax, net + tax)
+    for item, line in zip(deal.line_items.all(), quote.lines.all(), strict=True):
+        assert (line.net, line.tax) == (price(item, currency).net, price(item, currency).tax)
+        assert line.price(currency) == price(line, currency)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rapport.core.models import Record, to_json_value
 from rapport.core.visibility import record_link, search_label
 from rapport.forecasting.money import money
-from rapport.quotes.models import LineItem, line_net, line_snapshot
+from rapport.quotes.models import LineItem, line_snapshot, price_all
 
 LIVE = Q(deleted_at__isnull=True)
 
@@ -199,7 +199,7 @@ class Deal(Record):
             self._left_stage_entered_at = None if before is None else self.stage_entered_at
             self.stage_entered_at = timezone.now()
         if "line_items" in pending and pending["line_items"]:
-            self.amount = sum((line_net(i, self.currency) for i in pending["line_items"]), Decimal("0"))
+            self.amount = price_all(pending["line_items"], self.currency).net
 
     def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
         if created or "stage" in changes:

@@ -3,6 +3,8 @@ per-year quote counter. The tables keep their ``sales_*`` names from before the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -27,19 +29,40 @@ QUOTE_STATUSES = [
 ]
 
 
+@dataclass(frozen=True)
+class Price:
+    """What a priced line (or a set of them) comes to: net of discount, tax on the net, and both."""
+
+    net: Decimal
+    tax: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.tax
+
+
 def _round(value: Decimal, currency: str | None) -> Decimal:
     return money(value) if currency is None else round_amount(value, currency)
 
 
-def line_net(item: dict[str, Any], currency: str | None = None) -> Decimal:
-    """A line's net amount, rounded to the minor unit of ``currency`` (cents when not given)."""
-    gross = Decimal(item["quantity"]) * Decimal(item["unit_price"])
-    discount = Decimal(item.get("discount_percent") or 0)
-    return _round(gross * (Decimal(100) - discount) / Decimal(100), currency)
+def _get(item: Any, key: str) -> Any:
+    return item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
 
 
-def line_tax(item: dict[str, Any], currency: str | None = None) -> Decimal:
-    return _round(line_net(item, currency) * Decimal(item.get("tax_percent") or 0) / Decimal(100), currency)
+def price(item: Any, currency: str | None = None) -> Price:
+    """The one pricing rule of a line, for a deal's line items and a quote's lines alike, saved (a
+    model) or not (a mapping): net = quantity × unit price − discount %, tax = net × tax %, each
+    rounded to the minor unit of ``currency`` (cents when not given)."""
+    gross = Decimal(_get(item, "quantity")) * Decimal(_get(item, "unit_price"))
+    discount = Decimal(_get(item, "discount_percent") or 0)
+    net = _round(gross * (Decimal(100) - discount) / Decimal(100), currency)
+    return Price(net=net, tax=_round(net * Decimal(_get(item, "tax_percent") or 0) / Decimal(100), currency))
+
+
+def price_all(items: Iterable[Any], currency: str | None = None) -> Price:
+    """The sum of the lines' prices (each line rounded first, as a quote shows them)."""
+    prices = [price(item, currency) for item in items]
+    return Price(net=sum((p.net for p in prices), Decimal("0")), tax=sum((p.tax for p in prices), Decimal("0")))
 
 
 def line_snapshot(item: Any) -> list[Any]:
@@ -130,8 +153,10 @@ class ProductPrice(models.Model):
         constraints = [models.UniqueConstraint(fields=["product", "currency"], name="product_price_unique")]
 
 
-class LineItem(models.Model):
-    deal = models.ForeignKey("deals.Deal", on_delete=models.CASCADE, related_name="line_items")
+class PricedLine(models.Model):
+    """A product (or free text) line with its quantity, unit price, discount and tax rate: a deal's line
+    items and a quote's lines. :func:`price` is its one pricing rule."""
+
     position = models.PositiveSmallIntegerField(default=0)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     name = models.CharField(max_length=200)
@@ -141,19 +166,29 @@ class LineItem(models.Model):
     tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
 
     class Meta:
-        db_table = "sales_lineitem"  # kept from before the split (see migrations)
+        abstract = True
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return f"{self.name} × {self.quantity.normalize()} @ {self.unit_price}"
 
+    def price(self, currency: str | None = None) -> Price:
+        return price(self, currency)
+
+
+class LineItem(PricedLine):
+    deal = models.ForeignKey("deals.Deal", on_delete=models.CASCADE, related_name="line_items")
+
+    class Meta(PricedLine.Meta):
+        db_table = "sales_lineitem"  # kept from before the split (see migrations)
+
     @property
     def net(self) -> Decimal:
-        return line_net(self.__dict__)
+        return self.price().net
 
     @property
     def tax(self) -> Decimal:
-        return line_tax(self.__dict__)
+        return self.price().tax
 
 
 class QuoteCounter(models.Model):
@@ -194,18 +229,12 @@ class Quote(models.Model):
         return self.number
 
 
-class QuoteLine(models.Model):
+class QuoteLine(PricedLine):
+    """A quote's line keeps the net and tax it was priced at (in the quote's currency) when written."""
+
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveSmallIntegerField(default=0)
-    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    name = models.CharField(max_length=200)
-    quantity = models.DecimalField(max_digits=12, decimal_places=3)
-    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
-    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
-    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
     net = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     tax = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
 
-    class Meta:
+    class Meta(PricedLine.Meta):
         db_table = "sales_quoteline"  # kept from before the split (see migrations)
-        ordering = ["position", "id"]

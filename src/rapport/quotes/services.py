@@ -20,7 +20,7 @@ from rapport.deals import services as sales
 from rapport.deals.models import Deal
 from rapport.forecasting.money import money
 
-from .models import Quote, QuoteCounter, QuoteLine, line_net, line_tax
+from .models import Quote, QuoteCounter, QuoteLine, price, price_all
 from .serializers import LineItemSerializer, price_line
 
 TRANSITIONS: dict[str, set[str]] = {
@@ -74,6 +74,7 @@ def _customer(deal: Deal, actor: Any) -> tuple[str, str]:
 
 
 def _line_values(item: dict[str, Any], currency: str) -> dict[str, Any]:
+    priced = price(item, currency)
     return {
         "product": item.get("product"),
         "name": item["name"],
@@ -81,8 +82,8 @@ def _line_values(item: dict[str, Any], currency: str) -> dict[str, Any]:
         "unit_price": money(Decimal(item["unit_price"])),
         "discount_percent": Decimal(item.get("discount_percent") or 0),
         "tax_percent": Decimal(item.get("tax_percent") or 0),
-        "net": line_net(item, currency),
-        "tax": line_tax(item, currency),
+        "net": priced.net,
+        "tax": priced.tax,
     }
 
 
@@ -90,9 +91,8 @@ def _write_lines(quote: Quote, items: list[dict[str, Any]]) -> None:
     quote.lines.all().delete()
     rows = [QuoteLine(quote=quote, position=n, **_line_values(item, quote.currency)) for n, item in enumerate(items)]
     QuoteLine.objects.bulk_create(rows)
-    quote.subtotal = sum((r.net for r in rows), Decimal("0"))
-    quote.tax_total = sum((r.tax for r in rows), Decimal("0"))
-    quote.total = quote.subtotal + quote.tax_total
+    totals = price_all(rows, quote.currency)
+    quote.subtotal, quote.tax_total, quote.total = totals.net, totals.tax, totals.total
 
 
 def create_quote_from_deal(

@@ -22,7 +22,7 @@ from rapport.web.common import error_page, page
 
 from .. import pdf
 from .. import services as quotes
-from ..models import Product, Quote, line_net, line_tax
+from ..models import Product, Quote, price, price_all
 
 LINE_KEYS = ("product", "name", "quantity", "unit_price", "discount_percent", "tax_percent")
 MAX_PRODUCTS = 500
@@ -83,11 +83,11 @@ def _row(item: dict[str, Any], errors: dict[str, Any] | None = None) -> dict[str
         number = _decimal(row[key])
         if number is not None and not isinstance(row[key], str):
             row[key] = f"{number.normalize():f}" if key != "unit_price" else f"{number:.2f}"
-    quantity, price = _decimal(row["quantity"]), _decimal(row["unit_price"])
-    if quantity is not None and price is not None:
-        row["net"] = line_net(
-            {"quantity": quantity, "unit_price": price, "discount_percent": _decimal(row["discount_percent"])}
-        )
+    quantity, unit_price = _decimal(row["quantity"]), _decimal(row["unit_price"])
+    if quantity is not None and unit_price is not None:
+        row["net"] = price(
+            {"quantity": quantity, "unit_price": unit_price, "discount_percent": _decimal(row["discount_percent"])}
+        ).net
     return row
 
 
@@ -149,20 +149,18 @@ def _row_errors(errors: Any, key: str, rows: list[dict[str, Any]]) -> tuple[list
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
-    subtotal = tax = Decimal("0")
-    for r in rows:
-        quantity, price = _decimal(r["quantity"]), _decimal(r["unit_price"])
-        if quantity is None or price is None:
-            continue
-        item = {
-            "quantity": quantity,
-            "unit_price": price,
+    """The editor's running totals, over the rows complete enough to price."""
+    items = [
+        {
+            "quantity": _decimal(r["quantity"]),
+            "unit_price": _decimal(r["unit_price"]),
             "discount_percent": _decimal(r["discount_percent"]),
             "tax_percent": _decimal(r["tax_percent"]),
         }
-        subtotal += line_net(item)
-        tax += line_tax(item)
-    return {"subtotal": subtotal, "tax": tax, "total": subtotal + tax}
+        for r in rows
+    ]
+    totals = price_all(i for i in items if i["quantity"] is not None and i["unit_price"] is not None)
+    return {"subtotal": totals.net, "tax": totals.tax, "total": totals.total}
 
 
 def _editor(
