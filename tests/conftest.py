@@ -13,7 +13,29 @@ from rapport.contacts.models import Company, Person
 from rapport.core import registry, services
 from rapport.core.visibility import SYSTEM
 
+from . import schema_check
+
 ROLE_KEYS = ["admin", "manager", "member", "read-only"]
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "no_schema_check: this test's /api/ answers are not checked against the schema")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _api_responses_match_the_schema() -> None:
+    """Every /api/ response of the suite is validated against the published schema (tests/schema_check.py)."""
+    schema_check.install()
+
+
+@pytest.fixture(autouse=True)
+def _schema_check_per_test(request: Any) -> Any:
+    generation = schema_check._state["generation"]
+    schema_check.set_enabled(request.node.get_closest_marker("no_schema_check") is None)
+    yield
+    schema_check.set_enabled(True)
+    if schema_check._state["generation"] != generation:
+        schema_check.schema_changed()  # custom fields made by this test are rolled back: rebuild next time
 
 
 def default_role(key: str) -> Role:

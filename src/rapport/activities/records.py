@@ -14,6 +14,22 @@ def _serializer() -> type:
     return ActivityWriteSerializer
 
 
+def _api_fields() -> dict:
+    from rest_framework import serializers
+
+    from rapport.core import registry
+
+    link = type(
+        "ActivityLinkSerializer",
+        (serializers.Serializer,),
+        {"type": serializers.ChoiceField(choices=registry.keys()), "id": serializers.IntegerField()},
+    )
+    return {
+        "links": link(many=True),
+        "overdue": serializers.BooleanField(help_text="An open task past its due time."),
+    }
+
+
 activities = register(
     RecordType(
         key="activities",
@@ -58,5 +74,6 @@ activities = register(
         },
         detail_sections=["activities/body.html", "activities/my_reminder_section.html"],
         prefetch_related=("links",),
+        api_fields=_api_fields,
     )
 )

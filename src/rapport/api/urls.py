@@ -5,7 +5,7 @@ import importlib.util
 
 from django.apps import apps
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from rapport.core import registry
 
@@ -24,7 +24,7 @@ def app_api_urls() -> list[str]:
 
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("v1/search/", views.SearchView.as_view(), name="api-search"),
     path("v1/me/", views.MeView.as_view(), name="api-me"),

@@ -17,9 +17,17 @@ import orjson
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils import timezone
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import permissions, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -29,6 +37,7 @@ from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
 from rapport.core.registry import RecordType
 
+from . import schema
 from .models import IdempotencyKey
 from .representation import detail_queryset, represent
 from .throttle import WindowRateThrottle
@@ -64,6 +73,28 @@ def if_match_version(request: Request, pk: int, current_etag: str) -> int | None
     if not match or int(match.group(1)) != pk:
         raise VersionConflict(current_etag)
     return int(match.group(2))
+
+
+def page_link(request: Request, cursor: str | None) -> str | None:
+    """The URL of the page at ``cursor``: this request's parameters with ``cursor`` replaced."""
+    if cursor is None:
+        return None
+    params = [(k, v) for k in request.query_params for v in request.query_params.getlist(k) if k != "cursor"]
+    params.append(("cursor", cursor))
+    return request.build_absolute_uri(request.path) + "?" + urlencode(params)
+
+
+def page_response(
+    request: Request, results: list[Any], next_cursor: str | None, previous_cursor: str | None = None
+) -> HttpResponse:
+    """The one page shape of every API list (schema.page_serializer): ``{results, next, previous}``."""
+    return json_response(
+        {
+            "results": results,
+            "next": page_link(request, next_cursor),
+            "previous": page_link(request, previous_cursor),
+        }
+    )
 
 
 class TokenScopePermission(permissions.BasePermission):
@@ -126,14 +157,18 @@ def idempotent_create(request: Request, create: Any) -> HttpResponse:
         return response
 
 
+def _page_size_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "page_size",
+        listing.PAGE_SIZE_SCHEMA,
+        description=f"1–{listing.MAX_PAGE_SIZE}, default {listing.DEFAULT_PAGE_SIZE}.",
+    )
+
+
 def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
     params = [
-        OpenApiParameter("cursor", str, description="Opaque cursor from `next`/`previous`."),
-        OpenApiParameter(
-            "page_size",
-            listing.PAGE_SIZE_SCHEMA,
-            description=f"1–{listing.MAX_PAGE_SIZE}, default {listing.DEFAULT_PAGE_SIZE}.",
-        ),
+        schema.CURSOR,
+        _page_size_parameter(),
         OpenApiParameter(
             "ordering", str, description="One of: " + ", ".join(f"{k}, -{k}" for k in rtype.sortable_keys)
         ),
@@ -151,39 +186,7 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
             if f.kind == "user":
                 desc += " (user id, `me` or `none`)"
             params.append(OpenApiParameter(f.name, str, description=desc + ". Repeat or comma-separate for any of."))
-    params.append(
-        OpenApiParameter(
-            "cf_<key>",
-            str,
-            description="Custom field filter: `cf_<key>=value`, `cf_<key>__gte`, `__lte`, `__contains`, `__isnull`.",
-        )
-    )
-    return params
-
-
-def _list_row_schema(rtype: RecordType) -> Any:
-    fields: dict[str, serializers.Field] = {"id": serializers.IntegerField()}
-    for col in rtype.columns:
-        if col.kind in ("user", "record"):
-            fields[col.key] = inline_serializer(
-                f"{rtype.label}{col.key.title().replace('_', '')}Link",
-                {
-                    "id": serializers.IntegerField(),
-                    "name": serializers.CharField(
-                        allow_null=col.kind == "record", help_text="null when you may not see the linked record"
-                    ),
-                },
-                allow_null=True,
-            )
-        elif col.kind == "tags":
-            fields[col.key] = serializers.ListField(child=serializers.CharField())
-        elif col.kind == "datetime":
-            fields[col.key] = serializers.DateTimeField()
-        else:
-            fields[col.key] = serializers.CharField()
-    fields["custom"] = serializers.DictField()
-    fields["url"] = serializers.CharField()
-    return inline_serializer(f"{rtype.label}Row", fields)
+    return params  # custom field filters (cf_<key>...) are added per installation by schema.postprocess
 
 
 class RecordListView(BaseAPIView):
@@ -205,21 +208,7 @@ class RecordListView(BaseAPIView):
         rows = page.rows
         for row in rows:
             row["url"] = f"{prefix}{row['id']}/"
-        return json_response(
-            {
-                "results": rows,
-                "next": self._link(request, page.next_cursor),
-                "previous": self._link(request, page.previous_cursor),
-            }
-        )
-
-    @staticmethod
-    def _link(request: Request, cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        params = [(k, v) for k in request.query_params for v in request.query_params.getlist(k) if k != "cursor"]
-        params.append(("cursor", cursor))
-        return request.build_absolute_uri(request.path) + "?" + urlencode(params)
+        return page_response(request, rows, page.next_cursor, page.previous_cursor)
 
     def post(self, request: Request) -> HttpResponse:
         return idempotent_create(request, lambda: self._create(request))
@@ -336,7 +325,7 @@ def history_page(rtype: RecordType, record_id: int, cursor: str | None, size: in
             }
             for e in events
         ],
-        "next_cursor": str(events[-1].id) if more else None,
+        "next_cursor": str(events[-1].id) if more else None,  # as `next` and `previous` links by the view
     }
 
 
@@ -351,7 +340,7 @@ class RecordHistoryView(BaseAPIView):
                 raise Http404
         size = listing.page_size(request.query_params)
         page = history_page(self.rtype, pk, request.query_params.get("cursor"), size)
-        return json_response(page)
+        return page_response(request, page["results"], page["next_cursor"])
 
 
 class SearchView(BaseAPIView):
@@ -415,9 +404,47 @@ class SearchView(BaseAPIView):
         )
 
 
+class SchemaNegotiation(DefaultContentNegotiation):
+    """``?format=json|yaml`` wins; otherwise the Accept header; JSON by default."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        fmt = request.query_params.get("format")
+        if fmt:
+            chosen = [r for r in renderers if r.format == fmt]
+            if not chosen:
+                raise listing.QueryError("format", "use json or yaml.")
+            return chosen[0], chosen[0].media_type  # application/json, application/yaml
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document at /api/schema/, generated per request (this installation's custom fields)."""
+
+    content_negotiation_class = SchemaNegotiation
+    renderer_classes = [OpenApiJsonRenderer2, OpenApiJsonRenderer, OpenApiYamlRenderer2, OpenApiYamlRenderer]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField(allow_blank=True)
+    team = schema.LinkSerializer(allow_null=True)
+    role = serializers.CharField(allow_null=True)
+    time_zone = serializers.CharField()
+    permissions = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField(allow_null=True)),
+        help_text="Per record type and action (view, add, change, delete, export, import): "
+        "the scope you have (own, team, all) or null.",
+    )
+
+
 class MeView(BaseAPIView):
     @extend_schema(
-        summary="The signed-in user and what their role allows", tags=["Account"], responses=OpenApiTypes.OBJECT
+        summary="The signed-in user and what their role allows",
+        tags=["Account"],
+        responses=MeSerializer,
+        operation_id="me_retrieve",
     )
     def get(self, request: Request) -> HttpResponse:
         user = request.user
@@ -451,17 +478,14 @@ def _own(method: Any) -> Any:
 
 
 def views_for(rtype: RecordType) -> dict[str, Any]:
-    """Concrete view classes for one type, with their OpenAPI description."""
+    """Concrete view classes for one type, with their OpenAPI description derived from the type
+    (model fields → record schema, columns → row schema, write serializer → request body)."""
     write = rtype.get_serializer_class()
-    row = _list_row_schema(rtype)
+    record = schema.record_serializer(rtype)
     label = rtype.label.lower()
-    detail = OpenApiResponse(description=f"The {label}, with an ETag header.")
     tag = [rtype.label_plural]
     id_param = [OpenApiParameter("id", int, OpenApiParameter.PATH)]
-    if_match = OpenApiParameter(
-        "If-Match", str, OpenApiParameter.HEADER, description="ETag from a read; a stale value gets 412."
-    )
-    error = OpenApiResponse(description="Error naming the field: {error, message, fields}")
+    detail = OpenApiResponse(response=record, description=f"The {label}, with its ETag.")
 
     list_view = type(
         f"{rtype.label}ListView",
@@ -472,29 +496,15 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
                 summary=f"List {rtype.label_plural.lower()}",
                 tags=tag,
                 parameters=_filter_parameters(rtype),
-                responses=inline_serializer(
-                    f"{rtype.label}Page",
-                    {
-                        "results": serializers.ListField(child=row),
-                        "next": serializers.CharField(allow_null=True),
-                        "previous": serializers.CharField(allow_null=True),
-                    },
-                ),
+                responses={200: schema.list_page_serializer(rtype)},
                 operation_id=f"{rtype.key}_list",
             )(_own(RecordListView.get)),
             "post": extend_schema(
                 summary=f"Create a {label}",
                 tags=tag,
-                parameters=[
-                    OpenApiParameter(
-                        "Idempotency-Key",
-                        str,
-                        OpenApiParameter.HEADER,
-                        description="Retry-safe creates: the same key and body within 24 h return the first answer.",
-                    )
-                ],
+                parameters=[schema.IDEMPOTENCY_KEY, schema.ETAG, schema.LOCATION, schema.IDEMPOTENT_REPLAYED],
                 request=write,
-                responses={201: detail, 400: error, 403: error},
+                responses={201: detail},
                 operation_id=f"{rtype.key}_create",
             )(_own(RecordListView.post)),
         },
@@ -507,31 +517,31 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             "get": extend_schema(
                 summary=f"Retrieve a {label}",
                 tags=tag,
-                parameters=id_param,
-                responses={200: detail, 404: error},
+                parameters=[*id_param, schema.IF_NONE_MATCH, schema.ETAG],
+                responses={200: detail},
                 operation_id=f"{rtype.key}_retrieve",
             )(_own(RecordDetailView.get)),
             "patch": extend_schema(
                 summary=f"Update some fields of a {label}",
                 tags=tag,
-                parameters=[*id_param, if_match],
+                parameters=[*id_param, schema.IF_MATCH, schema.ETAG],
                 request=write,
-                responses={200: detail, 400: error, 412: error},
+                responses={200: detail},
                 operation_id=f"{rtype.key}_partial_update",
             )(_own(RecordDetailView.patch)),
             "put": extend_schema(
                 summary=f"Replace a {label}",
                 tags=tag,
-                parameters=[*id_param, if_match],
+                parameters=[*id_param, schema.IF_MATCH, schema.ETAG],
                 request=write,
-                responses={200: detail, 400: error, 412: error},
+                responses={200: detail},
                 operation_id=f"{rtype.key}_update",
             )(_own(RecordDetailView.put)),
             "delete": extend_schema(
                 summary=f"Move a {label} to the recycle bin",
                 tags=tag,
-                parameters=[*id_param, if_match],
-                responses={204: None, 412: error},
+                parameters=[*id_param, schema.IF_MATCH],
+                responses={204: None},
                 operation_id=f"{rtype.key}_delete",
             )(_own(RecordDetailView.delete)),
         },
@@ -544,9 +554,9 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             "post": extend_schema(
                 summary=f"Restore a {label} from the recycle bin",
                 tags=tag,
-                parameters=id_param,
+                parameters=[*id_param, schema.ETAG],
                 request=None,
-                responses={200: detail, 400: error, 404: error},
+                responses={200: detail, 400: schema.ERROR},
                 operation_id=f"{rtype.key}_restore",
             )(_own(RecordRestoreView.post)),
         },
@@ -557,14 +567,10 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
         {
             "rtype": rtype,
             "get": extend_schema(
-                summary=f"Field history of a {label}",
+                summary=f"Field history of a {label}, newest first",
                 tags=tag,
-                parameters=[
-                    *id_param,
-                    OpenApiParameter("cursor", str),
-                    OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA),
-                ],
-                responses=OpenApiTypes.OBJECT,
+                parameters=[*id_param, schema.CURSOR, _page_size_parameter()],
+                responses={200: schema.HistoryPageSerializer},
                 operation_id=f"{rtype.key}_history",
             )(_own(RecordHistoryView.get)),
         },
@@ -581,7 +587,10 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
                     OpenApiParameter("format", str, enum=["csv", "xlsx"], description="File format, default csv."),
                     *[p for p in _filter_parameters(rtype) if p.name not in ("cursor", "page_size")],
                 ],
-                responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: error, 403: error},
+                responses={
+                    (200, "text/csv"): OpenApiTypes.BINARY,
+                    (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+                },
                 operation_id=f"{rtype.key}_export",
             )(_own(RecordExportView.get)),
         },

@@ -13,6 +13,22 @@ def _company_serializer() -> type:
     return CompanyWriteSerializer
 
 
+def _person_api_fields() -> dict:
+    from rest_framework import serializers
+
+    email = type(
+        "PersonEmailSerializer",
+        (serializers.Serializer,),
+        {"email": serializers.EmailField(), "primary": serializers.BooleanField()},
+    )
+    phone = type(
+        "PersonPhoneSerializer",
+        (serializers.Serializer,),
+        {"number": serializers.CharField(), "kind": serializers.CharField(), "primary": serializers.BooleanField()},
+    )
+    return {"emails": email(many=True), "phones": phone(many=True)}
+
+
 def _person_serializer() -> type:
     from .serializers import PersonWriteSerializer
 
@@ -126,6 +142,7 @@ people = register(
         },
         detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         prefetch_related=("emails", "phones"),
+        api_fields=_person_api_fields,
         select_related=("company",),
     )
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from django.db import connections
-from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models import BooleanField, DateTimeField, Q, QuerySet
 from django.utils import timezone
 
 from . import customfields, inputs, registry
@@ -74,6 +74,13 @@ def _day(param: str, value: str, *, end: bool) -> dt.datetime:
     if end:
         day = day + dt.timedelta(days=1)
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _model_field(rtype: RecordType, path: str) -> Any:
+    try:
+        return rtype.model._meta.get_field(path)
+    except Exception:
+        return None
 
 
 def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, extra: Iterable[str] = ()) -> Q:
@@ -149,7 +156,10 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             for value in values:
                 if value not in valid:
                     raise QueryError(param, f"{value!r} is not one of: {', '.join(sorted(valid))}.")
-            q &= Q(**{f"{spec.path}__in": values})
+            if isinstance(_model_field(rtype, spec.path), BooleanField):  # choices "true"/"false"
+                q &= Q(**{f"{spec.path}__in": [v.lower() in ("true", "1", "yes") for v in values]})
+            else:
+                q &= Q(**{f"{spec.path}__in": values})
         else:
             q &= Q(**{f"{spec.path}__in": values})
     return q

@@ -65,6 +65,9 @@ class RecordType:
     related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
+    # The read schema of what the model's ``api_extra()`` adds (child rows...): returns
+    # {name: DRF serializer field}; the API schema of the type is derived from it and the model.
+    api_fields: Callable[[], dict[str, Any]] | None = None
 
     @property
     def columns_by_key(self) -> dict[str, Column]:

@@ -14,6 +14,38 @@ def _deal_serializer() -> type:
     return DealWriteSerializer
 
 
+def _deal_api_fields() -> dict:
+    from rest_framework import serializers
+
+    from rapport.api.schema import LinkSerializer
+
+    contact = type(
+        "DealContactSerializer",
+        (serializers.Serializer,),
+        {"person": LinkSerializer(), "role": serializers.CharField(allow_blank=True)},
+    )
+    money = {"max_digits": 14, "decimal_places": 2}
+    line = type(
+        "DealLineItemSerializer",
+        (serializers.Serializer,),
+        {
+            "product": LinkSerializer(allow_null=True),
+            "name": serializers.CharField(),
+            "quantity": serializers.DecimalField(max_digits=12, decimal_places=3),
+            "unit_price": serializers.DecimalField(**money),
+            "discount_percent": serializers.DecimalField(max_digits=5, decimal_places=2),
+            "tax_percent": serializers.DecimalField(max_digits=5, decimal_places=2),
+            "net": serializers.DecimalField(**money),
+            "tax": serializers.DecimalField(**money),
+        },
+    )
+    return {
+        "contacts": contact(many=True),
+        "line_items": line(many=True),
+        "weighted_amount": serializers.DecimalField(allow_null=True, **money),
+    }
+
+
 def _pipelines() -> list[tuple[str, str]]:
     from .models import Pipeline
 
@@ -83,5 +115,6 @@ deals = register(
         form_exclude=("line_items",),  # edited on the deal's line-items page
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),
+        api_fields=_deal_api_fields,
     )
 )

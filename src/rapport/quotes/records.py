@@ -14,6 +14,17 @@ def _product_serializer() -> type:
     return ProductWriteSerializer
 
 
+def _product_api_fields() -> dict:
+    from rest_framework import serializers
+
+    price = type(
+        "ProductPriceSerializer",
+        (serializers.Serializer,),
+        {"currency": serializers.CharField(), "unit_price": serializers.DecimalField(max_digits=14, decimal_places=2)},
+    )
+    return {"prices": price(many=True)}
+
+
 products = register(
     RecordType(
         key="products",
@@ -41,5 +52,6 @@ products = register(
             "prices": [{"currency": "USD", "unit_price": "240.00"}, {"currency": "EUR", "unit_price": "220.00"}],
         },
         prefetch_related=("prices",),
+        api_fields=_product_api_fields,
     )
 )

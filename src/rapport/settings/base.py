@@ -230,6 +230,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: a nullable linked record is `oneOf: [Link, null]`, which validators and generated clients
+    # read the same way (3.0's `nullable` beside `allOf` is read differently by each).
+    "OAS_VERSION": "3.1.0",
+    # Error responses, headers and this installation's custom fields (rapport/api/schema.py). Enums stay
+    # inline (no shared enum components): each is named by its schema and property in generated clients,
+    # where a shared component would need a made-up name per colliding field ("kind", "status"...).
+    "POSTPROCESSING_HOOKS": ["rapport.api.schema.postprocess"],
 }
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from rapport.api import schema
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import BaseAPIView, if_match_version, json_response
+from rapport.api.views import BaseAPIView, if_match_version, json_response, page_link, page_response
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
 from rapport.core.visibility import can
@@ -21,16 +22,107 @@ class CompleteSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=OUTCOMES, required=False)
 
 
+def _activity_schema() -> type:
+    from rapport.core import registry
+
+    return schema.record_serializer(registry.get("activities"))
+
+
+class MyDayItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["task", "call", "meeting", "note"])
+    subject = serializers.CharField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    start_at = serializers.DateTimeField(allow_null=True)
+    priority = serializers.CharField()
+    version = serializers.IntegerField()
+    overdue = serializers.BooleanField()
+    reminder_minutes = serializers.IntegerField(allow_null=True)
+
+
+class MyDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    time_zone = serializers.CharField()
+    overdue = MyDayItemSerializer(many=True)
+    today = MyDayItemSerializer(many=True)
+    upcoming = MyDayItemSerializer(many=True)
+    more_overdue = serializers.BooleanField(help_text="More than shown (see them in the activity list).")
+    more_today = serializers.BooleanField()
+    more_upcoming = serializers.BooleanField()
+
+
+class ReminderAnswerSerializer(serializers.Serializer):
+    activity = serializers.IntegerField()
+    minutes = serializers.IntegerField(allow_null=True)
+    fire_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    activity = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationPageSerializer(serializers.Serializer):
+    unread_count = serializers.IntegerField()
+    results = NotificationSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+
+
+class TimelineActivitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    subject = serializers.CharField()
+    body = serializers.CharField(allow_blank=True)
+    due_at = serializers.DateTimeField(allow_null=True)
+    start_at = serializers.DateTimeField(allow_null=True)
+    end_at = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField(allow_blank=True)
+    done = serializers.BooleanField()
+    overdue = serializers.BooleanField()
+    assignee = serializers.IntegerField(allow_null=True)
+    links = serializers.ListField(child=serializers.DictField())
+
+
+class StageMoveSerializer(serializers.Serializer):
+    before = serializers.CharField(allow_null=True)
+    after = serializers.CharField(allow_null=True)
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    actor = serializers.IntegerField(allow_null=True)
+    source = serializers.CharField()
+    changes = serializers.JSONField(help_text="{field: [before, after]} for updates, else {}.")
+    stage = StageMoveSerializer(allow_null=True)
+
+
+class TimelineItemSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=["activity", "event"])
+    kind = serializers.CharField()
+    at = serializers.DateTimeField()
+    id = serializers.IntegerField()
+    activity = TimelineActivitySerializer(required=False)
+    event = TimelineEventSerializer(required=False)
+
+
+TimelinePageSerializer = schema.page_serializer("TimelinePage", TimelineItemSerializer)
+
+
 class ActivityCompleteView(BaseAPIView):
     @extend_schema(
         summary="Mark an activity done (optionally with a call outcome)",
         tags=["Activities"],
-        parameters=[
-            OpenApiParameter("id", int, OpenApiParameter.PATH),
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The ETag; stale → 412."),
-        ],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH), schema.IF_MATCH, schema.ETAG],
         request=CompleteSerializer,
-        responses={200: OpenApiResponse(description="The activity"), 412: OpenApiResponse(description="Stale")},
+        responses={200: OpenApiResponse(response=_activity_schema(), description="The activity, with its ETag")},
         operation_id="activities_complete",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
@@ -75,7 +167,7 @@ class MyDayView(BaseAPIView):
     @extend_schema(
         summary="The signed-in user's overdue, today's and upcoming (7 days) open tasks and meetings",
         tags=["Activities"],
-        responses={200: OpenApiResponse(description="Buckets, computed in the user's time zone")},
+        responses={200: OpenApiResponse(response=MyDaySerializer, description="Buckets, in the user's time zone")},
         operation_id="my_day",
     )
     def get(self, request: Request) -> HttpResponse:
@@ -106,7 +198,7 @@ class ActivityReminderView(BaseAPIView):
         tags=["Activities"],
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         request=ReminderSerializer,
-        responses={200: OpenApiResponse(description="The reminder"), 400: OpenApiResponse(description="Invalid")},
+        responses={200: ReminderAnswerSerializer},
         operation_id="activities_reminder",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
@@ -139,8 +231,8 @@ class NotificationListView(BaseAPIView):
     @extend_schema(
         summary="The signed-in user's notifications, newest first (?unread=true for unread only)",
         tags=["Activities"],
-        parameters=[OpenApiParameter("unread", bool), OpenApiParameter("before", int)],
-        responses={200: OpenApiResponse(description="Notifications and the unread count")},
+        parameters=[OpenApiParameter("unread", bool), schema.CURSOR],
+        responses={200: NotificationPageSerializer},
         operation_id="notifications_list",
     )
     def get(self, request: Request) -> HttpResponse:
@@ -155,10 +247,13 @@ class NotificationListView(BaseAPIView):
             raise QueryError("unread", "use true or false.")
         if unread:
             qs = qs.filter(read_at__isnull=unread == "true")
-        before = request.query_params.get("before", "")
+        unknown = set(request.query_params) - {"unread", "cursor"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use unread and cursor.")
+        before = request.query_params.get("cursor", "")
         if before:
             if not is_id(before):
-                raise QueryError("before", "use a notification id.")
+                raise QueryError("cursor", "this cursor is not valid.")
             qs = qs.filter(id__lt=int(before))
         rows = list(qs[:50])
         return json_response(
@@ -176,7 +271,8 @@ class NotificationListView(BaseAPIView):
                     }
                     for n in rows
                 ],
-                "next_before": rows[-1].pk if len(rows) == 50 else None,
+                "next": page_link(request, str(rows[-1].pk) if len(rows) == 50 else None),
+                "previous": None,
             }
         )
 
@@ -246,9 +342,9 @@ class RecordTimelineView(BaseAPIView):
             OpenApiParameter("type_key", str, OpenApiParameter.PATH, enum=["people", "companies", "deals"]),
             OpenApiParameter("id", int, OpenApiParameter.PATH),
             OpenApiParameter("kind", str, enum=["task", "call", "meeting", "note", "changes"]),
-            OpenApiParameter("cursor", str, description="next_cursor of the previous page"),
+            schema.CURSOR,
         ],
-        responses={200: OpenApiResponse(description="results and next_cursor (20 per page)")},
+        responses={200: TimelinePageSerializer},
         operation_id="record_timeline",
     )
     def get(self, request: Request, type_key: str, pk: int) -> HttpResponse:
@@ -275,4 +371,4 @@ class RecordTimelineView(BaseAPIView):
         except timeline.BadCursor as exc:
             raise QueryError("cursor", "this cursor is not valid.") from exc
         page = timeline.build(request.user, type_key, record, kind=kind, cursor=cursor)
-        return json_response({"results": [_timeline_item(i) for i in page.items], "next_cursor": page.next_cursor})
+        return page_response(request, [_timeline_item(i) for i in page.items], page.next_cursor)

@@ -8,11 +8,11 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
+from rapport.api import schema
 from rapport.api.representation import detail_queryset, represent
 from rapport.api.views import BaseAPIView, if_match_version, json_response
 from rapport.core.errors import PermissionDenied
@@ -45,12 +45,44 @@ def pipeline_json(pipeline: Pipeline) -> dict[str, Any]:
     }
 
 
+class StageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    position = serializers.IntegerField()
+    probability = serializers.IntegerField(min_value=0, max_value=100)
+    rotting_days = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=["open", "won", "lost"])
+    archived = serializers.BooleanField()
+
+
+class PipelineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    position = serializers.IntegerField()
+    archived = serializers.BooleanField()
+    stages = StageSerializer(many=True)
+
+
+class PipelineListSerializer(serializers.Serializer):
+    results = PipelineSerializer(many=True)
+
+
+class LostReasonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    active = serializers.BooleanField()
+
+
+class LostReasonListSerializer(serializers.Serializer):
+    results = LostReasonSerializer(many=True)
+
+
 class PipelineListView(BaseAPIView):
     @extend_schema(
         summary="Pipelines with their stages, in board order",
         tags=["Pipelines"],
         parameters=[OpenApiParameter("archived", bool, description="Include archived pipelines.")],
-        responses=OpenApiTypes.OBJECT,
+        responses=PipelineListSerializer,
         operation_id="pipelines_list",
     )
     def get(self, request: Request) -> HttpResponse:
@@ -65,7 +97,7 @@ class PipelineDetailView(BaseAPIView):
         summary="One pipeline with its stages",
         tags=["Pipelines"],
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
-        responses=OpenApiTypes.OBJECT,
+        responses=PipelineSerializer,
         operation_id="pipelines_retrieve",
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
@@ -105,7 +137,7 @@ class PipelineCreateView(BaseAPIView):
         summary="Create a pipeline (with New, Won and Lost stages)",
         tags=["Pipelines"],
         request=PipelineWriteSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        responses={201: PipelineSerializer},
         operation_id="pipelines_create",
     )
     def post(self, request: Request) -> HttpResponse:
@@ -127,7 +159,7 @@ class PipelineUpdateView(BaseAPIView):
         tags=["Pipelines"],
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         request=PipelineWriteSerializer,
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        responses={200: PipelineSerializer},
         operation_id="pipelines_partial_update",
     )
     def patch(self, request: Request, pk: int) -> HttpResponse:
@@ -157,7 +189,7 @@ class StageCreateView(BaseAPIView):
         tags=["Pipelines"],
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         request=StageWriteSerializer,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        responses={201: StageSerializer},
         operation_id="pipelines_stages_create",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
@@ -188,7 +220,7 @@ class StageUpdateView(BaseAPIView):
         tags=["Pipelines"],
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         request=StageWriteSerializer,
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT},
+        responses={200: StageSerializer},
         operation_id="stages_partial_update",
     )
     def patch(self, request: Request, pk: int) -> HttpResponse:
@@ -219,7 +251,10 @@ class StageUpdateView(BaseAPIView):
 
 class LostReasonListView(BaseAPIView):
     @extend_schema(
-        summary="Lost reasons offered when a deal is lost", tags=["Pipelines"], responses=OpenApiTypes.OBJECT
+        summary="Lost reasons offered when a deal is lost",
+        tags=["Pipelines"],
+        responses=LostReasonListSerializer,
+        operation_id="lost_reasons_list",
     )
     def get(self, request: Request) -> HttpResponse:
         reasons = LostReason.objects.all()
@@ -233,16 +268,19 @@ class MoveSerializer(serializers.Serializer):
     )
 
 
+def _deal_schema() -> type:
+    from rapport.core import registry
+
+    return schema.record_serializer(registry.get("deals"))
+
+
 class DealMoveView(BaseAPIView):
     @extend_schema(
         summary="Move a deal to a stage (status, probability and close date follow)",
         tags=["Deals"],
-        parameters=[
-            OpenApiParameter("id", int, OpenApiParameter.PATH),
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, description="The deal's ETag; stale → 412."),
-        ],
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH), schema.IF_MATCH, schema.ETAG],
         request=MoveSerializer,
-        responses={200: OpenApiResponse(description="The deal"), 400: OpenApiTypes.OBJECT, 412: OpenApiTypes.OBJECT},
+        responses={200: OpenApiResponse(response=_deal_schema(), description="The deal, with its ETag")},
         operation_id="deals_move",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:

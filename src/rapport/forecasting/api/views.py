@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -49,7 +49,8 @@ def _require_settings(request: Request, what: str) -> None:
         raise PermissionDenied(f"Only administrators can change {what}.")
 
 
-ERROR = OpenApiResponse(description="Error naming the field: {error, message, fields}")
+from rapport.api.schema import ERROR  # noqa: E402
+
 RATE_SCHEMA = inline_serializer(
     "ExchangeRate",
     {

@@ -8,11 +8,21 @@ from typing import Any
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, json_response
+from rapport.api.schema import (
+    CURSOR,
+    ETAG,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
+    IF_NONE_MATCH,
+    LOCATION,
+    LinkSerializer,
+    page_serializer,
+)
+from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, json_response, page_response
 from rapport.core import listing
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
@@ -27,7 +37,8 @@ from ..views.quotes import pdf_response
 
 TAG = ["Quotes"]
 STATUS_HELP = "One of: " + ", ".join(s for s, _ in QUOTE_STATUSES) + "."
-ERROR = OpenApiResponse(description="Error naming the field: {error, message, fields}")
+from rapport.api.schema import ERROR  # noqa: E402
+
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 IF_MATCH = OpenApiParameter(
     "If-Match", str, OpenApiParameter.HEADER, description="ETag from a read; a stale value gets 412."
@@ -35,11 +46,6 @@ IF_MATCH = OpenApiParameter(
 
 
 # --- schema-only serializers (reads are built by hand, writes are validated by the services) -----
-class LinkSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField(allow_null=True, help_text="null when you may not see the linked record")
-
-
 class QuoteLineSerializer(serializers.Serializer):
     product = LinkSerializer(allow_null=True)
     name = serializers.CharField()
@@ -86,9 +92,7 @@ class QuoteSummarySerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
-class QuotePageSerializer(serializers.Serializer):
-    results = QuoteSummarySerializer(many=True)
-    next = serializers.CharField(allow_null=True)
+QuotePageSerializer = page_serializer("QuotePage", QuoteSummarySerializer)
 
 
 class QuoteCreateSerializer(serializers.Serializer):
@@ -187,7 +191,7 @@ class QuoteListView(BaseAPIView):
         parameters=[
             OpenApiParameter("deal", int, description="Only this deal's quotes."),
             OpenApiParameter("status", str, enum=[s for s, _ in QUOTE_STATUSES]),
-            OpenApiParameter("cursor", str, description="Opaque cursor from `next`."),
+            CURSOR,
             OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA, description=f"1–{listing.MAX_PAGE_SIZE}."),
         ],
         responses={200: QuotePageSerializer, 400: ERROR},
@@ -235,19 +239,20 @@ class QuoteListView(BaseAPIView):
             }
             for r in rows
         ]
-        next_link = None
-        if more and rows:
-            query = params.copy()
-            query["cursor"] = str(rows[-1]["id"])
-            next_link = request.build_absolute_uri(request.path) + "?" + query.urlencode()
-        return json_response({"results": results, "next": next_link})
+        return page_response(request, results, str(rows[-1]["id"]) if more and rows else None)
 
 
 class DealQuotesView(BaseAPIView):
     @extend_schema(
         summary="Create a quote from a deal's line items",
         tags=TAG,
-        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The deal.")],
+        parameters=[
+            OpenApiParameter("id", int, OpenApiParameter.PATH, description="The deal."),
+            IDEMPOTENCY_KEY,
+            ETAG,
+            LOCATION,
+            IDEMPOTENT_REPLAYED,
+        ],
         request=QuoteCreateSerializer,
         responses={201: QuoteSerializer, 400: ERROR, 403: ERROR, 404: ERROR},
         operation_id="deals_quotes_create",
@@ -274,7 +279,7 @@ class QuoteDetailView(BaseAPIView):
     @extend_schema(
         summary="Retrieve a quote",
         tags=TAG,
-        parameters=[ID],
+        parameters=[ID, IF_NONE_MATCH, ETAG],
         responses={200: QuoteSerializer, 404: ERROR},
         operation_id="quotes_retrieve",
     )
@@ -289,7 +294,7 @@ class QuoteDetailView(BaseAPIView):
         summary="Change a draft quote: its lines, validity, terms or customer block",
         description="Only while the quote is a draft; totals are recomputed when the lines change.",
         tags=TAG,
-        parameters=[ID, IF_MATCH],
+        parameters=[ID, IF_MATCH, ETAG],
         request=QuoteLinesSerializer,
         responses={200: QuoteSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 412: ERROR},
         operation_id="quotes_partial_update",
@@ -347,7 +352,7 @@ def _action_view(name: str, summary: str, request_body: Any) -> type[QuoteAction
     schema = extend_schema(
         summary=summary,
         tags=TAG,
-        parameters=[ID, IF_MATCH],
+        parameters=[ID, IF_MATCH, ETAG],
         request=request_body,
         responses={200: QuoteSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 412: ERROR},
         operation_id=f"quotes_{name}",
