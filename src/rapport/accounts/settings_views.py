@@ -6,13 +6,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from rapport.core import registry
+from rapport.core import customfields, registry
 from rapport.core.models import CustomField
 from rapport.core.registry import RecordType
 from rapport.web.common import settings_required
@@ -199,8 +198,8 @@ def field_create(request: HttpRequest, type_key: str) -> HttpResponse:
     rtype = _record_type(type_key)
     form = CustomFieldForm(request.POST or None, type_key=rtype.key)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            field = form.save()
+        data = form.cleaned_data
+        field = customfields.create_field(rtype.key, data["key"], data, actor=request.user)
         messages.success(request, f"Field {field.label} added to {rtype.label_plural}.")
         return redirect("settings-field-list", type_key=rtype.key)
     return render(request, "settings/field_form.html", {"rtype": rtype, "form": form, "field": None})
@@ -212,8 +211,7 @@ def field_edit(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
     field = get_object_or_404(CustomField, pk=pk, record_type=rtype.key)
     form = CustomFieldForm(request.POST or None, instance=field, type_key=rtype.key)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            form.save()
+        field = customfields.update_field(field, form.cleaned_data, actor=request.user)
         messages.success(request, f"Field {field.label} saved.")
         return redirect("settings-field-list", type_key=rtype.key)
     return render(request, "settings/field_form.html", {"rtype": rtype, "form": form, "field": field})
@@ -225,7 +223,7 @@ def field_delete(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
     field = get_object_or_404(CustomField, pk=pk, record_type=rtype.key)
     if request.method == "POST":
         label = field.label
-        field.delete()
+        customfields.delete_field(field, actor=request.user)
         messages.success(request, f"Field {label} deleted.")
         return redirect("settings-field-list", type_key=rtype.key)
     in_use = rtype.model.objects.filter(custom__has_key=field.key).exists()

@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from rapport.core import registry
 
-from . import views
+from . import customfields, views
 
 
 def app_api_urls() -> list[str]:
@@ -28,6 +28,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("v1/search/", views.SearchView.as_view(), name="api-search"),
     path("v1/me/", views.MeView.as_view(), name="api-me"),
+    path("v1/custom-fields/", customfields.CustomFieldListView.as_view(), name="api-custom-fields"),
+    path("v1/custom-fields/<int:pk>/", customfields.CustomFieldDetailView.as_view(), name="api-custom-field"),
 ]
 urlpatterns += [path("", include(module)) for module in app_api_urls()]
 

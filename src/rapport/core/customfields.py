@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
@@ -357,3 +358,100 @@ def display(field: CustomField, value: Any) -> str:
         user = get_user_model().objects.filter(pk=value).first()
         return user.display_name if user else f"#{value}"
     return str(value)
+
+
+# --- definitions: the one write path of the settings page's API ---------------------------------------
+DEFINITION_FIELDS = (
+    "label",
+    "field_type",
+    "required",
+    "choices",
+    "reference_type",
+    "help_text",
+    "position",
+    "searchable",
+)
+
+
+def _check_definition(field: CustomField) -> None:
+    """The rules the settings form also enforces; raises ValidationError naming the field."""
+    from django.core.exceptions import ValidationError
+
+    from . import registry
+
+    errors: dict[str, str] = {}
+    if registry.find(field.record_type) is None:
+        errors["record_type"] = f"Unknown record type; one of: {', '.join(registry.keys())}."
+    if field.field_type in ("choice", "multi_choice"):
+        choices = list(dict.fromkeys(str(c).strip() for c in field.choices or [] if str(c).strip()))
+        if not choices:
+            errors["choices"] = "Give at least one choice."
+        elif any(len(c) > 100 for c in choices):
+            errors["choices"] = "Keep each choice to 100 characters."
+        field.choices = choices
+    else:
+        field.choices = []
+    if field.field_type == "reference":
+        if registry.find(field.reference_type) is None:
+            errors["reference_type"] = f"Choose the record type it refers to: {', '.join(registry.keys())}."
+    else:
+        field.reference_type = ""
+    clash = CustomField.objects.filter(record_type=field.record_type, key=field.key).exclude(pk=field.pk)
+    if field.key and clash.exists():
+        errors["key"] = f"{field.record_type} already has a field with the key “{field.key}”."
+    if errors:
+        raise ValidationError(errors)
+    field.full_clean(exclude=["choices"], validate_unique=False)
+
+
+def create_field(record_type: str, key: str, data: dict[str, Any], *, actor: Any) -> CustomField:
+    """Define a custom field on a record type (settings managers)."""
+    from .errors import PermissionDenied
+
+    if not actor.can_manage_settings():
+        raise PermissionDenied("Only administrators change custom fields.")
+    field = CustomField(record_type=record_type, key=key, **{k: v for k, v in data.items() if k in DEFINITION_FIELDS})
+    with transaction.atomic():
+        _check_definition(field)
+        field.save()
+    return field
+
+
+def update_field(field: CustomField, data: dict[str, Any], *, actor: Any) -> CustomField:
+    """Change a definition; its key and record type never change, and its type only while no record holds
+    a value for it."""
+    from django.core.exceptions import ValidationError
+
+    from . import registry
+    from .errors import PermissionDenied
+
+    if not actor.can_manage_settings():
+        raise PermissionDenied("Only administrators change custom fields.")
+    with transaction.atomic():
+        field = CustomField.objects.select_for_update().get(pk=field.pk)
+        new_type = data.get("field_type", field.field_type)
+        if new_type != field.field_type:
+            model = registry.get(field.record_type).model
+            if model.objects.filter(custom__has_key=field.key).exists():
+                raise ValidationError(
+                    {
+                        "field_type": "Records already hold values for this field, so its type cannot change; "
+                        "add a new field instead."
+                    }
+                )
+        for name in DEFINITION_FIELDS:
+            if name in data:
+                setattr(field, name, data[name])
+        _check_definition(field)
+        field.save()
+    return field
+
+
+def delete_field(field: CustomField, *, actor: Any) -> None:
+    """Remove a definition (values stay in records' JSON, no longer shown, filtered or validated)."""
+    from .errors import PermissionDenied
+
+    if not actor.can_manage_settings():
+        raise PermissionDenied("Only administrators change custom fields.")
+    with transaction.atomic():
+        field.delete()

@@ -372,3 +372,63 @@ class RecordTimelineView(BaseAPIView):
             raise QueryError("cursor", "this cursor is not valid.") from exc
         page = timeline.build(request.user, type_key, record, kind=kind, cursor=cursor)
         return page_response(request, [_timeline_item(i) for i in page.items], page.next_cursor)
+
+
+# --- the personal calendar feed address -------------------------------------------------------------
+class CalendarFeedSerializer(serializers.Serializer):
+    active = serializers.BooleanField(help_text="Whether a feed URL exists.")
+    url = serializers.URLField(
+        allow_null=True,
+        help_text="The secret feed URL: only in the answer that makes it (it is stored hashed); null otherwise.",
+    )
+    created_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+def _feed_json(user: object, url: str | None = None) -> dict[str, object]:
+    from ..models import CalendarFeed
+
+    feed = CalendarFeed.objects.filter(user=user).first()
+    return {
+        "active": feed is not None,
+        "url": url,
+        "created_at": feed.created_at if feed else None,
+        "last_used_at": feed.last_used_at if feed else None,
+    }
+
+
+class CalendarFeedView(BaseAPIView):
+    @extend_schema(
+        summary="Your calendar feed: whether it is on, when it was made and last read",
+        tags=["Activities"],
+        responses=CalendarFeedSerializer,
+        operation_id="calendar_feed_retrieve",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return json_response(_feed_json(request.user))
+
+    @extend_schema(
+        summary="Make a new feed URL (the old one stops working); the URL is in this answer only",
+        tags=["Activities"],
+        request=None,
+        responses={201: CalendarFeedSerializer},
+        operation_id="calendar_feed_regenerate",
+    )
+    def post(self, request: Request) -> HttpResponse:
+        from .. import calendar
+
+        raw = calendar.issue_feed(request.user)
+        url = request.build_absolute_uri(f"/calendar/feed/{raw}.ics")
+        return json_response(_feed_json(request.user, url), status=201)
+
+    @extend_schema(
+        summary="Turn the calendar feed off (its URL stops working)",
+        tags=["Activities"],
+        responses={204: None},
+        operation_id="calendar_feed_revoke",
+    )
+    def delete(self, request: Request) -> HttpResponse:
+        from .. import calendar
+
+        calendar.revoke_feed(request.user)
+        return HttpResponse(status=204)
