@@ -273,3 +273,31 @@ def test_every_choice_filter_value_answers_200_on_the_api_and_the_page(type_key,
             assert api.status_code == 200, (spec.name, value, api.content)
             html = page.get(f"/{type_key}/", {spec.name: value})
             assert html.status_code == 200, (spec.name, value)
+
+
+def test_an_api_address_that_names_nothing_answers_the_json_error(users, api_client_for):
+    client = api_client_for(users["member"])
+    for path in ("/api/v1/people/null/", "/api/v1/people/-5/restore/", "/api/v1/nothing-here/"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.json()["error"] == "not_found", path
+    page = Client()
+    page.force_login(users["member"])
+    assert page.get("/nothing-here/")["Content-Type"].startswith("text/html")
+
+
+def test_nested_entries_are_whole_in_a_patch(users, api_client_for, person):
+    """A PATCH of a nested entry missing a required field is a 400 naming it, not a 500 (schemathesis)."""
+    client = api_client_for(users["member"])
+    cases = [
+        ("people", person.pk, {"emails": [{"primary": True}]}, "emails[0].email"),
+        ("people", person.pk, {"phones": [{"kind": "mobile"}]}, "phones[0].number"),
+    ]
+    activity = write("activities", {"kind": "task", "subject": "T"}, actor=users["member"])
+    cases.append(("activities", activity.pk, {"links": [{"id": person.pk}]}, "links[0].type"))
+    for type_key, pk, body, field in cases:
+        answer = client.patch(f"/api/v1/{type_key}/{pk}/", body, content_type="application/json")
+        assert answer.status_code == 400 and field in answer.json()["fields"], (body, answer.content)
+    ok = client.patch(f"/api/v1/people/{person.pk}/", {"phones": ["+1 415 555 0199"]}, content_type="application/json")
+    assert ok.status_code == 200 and ok.json()["phones"] == [
+        {"number": "+14155550199", "kind": "work", "primary": True}
+    ]

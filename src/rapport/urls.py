@@ -12,3 +12,6 @@ urlpatterns = [
     path("", include("rapport.activities.my_urls")),
     path("", include("rapport.web.urls")),
 ]
+
+# An /api/ address that names no endpoint answers like the API does (JSON, the Error schema).
+handler404 = "rapport.api.errors.not_found"

@@ -8,7 +8,12 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from rapport.core import registry
-from rapport.core.serializers import RecordWriteSerializer, RejectUnknownFields, actor_of, no_such_record
+from rapport.core.serializers import (
+    EntrySerializer,
+    RecordWriteSerializer,
+    actor_of,
+    no_such_record,
+)
 from rapport.core.visibility import linkable
 
 from .models import Activity
@@ -19,7 +24,7 @@ MAX_LINKS = 50
 BODY_MAX = 20_000
 
 
-class LinkSerializer(RejectUnknownFields):
+class LinkSerializer(EntrySerializer):
     """An activity's link to a record: only to records the actor may view (the rule of
     core.serializers.RecordLinkField); a link the activity already has may be sent back."""
 

@@ -7,7 +7,12 @@ from typing import Any
 from rest_framework import serializers
 
 from rapport.core.normalize import normalize_domain, normalize_email, normalize_phone, normalize_url
-from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields, actor_of
+from rapport.core.serializers import (
+    EntrySerializer,
+    RecordLinkField,
+    RecordWriteSerializer,
+    actor_of,
+)
 from rapport.core.visibility import linkable
 
 from .models import PHONE_KINDS, Company, Person
@@ -95,7 +100,7 @@ class CompanyWriteSerializer(RecordWriteSerializer):
         return attrs
 
 
-class EmailEntrySerializer(RejectUnknownFields):
+class EmailEntrySerializer(EntrySerializer):
     email = serializers.CharField(max_length=254)
     primary = serializers.BooleanField(required=False, default=False)
 
@@ -111,7 +116,7 @@ class EmailEntrySerializer(RejectUnknownFields):
             raise serializers.ValidationError(str(exc))
 
 
-class PhoneEntrySerializer(RejectUnknownFields):
+class PhoneEntrySerializer(EntrySerializer):
     number = serializers.CharField(max_length=40)
     kind = serializers.ChoiceField(choices=PHONE_KINDS, required=False, default="work")
     primary = serializers.BooleanField(required=False, default=False)

@@ -188,6 +188,20 @@ class RejectUnknownFields(serializers.Serializer):
         return value
 
 
+class EntrySerializer(RejectUnknownFields):
+    """A nested entry of a write (an email, a phone, a link, a line…) is always validated whole: inside a
+    PATCH, DRF would skip its missing required fields and defaults, and the write would fail later."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        root = self.root
+        partial = getattr(root, "partial", False)
+        root.partial = False
+        try:
+            return super().run_validation(data)
+        finally:
+            root.partial = partial
+
+
 class RecordWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
     """Subclasses set ``Meta.model`` and ``Meta.fields`` (the type's own fields).
 

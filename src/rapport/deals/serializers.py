@@ -10,14 +10,14 @@ from rest_framework import serializers
 
 from rapport.contacts.models import Company, Person
 from rapport.core.money import precision_error
-from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields
+from rapport.core.serializers import EntrySerializer, RecordLinkField, RecordWriteSerializer
 from rapport.forecasting.serializers import clean_currency
 from rapport.quotes.serializers import LineItemSerializer, price_line
 
 from .models import CONTACT_ROLES, DEAL_STATUSES, Deal, LostReason, Pipeline, Stage
 
 
-class DealContactSerializer(RejectUnknownFields):
+class DealContactSerializer(EntrySerializer):
     person = RecordLinkField(Person)
     role = serializers.ChoiceField(choices=CONTACT_ROLES, required=False, default="other")
 

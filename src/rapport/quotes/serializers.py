@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from rapport.core.money import precision_error
-from rapport.core.serializers import RecordLinkField, RecordWriteSerializer, RejectUnknownFields
+from rapport.core.serializers import EntrySerializer, RecordLinkField, RecordWriteSerializer
 from rapport.forecasting.serializers import clean_currency
 
 from .models import Product
@@ -17,7 +17,7 @@ from .models import Product
 PERCENT = {"max_digits": 5, "decimal_places": 2, "min_value": Decimal("0"), "max_value": Decimal("100")}
 
 
-class PriceSerializer(RejectUnknownFields):
+class PriceSerializer(EntrySerializer):
     currency = serializers.CharField(max_length=3)
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"))
 
@@ -61,7 +61,7 @@ class ProductWriteSerializer(RecordWriteSerializer):
         return value
 
 
-class LineItemSerializer(RejectUnknownFields):
+class LineItemSerializer(EntrySerializer):
     ignored_keys = frozenset({"net", "tax"})  # computed, shown by the API: a line read back is accepted
     product = RecordLinkField(Product, required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
