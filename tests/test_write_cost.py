@@ -167,3 +167,23 @@ def test_deal_create_and_update_with_contacts(users, api_client_for, company):
     assert len(statements) <= 9, "\n".join(statements)
     assert response.json()["amount"] == "1500.00" and response.json()["version"] == 2
     assert client.get(body["url"]).json() == response.json()
+
+
+def test_a_refused_update_leaves_the_callers_record_as_it_was(users):
+    from django.core.exceptions import ValidationError
+
+    from rapport.core import services
+
+    member = users["member"]
+    services.create_record(
+        Person, {"first_name": "Grace", "emails": [{"email": "g@example.org"}]}, actor=member, source="api"
+    )
+    ada = services.create_record(Person, {"first_name": "Ada"}, actor=member, source="api")
+    with pytest.raises(ValidationError):
+        services.update_record(
+            ada, {"first_name": "Changed", "emails": [{"email": "g@example.org"}]}, actor=member, source="api"
+        )
+    assert (ada.first_name, ada.version) == ("Ada", 1)
+    assert Person.objects.get(pk=ada.pk).first_name == "Ada"
+    updated = services.update_record(ada, {"first_name": "Ada L."}, actor=member, source="api")
+    assert (ada.first_name, ada.version) == ("Ada", 1) and (updated.first_name, updated.version) == ("Ada L.", 2)

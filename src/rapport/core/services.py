@@ -6,6 +6,7 @@ event (history and outbox) and updates the search index in the same transaction.
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
 from collections.abc import Iterator
@@ -160,7 +161,7 @@ def update_record(
     again against the locked current state (or refused, with ``expected_version``)."""
     try:
         with transaction.atomic():
-            return _update(record, data, actor=actor, source=source, expected_version=expected_version)
+            return _update(_working_copy(record), data, actor=actor, source=source, expected_version=expected_version)
     except _Raced:
         with transaction.atomic():
             return _update(_locked(record), data, actor=actor, source=source, expected_version=expected_version)
@@ -168,6 +169,18 @@ def update_record(
 
 class _Raced(Exception):
     pass
+
+
+def _working_copy(record: Record) -> Record:
+    """The caller's record as read, to change: the caller's own object stays as it was whatever
+    happens (a refused write leaves it untouched), with its related-object and child-row caches."""
+    current = copy.copy(record)
+    current._state = copy.copy(record._state)
+    current._state.fields_cache = dict(record._state.fields_cache)
+    prefetched = getattr(record, "_prefetched_objects_cache", None)
+    if prefetched is not None:
+        current.__dict__["_prefetched_objects_cache"] = dict(prefetched)
+    return current
 
 
 def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, expected_version: int | None) -> Record:
