@@ -52,7 +52,7 @@ class ActivityWriteSerializer(RecordWriteSerializer):
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
     )
-    links = LinkSerializer(many=True, required=False, max_length=MAX_LINKS)
+    links = LinkSerializer(many=True, required=False, max_length=MAX_LINKS)  # type: ignore[call-arg]
     text_max_lengths = {"body": BODY_MAX}
 
     class Meta:

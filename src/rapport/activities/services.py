@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from rapport.core import services
 
@@ -16,7 +16,10 @@ def complete_activity(
     changes: dict[str, Any] = {"done": True}
     if outcome:
         changes["outcome"] = outcome
-    return services.update_record(activity, changes, actor=actor, source=source, expected_version=expected_version)
+    return cast(
+        Activity,
+        services.update_record(activity, changes, actor=actor, source=source, expected_version=expected_version),
+    )
 
 
 def reschedule_activity(
@@ -30,4 +33,7 @@ def reschedule_activity(
         changes["start_at"] = when
         if activity.end_at is not None:
             changes["end_at"] = when + (activity.end_at - activity.start_at)
-    return services.update_record(activity, changes, actor=actor, source=source, expected_version=expected_version)
+    return cast(
+        Activity,
+        services.update_record(activity, changes, actor=actor, source=source, expected_version=expected_version),
+    )

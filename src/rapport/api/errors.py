@@ -76,8 +76,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response(400, "malformed", f"The request body is not valid JSON: {exc.detail}")
     response = drf_exception_handler(exc, context)
     if response is not None:
-        detail = getattr(exc, "detail", "")
-        message = str(detail) if not isinstance(detail, (dict, list)) else "Request failed."
+        raw_detail: Any = getattr(exc, "detail", None)
+        message_detail: Any = "" if raw_detail is None else raw_detail
+        message = str(message_detail) if not isinstance(message_detail, (dict, list)) else "Request failed."
         code = getattr(exc, "default_code", "error")
         response.data = {"error": code, "message": message}
     return response

@@ -79,7 +79,7 @@ class WindowRateThrottle(BaseThrottle):
         user = request.user
         if not user or not user.is_authenticated:
             return True
-        limit, period = parse_rate(api_settings.DEFAULT_THROTTLE_RATES[self.scope])
+        limit, period = parse_rate(str(api_settings.DEFAULT_THROTTLE_RATES[self.scope]))
         now = _now()
         key = f"{self.scope}:{user.pk}"
         if getattr(settings, "RAPPORT_API_RATE_STORE", "database") == "cache":

@@ -176,13 +176,13 @@ class Person(Record):
         if "phones" in data:
             if not created:
                 self.phones.all().delete()
-            rows = [
+            phone_rows = [
                 PersonPhone(
                     person=self, number=p["number"], kind=p.get("kind") or "work", is_primary=i == 0, position=i
                 )
                 for i, p in enumerate(_primary_first(data["phones"]))
             ]
-            self.cache_related("phones", PersonPhone.objects.bulk_create(rows) if rows else [])
+            self.cache_related("phones", PersonPhone.objects.bulk_create(phone_rows) if phone_rows else [])
 
     def api_extra(self, viewer: Any) -> dict[str, Any]:
         return {

@@ -22,7 +22,8 @@ MAX_PHONES = 20
 
 
 class CompanyWriteSerializer(RecordWriteSerializer):
-    parent = RecordLinkField(Company, required=False, allow_null=True)
+    # A declared field named like DRF's Field.parent attribute: DRF's metaclass keeps it apart.
+    parent = RecordLinkField(Company, required=False, allow_null=True)  # type: ignore[assignment]
 
     class Meta:
         model = Company
@@ -135,8 +136,8 @@ class PhoneEntrySerializer(EntrySerializer):
 
 class PersonWriteSerializer(RecordWriteSerializer):
     company = RecordLinkField(Company, required=False, allow_null=True)
-    emails = EmailEntrySerializer(many=True, required=False, max_length=MAX_EMAILS)
-    phones = PhoneEntrySerializer(many=True, required=False, max_length=MAX_PHONES)
+    emails = EmailEntrySerializer(many=True, required=False, max_length=MAX_EMAILS)  # type: ignore[call-arg]
+    phones = PhoneEntrySerializer(many=True, required=False, max_length=MAX_PHONES)  # type: ignore[call-arg]
 
     class Meta:
         model = Person

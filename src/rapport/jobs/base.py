@@ -80,11 +80,11 @@ class _fixed:  # noqa: N801 - used like a function
         return self.seconds
 
 
-def max_attempts_of(task: Task) -> int:
+def max_attempts_of(task: Any) -> int:
     return task.max_attempts if isinstance(task, RapportTask) else 1
 
 
-def retry_delay_of(task: Task, attempts_made: int) -> timedelta:
+def retry_delay_of(task: Any, attempts_made: int) -> timedelta:
     delay = task.retry_delay(attempts_made) if isinstance(task, RapportTask) else 0.0
     return timedelta(seconds=delay)
 

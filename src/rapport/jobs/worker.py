@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from traceback import format_exception
+from typing import Any
 
 from django.db import close_old_connections, connection, transaction
 from django.db.utils import OperationalError
@@ -62,7 +63,7 @@ def requeue_lost_jobs(*, backend_name: str = "default", now: datetime | None = N
             attempts_left = len(row.worker_ids) < max_attempts_of(row.task)
         except Exception:  # the task's code is gone: nothing to run again
             attempts_left = False
-        fields = {"exception_class_path": "rapport.jobs.worker.WorkerLost", "traceback": message}
+        fields: dict[str, Any] = {"exception_class_path": "rapport.jobs.worker.WorkerLost", "traceback": message}
         if attempts_left:
             fields.update(status=TaskResultStatus.READY, run_after=get_date_max())
         else:
@@ -193,7 +194,8 @@ class Worker:
         try:
             task_started.send(sender=backend_type, task_result=result)
             if task.takes_context:
-                value = task.call(TaskContext(task_result=result), *result.args, **result.kwargs)
+                value = task.call(TaskContext(task_result=result),  # type: ignore[arg-type]
+                 *result.args, **result.kwargs)
             else:
                 value = task.call(*result.args, **result.kwargs)
             row.set_successful(value)

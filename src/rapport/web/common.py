@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -17,6 +17,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from rapport.core import registry
 from rapport.core.registry import RecordType
+
+if TYPE_CHECKING:
+    from rapport.accounts.models import User
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The user of a request that passed login: every view behind :func:`page` or
+    :func:`settings_required` has one."""
+    return cast("User", request.user)
 
 
 def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -54,7 +63,7 @@ def query_string(params: QueryDict | dict[str, Any], **changes: Any) -> str:
     for key in params:
         if key in changes:
             continue
-        values = getlist(key) if getlist else [params[key]]
+        values: list[Any] = getlist(key) if getlist else [params[key]]
         items.extend((key, v) for v in values if v != "")
     for key, value in changes.items():
         if value is None or value == "":

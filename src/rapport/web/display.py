@@ -204,8 +204,9 @@ def model_value(rtype: RecordType, record: Record, name: str, user: Any) -> Show
     value = getattr(record, name)
     if value in (None, ""):
         return EMPTY
-    if mf.choices:
-        return Shown(str(dict(mf.flatchoices).get(value, value)), kind="choice")
+    model_field: Any = mf  # a reverse relation has no choices
+    if getattr(model_field, "choices", None):
+        return Shown(str(dict(model_field.flatchoices).get(value, value)), kind="choice")
     col = next((c for c in rtype.columns if c.path == name), None)
     if col is not None:
         currency = rtype.columns_by_key.get(col.currency) if col.currency else None

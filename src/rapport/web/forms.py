@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -107,7 +107,7 @@ def build_fields(
             spec.help = spec.help or "Separate tags with commas."
         elif isinstance(f, serializers.ListSerializer):
             spec.widget = "rows"
-            child = f.child
+            child: Any = f.child
             for child_name, child_field in child.fields.items():
                 if child_name == "primary":
                     spec.row_primary = True
@@ -118,17 +118,18 @@ def build_fields(
                 choices = [(str(k), str(v)) for k, v in child_field.choices.items()] if is_choice else []
                 spec.parts.append(RowPart(child_name, str(child_field.label or child_name), widget, choices))
         elif isinstance(f, serializers.PrimaryKeyRelatedField):
-            target = f.queryset.model if f.queryset is not None else None
+            queryset: Any = cast(Any, f).queryset
+            target = queryset.model if queryset is not None else None
             if target is get_user_model():
                 spec.widget = "user"
                 spec.choices = users
-            elif target is not None and getattr(target, "record_type_key", ""):
+            elif target is not None and getattr(target, "record_type_key", None):
                 spec.widget = "record"
                 spec.link_type = registry.for_model(target).key
             else:
                 # A settings-like table (pipeline, stage, lost reason): a select of its rows.
                 spec.widget = "select"
-                rows = [(str(o.pk), getattr(o, "form_label", str(o))) for o in f.queryset.all()[:500]]
+                rows = [(str(o.pk), getattr(o, "form_label", str(o))) for o in queryset.all()[:500]]
                 spec.choices = rows if f.required else [("", "—"), *rows]
         elif isinstance(f, serializers.ChoiceField):
             spec.widget = "select"
@@ -244,7 +245,7 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
             rows: list[dict[str, Any]] = []
             if instance is not None:
                 for obj in instance.related_items(name):
-                    row = {p.name: _part_value(p, _attr(obj, p.name)) for p in spec.parts}
+                    row: dict[str, Any] = {p.name: _part_value(p, _attr(obj, p.name)) for p in spec.parts}
                     row["primary"] = bool(getattr(obj, "is_primary", False))
                     rows.append(row)
             spec.value = rows or [_blank_row(spec, primary=True)]
@@ -263,7 +264,7 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
             spec.value = _str(getattr(instance, f"{name}_id", None))
             linked = getattr(instance, name, None) if spec.value else None
             spec.display = ""
-            if linked is not None and getattr(linked, "record_type_key", ""):
+            if linked is not None and getattr(linked, "record_type_key", None):
                 label = link_label(
                     user, linked.record_type_key, str(linked), owner_id=linked.owner_id, team_id=linked.team_id
                 )

@@ -27,7 +27,7 @@ from rapport.core.models import CustomField, SavedView
 from rapport.core.registry import Column, RecordType
 
 from . import display
-from .common import error_page, page, query_string, record_type, safe_next
+from .common import error_page, page, query_string, record_type, safe_next, signed_in
 from .forms import record_label, user_choices
 
 BULK_ACTIONS = [
@@ -142,12 +142,12 @@ def _saved_views(rtype: RecordType, user: Any) -> list[SavedView]:
 
 
 def _saved_params(params: QueryDict) -> str:
-    return urlencode([(k, v) for k, v in params.lists() if k not in VIEW_PARAMS_EXCLUDED for v in v if v != ""])
+    return urlencode([(k, v) for k, vs in params.lists() if k not in VIEW_PARAMS_EXCLUDED for v in vs if v != ""])
 
 
 @page
 def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     rtype = record_type(type_key, user)
     params = request.GET
     defs = customfields.definitions(rtype.key)
@@ -260,7 +260,7 @@ MAX_VIEW_PARAMS = 2000
 @page
 @require_POST
 def save_view(request: HttpRequest, type_key: str) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     rtype = record_type(type_key, user)
     name = request.POST.get("name", "").strip()
     params = request.POST.get("params", "")
@@ -293,7 +293,7 @@ def save_view(request: HttpRequest, type_key: str) -> HttpResponse:
 @page
 @require_POST
 def delete_view(request: HttpRequest, type_key: str, view_id: int) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     rtype = record_type(type_key, user)
     view = get_object_or_404(SavedView, pk=view_id, record_type=rtype.key, owner=user)
     view.delete()
@@ -305,7 +305,7 @@ def delete_view(request: HttpRequest, type_key: str, view_id: int) -> HttpRespon
 @page
 @require_POST
 def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     rtype = record_type(type_key, user)
     back = safe_next(request, f"/{rtype.key}/")
     action = request.POST.get("action", "")

@@ -3,7 +3,7 @@ for every registered record type."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as Forbidden
@@ -99,7 +99,7 @@ def _child_item(child: serializers.Serializer, obj: Any, user: Any) -> dict[str,
 
 def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]]:
     serializer = rtype.get_serializer_class()()
-    out = []
+    out: list[dict[str, Any]] = []
     for name, f in serializer.fields.items():
         if f.read_only or name in ("custom", "tags", "notes", "owner"):
             continue
@@ -122,7 +122,7 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
                         }
                     )
                 else:
-                    items.append(_child_item(f.child, obj, user))
+                    items.append(_child_item(cast(Any, f.child), obj, user))
             out.append({"label": label, "list": items, "value": None})
         else:
             out.append({"label": label, "list": None, "value": display.model_value(rtype, record, name, user)})

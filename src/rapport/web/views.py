@@ -18,7 +18,7 @@ from rapport.core.errors import PermissionDenied, RecordError
 from rapport.core.listing import QueryError, decode_cursor, encode_cursor
 
 from . import display
-from .common import error_page, page, query_string
+from .common import error_page, page, query_string, signed_in
 
 RECENT = 10
 BIN_PAGE = 30
@@ -32,7 +32,7 @@ def _title(rtype: registry.RecordType, row: dict[str, Any]) -> str:
 
 @page
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     panels = []
     for rtype in registry.all_types():
         if user.scope_for(rtype.key, "view") is None:
@@ -61,7 +61,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @page
 def search_page(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     query = request.GET.get("q", "").strip()
     live = request.GET.get("live") == "1"
     hits = search.search(user, query, limit=LIVE_LIMIT if live else SEARCH_LIMIT) if query else []
@@ -92,7 +92,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
 
 @page
 def recycle_bin(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     types = [t for t in registry.all_types() if user.scope_for(t.key, "delete") is not None]
     type_filter = request.GET.get("type", "")
     if type_filter:
@@ -144,7 +144,7 @@ def recycle_bin(request: HttpRequest) -> HttpResponse:
 @page
 @require_POST
 def restore(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     rtype = registry.find(type_key)
     if rtype is None:
         raise Http404("No such record.")
