@@ -22,7 +22,7 @@ SITE_URL = "http://127.0.0.1:8000"
 @dataclass
 class DemoContext:
     """Filled in app order (``INSTALLED_APPS``): accounts adds users, contacts adds companies and people,
-    later apps read them."""
+    deals adds deals, later apps read them."""
 
     rng: random.Random
     logins: list[str] = field(default_factory=list)
@@ -31,6 +31,7 @@ class DemoContext:
     sellers: list[Any] = field(default_factory=list)
     companies: list[Any] = field(default_factory=list)
     people: list[Any] = field(default_factory=list)
+    deals: list[Any] = field(default_factory=list)
 
 
 def write(type_key: str, data: dict[str, Any], *, actor: Any, instance: Any = None) -> Any:

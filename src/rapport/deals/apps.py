@@ -7,5 +7,5 @@ class DealsConfig(AppConfig):
     verbose_name = "Deals"
 
     def ready(self) -> None:
-        # Registers deals.
-        from . import records  # noqa: F401
+        # Registers deals (and the app's jobs, if any).
+        from . import records, tasks  # noqa: F401

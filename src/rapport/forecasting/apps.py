@@ -5,3 +5,6 @@ class ForecastingConfig(AppConfig):
     name = "rapport.forecasting"
     label = "forecasting"
     verbose_name = "Forecasting"
+
+    def ready(self) -> None:
+        from . import records, tasks  # noqa: F401

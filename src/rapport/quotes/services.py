@@ -9,7 +9,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as InvalidInput
 
@@ -32,11 +31,6 @@ DEFAULT_TERMS = "Prices are valid until the date above. Payment within 30 days o
 
 def quote_etag(quote: Quote) -> str:
     return f'"{quote.pk}-{quote.version}"'
-
-
-def visible_quotes(user: Any) -> QuerySet[Quote]:
-    """Quotes whose deal ``user`` may see: the deal's visibility is the quote's."""
-    return Quote.objects.filter(deal__in=Deal.objects.visible_to(user).values("pk"))
 
 
 def _check_deal(actor: Any, deal: Deal) -> None:

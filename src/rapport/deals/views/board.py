@@ -26,8 +26,8 @@ from rapport.forecasting.money import Rates, base_currency
 from rapport.web.common import error_page, page, query_string, record_type, settings_required
 from rapport.web.forms import user_choices
 
-from .. import board, leads, pipelines, services
-from ..models import Deal, DealContact, LostReason, Pipeline, Stage
+from .. import board, leads, pipelines, queries, services
+from ..models import Deal, LostReason, Pipeline, Stage
 
 SECTION_DEALS = 10
 CONFLICT_MESSAGE = "Someone else changed this deal; here is the current card."
@@ -282,27 +282,19 @@ def related_deals(request: HttpRequest) -> HttpResponse:
         person = Person.objects.visible_to(user).filter(pk=int(person_raw)).first()
         if person is None:
             raise Http404("No such person.")
-        deals = Deal.objects.visible_to(user).filter(
-            pk__in=DealContact.objects.filter(person_id=person.pk).values("deal_id")
-        )
+        deals = queries.deals_of_person(user, person)
         new_url = f"/deals/new/?person={person.pk}" + (f"&company={person.company_id}" if person.company_id else "")
         all_url = ""
     elif is_id(company_raw):
         company = Company.objects.visible_to(user).filter(pk=int(company_raw)).first()
         if company is None:
             raise Http404("No such company.")
-        deals = Deal.objects.visible_to(user).filter(company_id=company.pk)
+        deals = queries.deals_of_company(user, company)
         new_url = f"/deals/new/?company={company.pk}"
         all_url = f"/deals/?company={company.pk}"
     else:
         return HttpResponse("company or person: give the id of one.", status=400, content_type="text/plain")
-    rows = list(
-        deals.order_by("-updated_at", "-id").values(
-            "id", "title", "status", "amount", "currency", "stage__name", "expected_close_date"
-        )[: SECTION_DEALS + 1]
-    )
-    for row in rows:
-        row["amount_text"] = board.format_amount(row["amount"])
+    rows = queries.section_rows(deals, SECTION_DEALS + 1)
     context = {
         "rows": rows[:SECTION_DEALS],
         "more": len(rows) > SECTION_DEALS,

@@ -30,6 +30,7 @@ from rapport.core.models import to_json_value
 from rapport.core.visibility import can, record_link
 from rapport.deals.models import Deal
 
+from .. import queries
 from .. import services as quotes
 from ..models import QUOTE_STATUSES, Quote
 from ..serializers import LineItemSerializer
@@ -167,7 +168,7 @@ def _answer(quote_id: int, user: Any, status: int = 200, **headers: str) -> Http
 
 def _fetch(user: Any, pk: int) -> Quote:
     quote = (
-        quotes.visible_quotes(user)
+        queries.visible_quotes(user)
         .select_related("deal", "created_by")
         .prefetch_related("lines__product")
         .filter(pk=pk)
@@ -203,7 +204,7 @@ class QuoteListView(BaseAPIView):
         if unknown:
             name = sorted(unknown)[0]
             raise listing.QueryError(name, f"unknown parameter {name}.")
-        qs = quotes.visible_quotes(request.user)
+        qs = queries.visible_quotes(request.user)
         if params.get("deal"):
             if not is_id(params["deal"]):
                 raise listing.QueryError("deal", "give a deal id.")

@@ -20,7 +20,7 @@ from rapport.core.inputs import is_id
 from rapport.deals.models import Deal
 from rapport.web.common import error_page, page
 
-from .. import pdf
+from .. import pdf, queries
 from .. import services as quotes
 from ..models import Product, Quote, price, price_all
 
@@ -38,7 +38,7 @@ def _deal(user: Any, pk: int) -> Deal:
 
 
 def _quote(user: Any, pk: int) -> Quote:
-    quote = quotes.visible_quotes(user).select_related("deal", "created_by").filter(pk=pk).first()
+    quote = queries.visible_quotes(user).select_related("deal", "created_by").filter(pk=pk).first()
     if quote is None:
         raise Http404("No such quote.")
     return quote
