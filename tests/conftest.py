@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Any
 
 import pytest
@@ -36,6 +37,41 @@ def _schema_check_per_test(request: Any) -> Any:
     schema_check.set_enabled(True)
     if schema_check._state["generation"] != generation:
         schema_check.schema_changed()  # custom fields made by this test are rolled back: rebuild next time
+
+
+INVARIANT_COST = {"seconds": 0.0, "checks": 0}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if INVARIANT_COST["checks"]:
+        terminalreporter.write_line(
+            f"history invariant: {INVARIANT_COST['checks']} checks, {INVARIANT_COST['seconds']:.1f} s"
+        )
+
+
+@pytest.fixture(autouse=True)
+def history_invariant(request: pytest.FixtureRequest) -> Any:
+    """After every test that used the database, the write path's invariants hold over everything
+    it wrote (core/invariants.py): a write that bypasses the services fails the test that made it."""
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (
+        "transactional_db" in names or "live_server" in names or bool(marker and marker.kwargs.get("transaction"))
+    )
+    if not (transactional or marker or "db" in names):
+        yield
+        return
+    # Set the database up before this fixture, so this teardown runs before its rollback or flush.
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    from rapport.core.invariants import history_problems
+
+    started = time.perf_counter()
+    problems = history_problems()
+    INVARIANT_COST["seconds"] += time.perf_counter() - started
+    INVARIANT_COST["checks"] += 1
+    if problems:
+        pytest.fail("History invariant broken (write outside core/services.py?):\n" + "\n".join(problems[:20]))
 
 
 def default_role(key: str) -> Role:

@@ -177,3 +177,59 @@ def test_person_search_entry_is_current_after_each_service(person):
     entry = SearchEntry.objects.get(type_key="people", record_id=person.pk)
     assert "Acme" in entry.body
     assert Person.objects.get(pk=person.pk).version == 1
+
+
+# --- the invariant checker itself ----------------------------------------------------------------
+class Rollback(Exception):
+    pass
+
+
+def problems_after(bypass):
+    """Run ``bypass`` in a savepoint, return what the checker reports, and undo it."""
+    from rapport.core.invariants import history_problems
+
+    assert history_problems() == []
+    found = []
+    with pytest.raises(Rollback), transaction.atomic():
+        bypass()
+        found = history_problems()
+        raise Rollback
+    assert history_problems() == []
+    return found
+
+
+def test_the_invariant_checker_reports_writes_that_bypass_the_services(person, company, users):
+    from django.db.models import F
+
+    deal = write("deals", {"title": "Engines", "company": company.pk}, actor=users["member"])
+    # a rename behind the services' back: the search entry keeps the old name
+    assert problems_after(lambda: Person.objects.filter(pk=person.pk).update(last_name="Byron")) == [
+        f"people #{person.pk}: stale search entry (title)"
+    ]
+    # a version bump without an event
+    assert problems_after(lambda: Deal.objects.filter(pk=deal.pk).update(version=F("version") + 1)) == [
+        f"deals #{deal.pk}: version 2 but 1 version-changing events"
+    ]
+    # the old bug: a company renamed without refreshing its dependents
+    assert sorted(
+        problems_after(lambda: type(company).objects.filter(pk=company.pk).update(name="Babbage", version=2))
+    ) == [
+        f"companies #{company.pk}: stale search entry (title)",
+        f"companies #{company.pk}: version 2 but 1 version-changing events",
+        f"deals #{deal.pk}: stale search entry (body)",
+        f"people #{person.pk}: stale search entry (body)",
+    ]
+    # moving a record to another team behind the services' back (the old sync_owner_team)
+    assert problems_after(lambda: Person.objects.filter(pk=person.pk).update(team=users["outsider"].team)) == [
+        f"people #{person.pk}: stale search entry (team_id)"
+    ]
+    # a record created without an event or a search entry
+    ghost = {}
+
+    def create_ghost():
+        ghost["pk"] = Person.objects.create(first_name="Ghost").pk
+
+    assert sorted(problems_after(create_ghost)) == [
+        f"people #{ghost['pk']}: no search entry",
+        f"people #{ghost['pk']}: version 1 but 0 version-changing events",
+    ]

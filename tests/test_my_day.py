@@ -12,6 +12,7 @@ from freezegun import freeze_time
 from rapport.accounts.models import Team
 from rapport.activities import myday
 from rapport.activities.models import Activity, Reminder
+from rapport.core import services
 
 from .browser import CHROMIUM, PASSWORD, page_fixture
 from .conftest import make_user, write
@@ -151,11 +152,13 @@ def test_query_counts_with_thousands_of_open_tasks(users, client, api_client_for
     base = task(member, "2026-11-20T09:00:00Z", "Template")
     fields = {f.attname: getattr(base, f.attname) for f in Activity._meta.concrete_fields if f.attname != "id"}
     start = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
-    Activity.objects.bulk_create(
+    services.create_records_in_bulk(
         [
             Activity(**{**fields, "subject": f"Task {n}", "due_at": start + dt.timedelta(hours=n % 2000)})
             for n in range(5000)
-        ]
+        ],
+        actor=member,
+        source="import",
     )
     client.force_login(member)
     with freeze_time(NOW):

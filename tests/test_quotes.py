@@ -51,8 +51,8 @@ def make_deal(actor: Any, company: Any = None, lines: list[dict[str, Any]] | Non
 
 @pytest.fixture
 def deal(users, company):
-    company.street, company.postal_code, company.city, company.country = "1 Main St", "75001", "Paris", "France"
-    company.save()
+    address = {"street": "1 Main St", "postal_code": "75001", "city": "Paris", "country": "France"}
+    company = write("companies", address, actor=users["member"], instance=company)
     return make_deal(users["member"], company)
 
 

@@ -10,11 +10,15 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
+from rapport.core import registry
+from rapport.core.audit import record_setting_change, values
 from rapport.core.services import sync_owner_team
 
 from .models import ACTIONS, ApiToken, Role, Team, User
 
 SCOPE_CHOICES = ("none", "own", "team", "all")
+# What the audit trail shows of a user (never the password hash).
+USER_FIELDS = ("username", "email", "first_name", "last_name", "role", "team", "time_zone", "is_active", "is_superuser")
 
 
 def end_sessions(user: User) -> int:
@@ -34,6 +38,9 @@ def deactivate_user(user: User, *, actor: Any) -> User:
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
+        record_setting_change(
+            "user", user, actor=actor, before={"is_active": True}, after={"is_active": False}, label=user.username
+        )
     end_sessions(user)
     return user
 
@@ -43,6 +50,9 @@ def reactivate_user(user: User, *, actor: Any) -> User:
     if not user.is_active:
         user.is_active = True
         user.save(update_fields=["is_active"])
+        record_setting_change(
+            "user", user, actor=actor, before={"is_active": False}, after={"is_active": True}, label=user.username
+        )
     return user
 
 
@@ -77,16 +87,20 @@ def create_user(
     else:
         user.set_unusable_password()
     user.save()
+    record_setting_change("user", user, actor=actor, action="created", after=values(user, USER_FIELDS), label=username)
     return user
 
 
 @transaction.atomic
 def create_team(*, name: str, actor: Any) -> Team:
-    return Team.objects.create(name=name)
+    team = Team.objects.create(name=name)
+    record_setting_change("team", team, actor=actor, action="created", after={"name": name})
+    return team
 
 
 @transaction.atomic
 def rename_team(team: Team, *, name: str, actor: Any) -> Team:
+    record_setting_change("team", team, actor=actor, before={"name": team.name}, after={"name": name}, label=name)
     team.name = name
     team.save(update_fields=["name"])
     return team
@@ -101,6 +115,16 @@ def delete_team(team: Team, *, actor: Any) -> int:
     for member in members:
         member.team_id = None
         sync_owner_team(member, actor=actor)
+        record_setting_change(
+            "user", member, actor=actor, before={"team": team.pk}, after={"team": None}, label=member.username
+        )
+    record_setting_change(
+        "team",
+        team,
+        actor=actor,
+        action="deleted",
+        before={"name": team.name, "members": [m.username for m in members]},
+    )
     team.delete()
     return len(members)
 
@@ -118,15 +142,36 @@ def set_role_grants(role: Role, matrix: dict[str, dict[str, str]], *, actor: Any
         grants[type_key] = {
             action: (None if scope == "none" else scope) for action, scope in per_action.items() if action in ACTIONS
         }
+    keys = registry.keys()
+    before = _flat_grants(grants_matrix(role, keys))
     role.grants = grants
     role.save(update_fields=["grants"])
+    record_setting_change("role", role, actor=actor, before=before, after=_flat_grants(grants_matrix(role, keys)))
     return role
+
+
+def _flat_grants(matrix: dict[str, dict[str, str]]) -> dict[str, str]:
+    """{"deals: view": "team", …}: what a role grants, one line per type and action, for the trail."""
+    return {
+        f"{type_key}: {action}": scope
+        for type_key, per_action in matrix.items()
+        for action, scope in per_action.items()
+    }
 
 
 @transaction.atomic
 def issue_token(user: User, *, name: str, scope: str, days: int | None) -> tuple[ApiToken, str]:
     expires_at = timezone.now() + dt.timedelta(days=days) if days else None
-    return ApiToken.issue(user, name=name, scope=scope, expires_at=expires_at)
+    token, raw = ApiToken.issue(user, name=name, scope=scope, expires_at=expires_at)
+    record_setting_change(
+        "api_token",
+        token,
+        actor=user,
+        action="created",
+        after={"name": name, "scope": scope, "expires_at": values(token, ["expires_at"])["expires_at"]},
+        label=f"{name} ({user.username})",
+    )
+    return token, raw
 
 
 @transaction.atomic
@@ -134,15 +179,29 @@ def revoke_token(token: ApiToken, *, actor: Any) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        record_setting_change(
+            "api_token",
+            token,
+            actor=actor,
+            before={"revoked": False},
+            after={"revoked": True},
+            label=f"{token.name} ({token.user.username})",
+        )
     return token
 
 
 @transaction.atomic
 def update_user(user: User, *, actor: Any, **fields: Any) -> User:
     old_team = user.team_id
+    shown = [name for name in fields if name in USER_FIELDS]
+    before = values(user, shown)
     for name, value in fields.items():
         setattr(user, name, value)
     user.save(update_fields=list(fields))
+    changed = values(user, shown)
+    if "password" in fields:
+        before["password"], changed["password"] = "", "(changed)"
+    record_setting_change("user", user, actor=actor, before=before, after=changed, label=user.username)
     if user.team_id != old_team:
         sync_owner_team(user, actor=actor)  # their records follow them to the new team
     return user

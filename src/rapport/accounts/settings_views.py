@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from rapport.core import customfields, registry
+from rapport.core import audit, customfields, registry
+from rapport.core.listing import QueryError
 from rapport.core.models import CustomField
 from rapport.core.registry import RecordType
 from rapport.web.common import settings_required
@@ -228,6 +230,38 @@ def field_delete(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
         return redirect("settings-field-list", type_key=rtype.key)
     in_use = rtype.model.objects.filter(custom__has_key=field.key).exists()
     return render(request, "settings/field_delete.html", {"rtype": rtype, "field": field, "in_use": in_use})
+
+
+# --- audit trail ---------------------------------------------------------------------------
+def _page_url(params: Any, **changes: Any) -> str:
+    query = {k: v for k, v in params.items() if v and k not in changes}
+    query.update({k: v for k, v in changes.items() if v})
+    return "?" + urlencode(query) if query else "?"
+
+
+@settings_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """Who changed which setting, when, before → after; newest first, keyset by id."""
+    from rapport.web import display
+
+    params = request.GET
+    error, status = "", 200
+    try:
+        entries, next_cursor = audit.audit_page(params)
+    except QueryError as exc:
+        entries, next_cursor, error, status = [], None, f"{exc.param}: {exc.message}", 400
+    items = [{"entry": e, "when": display.local_datetime(e.occurred_at), **audit.describe(e)} for e in entries]
+    context = {
+        "items": items,
+        "error": error,
+        "kinds": list(audit.KINDS.items()),
+        "kind": params.get("kind", ""),
+        "actor": params.get("actor", ""),
+        "actors": User.objects.order_by("first_name", "last_name", "username"),
+        "next_url": _page_url(params, cursor=next_cursor) if next_cursor else "",
+        "first_url": _page_url(params, cursor=None) if params.get("cursor") else "",
+    }
+    return render(request, "settings/audit.html", context, status=status)
 
 
 # --- API tokens (every user, their own) ----------------------------------------------------

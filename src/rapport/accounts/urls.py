@@ -22,6 +22,7 @@ urlpatterns = [
     path("settings/fields/<str:type_key>/new/", sv.field_create, name="settings-field-create"),
     path("settings/fields/<str:type_key>/<int:pk>/", sv.field_edit, name="settings-field-edit"),
     path("settings/fields/<str:type_key>/<int:pk>/delete/", sv.field_delete, name="settings-field-delete"),
+    path("settings/audit/", sv.audit_trail, name="settings-audit"),
     path("settings/tokens/", sv.token_list, name="settings-tokens"),
     path("settings/tokens/<int:pk>/revoke/", sv.token_revoke, name="settings-token-revoke"),
 ]

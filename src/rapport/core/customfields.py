@@ -414,7 +414,32 @@ def create_field(record_type: str, key: str, data: dict[str, Any], *, actor: Any
     with transaction.atomic():
         _check_definition(field)
         field.save()
+        _record_change(field, actor, "created", None)
+        _reindex_values_of(field)
     return field
+
+
+AUDITED = ("record_type", "key", "label", "field_type", "required", "choices", "reference_type", "help_text",
+           "position", "searchable")  # fmt: skip
+
+
+def _record_change(field: CustomField, actor: Any, action: str, before: dict[str, Any] | None) -> None:
+    from .audit import record_setting_change, values
+
+    after = None if action == "deleted" else values(field, AUDITED)
+    label = f"{field.label} ({field.record_type})"
+    record_setting_change("custom_field", field, actor=actor, action=action, before=before, after=after, label=label)
+
+
+def _reindex_values_of(field: CustomField) -> None:
+    """Records holding a value under ``field``'s key show it in search only while it is a searchable
+    text field: refresh their entries when that may have changed (created, retyped, deleted...)."""
+    from . import registry, search
+
+    rtype = registry.find(field.record_type)
+    if rtype is not None:
+        pks = list(rtype.model.objects.live().filter(custom__has_key=field.key).values_list("pk", flat=True))
+        search.index_records(rtype.model, pks)
 
 
 def update_field(field: CustomField, data: dict[str, Any], *, actor: Any) -> CustomField:
@@ -439,11 +464,17 @@ def update_field(field: CustomField, data: dict[str, Any], *, actor: Any) -> Cus
                         "add a new field instead."
                     }
                 )
+        from .audit import values
+
+        before = values(field, AUDITED)
         for name in DEFINITION_FIELDS:
             if name in data:
                 setattr(field, name, data[name])
         _check_definition(field)
         field.save()
+        _record_change(field, actor, "changed", before)
+        if any(before[k] != getattr(field, k) for k in ("searchable", "field_type")):
+            _reindex_values_of(field)
     return field
 
 
@@ -454,4 +485,8 @@ def delete_field(field: CustomField, *, actor: Any) -> None:
     if not actor.can_manage_settings():
         raise PermissionDenied("Only administrators change custom fields.")
     with transaction.atomic():
+        from .audit import values
+
+        _record_change(field, actor, "deleted", values(field, AUDITED))
         field.delete()
+        _reindex_values_of(field)

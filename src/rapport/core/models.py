@@ -302,3 +302,28 @@ class SearchEntry(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["type_key", "record_id"], name="searchentry_unique_record")]
+
+
+class AuditEntry(models.Model):
+    """A change to the installation's settings (users, teams, roles, pipelines, stages, rates,
+    quotas, custom fields, API tokens), written by the settings services in the same transaction
+    as the change: who, when, what, and each field before → after. Records have their events;
+    settings have this trail, read by administrators on /settings/audit/ and the API."""
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    kind = models.CharField(max_length=30)  # what was changed: "stage", "role"… (see core.audit.KINDS)
+    action = models.CharField(max_length=20)  # created, changed, deleted
+    object_id = models.BigIntegerField(null=True, blank=True)
+    object_label = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)  # {field: [before, after]}
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "-id"], name="audit_kind_idx"),
+            models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
+        ]

@@ -33,22 +33,27 @@ class Hit:
     rank: float
 
 
-def document_for(record: Record) -> dict[str, Any]:
+def searchable_keys(type_key: str) -> list[str]:
+    """The custom fields of ``type_key`` whose values are searchable text (read once per batch)."""
     from .customfields import TEXT_TYPES, definitions
 
+    return [d.key for d in definitions(type_key) if d.searchable and d.field_type in TEXT_TYPES]
+
+
+def document_for(record: Record, custom_keys: list[str] | None = None) -> dict[str, Any]:
     title, body, identifiers = record.search_document()
     values = record.custom or {}
-    extra = (
-        [
-            str(values.get(d.key))
-            for d in definitions(record.record_type_key)
-            if d.searchable and d.field_type in TEXT_TYPES and values.get(d.key)
-        ]
-        if any(values.values())  # no custom values, nothing to add: the definitions need not be read
-        else []
-    )
+    if not any(values.values()):
+        return _document(record, title, body, identifiers)  # no custom values: definitions need not be read
+    if custom_keys is None:
+        custom_keys = searchable_keys(record.record_type_key)
+    extra = [str(values.get(k)) for k in custom_keys if values.get(k)]
     if extra:
         body = " ".join([body, *extra])
+    return _document(record, title, body, identifiers)
+
+
+def _document(record: Record, title: str, body: str, identifiers: str) -> dict[str, Any]:
     return {
         "owner_id": record.owner_id,
         "team_id": record.team_id,
@@ -74,8 +79,8 @@ def _upsert_sql() -> str:
     return UPSERT.format(changed=CHANGED.format(ne=ne))
 
 
-def _entry_params(record: Record) -> list[Any]:
-    doc = document_for(record)
+def _entry_params(record: Record, custom_keys: list[str] | None = None) -> list[Any]:
+    doc = document_for(record, custom_keys)
     return [
         record.record_type_key,
         record.pk,
@@ -94,6 +99,16 @@ def index_record(record: Record) -> None:
         cur.execute(_upsert_sql(), _entry_params(record))
 
 
+def document_links(model: type[Record]) -> list[str]:
+    """Link fields to other records, whose names documents show (a person's company): read them
+    with a join instead of a query per record."""
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if f.many_to_one and isinstance(f.related_model, type) and issubclass(f.related_model, Record)
+    ]
+
+
 def index_records(model: type[Record], pks: list[int], batch: int = 1000) -> int:
     """Refresh the entries of many live records of one type (bulk writes, dependents of a renamed
     record): read in batches with what their documents show, one upsert per batch; unchanged
@@ -102,14 +117,15 @@ def index_records(model: type[Record], pks: list[int], batch: int = 1000) -> int
     qs = model.objects.live().order_by("pk")
     if rtype.prefetch_related:
         qs = qs.prefetch_related(*rtype.prefetch_related)
-    links = [f.name for f in model._meta.concrete_fields if f.many_to_one]
+    links = document_links(model)
     total = 0
     sql = _upsert_sql()
+    keys = searchable_keys(rtype.key) if pks else []
     for start in range(0, len(pks), batch):
         rows = list(qs.select_related(*links).filter(pk__in=pks[start : start + batch]))
         if rows:
             with connection.cursor() as cur:
-                cur.executemany(sql, [_entry_params(r) for r in rows])
+                cur.executemany(sql, [_entry_params(r, keys) for r in rows])
         total += len(rows)
     return total
 
@@ -133,8 +149,9 @@ def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
             rows = list(qs.filter(pk__gt=last)[:batch])
             if not rows:
                 break
+            keys = searchable_keys(rtype.key)
             SearchEntry.objects.bulk_create(
-                [SearchEntry(type_key=rtype.key, record_id=r.pk, **document_for(r)) for r in rows]
+                [SearchEntry(type_key=rtype.key, record_id=r.pk, **document_for(r, keys)) for r in rows]
             )
             last = rows[-1].pk
             total += len(rows)

@@ -11,12 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
+from rapport.core.audit import record_setting_change, values
 from rapport.core.services import update_records_in_bulk
 
 from . import services
 from .models import STAGE_KINDS, Deal, LostReason, Pipeline, Stage
 
 KINDS = {k for k, _ in STAGE_KINDS}
+STAGE_FIELDS = ("name", "pipeline", "position", "probability", "rotting_days", "kind", "archived")
 
 
 def _name(value: str, field: str = "name") -> str:
@@ -83,6 +85,9 @@ def create_pipeline(name: str, *, actor: Any) -> Pipeline:
                 Stage(pipeline=pipeline, name="Lost", position=2, probability=0, kind="lost"),
             ]
         )
+        record_setting_change(
+            "pipeline", pipeline, actor=actor, action="created", after={"name": name, "stages": ["New", "Won", "Lost"]}
+        )
     return pipeline
 
 
@@ -90,6 +95,9 @@ def rename_pipeline(pipeline: Pipeline, name: str, *, actor: Any) -> Pipeline:
     name = _name(name)
     with transaction.atomic():
         _unique_pipeline_name(name, exclude=pipeline.pk)
+        record_setting_change(
+            "pipeline", pipeline, actor=actor, before={"name": pipeline.name}, after={"name": name}, label=name
+        )
         pipeline.name = name
         pipeline.save(update_fields=["name"])
     return pipeline
@@ -99,6 +107,9 @@ def set_pipeline_archived(pipeline: Pipeline, archived: bool, *, actor: Any) -> 
     with transaction.atomic():
         if archived and not Pipeline.objects.filter(archived=False).exclude(pk=pipeline.pk).exists():
             raise ValidationError({"archived": "Keep at least one pipeline in use."})
+        record_setting_change(
+            "pipeline", pipeline, actor=actor, before={"archived": pipeline.archived}, after={"archived": archived}
+        )
         pipeline.archived = archived
         pipeline.save(update_fields=["archived"])
     return pipeline
@@ -123,7 +134,11 @@ def add_stage(
     with transaction.atomic():
         Pipeline.objects.select_for_update().get(pk=pipeline.pk)
         position = (pipeline.stages.aggregate(m=Max("position"))["m"] or 0) + 1
-        return Stage.objects.create(pipeline=pipeline, position=position, **fields)
+        stage = Stage.objects.create(pipeline=pipeline, position=position, **fields)
+        record_setting_change(
+            "stage", stage, actor=actor, action="created", after=values(stage, STAGE_FIELDS), label=stage.form_label
+        )
+        return stage
 
 
 def update_stage(
@@ -140,11 +155,15 @@ def update_stage(
             if stage.kind == "open" and not stage.archived and _open_stages(stage.pipeline) <= 1:
                 raise ValidationError({"kind": "A pipeline needs at least one open stage."})
         old_probability = stage.probability
+        before = values(stage, STAGE_FIELDS)
         stage.name = _name(name)
         stage.probability = _probability(probability)
         stage.rotting_days = _rotting(rotting_days)
         stage.kind = new_kind
         stage.save(update_fields=["name", "probability", "rotting_days", "kind"])
+        record_setting_change(
+            "stage", stage, actor=actor, before=before, after=values(stage, STAGE_FIELDS), label=stage.form_label
+        )
         if stage.probability != old_probability and stage.kind == "open":
             # Deals that follow their stage's default follow its new value (overrides stay), each
             # with an event and a version bump: weighted totals, the forecast and ETags change.
@@ -166,7 +185,16 @@ def move_stage(stage: Stage, offset: int, *, actor: Any) -> None:
         index = next(i for i, s in enumerate(stages) if s.pk == stage.pk)
         target = max(0, min(len(stages) - 1, index + offset))
         stages.insert(target, stages.pop(index))
+        before = [s.name for s in stages]
+        before.insert(index, before.pop(target))
         reorder(stages)
+        record_setting_change(
+            "pipeline",
+            stages[target].pipeline,
+            actor=actor,
+            before={"stage_order": before},
+            after={"stage_order": [s.name for s in stages]},
+        )
 
 
 def reorder(stages: list[Stage]) -> None:
@@ -185,7 +213,15 @@ def set_stage_order(pipeline: Pipeline, stage_ids: list[int], *, actor: Any) -> 
         stages = {s.pk: s for s in Stage.objects.filter(pipeline=pipeline)}
         if sorted(stage_ids) != sorted(stages):
             raise ValidationError({"order": "The list of stages changed meanwhile; reload and try again."})
+        before = [s.name for s in sorted(stages.values(), key=lambda s: (s.position, s.pk))]
         reorder([stages[i] for i in stage_ids])
+        record_setting_change(
+            "pipeline",
+            pipeline,
+            actor=actor,
+            before={"stage_order": before},
+            after={"stage_order": [stages[i].name for i in stage_ids]},
+        )
 
 
 def set_stage_archived(stage: Stage, archived: bool, *, actor: Any) -> Stage:
@@ -201,6 +237,14 @@ def set_stage_archived(stage: Stage, archived: bool, *, actor: Any) -> Stage:
                 raise ValidationError(
                     {"archived": f"{stage.name} holds {held} deal{'s' if held != 1 else ''}; move them first."}
                 )
+        record_setting_change(
+            "stage",
+            stage,
+            actor=actor,
+            before={"archived": stage.archived},
+            after={"archived": archived},
+            label=stage.form_label,
+        )
         stage.archived = archived
         stage.save(update_fields=["archived"])
     return stage
@@ -238,6 +282,14 @@ def delete_stage(stage: Stage, *, target: Stage | None = None, actor: Any) -> in
         for deal in deals:
             assert target is not None
             services.move_deal(deal, target, actor=actor, source="ui")
+        record_setting_change(
+            "stage",
+            stage,
+            actor=actor,
+            action="deleted",
+            before={**values(stage, STAGE_FIELDS), "deals_moved_to": target.name if deals and target else None},
+            label=stage.form_label,
+        )
         stage.delete()
         rest = list(Stage.objects.filter(pipeline_id=stage.pipeline_id).order_by("position", "id"))
         reorder(rest)
@@ -262,7 +314,9 @@ def add_lost_reason(name: str, *, actor: Any) -> LostReason:
         position = (LostReason.objects.aggregate(m=Max("position"))["m"] or 0) + 1
         try:
             with transaction.atomic():
-                return LostReason.objects.create(name=name, position=position)
+                reason = LostReason.objects.create(name=name, position=position)
+                record_setting_change("lost_reason", reason, actor=actor, action="created", after={"name": name})
+                return reason
         except IntegrityError:
             raise ValidationError({"name": f"There is already a lost reason called {name}."})
 
@@ -272,6 +326,9 @@ def rename_lost_reason(reason: LostReason, name: str, *, actor: Any) -> LostReas
     with transaction.atomic():
         if LostReason.objects.filter(name__iexact=name).exclude(pk=reason.pk).exists():
             raise ValidationError({"name": f"There is already a lost reason called {name}."})
+        record_setting_change(
+            "lost_reason", reason, actor=actor, before={"name": reason.name}, after={"name": name}, label=name
+        )
         reason.name = name
         reason.save(update_fields=["name"])
     return reason
@@ -282,6 +339,9 @@ def set_lost_reason_active(reason: LostReason, active: bool, *, actor: Any) -> L
     with transaction.atomic():
         if not active and not LostReason.objects.filter(active=True).exclude(pk=reason.pk).exists():
             raise ValidationError({"active": "Keep at least one active lost reason, or deals cannot be lost."})
+        record_setting_change(
+            "lost_reason", reason, actor=actor, before={"active": reason.active}, after={"active": active}
+        )
         reason.active = active
         reason.save(update_fields=["active"])
     return reason
