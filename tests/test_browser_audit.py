@@ -33,6 +33,7 @@ def test_audit_trail_at_390px(live_server: Any, transactional_db: Any, browser_p
     page.fill("input[name=username]", "ada")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
     page.goto(f"{live_server.url}/settings/audit/")
     expect(page.locator("h1")).to_have_text("Audit trail")
     expect(page.locator(".event-head").first).to_contain_text("Ada Admin created team Northern territories")
