@@ -202,26 +202,37 @@ def test_the_invariant_checker_reports_writes_that_bypass_the_services(person, c
     from django.db.models import F
 
     deal = write("deals", {"title": "Engines", "company": company.pk}, actor=users["member"])
-    # a rename behind the services' back: the search entry keeps the old name
+    # a rename behind the services' back: no history of it, the search entry keeps the old name
     assert problems_after(lambda: Person.objects.filter(pk=person.pk).update(last_name="Byron")) == [
-        f"people #{person.pk}: stale search entry (title)"
+        f"people #{person.pk}: stored values differ from its history (last_name)",
+        f"people #{person.pk}: stale search entry (title)",
     ]
-    # a version bump without an event
+    # a change to a field that search does not show is caught by the history replay
+    assert problems_after(lambda: Person.objects.filter(pk=person.pk).update(lifecycle_stage="customer")) == [
+        f"people #{person.pk}: stored values differ from its history (lifecycle_stage)"
+    ]
+    # the old stage-probability bug: deals rewritten with .update()
+    assert problems_after(lambda: Deal.objects.filter(pk=deal.pk).update(probability=35)) == [
+        f"deals #{deal.pk}: stored values differ from its history (probability)"
+    ]
+    # a version bump without an event (If-None-Match would answer for a state history does not know)
     assert problems_after(lambda: Deal.objects.filter(pk=deal.pk).update(version=F("version") + 1)) == [
         f"deals #{deal.pk}: version 2 but 1 version-changing events"
     ]
-    # the old bug: a company renamed without refreshing its dependents
+    # the old rename bug: a company renamed without refreshing its dependents' entries
     assert sorted(
         problems_after(lambda: type(company).objects.filter(pk=company.pk).update(name="Babbage", version=2))
     ) == [
         f"companies #{company.pk}: stale search entry (title)",
+        f"companies #{company.pk}: stored values differ from its history (name)",
         f"companies #{company.pk}: version 2 but 1 version-changing events",
         f"deals #{deal.pk}: stale search entry (body)",
         f"people #{person.pk}: stale search entry (body)",
     ]
-    # moving a record to another team behind the services' back (the old sync_owner_team)
+    # the old sync_owner_team: a record moved to another team behind the services' back (its entry
+    # keeps the old team, and its company's name, which it may no longer show)
     assert problems_after(lambda: Person.objects.filter(pk=person.pk).update(team=users["outsider"].team)) == [
-        f"people #{person.pk}: stale search entry (team_id)"
+        f"people #{person.pk}: stale search entry (team_id, body)"
     ]
     # a record created without an event or a search entry
     ghost = {}
@@ -233,3 +244,20 @@ def test_the_invariant_checker_reports_writes_that_bypass_the_services(person, c
         f"people #{ghost['pk']}: no search entry",
         f"people #{ghost['pk']}: version 1 but 0 version-changing events",
     ]
+    # a search entry left behind
+    assert problems_after(lambda: SearchEntry.objects.create(type_key="people", record_id=10**9, title="x")) == [
+        f"people #{10**9}: search entry for a record that does not exist"
+    ]
+
+
+def test_a_bulk_rename_refreshes_the_dependents_too(person, company, users):
+    from django.db.models import Q
+
+    from rapport.contacts.models import Company
+
+    [renamed] = services.update_records_in_bulk(
+        Company, Q(pk=company.pk), {"name": "Difference Engines"}, actor=users["admin"], source="import"
+    )
+    assert renamed.version == 2 and events(company) == [{"name": ["Acme", "Difference Engines"]}]
+    body = SearchEntry.objects.get(type_key="people", record_id=person.pk).body
+    assert "Difference Engines" in body and "Acme" not in body

@@ -1,19 +1,43 @@
-"""The write path's invariants, checkable over a whole database: every record's version is the
-number of its version-changing events, and its search entry is its current document. A write
-that bypasses ``core/services.py`` (an ``.update()``, a raw UPDATE) breaks one of them. The test
-suite checks them after every test that used the database (tests/conftest.py)."""
+"""The write path's invariants, checkable over a whole database. For every record:
+- its version is the number of its version-changing events (created, updated, deleted, restored);
+- its history replays to its stored values: applying the field diffs of its events in order gives
+  what its snapshot holds now;
+- a live record's search entry is its current document (and a binned one has none).
+A write that bypasses ``core/services.py`` (an ``.update()``, a raw UPDATE, a row written
+directly) breaks one of them. The test suite checks them after every test that used the
+database (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from django.db.models import Count
 
 from . import registry
 from .models import Event, SearchEntry
 from .search import document_for, document_links, searchable_keys
 
 ENTRY_FIELDS = ("owner_id", "team_id", "title", "body", "identifiers")
+EMPTY: tuple[Any, ...] = (None, "", [], {})
+MISSING = object()
+
+
+def _same(stored: Any, replayed: Any) -> bool:
+    """Equal as values: "2026-03-02T09:00:00+00:00" is "2026-03-02T10:00:00+01:00", "5.0" is "5"."""
+    if replayed is MISSING:
+        return stored in EMPTY
+    if stored == replayed:
+        return True
+    if isinstance(stored, str) and isinstance(replayed, str):
+        try:
+            return dt.datetime.fromisoformat(stored) == dt.datetime.fromisoformat(replayed)
+        except ValueError:
+            pass
+        try:
+            return Decimal(stored) == Decimal(replayed)
+        except (InvalidOperation, ValueError):
+            return False
+    return False
 
 
 def history_problems() -> list[str]:
@@ -23,12 +47,18 @@ def history_problems() -> list[str]:
     versions = {key: dict(rtype.model.objects.values_list("pk", "version")) for key, rtype in types.items()}
     if not any(versions.values()):
         return problems
-    counts: dict[tuple[str, int], int] = {
-        (row["type_key"], row["record_id"]): row["n"]
-        for row in Event.objects.filter(type_key__in=list(types), kind__in=Event.VERSION_KINDS)
-        .values("type_key", "record_id")
-        .annotate(n=Count("id"))
-    }
+    counts: dict[tuple[str, int], int] = {}
+    replayed: dict[tuple[str, int], dict[str, Any]] = {}
+    history = Event.objects.filter(type_key__in=[k for k, v in versions.items() if v]).order_by("id")
+    for type_key, record_id, kind, changes in history.values_list("type_key", "record_id", "kind", "changes"):
+        if kind not in Event.VERSION_KINDS:
+            continue
+        ref = (type_key, record_id)
+        counts[ref] = counts.get(ref, 0) + 1
+        state = replayed.setdefault(ref, {})
+        for name, change in (changes or {}).items():
+            if isinstance(change, list) and len(change) == 2:
+                state[name] = change[1]
     entries: dict[tuple[str, int], tuple[Any, ...]] = {
         (row[0], row[1]): row[2:]
         for row in SearchEntry.objects.filter(type_key__in=list(types)).values_list(
@@ -42,23 +72,29 @@ def history_problems() -> list[str]:
             events = counts.get((key, pk), 0)
             if version != events:
                 problems.append(f"{key} #{pk}: version {version} but {events} version-changing events")
-        live = rtype.model.objects.live()
-        links = document_links(rtype.model)
+        records = rtype.model.objects.select_related(*document_links(rtype.model))
         if rtype.prefetch_related:
-            live = live.prefetch_related(*rtype.prefetch_related)
-        seen = set()
+            records = records.prefetch_related(*rtype.prefetch_related)
         keys = searchable_keys(key)
-        for record in live.select_related(*links):
-            seen.add(record.pk)
-            doc = document_for(record, keys)
-            expected = tuple(doc[f] for f in ENTRY_FIELDS)
-            actual = entries.get((key, record.pk))
+        for record in records:
+            state = replayed.get((key, record.pk), {})
+            if state:
+                drift = [
+                    name for name, value in record.snapshot().items() if not _same(value, state.get(name, MISSING))
+                ]
+                if drift:
+                    problems.append(f"{key} #{record.pk}: stored values differ from its history ({', '.join(drift)})")
+            actual = entries.pop((key, record.pk), None)
+            if record.deleted_at is not None:
+                if actual is not None:
+                    problems.append(f"{key} #{record.pk}: search entry for a record in the recycle bin")
+                continue
+            expected = tuple(document_for(record, keys)[f] for f in ENTRY_FIELDS)
             if actual is None:
                 problems.append(f"{key} #{record.pk}: no search entry")
             elif actual != expected:
                 stale = [f for f, a, e in zip(ENTRY_FIELDS, actual, expected, strict=True) if a != e]
                 problems.append(f"{key} #{record.pk}: stale search entry ({', '.join(stale)})")
-        for entry_key, record_id in entries:
-            if entry_key == key and record_id not in seen:
-                problems.append(f"{key} #{record_id}: search entry for a record that is not live")
+    for type_key, record_id in entries:
+        problems.append(f"{type_key} #{record_id}: search entry for a record that does not exist")
     return problems

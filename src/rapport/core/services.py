@@ -194,7 +194,7 @@ def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, e
     if expected_version is not None and current.version != expected_version:
         raise VersionConflict(current.etag)
     before = current.snapshot()
-    before_title = str(current)
+    before_shown = _shown(current)
     read_version = current.version
     related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
     if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
@@ -226,7 +226,7 @@ def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, e
     record_event(current, "updated", actor=actor, source=source, changes=changes)
     search.index_record(current)
     # Dependents' documents show this record's name only to its own team (search_label).
-    if str(current) != before_title or "owner" in changes:
+    if _shown(current) != before_shown:
         reindex_dependents(current)
     return current
 
@@ -346,12 +346,16 @@ def update_records_in_bulk(
         now = timezone.now()
         actor_obj = actor if getattr(actor, "pk", None) else None
         events = []
+        renamed = []
         for row in rows:
+            shown = _shown(row)
             before = {name: to_json_value(getattr(row, attnames[name])) for name in values}
             for attname, value in raw.items():
                 setattr(row, attname, value)
             after = {name: to_json_value(getattr(row, attnames[name])) for name in values}
             changes = _diff(before, after)
+            if _shown(row) != shown:
+                renamed.append(row)
             row.version += 1
             row.updated_at = now
             row.after_write(changes, actor=actor, source=source, created=False)
@@ -375,7 +379,15 @@ def update_records_in_bulk(
             )
         Event.objects.bulk_create(events, batch_size=500)
         search.index_records(model, [row.pk for row in rows if row.deleted_at is None])
+        if renamed:  # linked names in dependents' entries follow a rename or a team move (search_label)
+            reindex_dependents(renamed[0], pks=[r.pk for r in renamed])
     return rows
+
+
+def _shown(record: Record) -> tuple[str, Any, Any]:
+    """What other records' search documents take from ``record``: its name, and its owner and
+    team, which decide whether they may show it (visibility.search_label)."""
+    return (str(record), record.owner_id, record.team_id)
 
 
 def reindex_dependents(record: Record, *, pks: list[int] | None = None) -> int:
@@ -406,7 +418,5 @@ def sync_owner_team(user: Any, *, actor: Any = None, source: str = "system") -> 
             changed = update_records_in_bulk(
                 rtype.model, Q(owner_id=user.pk), {"team": user.team_id}, actor=actor, source=source
             )
-            moved += len(changed)
-            if changed:  # linked names in dependents' entries follow the team (search_label)
-                reindex_dependents(changed[0], pks=[r.pk for r in changed])
+            moved += len(changed)  # (update_records_in_bulk refreshes the dependents' entries too)
     return moved
