@@ -170,6 +170,7 @@ def fill_pre_split(apps) -> dict[str, int]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.history_exempt(reason="rows written through historical models of an older schema")
 def test_split_keeps_every_row() -> None:
     executor = MigrationExecutor(connection)
     targets, nodes = pre_split_targets(executor)
