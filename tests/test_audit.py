@@ -188,3 +188,12 @@ def test_audit_api_for_admins_only(users, pipeline, api_client_for):
     assert api_client_for(users["manager"]).get("/api/v1/audit/").status_code == 403
     assert api_client_for(admin).get("/api/v1/audit/?colour=red").status_code == 400
     assert api_client_for(admin).get("/api/v1/audit/?actor=x").status_code == 400
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 30, "-1", "1.5"])
+def test_audit_filters_refuse_odd_ids(users, api_client_for, value):
+    api = api_client_for(users["admin"])
+    for name in ("actor", "cursor"):
+        response = api.get("/api/v1/audit/", {name: value})
+        assert response.status_code == 400
+        assert name in response.json()["fields"]

@@ -105,6 +105,7 @@ FILTERS = ("kind", "actor", "cursor", "page_size")
 def audit_page(params: Any, size: int = PAGE_SIZE) -> tuple[list[AuditEntry], str | None]:
     """Entries newest first, keyset by id, filtered by ``kind`` and ``actor`` (a user id);
     an unknown parameter or a bad value raises QueryError naming it."""
+    from .inputs import is_id
     from .listing import QueryError
 
     unknown = set(params) - set(FILTERS)
@@ -119,7 +120,7 @@ def audit_page(params: Any, size: int = PAGE_SIZE) -> tuple[list[AuditEntry], st
         raw = params.get(name)
         if raw in (None, ""):
             continue
-        if not str(raw).isdigit() or len(str(raw)) > 18:
+        if not is_id(str(raw)):
             raise QueryError(name, "give a whole number." if name == "actor" else "this cursor is not valid.")
         qs = qs.filter(actor_id=int(raw)) if name == "actor" else qs.filter(id__lt=int(raw))
     entries = list(qs.order_by("-id")[: size + 1])
