@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -11,6 +13,8 @@ from rapport.api import schema
 from rapport.api.views import BaseAPIView, page_response
 from rapport.core import audit, listing
 from rapport.core.errors import PermissionDenied
+
+from ..models import User
 
 
 class AuditActorSerializer(serializers.Serializer):
@@ -51,7 +55,7 @@ class AuditListView(BaseAPIView):
         operation_id="audit_list",
     )
     def get(self, request: Request) -> HttpResponse:
-        if not request.user.can_manage_settings():
+        if not cast("User", request.user).can_manage_settings():
             raise PermissionDenied("Only administrators can read the audit trail.")
         size = listing.page_size(request.query_params)
         entries, next_cursor = audit.audit_page(request.query_params, size)
