@@ -110,7 +110,9 @@ def main() -> int:
                     "--url", base,
                     "-H", f"Authorization: Bearer {token}",
                     "--checks", CHECKS,
-                    "--phases", "examples,coverage,fuzzing",
+                    # the coverage phase of schemathesis 4.x stops with internal KeyErrors on some operations
+                    # (not answers of ours), so a run would fail at random: examples and fuzzing only
+                    "--phases", "examples,fuzzing",
                     "--max-examples", str(args.max_examples),
                     "--max-time", str(args.max_time),
                     "--workers", "2",

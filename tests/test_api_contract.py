@@ -70,7 +70,7 @@ def test_every_operation_declares_its_errors_with_the_one_error_schema(schema):
         for code in expected - set(responses):
             wrong.append(f"{method.upper()} {path}: no {code}")
         for code, response in responses.items():
-            if code.startswith("4"):
+            if code.startswith("4") and code != "414":  # 414 comes from the HTTP server, without a body
                 ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
                 if ref != ERROR_REF:
                     wrong.append(f"{method.upper()} {path} {code}: not the Error schema")

@@ -389,6 +389,9 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
                 else:
                     responses[code]["content"] = {"application/json": {"schema": ERROR_REF}}
                     responses[code].setdefault("headers", {}).update(_error_response(code).get("headers", {}))
+            if any(p.get("in") == "query" for p in params) and "414" not in responses:
+                # the HTTP server's answer to a request line past its limit (gunicorn: 4,094 bytes)
+                responses["414"] = {"description": "The address with its query is too long"}
             if "If-None-Match" in header_names and "304" not in responses:
                 responses["304"] = {
                     "description": "Not modified since the ETag you sent",
