@@ -114,6 +114,28 @@ class BaseAPIView(APIView):
     throttle_classes = [WindowRateThrottle]
 
 
+class SettingsAPIView(BaseAPIView):
+    """Endpoints over settings (pipelines and stages, exchange rates, quotas): whoever is signed in
+    reads what they may, only settings managers write — checked here, before the handler, for every
+    unsafe method. ``settings_subject`` names what in the 403."""
+
+    settings_subject = "settings"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in permissions.SAFE_METHODS and not request.user.can_manage_settings():
+            raise PermissionDenied(f"Only administrators can change {self.settings_subject}.")
+
+
+def get_or_404(queryset: Any, pk: Any) -> Any:
+    """The row ``pk`` of ``queryset`` (already narrowed to what the user may see), or 404: the same
+    answer for a missing row and one the user may not see."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 
 from rapport.api import schema
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import BaseAPIView, if_match_version, json_response, page_link, page_response
+from rapport.api.views import BaseAPIView, get_or_404, if_match_version, json_response, page_link, page_response
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
 from rapport.core.visibility import can
@@ -126,9 +126,7 @@ class ActivityCompleteView(BaseAPIView):
         operation_id="activities_complete",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
-        activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
-        if activity is None:
-            raise Http404
+        activity = get_or_404(Activity.objects.visible_to(request.user), pk)
         if not can(request.user, activity, "change"):
             raise PermissionDenied("You may not change this activity.")
         expected = if_match_version(request, activity.pk, activity.etag)
@@ -204,9 +202,7 @@ class ActivityReminderView(BaseAPIView):
     def post(self, request: Request, pk: int) -> HttpResponse:
         from .. import reminders
 
-        activity = Activity.objects.visible_to(request.user).filter(pk=pk).first()
-        if activity is None:
-            raise Http404
+        activity = get_or_404(Activity.objects.visible_to(request.user), pk)
         body = ReminderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -356,9 +352,7 @@ class RecordTimelineView(BaseAPIView):
         rtype = registry.find(type_key)
         if rtype is None or request.user.scope_for(type_key, "view") is None:
             raise Http404
-        record = rtype.model.objects.visible_to(request.user).filter(pk=pk).first()
-        if record is None:
-            raise Http404
+        record = get_or_404(rtype.model.objects.visible_to(request.user), pk)
         kind = request.query_params.get("kind", "")
         if kind not in ("", *timeline.KIND_FILTERS):
             raise QueryError("kind", f"one of {', '.join(timeline.KIND_FILTERS)}.")

@@ -7,14 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from rapport.api import schema
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import BaseAPIView, if_match_version, json_response
+from rapport.api.views import BaseAPIView, SettingsAPIView, get_or_404, if_match_version, json_response
 from rapport.core.errors import PermissionDenied
 from rapport.core.listing import QueryError
 from rapport.core.visibility import can
@@ -101,15 +101,8 @@ class PipelineDetailView(BaseAPIView):
         operation_id="pipelines_retrieve",
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        pipeline = Pipeline.objects.prefetch_related("stages").filter(pk=pk).first()
-        if pipeline is None:
-            raise Http404
+        pipeline = get_or_404(Pipeline.objects.prefetch_related("stages"), pk)
         return json_response(pipeline_json(pipeline))
-
-
-def _settings_manager(request: Request) -> None:
-    if not request.user.can_manage_settings():
-        raise PermissionDenied("Only administrators change pipelines and stages.")
 
 
 def _validation(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -132,7 +125,9 @@ class StageWriteSerializer(serializers.Serializer):
     archived = serializers.BooleanField(required=False)
 
 
-class PipelineCreateView(BaseAPIView):
+class PipelineCreateView(SettingsAPIView):
+    settings_subject = "pipelines and stages"
+
     @extend_schema(
         summary="Create a pipeline (with New, Won and Lost stages)",
         tags=["Pipelines"],
@@ -141,7 +136,6 @@ class PipelineCreateView(BaseAPIView):
         operation_id="pipelines_create",
     )
     def post(self, request: Request) -> HttpResponse:
-        _settings_manager(request)
         body = PipelineWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if not body.validated_data.get("name"):
@@ -153,7 +147,9 @@ class PipelineCreateView(BaseAPIView):
         return json_response(pipeline_json(Pipeline.objects.prefetch_related("stages").get(pk=pipeline.pk)), 201)
 
 
-class PipelineUpdateView(BaseAPIView):
+class PipelineUpdateView(SettingsAPIView):
+    settings_subject = "pipelines and stages"
+
     @extend_schema(
         summary="Rename, archive or reorder the stages of a pipeline",
         tags=["Pipelines"],
@@ -163,10 +159,7 @@ class PipelineUpdateView(BaseAPIView):
         operation_id="pipelines_partial_update",
     )
     def patch(self, request: Request, pk: int) -> HttpResponse:
-        _settings_manager(request)
-        pipeline = Pipeline.objects.filter(pk=pk).first()
-        if pipeline is None:
-            raise Http404
+        pipeline = get_or_404(Pipeline.objects, pk)
         body = PipelineWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -183,7 +176,9 @@ class PipelineUpdateView(BaseAPIView):
         return json_response(pipeline_json(Pipeline.objects.prefetch_related("stages").get(pk=pk)))
 
 
-class StageCreateView(BaseAPIView):
+class StageCreateView(SettingsAPIView):
+    settings_subject = "pipelines and stages"
+
     @extend_schema(
         summary="Add a stage at the end of a pipeline",
         tags=["Pipelines"],
@@ -193,10 +188,7 @@ class StageCreateView(BaseAPIView):
         operation_id="pipelines_stages_create",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
-        _settings_manager(request)
-        pipeline = Pipeline.objects.filter(pk=pk).first()
-        if pipeline is None:
-            raise Http404
+        pipeline = get_or_404(Pipeline.objects, pk)
         body = StageWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -214,7 +206,9 @@ class StageCreateView(BaseAPIView):
         return json_response(stage_json(stage), 201)
 
 
-class StageUpdateView(BaseAPIView):
+class StageUpdateView(SettingsAPIView):
+    settings_subject = "pipelines and stages"
+
     @extend_schema(
         summary="Change a stage (deals following its probability follow the new value) or archive it",
         tags=["Pipelines"],
@@ -224,10 +218,7 @@ class StageUpdateView(BaseAPIView):
         operation_id="stages_partial_update",
     )
     def patch(self, request: Request, pk: int) -> HttpResponse:
-        _settings_manager(request)
-        stage = Stage.objects.select_related("pipeline").filter(pk=pk).first()
-        if stage is None:
-            raise Http404
+        stage = get_or_404(Stage.objects.select_related("pipeline"), pk)
         body = StageWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -284,9 +275,7 @@ class DealMoveView(BaseAPIView):
         operation_id="deals_move",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
-        deal = Deal.objects.visible_to(request.user).select_related("pipeline", "stage").filter(pk=pk).first()
-        if deal is None:
-            raise Http404
+        deal = get_or_404(Deal.objects.visible_to(request.user).select_related("pipeline", "stage"), pk)
         if not can(request.user, deal, "change"):
             raise PermissionDenied("You may not change this deal.")
         expected = _expected_version(request, deal)

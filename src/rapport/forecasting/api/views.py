@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from rapport.api.views import BaseAPIView, json_response
-from rapport.core.errors import PermissionDenied
+from rapport.api.views import BaseAPIView, SettingsAPIView, get_or_404, json_response
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
@@ -44,11 +43,6 @@ def quota_json(quota: Quota) -> dict[str, Any]:
     }
 
 
-def _require_settings(request: Request, what: str) -> None:
-    if not request.user.can_manage_settings():
-        raise PermissionDenied(f"Only administrators can change {what}.")
-
-
 from rapport.api.schema import ERROR  # noqa: E402
 
 RATE_SCHEMA = inline_serializer(
@@ -77,7 +71,9 @@ ID_PARAM = [OpenApiParameter("id", int, OpenApiParameter.PATH)]
 
 
 # --- API -----------------------------------------------------------------------------------------
-class ExchangeRateListView(BaseAPIView):
+class ExchangeRateListView(SettingsAPIView):
+    settings_subject = "exchange rates"
+
     @extend_schema(
         summary="List exchange rates",
         description="Every dated rate: `rate` units of the base currency buy one unit of `currency` from "
@@ -107,14 +103,15 @@ class ExchangeRateListView(BaseAPIView):
         operation_id="exchange_rates_create",
     )
     def post(self, request: Request) -> HttpResponse:
-        _require_settings(request, "exchange rates")
         serializer = ExchangeRateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rate = services.add_exchange_rate(serializer.validated_data, actor=request.user)
         return json_response(rate_json(rate), status=201, headers={"Location": rate_json(rate)["url"]})
 
 
-class ExchangeRateDetailView(BaseAPIView):
+class ExchangeRateDetailView(SettingsAPIView):
+    settings_subject = "exchange rates"
+
     @extend_schema(
         summary="Retrieve an exchange rate",
         tags=["Exchange rates"],
@@ -123,9 +120,7 @@ class ExchangeRateDetailView(BaseAPIView):
         operation_id="exchange_rates_retrieve",
     )
     def get(self, request: Request, pk: int) -> HttpResponse:
-        rate = ExchangeRate.objects.filter(pk=pk).first()
-        if rate is None:
-            raise Http404
+        rate = get_or_404(ExchangeRate.objects, pk)
         return json_response(rate_json(rate))
 
     @extend_schema(
@@ -136,15 +131,14 @@ class ExchangeRateDetailView(BaseAPIView):
         operation_id="exchange_rates_delete",
     )
     def delete(self, request: Request, pk: int) -> HttpResponse:
-        _require_settings(request, "exchange rates")
-        rate = ExchangeRate.objects.filter(pk=pk).first()
-        if rate is None:
-            raise Http404
+        rate = get_or_404(ExchangeRate.objects, pk)
         services.delete_exchange_rate(rate, actor=request.user)
         return HttpResponse(status=204)
 
 
-class QuotaListView(BaseAPIView):
+class QuotaListView(SettingsAPIView):
+    settings_subject = "quotas"
+
     @extend_schema(
         summary="List quotas",
         description="Your own quotas; administrators see everyone's. Amounts are in the base currency.",
@@ -181,18 +175,17 @@ class QuotaListView(BaseAPIView):
         operation_id="quotas_create",
     )
     def post(self, request: Request) -> HttpResponse:
-        _require_settings(request, "quotas")
         serializer = QuotaSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         quota = services.set_quota(serializer.validated_data, actor=request.user)
         return json_response(quota_json(quota), status=201, headers={"Location": quota_json(quota)["url"]})
 
 
-class QuotaDetailView(BaseAPIView):
+class QuotaDetailView(SettingsAPIView):
+    settings_subject = "quotas"
+
     def _get(self, request: Request, pk: int) -> Quota:
-        quota = visible_quotas(request.user).filter(pk=pk).first()
-        if quota is None:
-            raise Http404
+        quota = get_or_404(visible_quotas(request.user), pk)
         return quota
 
     @extend_schema(
@@ -214,7 +207,6 @@ class QuotaDetailView(BaseAPIView):
     )
     def delete(self, request: Request, pk: int) -> HttpResponse:
         quota = self._get(request, pk)
-        _require_settings(request, "quotas")
         services.delete_quota(quota, actor=request.user)
         return HttpResponse(status=204)
 

@@ -22,7 +22,7 @@ from rapport.api.schema import (
     LinkSerializer,
     page_serializer,
 )
-from rapport.api.views import BaseAPIView, idempotent_create, if_match_version, json_response, page_response
+from rapport.api.views import BaseAPIView, get_or_404, idempotent_create, if_match_version, json_response, page_response
 from rapport.core import listing
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
@@ -262,9 +262,7 @@ class DealQuotesView(BaseAPIView):
         return idempotent_create(request, lambda: self._create(request, pk))
 
     def _create(self, request: Request, pk: int) -> HttpResponse:
-        deal = Deal.objects.visible_to(request.user).filter(pk=pk).first()
-        if deal is None:
-            raise Http404
+        deal = get_or_404(Deal.objects.visible_to(request.user), pk)
         if not can(request.user, deal, "change"):
             raise PermissionDenied("You may not change this deal or its quotes.")
         empty = request.META.get("CONTENT_LENGTH") in (None, "", "0")
