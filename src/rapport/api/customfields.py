@@ -28,9 +28,9 @@ class CustomFieldSerializer(serializers.Serializer):
         help_text="Lower-case letters, digits and underscores; `custom.<key>` in records, `cf_<key>` in filters. "
         "Cannot change once the field exists.",
     )
-    label = serializers.CharField(max_length=100)
+    label = serializers.CharField(max_length=100)  # type: ignore[assignment]
     field_type = serializers.ChoiceField(choices=[t for t, _ in CustomField.TYPES])
-    required = serializers.BooleanField(default=False)
+    required = serializers.BooleanField(default=False)  # type: ignore[assignment]
     choices = serializers.ListField(
         child=serializers.CharField(max_length=100),
         default=list,
@@ -40,23 +40,24 @@ class CustomFieldSerializer(serializers.Serializer):
     reference_type = serializers.CharField(
         allow_blank=True, default="", max_length=40, help_text="For reference fields: the record type it points to."
     )
-    help_text = serializers.CharField(allow_blank=True, default="", max_length=300)
+    help_text = serializers.CharField(allow_blank=True, default="", max_length=300)  # type: ignore[assignment]
     position = serializers.IntegerField(min_value=0, max_value=100000, default=0)
     searchable = serializers.BooleanField(default=True)
     url = serializers.CharField(read_only=True)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["record_type"].choices = registry.keys()
+        record_type: Any = self.fields["record_type"]
+        record_type.choices = registry.keys()
 
 
 class CustomFieldPatchSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=100, required=False)
+    label = serializers.CharField(max_length=100, required=False)  # type: ignore[assignment]
     field_type = serializers.ChoiceField(choices=[t for t, _ in CustomField.TYPES], required=False)
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     choices = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=500)
     reference_type = serializers.CharField(allow_blank=True, required=False, max_length=40)
-    help_text = serializers.CharField(allow_blank=True, required=False, max_length=300)
+    help_text = serializers.CharField(allow_blank=True, required=False, max_length=300)  # type: ignore[assignment]
     position = serializers.IntegerField(min_value=0, max_value=100000, required=False)
     searchable = serializers.BooleanField(required=False)
 

@@ -27,7 +27,7 @@ class ErrorSerializer(serializers.Serializer):
         "forbidden, permission_denied, not_found, deleted, stale, idempotency_mismatch, throttled…"
     )
     message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.fields
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="For invalid input: messages by field path (`emails[1].email`, `custom.tier`) or parameter.",
@@ -208,7 +208,7 @@ class HistoryEntrySerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="created, updated, deleted, restored, …")
     occurred_at = serializers.DateTimeField()
     actor = LinkSerializer(allow_null=True)
-    source = serializers.CharField(help_text="ui, api, import, automation, email, system")
+    source = serializers.CharField(help_text="ui, api, import, automation, email, system")  # type: ignore[assignment]
     request_id = serializers.CharField(allow_blank=True)
     changes = ChangeSerializer(many=True)
 

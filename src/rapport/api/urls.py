@@ -2,6 +2,7 @@
 by name so this module imports no domain app), then the generic record endpoints from the registry."""
 
 import importlib.util
+from typing import Any
 
 from django.apps import apps
 from django.urls import include, path
@@ -23,7 +24,7 @@ def app_api_urls() -> list[str]:
     return found
 
 
-urlpatterns = [
+urlpatterns: list[Any] = [
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("v1/search/", views.SearchView.as_view(), name="api-search"),

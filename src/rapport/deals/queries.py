@@ -24,8 +24,8 @@ def deals_of_company(user: Any, company: Any) -> QuerySet[Deal]:
 
 def section_rows(deals: QuerySet[Deal], limit: int) -> list[dict[str, Any]]:
     """The latest-changed ``limit`` deals as rows for the deals section of a person or company page."""
-    rows = list(
-        deals.order_by("-updated_at", "-id").values(
+    rows: list[dict[str, Any]] = list(
+        deals.order_by("-updated_at", "-id").values(  # type: ignore[arg-type]
             "id", "title", "status", "amount", "currency", "stage__name", "expected_close_date"
         )[:limit]
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
 from rapport.core.registry import Column, Filter, RecordType, register
 
@@ -24,7 +26,7 @@ def _deal_api_fields() -> dict:
         (serializers.Serializer,),
         {"person": LinkSerializer(), "role": serializers.CharField(allow_blank=True)},
     )
-    money = {"max_digits": 14, "decimal_places": 2}
+    money: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
     line = type(
         "DealLineItemSerializer",
         (serializers.Serializer,),

@@ -35,8 +35,8 @@ class DealWriteSerializer(RecordWriteSerializer):
     lost_reason = serializers.PrimaryKeyRelatedField(
         queryset=LostReason.objects.filter(active=True), required=False, allow_null=True
     )
-    contacts = DealContactSerializer(many=True, required=False, max_length=50)
-    line_items = LineItemSerializer(many=True, required=False, max_length=200)
+    contacts = DealContactSerializer(many=True, required=False, max_length=50)  # type: ignore[call-arg]
+    line_items = LineItemSerializer(many=True, required=False, max_length=200)  # type: ignore[call-arg]
 
     class Meta:
         model = Deal
@@ -107,7 +107,7 @@ class DealWriteSerializer(RecordWriteSerializer):
         attrs["pipeline"], attrs["stage"] = pipeline, stage
 
         lost_reason = attrs.get("lost_reason", instance.lost_reason if instance else None)
-        if stage.kind == "lost" and lost_reason is None:
+        if stage is not None and stage.kind == "lost" and lost_reason is None:
             raise serializers.ValidationError({"lost_reason": "Give a reason when a deal is lost."})
 
         if "probability" in attrs:

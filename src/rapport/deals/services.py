@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 
@@ -32,7 +32,9 @@ def move_deal(
         if reason is None:
             raise ValidationError({"lost_reason": "Give a reason when a deal is lost."})
         changes["lost_reason"] = reason
-    return services.update_record(deal, changes, actor=actor, source=source, expected_version=expected_version)
+    return cast(
+        Deal, services.update_record(deal, changes, actor=actor, source=source, expected_version=expected_version)
+    )
 
 
 def mark_won(deal: Deal, *, actor: Any, source: str, expected_version: int | None = None) -> Deal:

@@ -66,7 +66,7 @@ def price_all(items: Iterable[Any], currency: str | None = None) -> Price:
 
 
 def line_snapshot(item: Any) -> list[Any]:
-    get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    get: Any = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
     product = get("product")
     return [
         getattr(product, "pk", product) if product is not None else None,

@@ -14,7 +14,7 @@ from rapport.forecasting.serializers import clean_currency
 
 from .models import Product
 
-PERCENT = {"max_digits": 5, "decimal_places": 2, "min_value": Decimal("0"), "max_value": Decimal("100")}
+PERCENT: dict[str, Any] = {"max_digits": 5, "decimal_places": 2, "min_value": Decimal("0"), "max_value": Decimal("100")}
 
 
 class PriceSerializer(EntrySerializer):

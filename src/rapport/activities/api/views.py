@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -9,7 +11,15 @@ from rest_framework.request import Request
 
 from rapport.api import schema
 from rapport.api.representation import detail_queryset, represent
-from rapport.api.views import BaseAPIView, get_or_404, if_match_version, json_response, page_link, page_response
+from rapport.api.views import (
+    BaseAPIView,
+    api_user,
+    get_or_404,
+    if_match_version,
+    json_response,
+    page_link,
+    page_response,
+)
 from rapport.core.errors import PermissionDenied
 from rapport.core.inputs import is_id
 from rapport.core.visibility import can
@@ -99,13 +109,13 @@ class TimelineEventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     actor = serializers.IntegerField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field, not Field.source
     changes = serializers.JSONField(help_text="{field: [before, after]} for updates, else {}.")
     stage = StageMoveSerializer(allow_null=True)
 
 
 class TimelineItemSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(choices=["activity", "event"])
+    source = serializers.ChoiceField(choices=["activity", "event"])  # type: ignore[assignment]
     kind = serializers.CharField()
     at = serializers.DateTimeField()
     id = serializers.IntegerField()
@@ -126,8 +136,8 @@ class ActivityCompleteView(BaseAPIView):
         operation_id="activities_complete",
     )
     def post(self, request: Request, pk: int) -> HttpResponse:
-        activity = get_or_404(Activity.objects.visible_to(request.user), pk)
-        if not can(request.user, activity, "change"):
+        activity = get_or_404(Activity.objects.visible_to(api_user(request)), pk)
+        if not can(api_user(request), activity, "change"):
             raise PermissionDenied("You may not change this activity.")
         expected = if_match_version(request, activity.pk, activity.etag)
         body = CompleteSerializer(data=request.data)
@@ -136,13 +146,13 @@ class ActivityCompleteView(BaseAPIView):
             raise serializers.ValidationError({"outcome": "Only calls have an outcome."})
         services.complete_activity(
             activity,
-            actor=request.user,
+            actor=api_user(request),
             source="api",
             outcome=body.validated_data.get("outcome", ""),
             expected_version=expected,
         )
         fresh = detail_queryset("activities").get(pk=pk)
-        return json_response(represent(fresh, request.user), headers={"ETag": fresh.etag})
+        return json_response(represent(fresh, api_user(request)), headers={"ETag": fresh.etag})
 
 
 # --- My day, reminders and notifications ---------------------------------------------------------
@@ -171,11 +181,11 @@ class MyDayView(BaseAPIView):
     def get(self, request: Request) -> HttpResponse:
         from .. import myday
 
-        day = myday.build(request.user)
+        day = myday.build(api_user(request))
         return json_response(
             {
                 "date": day.today.isoformat(),
-                "time_zone": str(myday.user_zone(request.user)),
+                "time_zone": str(myday.user_zone(api_user(request))),
                 "overdue": [_my_day_item(a) for a in day.overdue],
                 "today": [_my_day_item(a) for a in day.due_today],
                 "upcoming": [_my_day_item(a) for a in day.upcoming],
@@ -202,12 +212,12 @@ class ActivityReminderView(BaseAPIView):
     def post(self, request: Request, pk: int) -> HttpResponse:
         from .. import reminders
 
-        activity = get_or_404(Activity.objects.visible_to(request.user), pk)
+        activity = get_or_404(Activity.objects.visible_to(api_user(request)), pk)
         body = ReminderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             reminder = reminders.set_reminder(
-                activity, body.validated_data["minutes"], actor=request.user, source="api"
+                activity, body.validated_data["minutes"], actor=api_user(request), source="api"
             )
         except reminders.ReminderError as exc:
             raise serializers.ValidationError({exc.field: exc.message}) from exc
@@ -236,7 +246,7 @@ class NotificationListView(BaseAPIView):
 
         from ..models import Notification
 
-        mine = Notification.objects.filter(user_id=request.user.pk or 0)
+        mine = Notification.objects.filter(user_id=api_user(request).pk or 0)
         qs = mine.order_by("-id")
         unread = request.query_params.get("unread", "")
         if unread not in ("", "true", "false"):
@@ -287,7 +297,7 @@ class NotificationReadView(BaseAPIView):
 
         from ..models import Notification
 
-        notification = Notification.objects.filter(user_id=request.user.pk or 0, pk=pk).first()
+        notification = Notification.objects.filter(user_id=api_user(request).pk or 0, pk=pk).first()
         if notification is None:
             raise Http404
         if notification.read_at is None:
@@ -350,9 +360,9 @@ class RecordTimelineView(BaseAPIView):
         from .. import timeline
 
         rtype = registry.find(type_key)
-        if rtype is None or request.user.scope_for(type_key, "view") is None:
+        if rtype is None or api_user(request).scope_for(type_key, "view") is None:
             raise Http404
-        record = get_or_404(rtype.model.objects.visible_to(request.user), pk)
+        record = get_or_404(rtype.model.objects.visible_to(api_user(request)), pk)
         kind = request.query_params.get("kind", "")
         if kind not in ("", *timeline.KIND_FILTERS):
             raise QueryError("kind", f"one of {', '.join(timeline.KIND_FILTERS)}.")
@@ -364,7 +374,7 @@ class RecordTimelineView(BaseAPIView):
             cursor = timeline.Cursor.decode(raw) if raw else None
         except timeline.BadCursor as exc:
             raise QueryError("cursor", "this cursor is not valid.") from exc
-        page = timeline.build(request.user, type_key, record, kind=kind, cursor=cursor)
+        page = timeline.build(api_user(request), type_key, record, kind=kind, cursor=cursor)
         return page_response(request, [_timeline_item(i) for i in page.items], page.next_cursor)
 
 
@@ -379,7 +389,7 @@ class CalendarFeedSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-def _feed_json(user: object, url: str | None = None) -> dict[str, object]:
+def _feed_json(user: Any, url: str | None = None) -> dict[str, object]:
     from ..models import CalendarFeed
 
     feed = CalendarFeed.objects.filter(user=user).first()
@@ -399,7 +409,7 @@ class CalendarFeedView(BaseAPIView):
         operation_id="calendar_feed_retrieve",
     )
     def get(self, request: Request) -> HttpResponse:
-        return json_response(_feed_json(request.user))
+        return json_response(_feed_json(api_user(request)))
 
     @extend_schema(
         summary="Make a new feed URL (the old one stops working); the URL is in this answer only",
@@ -411,9 +421,9 @@ class CalendarFeedView(BaseAPIView):
     def post(self, request: Request) -> HttpResponse:
         from .. import calendar
 
-        raw = calendar.issue_feed(request.user)
+        raw = calendar.issue_feed(api_user(request))
         url = request.build_absolute_uri(f"/calendar/feed/{raw}.ics")
-        return json_response(_feed_json(request.user, url), status=201)
+        return json_response(_feed_json(api_user(request), url), status=201)
 
     @extend_schema(
         summary="Turn the calendar feed off (its URL stops working)",
@@ -424,5 +434,5 @@ class CalendarFeedView(BaseAPIView):
     def delete(self, request: Request) -> HttpResponse:
         from .. import calendar
 
-        calendar.revoke_feed(request.user)
+        calendar.revoke_feed(api_user(request))
         return HttpResponse(status=204)

@@ -23,7 +23,7 @@ from rapport.core import visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.inputs import is_id
 from rapport.forecasting.money import Rates, base_currency
-from rapport.web.common import error_page, page, query_string, record_type, settings_required
+from rapport.web.common import error_page, page, query_string, record_type, settings_required, signed_in
 from rapport.web.forms import user_choices
 
 from .. import board, leads, pipelines, queries, services
@@ -110,7 +110,7 @@ def _with_permissions(ctx: BoardContext, columns: list[board.Column]) -> None:
 @page
 @require_GET
 def board_page(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     record_type("deals", user)
     try:
         pipeline = _pipeline(request)
@@ -141,7 +141,7 @@ def board_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
     """The next keyset page of one column's cards (the "Show more" link)."""
-    user = request.user
+    user = signed_in(request)
     record_type("deals", user)
     stage = get_object_or_404(Stage.objects.select_related("pipeline"), pk=stage_id)
     params = request.GET.copy()
@@ -178,7 +178,7 @@ def _move_response(
     """The moved (or, on a conflict, the current) card, and how the columns' figures change:
     ``deltas`` (the moved deal's own converted amounts, which the page adds to the column heads)
     after a move, the heads re-aggregated after a conflict (someone else's change is unknown)."""
-    user = request.user
+    user = signed_in(request)
     found = board.card_for(deal_id, user)
     if found is None:
         return JsonResponse({"error": "This deal is gone or no longer visible to you."}, status=404)
@@ -210,7 +210,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a deal to a stage with the card's version (If-Match): 409 with the fresh card when
     someone else changed it meanwhile, 403 without change permission, 400 for a lost stage
     without a reason. Answers JSON for the board's script, a redirect for a plain form."""
-    user = request.user
+    user = signed_in(request)
     record_type("deals", user)
     wants_json = "application/json" in request.headers.get("Accept", "")
     deal = Deal.objects.visible_to(user).select_related("stage", "pipeline").filter(pk=pk).first()
@@ -273,7 +273,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def related_deals(request: HttpRequest) -> HttpResponse:
     """The "Deals" section of a person's or a company's page (loaded by htmx)."""
-    user = request.user
+    user = signed_in(request)
     company_raw, person_raw = request.GET.get("company", ""), request.GET.get("person", "")
     if user.scope_for("deals", "view") is None:
         return HttpResponse("")
@@ -315,7 +315,7 @@ def related_deals(request: HttpRequest) -> HttpResponse:
 @page
 @require_POST
 def convert_lead(request: HttpRequest, person_id: int) -> HttpResponse:
-    user = request.user
+    user = signed_in(request)
     person = Person.objects.visible_to(user).filter(pk=person_id).first()
     if person is None:
         raise Http404("No such person.")

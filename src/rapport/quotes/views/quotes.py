@@ -355,7 +355,7 @@ def quote_details(request: HttpRequest, pk: int) -> HttpResponse:
 
     user = request.user
     quote = _quote(user, pk)
-    fields = {k: request.POST.get(k, "") for k in quotes.DETAIL_FIELDS if k in request.POST}
+    fields: dict[str, Any] = {k: request.POST.get(k, "") for k in quotes.DETAIL_FIELDS if k in request.POST}
     if "valid_until" in fields and not fields["valid_until"]:
         fields["valid_until"] = None
     body = QuoteDetailsSerializer(data=fields, partial=True)
