@@ -261,10 +261,12 @@ class RecordDetailView(BaseAPIView):
     def get_record(self, request: Request, pk: int, action: str = "view") -> Any:
         # The visibility rule on the same query (a "pk IN (SELECT … visible)" subquery made SQLite
         # list every visible id first: 115 ms per read or write of one person at 100,000 people).
+        # No .first(): the id names at most one row, and its ORDER BY cost a compile (~12 % of a PATCH's CPU).
         queryset: Any = detail_queryset(self.rtype.key)
-        record = queryset.visible_to(api_user(request)).filter(pk=pk).first()
-        if record is None:
+        found = list(queryset.visible_to(api_user(request)).filter(pk=pk)[:1])
+        if not found:
             raise Http404
+        record = found[0]
         if action != "view" and not services.can(api_user(request), record, action):
             raise PermissionDenied(f"You may not {action} this record.")
         return record
