@@ -84,6 +84,9 @@ def test_person_update_costs_at_most_eight_statements(users, api_client_for):
     # token, rate-limit counter, person, its emails, its phones, UPDATE … WHERE version = 1, event,
     # search entry
     assert len(statements) == 8, "\n".join(statements)
+    # The record is looked up by its id alone: no ORDER BY (.first()'s cost ~12 % of a PATCH's CPU).
+    lookup = statements[2]
+    assert '"contacts_person"."id" =' in lookup and "LIMIT 1" in lookup and "ORDER BY" not in lookup, lookup
     assert response.json()["version"] == 2 and response.json()["job_title"] == "Analyst"
     assert client.get(created["url"]).json() == response.json()
     event = Event.objects.filter(type_key="people", record_id=created["id"]).latest("id")
