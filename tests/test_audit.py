@@ -197,3 +197,22 @@ def test_audit_filters_refuse_odd_ids(users, api_client_for, value):
         response = api.get("/api/v1/audit/", {name: value})
         assert response.status_code == 400
         assert name in response.json()["fields"]
+
+
+def test_links_read_by_the_names_they_had_and_amounts_with_separators(users, teams):
+    admin, member = users["admin"], users["member"]
+    south = account_services.create_team(name="South", actor=admin)
+    account_services.update_user(member, actor=admin, team=south)
+    moved = last()
+    assert moved.changes == {"team": [teams["east"].pk, south.pk]}  # the API keeps ids
+    account_services.rename_team(south, name="Southern", actor=admin)
+    account_services.delete_team(teams["east"], actor=admin)
+    shown = audit.describe(moved)["changes"]
+    # The names as they were when the user moved, though East is gone and South was renamed since.
+    assert shown == [{"field": "Team", "before": "East", "after": "South"}]
+
+    data = {"user": member, "period": "quarter", "period_start": dt.date(2026, 1, 1), "amount": Decimal("125000.50")}
+    api_money.set_quota(data, actor=admin)
+    shown = {c["field"]: (c["before"], c["after"]) for c in audit.describe(last())["changes"]}
+    assert shown["User"] == ("—", "Member")
+    assert shown["Amount"] == ("—", "125,000.50")

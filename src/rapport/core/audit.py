@@ -4,7 +4,9 @@ their change, and the human wording of an entry. Records keep their history in e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from .models import AuditEntry, to_json_value
@@ -22,6 +24,7 @@ KINDS = {
     "api_token": "API token",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
+DECIMAL = re.compile(r"-?\d+\.\d+")
 
 
 def values(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
@@ -58,6 +61,7 @@ def record_setting_change(
         return None
     user = actor if getattr(actor, "pk", None) else None
     return AuditEntry.objects.create(
+        labels=_link_labels(obj, changes),
         actor=user,
         actor_name=(user.get_full_name() or user.get_username()) if user else "",
         kind=kind,
@@ -67,6 +71,25 @@ def record_setting_change(
         changes=dict(sorted(changes.items())),
         request_id=current_request_id(),
     )
+
+
+def _link_labels(obj: Any, changes: dict[str, list[Any]]) -> dict[str, list[str | None]]:
+    """The names of the rows each changed link (a foreign key of ``obj``) pointed to before and
+    after, read now so the trail keeps them when a row is renamed or deleted later."""
+    labels: dict[str, list[str | None]] = {}
+    meta = getattr(obj, "_meta", None)
+    for name, pair in changes.items():
+        try:
+            field = meta.get_field(name) if meta is not None else None
+        except Exception:  # not a model field (e.g. "stage_order", "deals: delete")
+            field = None
+        if field is None or not getattr(field, "many_to_one", False):
+            continue
+        ids = [v for v in pair if v is not None]
+        rows = field.related_model._default_manager.filter(pk__in=ids)
+        names = {str(o.pk): getattr(o, "display_name", None) or str(o) for o in rows}
+        labels[name] = [names.get(str(v)) if v is not None else None for v in pair]
+    return labels
 
 
 def field_label(name: str) -> str:
@@ -82,7 +105,16 @@ def value_label(value: Any) -> str:
         return "no"
     if isinstance(value, list):
         return ", ".join(value_label(v) for v in value) or "—"
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        return f"{Decimal(value):,}"  # amounts and rates with thousands separators
     return str(value)
+
+
+def _shown(value: Any, links: list[str | None] | None, side: int) -> str:
+    """A link by the name it had then ("#id" when its row was already gone), any other value as is."""
+    if links is None or value is None:
+        return value_label(value)
+    return links[side] or f"#{value}"
 
 
 def describe(entry: AuditEntry) -> dict[str, Any]:
@@ -92,7 +124,11 @@ def describe(entry: AuditEntry) -> dict[str, Any]:
     return {
         "summary": f"{who} {ACTIONS.get(entry.action, entry.action)} {what} {entry.object_label}".strip(),
         "changes": [
-            {"field": field_label(k), "before": value_label(v[0]), "after": value_label(v[1])}
+            {
+                "field": field_label(k),
+                "before": _shown(v[0], entry.labels.get(k), 0),
+                "after": _shown(v[1], entry.labels.get(k), 1),
+            }
             for k, v in entry.changes.items()
         ],
     }

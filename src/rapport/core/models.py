@@ -320,6 +320,8 @@ class AuditEntry(models.Model):
     object_id = models.BigIntegerField(null=True, blank=True)
     object_label = models.CharField(max_length=300, blank=True)
     changes = models.JSONField(default=dict, blank=True)  # {field: [before, after]}
+    # {field: [before, after]} names of the rows a changed link pointed to, as they were then.
+    labels = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
