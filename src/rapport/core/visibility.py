@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.db.models import Q
@@ -100,6 +102,29 @@ def sees(user: Any, type_key: str, owner_id: Any, team_id: Any) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return _in_scope(user, user.scope_for(type_key, "view"), owner_id, team_id)
+
+
+def _always(owner_id: Any, team_id: Any) -> bool:
+    return True
+
+
+def _never(owner_id: Any, team_id: Any) -> bool:
+    return False
+
+
+def sees_rule(user: Any, type_key: str) -> Callable[[Any, Any], bool]:
+    """:func:`sees` for many rows of one type: ``rule(owner_id, team_id)``, with the user's scope
+    looked up once (a list page decides the links of every row with it)."""
+    if user is SYSTEM:
+        return _always
+    if user is None or not getattr(user, "is_authenticated", False):
+        return _never
+    scope = user.scope_for(type_key, "view")
+    if scope is None:
+        return _never
+    if scope == "all":
+        return _always
+    return partial(_in_scope, user, scope)
 
 
 def link_label(user: Any, type_key: str, name: Any, *, owner_id: Any, team_id: Any) -> str | None:
