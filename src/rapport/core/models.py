@@ -23,8 +23,11 @@ class RecordQuerySet(models.QuerySet):
         from .visibility import scope_q
 
         q = scope_q(user, self.model.record_type_key, action)  # type: ignore[attr-defined]
-        base = self.deleted() if deleted else self.live()
-        return base.none() if q is None else base.filter(q)
+        if q is None:
+            return (self.deleted() if deleted else self.live()).none()
+        # One filter() (one clone, one Q compiled) for the bin condition and the scope: this runs on
+        # every list and record request.
+        return self.filter(models.Q(deleted_at__isnull=not deleted), q)
 
 
 class Record(models.Model):

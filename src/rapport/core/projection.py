@@ -95,9 +95,11 @@ def _plan(type_key: str, column_keys: tuple[str, ...], ordering_key: str, vendor
             builders.append((col.key, "json", (add(json_expr(_col(model, col.path))),)))
         elif col.kind == "datetime":
             column = f"{t}.{_qn(_col(model, col.path))}"
-            # On SQLite an expression has no declared type, so the driver skips its datetime
-            # parsing; the stored UTC text is reshaped to ISO 8601 by the row builder.
-            builders.append((col.key, "datetime", (add(f"({column} || '')" if vendor == "sqlite" else column),)))
+            # SQLite keeps UTC datetimes as "YYYY-MM-DD HH:MM:SS[.ffffff]": reshaped to ISO 8601 in the
+            # statement (an expression has no declared type, so the driver does not parse it either).
+            if vendor == "sqlite":
+                column = f"(replace({column}, ' ', 'T') || '+00:00')"
+            builders.append((col.key, "datetime", (add(column),)))
         else:
             field = model._meta.get_field(col.path)
             expr = f"{t}.{_qn(field.column)}"
@@ -215,8 +217,8 @@ def _row_builder(plan: _Plan, vendor: str) -> tuple[Callable[..., list[dict[str,
             expr = f"(None if r[{i}] is None else bool(r[{i}]))"
         elif kind == "json":
             expr = f"(None if r[{i}] is None else _Fragment(r[{i}]))"
-        elif kind == "datetime":
-            expr = f"_sqlite_datetime(r[{i}])" if vendor == "sqlite" else f"r[{i}]"
+        elif kind == "datetime":  # ISO 8601 text on SQLite (see _plan), a datetime on PostgreSQL
+            expr = f"r[{i}]"
         elif kind == "user":
             name = f"(f'{{r[{idx[1]}]}} {{r[{idx[2]}]}}'.strip() or r[{idx[3]}])"
             expr = f"(None if r[{i}] is None else {{'id': r[{i}], 'name': {name}}})"
@@ -233,7 +235,6 @@ def _row_builder(plan: _Plan, vendor: str) -> tuple[Callable[..., list[dict[str,
     namespace: dict[str, Any] = {
         "_decimal": _decimal,
         "_Fragment": orjson.Fragment,
-        "_sqlite_datetime": _sqlite_datetime,
     }
     exec(compile(source, f"<projection {plan.table}>", "exec"), namespace)  # noqa: S102 (indexes and registry keys)
     return namespace["build"], tuple(link_types)
