@@ -162,7 +162,12 @@ def cpu_per_request(token: str, requests: int) -> dict[str, Any]:
 
     client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     out: dict[str, Any] = {}
-    for key, path in (("api_list", "/api/v1/people/?page_size=50"), ("reference", "/bench/reference/people/")):
+    paths = (
+        ("api_list", "/api/v1/people/?page_size=50"),
+        ("api_list_filtered", "/api/v1/people/?page_size=50&lifecycle_stage=lead,customer"),
+        ("reference", "/bench/reference/people/"),
+    )
+    for key, path in paths:
         for _ in range(30):
             client.get(path)
         started = time.process_time()
@@ -170,6 +175,7 @@ def cpu_per_request(token: str, requests: int) -> dict[str, Any]:
             assert client.get(path).status_code == 200
         out[key] = round((time.process_time() - started) / requests * 1000, 3)
     out["ratio"] = round(out["reference"] / out["api_list"], 3)
+    out["ratio_filtered"] = round(out["reference"] / out["api_list_filtered"], 3)
     connection.close()
     return out
 
@@ -535,7 +541,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "",
             f"In-process CPU per request (excluding the database server): API list {cpu['api_list']} ms, "
-            f"reference {cpu['reference']} ms, ratio {cpu['ratio']}.",
+            f"reference {cpu['reference']} ms, ratio {cpu['ratio']}; filtered list "
+            f"{cpu.get('api_list_filtered', '–')} ms, ratio {cpu.get('ratio_filtered', '–')}.",
         ]
     return "\n".join(lines)
 

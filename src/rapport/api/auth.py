@@ -79,21 +79,27 @@ def _lookup(digest: str) -> tuple[ApiToken, Any] | None:
 
 def _from_db(model: Any, fields: list[Any], values: list[Any]) -> Any:
     key = (connection.vendor, model)
-    converters = _CONVERTERS.get(key)
-    if converters is None:
-        converters = _CONVERTERS[key] = []
-        for field in fields:
+    plan = _CONVERTERS.get(key)
+    if plan is None:
+        # Only the columns whose value the driver returns in another form (on SQLite: datetimes,
+        # booleans, JSON) are converted; the others go to the model as read.
+        steps = []
+        for index, field in enumerate(fields):
             expr = field.get_col(model._meta.db_table)
-            converters.append((expr, connection.ops.get_db_converters(expr) + expr.get_db_converters(connection)))
-    converted = []
-    for (expr, funcs), value in zip(converters, values, strict=True):
+            funcs = connection.ops.get_db_converters(expr) + expr.get_db_converters(connection)
+            if funcs:
+                steps.append((index, expr, funcs))
+        plan = _CONVERTERS[key] = (steps, [f.attname for f in fields])
+    steps, attnames = plan
+    for index, expr, funcs in steps:
+        value = values[index]
         for func in funcs:
             value = func(value, expr, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], converted)
+        values[index] = value
+    return model.from_db(connection.alias, attnames, values)
 
 
-_CONVERTERS: dict[tuple[str, Any], list[tuple[Any, list[Any]]]] = {}
+_CONVERTERS: dict[tuple[str, Any], tuple[list[tuple[int, Any, list[Any]]], list[str]]] = {}
 
 
 _LOOKUP_SQL: dict[str, str] = {}

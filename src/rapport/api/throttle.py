@@ -36,6 +36,16 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def _upsert_sql() -> str:
+    sql = _UPSERT_SQL.get(connection.vendor)
+    if sql is None:
+        sql = _UPSERT_SQL[connection.vendor] = _build_upsert_sql()
+    return sql
+
+
+_UPSERT_SQL: dict[str, str] = {}
+
+
+def _build_upsert_sql() -> str:
     q = connection.ops.quote_name
     table, key, window, count = (q(RateCounter._meta.db_table), q("key"), q("window_start"), q("count"))
     # A request from a newer window starts it at 1; one that arrives late from an older window (clocks of
