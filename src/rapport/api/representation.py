@@ -40,10 +40,12 @@ def represent(record: Record, viewer: Any) -> dict[str, Any]:
     return data
 
 
-def detail_queryset(type_key: str) -> models.QuerySet:
+def detail_queryset(type_key: str, *, prefetch: bool = True) -> models.QuerySet:
+    """One record as the API shows it: its links joined, its child rows prefetched (without
+    ``prefetch``, read them with ``core.children.prefetch_children``)."""
     rtype = registry.get(type_key)
     fks = [f.name for f in rtype.model.tracked_fields() if isinstance(f, models.ForeignKey)]
     qs = rtype.model.objects.select_related(*fks, "created_by")
-    if rtype.prefetch_related:
+    if prefetch and rtype.prefetch_related:
         qs = qs.prefetch_related(*rtype.prefetch_related)
     return qs

@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 
 from rapport.accounts.models import ApiToken, User
 from rapport.core import listing, projection, registry, search, services
+from rapport.core.children import prefetch_children
 from rapport.core.errors import PermissionDenied, VersionConflict
 from rapport.core.models import Event
 from rapport.core.registry import RecordType
@@ -264,13 +265,15 @@ class RecordDetailView(BaseAPIView):
         # The visibility rule on the same query (a "pk IN (SELECT … visible)" subquery made SQLite
         # list every visible id first: 115 ms per read or write of one person at 100,000 people).
         # No .first(): the id names at most one row, and its ORDER BY cost a compile (~12 % of a PATCH's CPU).
-        queryset: Any = detail_queryset(self.rtype.key)
+        queryset: Any = detail_queryset(self.rtype.key, prefetch=False)
         found = list(queryset.visible_to(api_user(request)).filter(pk=pk)[:1])
         if not found:
             raise Http404
         record = found[0]
         if action != "view" and not services.can(api_user(request), record, action):
             raise PermissionDenied(f"You may not {action} this record.")
+        # Child rows with SQL compiled once per type (compiling them was ~1/3 of a PATCH's CPU).
+        prefetch_children(record, self.rtype.prefetch_related)
         return record
 
     def expected_version(self, request: Request, record: Any) -> int | None:

@@ -1,0 +1,96 @@
+"""One record's child rows (a person's emails and phones, a deal's contacts and line items...) read
+with SQL compiled once per record type and database, not on every request.
+
+A PATCH of one person spent more of its CPU in Django compiling the two child-row queries of
+``prefetch_related`` (~1.3 ms a query on a busy 2-core machine) than in running them. The query of a
+child relation is always the same but for the parent's id, so it is compiled once with a sentinel
+id and run with the record's own; the rows are built by Django's own iterable (``from_db``, the
+``select_related`` of a nested path), and stored where ``prefetch_related`` stores them, so
+``record.emails.all()`` and everything downstream (history snapshot, search entry, the answer) read
+them without a query, as before.
+
+Paths are those of a type's ``prefetch_related``: ``"emails"`` (a reverse foreign key) or
+``"deal_contacts__person"`` (a reverse foreign key, then a foreign key on the child row, read with a
+join as ``prefetch_related`` reads it with a second query from the same base manager). Any other
+path falls back to ``prefetch_related_objects``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.db import connections, models, router
+from django.db.models.sql.compiler import SQLCompiler
+
+_SENTINEL = -7_654_321_987_654  # an id no row has: marks the parent id's place among the params
+
+
+class _Template:
+    def __init__(self, fk: models.ForeignKey, compiler: SQLCompiler, sql: str, params: tuple[Any, ...], at: int):
+        self.fk = fk
+        self.compiler = compiler
+        self.sql = sql
+        self.params = params
+        self.at = at
+
+    def rows(self, record: models.Model, db: str) -> list[models.Model]:
+        params = list(self.params)
+        params[self.at] = getattr(record, self.fk.target_field.attname)
+        compiler = copy.copy(self.compiler)
+        compiler.connection = connections[db]  # this thread's connection, not the compiling one's
+        sql, bound = self.sql, tuple(params)
+        compiler.as_sql = lambda *args, **kwargs: (sql, bound)  # type: ignore[method-assign]
+        qs = self.fk.model._base_manager.using(db).all()
+        qs.query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
+        return list(qs)
+
+
+_templates: dict[tuple[str, str, str], _Template | None] = {}
+
+
+def _template(model: type[models.Model], path: str, db: str) -> _Template | None:
+    key = (model._meta.label, path, db)
+    if key in _templates:
+        return _templates[key]
+    template = None
+    rel_name, _, nested = path.partition("__")
+    rel = model._meta.get_field(rel_name)
+    if rel.one_to_many and rel.auto_created and isinstance(rel.field, models.ForeignKey):  # type: ignore[union-attr]
+        fk: models.ForeignKey = rel.field  # type: ignore[union-attr, assignment]
+        child = fk.model
+        nested_ok = True
+        if nested:
+            nested_field = child._meta.get_field(nested) if "__" not in nested else None
+            nested_ok = bool(nested_field is not None and nested_field.many_to_one and nested_field.concrete)
+        if nested_ok:
+            # What the reverse manager reads (its default manager's queryset filtered on the parent).
+            qs = child._default_manager.using(db).filter(**{fk.name: _SENTINEL})
+            if nested:
+                qs = qs.select_related(nested)
+            compiler = qs.query.get_compiler(using=db)
+            sql, params = compiler.as_sql()
+            at = [i for i, p in enumerate(params) if p == _SENTINEL]
+            if len(at) == 1:
+                template = _Template(fk, compiler, sql, tuple(params), at[0])
+    _templates[key] = template
+    return template
+
+
+def prefetch_children(record: models.Model, paths: tuple[str, ...] | list[str]) -> None:
+    """Read ``record``'s child rows for each of ``paths`` and cache them on it, as
+    ``prefetch_related_objects([record], *paths)`` would, without compiling their SQL again."""
+    db = record._state.db or router.db_for_read(type(record))
+    for path in paths:
+        template = _template(type(record), path, db)
+        if template is None:
+            models.prefetch_related_objects([record], path)
+            continue
+        rows = template.rows(record, db)
+        for row in rows:
+            template.fk.set_cached_value(row, record)
+        manager = getattr(record, path.partition("__")[0])
+        qs = manager.get_queryset()
+        qs._result_cache = rows
+        qs._prefetch_done = True
+        record.__dict__.setdefault("_prefetched_objects_cache", {})[template.fk.remote_field.cache_name] = qs  # type: ignore[attr-defined]

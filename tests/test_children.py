@@ -1,0 +1,91 @@
+"""core.children: a record's child rows read with SQL compiled once per type (issue 7 §6) must be
+what ``prefetch_related`` reads, for every registered type."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
+
+from rapport.core import registry
+from rapport.core.children import _template, prefetch_children
+from rapport.deals.models import Deal
+
+from .conftest import default_pipeline, write
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_types_child_paths_use_the_compiled_template():
+    """A type whose prefetch path the mechanism cannot take would silently go back to compiling on
+    every request: every registered path must get a template."""
+    paths = [(rtype.model, path) for rtype in registry.all_types() for path in rtype.prefetch_related]
+    assert ("contacts.Person", "emails") in [(m._meta.label, p) for m, p in paths]
+    for model, path in paths:
+        assert _template(model, path, "default") is not None, (model, path)
+
+
+def _rows(record: models.Model, name: str) -> list[tuple]:
+    return [
+        tuple((f.attname, getattr(row, f.attname)) for f in row._meta.concrete_fields)
+        for row in getattr(record, name).all()
+    ]
+
+
+def test_a_persons_emails_and_phones_are_those_prefetch_related_reads(users):
+    person = write(
+        "people",
+        {
+            "first_name": "Ada",
+            "emails": [{"email": "ada@example.org", "primary": True}, "ada.l@example.com", "ada@example.net"],
+            "phones": ["+12125550123", "+442079460000"],
+        },
+        actor=users["member"],
+    )
+    other = write("people", {"first_name": "Grace", "emails": ["g@example.org"]}, actor=users["member"])
+    model = type(person)
+    expected = model.objects.prefetch_related("emails", "phones").get(pk=person.pk)
+    record = model.objects.get(pk=person.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        prefetch_children(record, ("emails", "phones"))
+    assert len(ctx.captured_queries) == 2
+    with CaptureQueriesContext(connection) as ctx:
+        assert _rows(record, "emails") == _rows(expected, "emails")
+        assert [e.email for e in record.emails.all()] == ["ada@example.org", "ada.l@example.com", "ada@example.net"]
+        assert _rows(record, "phones") == _rows(expected, "phones") and len(_rows(record, "phones")) == 2
+        assert all(e.person is record for e in record.emails.all())  # the back link without a query
+    assert ctx.captured_queries == []
+    # Another record of the same type gets its own rows from the same compiled query.
+    second = model.objects.get(pk=other.pk)
+    prefetch_children(second, ("emails", "phones"))
+    assert [e.email for e in second.emails.all()] == ["g@example.org"] and list(second.phones.all()) == []
+
+
+def test_a_deals_contacts_come_with_their_people_joined(users, company):
+    default_pipeline()
+    people = [write("people", {"first_name": f"P{i}"}, actor=users["member"]) for i in range(2)]
+    stage = default_pipeline().stages.order_by("position").first()
+    deal = write(
+        "deals",
+        {"title": "Globex", "stage": stage.pk, "amount": "10", "currency": "EUR", "company": company.pk,
+         "contacts": [{"person": people[1].pk, "role": "champion"}, {"person": people[0].pk}],
+         # no product: the nullable link's outer join
+         "line_items": [{"name": "Seats", "quantity": "2", "unit_price": "5"},
+                        {"name": "Setup", "quantity": "1", "unit_price": "3"}]},
+        actor=users["member"],
+    )  # fmt: skip
+    paths = registry.get("deals").prefetch_related
+    expected = Deal.objects.prefetch_related(*paths).get(pk=deal.pk)
+    record = Deal.objects.get(pk=deal.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        prefetch_children(record, paths)
+    assert len(ctx.captured_queries) == len(paths)  # the nested link is joined, not a query of its own
+    with CaptureQueriesContext(connection) as ctx:
+        assert [(c.person.first_name, c.role) for c in record.deal_contacts.all()] == [
+            ("P1", "champion"),
+            ("P0", "other"),
+        ]
+        assert _rows(record, "deal_contacts") == _rows(expected, "deal_contacts")
+        assert _rows(record, "line_items") == _rows(expected, "line_items") and len(_rows(record, "line_items")) == 2
+        assert [(li.name, li.product) for li in record.line_items.all()] == [("Seats", None), ("Setup", None)]
+    assert ctx.captured_queries == []
