@@ -218,3 +218,31 @@ def test_schema_documents_the_endpoints(users, client):
     schema = client.get("/api/schema/?format=yaml").content.decode()
     for path in ("/api/v1/exchange-rates/:", "/api/v1/quotas/:", "/api/v1/forecast/:", "/api/v1/quotas/{id}/:"):
         assert path in schema
+
+
+def test_rate_and_quota_lists_page_by_cursor_instead_of_stopping_silently(users, api_client_for):
+    from rapport.forecasting import services as money_services
+
+    admin = users["admin"]
+    for month in range(1, 6):
+        money_services.add_exchange_rate(
+            {"currency": "EUR", "rate": Decimal("1.1"), "valid_from": dt.date(2025, month, 1)}, actor=admin
+        )
+        money_services.set_quota(
+            {"user": users["member"], "period": "month", "period_start": dt.date(2025, month, 1), "amount": Decimal(1)},
+            actor=admin,
+        )
+    client = api_client_for(admin)
+    for path, key in (
+        ("/api/v1/exchange-rates/?currency=eur&page_size=2", "valid_from"),
+        ("/api/v1/quotas/?page_size=2", "period_start"),
+    ):
+        seen, url = [], path
+        while url:
+            body = client.get(url).json()
+            assert len(body["results"]) <= 2
+            seen += [row[key] for row in body["results"]]
+            url = body["next"]
+        # newest first, all five months, none twice
+        assert seen == ["2025-05-01", "2025-04-01", "2025-03-01", "2025-02-01", "2025-01-01"]
+    assert client.get("/api/v1/quotas/?cursor=nonsense").status_code == 400

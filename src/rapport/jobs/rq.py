@@ -56,7 +56,7 @@ def _row(job: Job, status: str) -> RQRow:
     exc = (latest.exc_string or "") if latest is not None and status == "failed" else ""
     return RQRow(
         id=job.id,
-        task_name=job.func_name.rsplit(".", 1)[-1],
+        task_name=(job.func_name or "?").rsplit(".", 1)[-1],
         status=status,
         enqueued_at=job.enqueued_at,
         started_at=job.started_at,

@@ -10,7 +10,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from rapport.api.views import BaseAPIView, SettingsAPIView, get_or_404, json_response
+from rapport.api.views import (
+    BaseAPIView,
+    SettingsAPIView,
+    get_or_404,
+    json_response,
+    object_page,
+    page_link,
+    page_response,
+)
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 
@@ -43,7 +51,8 @@ def quota_json(quota: Quota) -> dict[str, Any]:
     }
 
 
-from rapport.api.schema import ERROR  # noqa: E402
+from rapport.api.schema import CURSOR, ERROR, page_serializer  # noqa: E402
+from rapport.core import listing  # noqa: E402
 
 RATE_SCHEMA = inline_serializer(
     "ExchangeRate",
@@ -68,6 +77,11 @@ QUOTA_SCHEMA = inline_serializer(
     },
 )
 ID_PARAM = [OpenApiParameter("id", int, OpenApiParameter.PATH)]
+PAGE_PARAMS = [
+    CURSOR,
+    OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA, description=f"1–{listing.MAX_PAGE_SIZE}."),
+]
+QuotaPageSerializer = page_serializer("QuotaPage", QUOTA_SCHEMA)
 
 
 # --- API -----------------------------------------------------------------------------------------
@@ -79,21 +93,34 @@ class ExchangeRateListView(SettingsAPIView):
         description="Every dated rate: `rate` units of the base currency buy one unit of `currency` from "
         "`valid_from` on, until the next rate of that currency.",
         tags=["Exchange rates"],
-        parameters=[OpenApiParameter("currency", str, description="Only this currency.")],
+        parameters=[OpenApiParameter("currency", str, description="Only this currency."), *PAGE_PARAMS],
         responses=inline_serializer(
             "ExchangeRateList",
-            {"base_currency": serializers.CharField(), "results": serializers.ListField(child=RATE_SCHEMA)},
+            {
+                "base_currency": serializers.CharField(),
+                "results": serializers.ListField(child=RATE_SCHEMA),
+                "next": serializers.URLField(allow_null=True, help_text="The next page (null on the last one)."),
+                "previous": serializers.URLField(allow_null=True, help_text="The previous page (null on the first)."),
+            },
         ),
         operation_id="exchange_rates_list",
     )
     def get(self, request: Request) -> HttpResponse:
-        unknown = set(request.query_params) - {"currency"}
+        unknown = set(request.query_params) - {"currency", "cursor", "page_size"}
         if unknown:
-            raise QueryError(sorted(unknown)[0], "unknown parameter; use currency.")
-        qs = ExchangeRate.objects.order_by("currency", "-valid_from")
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use currency, cursor and page_size.")
+        qs = ExchangeRate.objects.all()
         if currency := request.query_params.get("currency"):
             qs = qs.filter(currency=currency.strip().upper())
-        return json_response({"base_currency": base_currency(), "results": [rate_json(r) for r in qs]})
+        rates, next_cursor, previous_cursor = object_page(request, qs, "valid_from")
+        return json_response(
+            {
+                "base_currency": base_currency(),
+                "results": [rate_json(r) for r in rates],
+                "next": page_link(request, next_cursor),
+                "previous": page_link(request, previous_cursor),
+            }
+        )
 
     @extend_schema(
         summary="Add an exchange rate",
@@ -146,16 +173,17 @@ class QuotaListView(SettingsAPIView):
         parameters=[
             OpenApiParameter("user", int, description="Only this user's quotas."),
             OpenApiParameter("period", str, enum=["month", "quarter"]),
+            *PAGE_PARAMS,
         ],
-        responses=inline_serializer("QuotaList", {"results": serializers.ListField(child=QUOTA_SCHEMA)}),
+        responses={200: QuotaPageSerializer, 400: ERROR},
         operation_id="quotas_list",
     )
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
-        unknown = set(params) - {"user", "period"}
+        unknown = set(params) - {"user", "period", "cursor", "page_size"}
         if unknown:
-            raise QueryError(sorted(unknown)[0], "unknown parameter; use user and period.")
-        qs = visible_quotas(request.user).order_by("-period_start", "user__username", "period")
+            raise QueryError(sorted(unknown)[0], "unknown parameter; use user, period, cursor and page_size.")
+        qs = visible_quotas(request.user)
         if "user" in params:
             if not is_id(params["user"]):
                 raise QueryError("user", "give a user id.")
@@ -164,7 +192,8 @@ class QuotaListView(SettingsAPIView):
             if params["period"] not in ("month", "quarter"):
                 raise QueryError("period", "use month or quarter.")
             qs = qs.filter(period=params["period"])
-        return json_response({"results": [quota_json(q) for q in qs[:1000]]})
+        quotas, next_cursor, previous_cursor = object_page(request, qs, "period_start")
+        return page_response(request, [quota_json(q) for q in quotas], next_cursor, previous_cursor)
 
     @extend_schema(
         summary="Set a quota",
