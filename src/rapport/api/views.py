@@ -165,17 +165,25 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 
 def idempotent_create(request: Request, create: Any) -> HttpResponse:
     """Run ``create()`` once per ``Idempotency-Key``: a retry with the same key and body gets the
-    stored answer; the same key with another body is refused (422)."""
+    stored answer; the same key with another body is refused (422).
+
+    The key is claimed first, by inserting its row with ON CONFLICT DO NOTHING in the create's own
+    transaction: a second request with the same key arriving while the first is still running
+    waits on that row (PostgreSQL waits for the inserting transaction; SQLite's writer lock queues
+    it) and then replays the first answer, instead of creating twice or failing on the unique key."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         return create()
     if len(key) > 200:
         raise listing.QueryError("Idempotency-Key", "use at most 200 characters.")
+    user = api_user(request)
     digest = hashlib.sha256(request.body).hexdigest()
     with transaction.atomic():
         IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
-        stored = IdempotencyKey.objects.select_for_update().filter(user=api_user(request), key=key).first()
-        if stored is not None:
+        claim = IdempotencyKey(user=user, key=key, path=request.path, request_hash=digest, status=0, response=b"")
+        IdempotencyKey.objects.bulk_create([claim], ignore_conflicts=True)
+        stored = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+        if stored.status:  # an answer stored by an earlier request with this key
             if stored.request_hash != digest or stored.path != request.path:
                 return json_response(
                     {
@@ -189,17 +197,15 @@ def idempotent_create(request: Request, create: Any) -> HttpResponse:
                 response[name] = value
             response["Idempotent-Replayed"] = "true"
             return response
+        # Our own claim: answers below 500 are kept for a retry; a failure gives the key back.
         response = create()
         if response.status_code < 500:
-            IdempotencyKey.objects.create(
-                user=api_user(request),
-                key=key,
-                path=request.path,
-                request_hash=digest,
-                status=response.status_code,
-                response=response.content,
-                headers={k: response[k] for k in ("ETag", "Location") if response.has_header(k)},
-            )
+            stored.status = response.status_code
+            stored.response = response.content
+            stored.headers = {k: response[k] for k in ("ETag", "Location") if response.has_header(k)}
+            stored.save(update_fields=["status", "response", "headers"])
+        else:
+            stored.delete()
         return response
 
 

@@ -233,7 +233,31 @@ def validate(type_key: str, values: Any, *, actor: Any, existing: dict[str, Any]
             errors[key] = "This field is required."
     if errors:
         raise CustomFieldErrors(errors)
-    return result
+    if existing is None:
+        return result
+    changes = {key: result.get(key) for key in values}
+    return CustomPatch(result, changes=changes, known=frozenset(defs))
+
+
+class CustomPatch(dict[str, Any]):
+    """The custom values of an update: the merged result as validated against the record as read
+    (a plain dict to every reader), and the keys this write sets or clears. The write service
+    applies the keys to the row as read under its lock (``apply``), so two clients writing
+    different keys of one record at once both keep their value."""
+
+    def __init__(self, merged: dict[str, Any], *, changes: dict[str, Any], known: frozenset[str]):
+        super().__init__(merged)
+        self.changes = changes  # {key: cleaned value, or None to clear}
+        self.known = known  # keys with a definition: values of deleted definitions are dropped
+
+    def apply(self, current: dict[str, Any] | None) -> dict[str, Any]:
+        result = {k: v for k, v in (current or {}).items() if k in self.known}
+        for key, value in self.changes.items():
+            if value is None:
+                result.pop(key, None)
+            else:
+                result[key] = value
+        return result
 
 
 class CustomFieldErrors(ValueError):

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import search
+from .customfields import CustomPatch, memoized
 from .errors import PermissionDenied, RecordGone, VersionConflict
 from .models import Event, Record, normalize_decimals, to_json_value
 from .visibility import can, can_assign_owner
@@ -29,8 +30,6 @@ _local = threading.local()
 @contextmanager
 def request_context(request_id: str | None = None) -> Iterator[str]:
     """Tag every event written inside with one request id (set per HTTP request and job)."""
-    from .customfields import memoized
-
     previous = getattr(_local, "request_id", "")
     _local.request_id = request_id or uuid.uuid4().hex
     try:
@@ -129,6 +128,19 @@ def _locked(record: Record) -> Record:
     return type(record).objects.select_for_update().get(pk=record.pk)
 
 
+def _locked_with_children(record: Record) -> Record:
+    """The record as stored, locked, with its child rows read under the lock: the answer of an
+    update is then the state this write produced, not a later writer's rows read after commit."""
+    from . import registry
+    from .children import prefetch_children
+
+    current = _locked(record)
+    rtype = registry.find(type(record).record_type_key)
+    if rtype is not None:
+        prefetch_children(current, rtype.prefetch_related)
+    return current
+
+
 def _write_if_unchanged(record: Record, version: int) -> bool:
     """UPDATE the record's columns only if its stored version is still ``version`` (optimistic
     concurrency: no locking read first). False when another write came in between."""
@@ -164,7 +176,8 @@ def update_record(
             return _update(_working_copy(record), data, actor=actor, source=source, expected_version=expected_version)
     except _Raced:
         with transaction.atomic():
-            return _update(_locked(record), data, actor=actor, source=source, expected_version=expected_version)
+            current = _locked_with_children(record)
+            return _update(current, data, actor=actor, source=source, expected_version=expected_version)
 
 
 class _Raced(Exception):
@@ -199,6 +212,9 @@ def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, e
     related = {k: data.pop(k) for k in list(data) if k in model.related_write_keys}
     if "owner" in data and getattr(data["owner"], "pk", None) != current.owner_id:
         _check_owner(actor, type_key, "change", data["owner"])
+    custom = data.get("custom")
+    if isinstance(custom, CustomPatch):  # the keys this write sets, on the row as it is now
+        data["custom"] = custom.apply(current.custom)
     for name, value in data.items():
         setattr(current, name, value)
     current.prepare_write(before, related)
