@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from rapport.core import registry
@@ -18,6 +19,8 @@ from .models import ApiToken, Role, Team, User
 from .throttle import attempt_login
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
+# The regions of the IANA database people live in; the rest (Etc/GMT+5, US/Eastern, EST5EDT…) are aliases.
+ZONE_REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
 
 
 class LoginForm(AuthenticationForm):
@@ -41,6 +44,72 @@ def _time_zone_field() -> forms.ChoiceField:
     return forms.ChoiceField(
         label="Time zone", choices=[(tz, tz) for tz in TIME_ZONES], initial="UTC", help_text="Dates are shown in it."
     )
+
+
+def _offset(name: str, now: dt.datetime) -> str:
+    offset = now.astimezone(zoneinfo.ZoneInfo(name)).utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "−"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def time_zone_choices(current: str = "") -> list[Any]:
+    """The time zones grouped by region, each with its offset today ("Berlin (UTC+01:00)"); the user's
+    current zone stays offered even when it is an alias outside the regions."""
+    now = dt.datetime.now(dt.UTC)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in TIME_ZONES:
+        region, _, place = name.partition("/")
+        if region in ZONE_REGIONS and place:
+            label = place.replace("_", " ").replace("/", " / ")
+            groups.setdefault(region, []).append((name, f"{label} ({_offset(name, now)})"))
+    extra = [("UTC", "UTC")]
+    if current and current != "UTC" and current in TIME_ZONES and current.partition("/")[0] not in ZONE_REGIONS:
+        extra.append((current, f"{current} ({_offset(current, now)})"))
+    return [("", extra), *groups.items()]
+
+
+class ProfileForm(forms.ModelForm):
+    """What every user sets for themselves: name, email, time zone (and locale, where the model has it)."""
+
+    time_zone = forms.ChoiceField(label="Time zone", help_text="Dates and times are shown in it.")
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "time_zone"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        tz_field: Any = self.fields["time_zone"]
+        tz_field.choices = time_zone_choices(self.instance.time_zone)
+        locale = next((f for f in User._meta.get_fields() if f.name == "locale"), None)
+        if locale is not None:
+            self.fields["locale"] = forms.ChoiceField(
+                label="Locale",
+                choices=locale.choices or [],  # type: ignore[union-attr]
+                initial=getattr(self.instance, "locale", ""),
+                help_text="How numbers, amounts and dates are written.",
+            )
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip()
+
+
+class PasswordChangeForm(SetPasswordForm):
+    """The current password, then the new one twice, checked by the configured password validators."""
+
+    old_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    field_order = ["old_password", "new_password1", "new_password2"]
+
+    def clean_old_password(self) -> str:
+        old = self.cleaned_data["old_password"]
+        if not self.user.check_password(old):
+            raise ValidationError("This is not your current password.", code="password_incorrect")
+        return old
 
 
 class UserEditForm(forms.ModelForm):
@@ -186,3 +255,7 @@ class CustomFieldForm(forms.ModelForm):
         if commit:
             field.save()
         return field
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))

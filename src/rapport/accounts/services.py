@@ -21,11 +21,11 @@ SCOPE_CHOICES = ("none", "own", "team", "all")
 USER_FIELDS = ("username", "email", "first_name", "last_name", "role", "team", "time_zone", "is_active", "is_superuser")
 
 
-def end_sessions(user: User) -> int:
-    """Delete every stored session of ``user``; returns how many ended."""
+def end_sessions(user: User, *, keep: str | None = None) -> int:
+    """Delete every stored session of ``user`` (but the one whose key is ``keep``); returns how many ended."""
     uid = str(user.pk)
     doomed = []
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(pk=keep or "").iterator():
         if session.get_decoded().get("_auth_user_id") == uid:
             doomed.append(session.pk)
     Session.objects.filter(pk__in=doomed).delete()
@@ -205,3 +205,79 @@ def update_user(user: User, *, actor: Any, **fields: Any) -> User:
     if user.team_id != old_team:
         sync_owner_team(user, actor=actor)  # their records follow them to the new team
     return user
+
+
+# --- one's own account -------------------------------------------------------------------------
+PROFILE_FIELDS = ("first_name", "last_name", "email", "time_zone", "locale")
+
+
+@transaction.atomic
+def update_profile(user: User, *, actor: Any, **fields: Any) -> User:
+    """The user's own name, email, time zone and locale (the fields an administrator sets elsewhere stay)."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    fields = {name: value for name, value in fields.items() if hasattr(user, name)}
+    before = values(user, list(fields))
+    for name, value in fields.items():
+        setattr(user, name, value)
+    user.save(update_fields=list(fields))
+    record_setting_change(
+        "user", user, actor=actor, before=before, after=values(user, list(fields)), label=user.username
+    )
+    return user
+
+
+@transaction.atomic
+def set_password(user: User, password: str, *, actor: Any, keep_session: str | None = None, how: str) -> int:
+    """Give ``user`` a new password and end every other session of theirs (all of them unless
+    ``keep_session`` names the one to keep); returns how many sessions ended. ``how`` says where it
+    came from for the audit trail ("changed" by the user, "reset" by email)."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    record_setting_change(
+        "user", user, actor=actor, before={"password": ""}, after={"password": f"({how})"}, label=user.username
+    )
+    return end_sessions(user, keep=keep_session)
+
+
+def password_reset_users(email: str) -> list[User]:
+    """The active accounts that use ``email`` and sign in with a password (Django's rule)."""
+    return [
+        user
+        for user in User.objects.filter(email__iexact=email.strip(), is_active=True).order_by("pk")
+        if user.has_usable_password()
+    ]
+
+
+def send_password_reset(user: User, *, site: str) -> str:
+    """Queue the email with a link that lets ``user`` choose a new password: valid for
+    PASSWORD_RESET_TIMEOUT seconds and only until the password changes (Django's
+    PasswordResetTokenGenerator hashes the current password into it), so it works once. Sent from the
+    outgoing-mail outbox by a job after commit; returns the link's path."""
+    from django.conf import settings
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    from rapport.activities.models import OutgoingEmail
+    from rapport.activities.tasks import send_outbox
+
+    token = default_token_generator.make_token(user)
+    path = f"/password-reset/{urlsafe_base64_encode(force_bytes(user.pk))}/{token}/"
+    minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    valid = f"{minutes // 60} hour{'s' if minutes // 60 != 1 else ''}" if minutes % 60 == 0 else f"{minutes} minutes"
+    body = (
+        f"Hello {user.first_name or user.username},\n\n"
+        f"Someone (hopefully you) asked to reset the password of your Rapport account “{user.username}”.\n"
+        f"Choose a new password here within {valid}; the link works once:\n\n"
+        f"{site.rstrip('/')}{path}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is.\n"
+    )
+    with transaction.atomic():
+        OutgoingEmail.objects.get_or_create(
+            key=f"password-reset:{user.pk}:{token}",
+            defaults={"to": user.email, "subject": "Reset your Rapport password", "body": body},
+        )
+        transaction.on_commit(lambda: send_outbox.enqueue(), robust=True)
+    return path

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import ipaddress
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +212,27 @@ def purge_old_failures(*, older_than: dt.timedelta | None = None) -> int:
     return deleted
 
 
+# --- password-reset requests ------------------------------------------------------------------------
+def reset_allowed(request: HttpRequest | None, email: str) -> tuple[bool, bool]:
+    """Count one password-reset request; returns (this address may ask again, this email may be sent
+    another link). Fixed windows counted where every web process sees them (the API's rate counter)."""
+    from rapport.api.throttle import count_in_cache, count_in_database
+
+    now = time.time()
+    window = settings.PASSWORD_RESET_THROTTLE_WINDOW
+    slot = int(now // window)
+    by_cache = getattr(settings, "RAPPORT_API_RATE_STORE", "database") == "cache"
+    counts = []
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    for key in (f"pwreset:addr:{client_address(request)}", f"pwreset:mail:{digest}"):
+        count, _ = count_in_cache(key, slot, window) if by_cache else count_in_database(key, slot)
+        counts.append(count)
+    return (
+        counts[0] <= settings.PASSWORD_RESET_MAX_PER_ADDRESS,
+        counts[1] <= settings.PASSWORD_RESET_MAX_PER_EMAIL,
+    )
+
+
 __all__ = [
     "DEVICE_COOKIE",
     "LoginAttempt",
@@ -218,4 +241,5 @@ __all__ = [
     "device_for",
     "purge_old_failures",
     "remember_device",
+    "reset_allowed",
 ]

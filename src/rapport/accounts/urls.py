@@ -6,6 +6,12 @@ from . import views
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/", views.profile, name="account-profile"),
+    path("account/password/", views.password_change, name="account-password"),
+    path("password-reset/", views.password_reset, name="password-reset"),
+    path("password-reset/sent/", views.password_reset_sent, name="password-reset-sent"),
+    path("password-reset/done/", views.password_reset_done, name="password-reset-done"),
+    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("settings/", sv.index, name="settings"),
     path("settings/users/", sv.user_list, name="settings-users"),
     path("settings/users/new/", sv.user_create, name="settings-user-create"),

@@ -85,5 +85,12 @@ def send_digests() -> int:
     return send_digests_now()
 
 
+@job(max_attempts=5)
+def send_outbox() -> int:
+    """Send the committed emails not sent yet (password-reset links, enqueued as soon as they are written;
+    the reminder job sends whatever is left every minute)."""
+    return reminders.flush_outbox()
+
+
 periodic("deliver_reminders", deliver_reminders, every=dt.timedelta(minutes=1))
 periodic("daily_digest", send_digests, every=DIGEST_EVERY)

@@ -135,6 +135,7 @@ class DealsDemo:
                 Deal.objects.filter(pk=pk).update(created_at=when, stage_entered_at=when)
         return made
 
+
 def load_deals_demo(*, sellers: list[Any], companies: list[Any], people: list[Any], admin: Any) -> list[Deal]:
     """Called at the end of the small demo with its users and contacts (the ones still live)."""
     from rapport.contacts.models import Company, Person

@@ -330,5 +330,3 @@ class StageChange(models.Model):
         db_table = "sales_stagechange"  # kept from before the split (see migrations)
         ordering = ["id"]
         indexes = [models.Index(fields=["deal", "id"], name="stage_change_deal_idx")]
-
-

@@ -194,8 +194,11 @@ class Worker:
         try:
             task_started.send(sender=backend_type, task_result=result)
             if task.takes_context:
-                value = task.call(TaskContext(task_result=result),  # type: ignore[arg-type]
-                 *result.args, **result.kwargs)
+                value = task.call(
+                    TaskContext(task_result=result),  # type: ignore[arg-type]
+                    *result.args,
+                    **result.kwargs,
+                )
             else:
                 value = task.call(*result.args, **result.kwargs)
             row.set_successful(value)

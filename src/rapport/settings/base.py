@@ -157,6 +157,11 @@ LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ACCOUNT
 LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE = env_int("RAPPORT_LOGIN_MAX_FAILURES_PER_ACCOUNT_EVERYWHERE", 100)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("RAPPORT_LOGIN_FAILURE_WINDOW", 900)
+# A password-reset link works once, for this many seconds; requests are counted per address and per email.
+PASSWORD_RESET_TIMEOUT = env_int("RAPPORT_PASSWORD_RESET_TIMEOUT", 3600)
+PASSWORD_RESET_THROTTLE_WINDOW = 3600
+PASSWORD_RESET_MAX_PER_ADDRESS = env_int("RAPPORT_PASSWORD_RESET_MAX_PER_ADDRESS", 10)
+PASSWORD_RESET_MAX_PER_EMAIL = env_int("RAPPORT_PASSWORD_RESET_MAX_PER_EMAIL", 3)
 
 HTTPS = env_bool("RAPPORT_HTTPS", False)
 SESSION_COOKIE_HTTPONLY = True
@@ -194,6 +199,14 @@ USE_TZ = True
 PHONE_DEFAULT_REGION = env_str("RAPPORT_PHONE_REGION", "US")
 # The address people reach Rapport at, for links in emails (reminders, digests).
 RAPPORT_SITE_URL = env_str("RAPPORT_SITE_URL", "http://127.0.0.1:8000")
+# Outgoing mail (reminders, digests, password-reset links), sent from the outbox by the job worker.
+EMAIL_HOST = env_str("RAPPORT_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("RAPPORT_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("RAPPORT_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("RAPPORT_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("RAPPORT_EMAIL_TLS", False)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapport@localhost>")
 BASE_CURRENCY = env_str("RAPPORT_BASE_CURRENCY", "USD")
 
 # --- Static files ---------------------------------------------------------------------------

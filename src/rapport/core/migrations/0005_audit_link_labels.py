@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_audit_entry'),
+        ("core", "0004_audit_entry"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditentry',
-            name='labels',
+            model_name="auditentry",
+            name="labels",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -244,9 +244,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     rates = Rates()
     before = board.deal_contribution(deal, rates)
     try:
-        moved = services.move_deal(
-            deal, stage, actor=user, source="ui", expected_version=expected, lost_reason=reason
-        )
+        moved = services.move_deal(deal, stage, actor=user, source="ui", expected_version=expected, lost_reason=reason)
     except VersionConflict:
         if not wants_json:
             messages.error(request, CONFLICT_MESSAGE)

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sales', '0003_json_indexes'),
+        ("sales", "0003_json_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='stagechange',
-            name='to_stage',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sales.stage'),
+            model_name="stagechange",
+            name="to_stage",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="sales.stage"
+            ),
         ),
     ]

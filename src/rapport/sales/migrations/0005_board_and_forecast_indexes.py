@@ -5,25 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_default_roles'),
-        ('contacts', '0002_json_indexes'),
-        ('sales', '0004_stage_change_keeps_history'),
+        ("accounts", "0002_default_roles"),
+        ("contacts", "0002_json_indexes"),
+        ("sales", "0004_stage_change_keeps_history"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['stage', 'closed_on'], name='deal_stage_closed_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=["stage", "closed_on"],
+                name="deal_stage_closed_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['status', 'expected_close_date'], name='deal_status_close_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=["status", "expected_close_date"],
+                name="deal_status_close_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['status', 'closed_on'], name='deal_status_closed_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=["status", "closed_on"],
+                name="deal_status_closed_idx",
+            ),
         ),
     ]

@@ -5,17 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_default_roles'),
-        ('contacts', '0002_json_indexes'),
-        ('sales', '0005_board_and_forecast_indexes'),
+        ("accounts", "0002_default_roles"),
+        ("contacts", "0002_json_indexes"),
+        ("sales", "0005_board_and_forecast_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['stage', 'status', 'pipeline', 'team', 'owner', 'currency', 'expected_close_date', 'amount', 'probability'], name='deal_totals_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=[
+                    "stage",
+                    "status",
+                    "pipeline",
+                    "team",
+                    "owner",
+                    "currency",
+                    "expected_close_date",
+                    "amount",
+                    "probability",
+                ],
+                name="deal_totals_idx",
+            ),
         ),
     ]

@@ -5,38 +5,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_login_failure_device'),
-        ('contacts', '0002_json_indexes'),
-        ('sales', '0006_board_totals_index'),
+        ("accounts", "0003_login_failure_device"),
+        ("contacts", "0002_json_indexes"),
+        ("sales", "0006_board_totals_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_status_close_idx',
+            model_name="deal",
+            name="deal_status_close_idx",
         ),
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_status_closed_idx',
+            model_name="deal",
+            name="deal_status_closed_idx",
         ),
         migrations.RemoveIndex(
-            model_name='deal',
-            name='deal_totals_idx',
+            model_name="deal",
+            name="deal_totals_idx",
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['stage', 'status', 'pipeline', 'team', 'owner', 'currency', 'expected_close_date', 'amount', 'probability', 'deleted_at'], name='deal_totals_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=[
+                    "stage",
+                    "status",
+                    "pipeline",
+                    "team",
+                    "owner",
+                    "currency",
+                    "expected_close_date",
+                    "amount",
+                    "probability",
+                    "deleted_at",
+                ],
+                name="deal_totals_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['status', 'expected_close_date', 'owner', 'team', 'currency', 'forecast_category', 'amount', 'probability', 'deleted_at'], name='deal_forecast_open_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=[
+                    "status",
+                    "expected_close_date",
+                    "owner",
+                    "team",
+                    "currency",
+                    "forecast_category",
+                    "amount",
+                    "probability",
+                    "deleted_at",
+                ],
+                name="deal_forecast_open_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deal',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['status', 'closed_on', 'owner', 'team', 'currency', 'amount', 'deleted_at'], name='deal_forecast_won_idx'),
+            model_name="deal",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=["status", "closed_on", "owner", "team", "currency", "amount", "deleted_at"],
+                name="deal_forecast_won_idx",
+            ),
         ),
         # Fresh planner statistics for the new indexes (SQLite picks a worse plan without them).
         migrations.RunSQL("ANALYZE sales_deal", reverse_sql=migrations.RunSQL.noop),
