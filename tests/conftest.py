@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from rapport.accounts.models import ApiToken, Role, Team, User
+from rapport.accounts.roles import DEFAULT_ROLES
 from rapport.contacts.models import Company, Person
 from rapport.core import registry, services
 from rapport.core.visibility import SYSTEM
@@ -79,9 +80,8 @@ def history_invariant(request: pytest.FixtureRequest) -> Any:
 
 
 def default_role(key: str) -> Role:
-    """A built-in role; transactional tests flush the tables, so re-create it from the migration."""
-    roles = importlib.import_module("rapport.accounts.migrations.0002_default_roles").ROLES
-    _, name, grants, manage = next(r for r in roles if r[0] == key)
+    """A built-in role; transactional tests flush the tables, so re-create it as the migrations leave it."""
+    _, name, grants, manage = next(r for r in DEFAULT_ROLES if r[0] == key)
     role, _ = Role.objects.get_or_create(key=key, defaults={"name": name, "grants": grants, "manage_settings": manage})
     return role
 
@@ -132,6 +132,18 @@ def users(teams: dict[str, Team]) -> dict[str, User]:
     out["peer"] = make_user("peer", "member", teams["east"])
     out["outsider"] = make_user("outsider", "member", teams["west"])
     return out
+
+
+@pytest.fixture
+def team_scoped_catalogue(users: dict[str, User]) -> None:
+    """The built-in roles see the whole product catalogue (accounts.roles.CATALOGUE); the generic
+    suites prove the team rule on every registered type, so there the roles scope products by team
+    like everything else (what the catalogue grants is tested in test_product_catalogue.py)."""
+    for role in Role.objects.filter(grants__has_key="products"):
+        role.grants = {k: v for k, v in role.grants.items() if k != "products"}
+        role.save(update_fields=["grants"])
+    for user in users.values():
+        user.refresh_from_db()
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from rapport.core.models import CustomField, Event
 
 from .conftest import write
 
+# Every type team-scoped here, products too (see conftest.team_scoped_catalogue).
+pytestmark = pytest.mark.usefixtures("team_scoped_catalogue")
+
 TYPES = registry.keys()
 
 

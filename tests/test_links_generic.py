@@ -25,6 +25,9 @@ from rapport.core.serializers import RecordLinkField
 from .conftest import write
 from .test_api_generic import example, patch, post
 
+# Every type team-scoped here, products too (see conftest.team_scoped_catalogue).
+pytestmark = pytest.mark.usefixtures("team_scoped_catalogue")
+
 SECRET = "Zanzibar"  # in the name of every team West record; must never reach a team East member
 
 

@@ -12,6 +12,9 @@ from rapport.core import registry
 
 from .test_api_generic import example, make
 
+# Every type team-scoped here, products too (see conftest.team_scoped_catalogue).
+pytestmark = pytest.mark.usefixtures("team_scoped_catalogue")
+
 TYPES = registry.keys()
 
 

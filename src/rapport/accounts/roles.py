@@ -1,4 +1,4 @@
-"""The four built-in roles (migration 0002 holds its own frozen copy of this table)."""
+"""The four built-in roles (migrations 0002 and 0004 hold their own frozen copies of this table)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,27 @@ from typing import Any
 
 ALL_ACTIONS = ["view", "add", "change", "delete", "export", "import"]
 
+# The product catalogue is the organisation's, not a team's: everyone who may see deals sees every
+# product (a deal's line editor offers them, its quotes print them), and exports what they may export.
+CATALOGUE = {
+    "manager": {"view": "all", "export": "all"},
+    "member": {"view": "all", "export": "all"},
+    "read-only": {"view": "all"},
+}
+
 DEFAULT_ROLES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("admin", "Administrator", {"*": {a: "all" for a in ALL_ACTIONS}}, True),
-    ("manager", "Manager", {"*": {a: "team" for a in ALL_ACTIONS}}, False),
+    ("manager", "Manager", {"*": {a: "team" for a in ALL_ACTIONS}, "products": CATALOGUE["manager"]}, False),
     (
         "member",
         "Member",
-        {"*": {"view": "team", "add": "team", "change": "team", "delete": "own", "export": "team"}},
+        {
+            "*": {"view": "team", "add": "team", "change": "team", "delete": "own", "export": "team"},
+            "products": CATALOGUE["member"],
+        },
         False,
     ),
-    ("read-only", "Read-only", {"*": {"view": "team"}}, False),
+    ("read-only", "Read-only", {"*": {"view": "team"}, "products": CATALOGUE["read-only"]}, False),
 ]
 
 
