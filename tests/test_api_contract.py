@@ -57,7 +57,7 @@ def test_every_operation_declares_its_errors_with_the_one_error_schema(schema):
     wrong = []
     for path, method, op in operations(schema):
         responses = op["responses"]
-        expected = {"401", "403", "429"} | ({"404"} if "{" in path else set())
+        expected = {"401", "403", "429", "503"} | ({"404"} if "{" in path else set())
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
         if "If-Match" in headers:
             expected |= {"412", "409"}
@@ -70,11 +70,13 @@ def test_every_operation_declares_its_errors_with_the_one_error_schema(schema):
         for code in expected - set(responses):
             wrong.append(f"{method.upper()} {path}: no {code}")
         for code, response in responses.items():
-            if code.startswith("4") and code != "414":  # 414 comes from the HTTP server, without a body
+            # 414 comes from the HTTP server, without a body
+            if (code.startswith("4") and code != "414") or code == "503":
                 ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
                 if ref != ERROR_REF:
                     wrong.append(f"{method.upper()} {path} {code}: not the Error schema")
         assert "Retry-After" in responses["429"]["headers"]
+        assert responses["503"]["headers"]["Retry-After"]["required"], f"{method} {path}"
     assert wrong == []
 
 

@@ -15,3 +15,6 @@ urlpatterns = [
 
 # An /api/ address that names no endpoint answers like the API does (JSON, the Error schema).
 handler404 = "rapport.api.errors.not_found"
+# A database outage, lock or statement timeout is a 503 with Retry-After (JSON under /api/, the "try again"
+# page elsewhere); any other failure under /api/ is a JSON 500 (rapport.core.outage).
+handler500 = "rapport.core.outage.server_error"

@@ -20,11 +20,11 @@ from rapport.core.registry import RecordType
 
 # --- shared components -----------------------------------------------------------------------------
 class ErrorSerializer(serializers.Serializer):
-    """Every error answer (4xx) of the API."""
+    """Every error answer of the API (4xx, and 503 during a database outage)."""
 
     error = serializers.CharField(
         help_text="Machine code: invalid, malformed, bad_parameter, not_authenticated, authentication_failed, "
-        "forbidden, permission_denied, not_found, deleted, stale, idempotency_mismatch, throttled…"
+        "forbidden, permission_denied, not_found, deleted, stale, idempotency_mismatch, throttled, busy, unavailable…"
     )
     message = serializers.CharField(help_text="What went wrong, for people.")
     fields = serializers.DictField(  # type: ignore[assignment]  # a declared field, not Serializer.fields
@@ -327,7 +327,7 @@ def _apply_custom_fields(result: dict[str, Any]) -> None:
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "Every error answer (4xx) of the API.",
+    "description": "Every error answer of the API (4xx, and 503 during a database outage).",
     "properties": {
         "error": {"type": "string", "description": "Machine code (invalid, bad_parameter, stale, …)."},
         "message": {"type": "string"},
@@ -344,6 +344,8 @@ ERROR_DESCRIPTIONS = {
     "412": "If-Match did not match: re-read and retry",
     "422": "Idempotency-Key reused with another request",
     "429": "Over the rate limit: wait Retry-After seconds",
+    "503": "The database is unavailable or a lock or statement time limit was reached (error `unavailable` or "
+    "`busy`): wait Retry-After seconds and retry (a create with the same Idempotency-Key, an update with If-Match)",
 }
 
 
@@ -352,7 +354,7 @@ def _error_response(code: str) -> dict[str, Any]:
         "description": ERROR_DESCRIPTIONS[code],
         "content": {"application/json": {"schema": ERROR_REF}},
     }
-    if code == "429":
+    if code in ("429", "503"):
         response["headers"] = {
             "Retry-After": {"schema": {"type": "integer"}, "required": True, "description": "Seconds to wait."}
         }
@@ -374,7 +376,7 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
             responses = operation.setdefault("responses", {})
             params = operation.get("parameters", [])
             header_names = {p["name"] for p in params if p.get("in") == "header"}
-            codes = {"401", "403", "429"}
+            codes = {"401", "403", "429", "503"}
             if "{" in path:
                 codes.add("404")
             if any(p.get("in") == "query" for p in params) or "requestBody" in operation:

@@ -42,6 +42,10 @@ class SecurityHeadersMiddleware:
         # What a signed-in user (session or API token: DRF sets the user on the request) is shown is theirs
         # alone: no browser, proxy or shared cache may keep it (API tokens, records, the token page).
         # A view that chose its own caching (the calendar feed) keeps it.
+        if response.status_code >= 500:
+            # An error answer is nobody's to keep, and the user is not looked up: the database may be down.
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "private, no-store"

@@ -32,6 +32,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -126,7 +131,14 @@ TEMPLATES = [
 DATABASE_URL = env_str("RAPPORT_DATABASE_URL", f"sqlite:///{DATA_DIR / 'rapport.sqlite3'}")
 CONN_MAX_AGE = env_int("RAPPORT_CONN_MAX_AGE", 600)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+# Per connection (rapport.core.outage.apply_timeouts), in seconds, 0 = no limit. A request that waits longer
+# for a row lock (PostgreSQL) or for the write lock (SQLite's busy timeout), or whose statement runs longer
+# (PostgreSQL), gives up and is answered 503 with Retry-After. SQLite's one write lock is held by every
+# writer in turn (a bulk import holds it throughout), hence its longer default.
+RAPPORT_DB_LOCK_TIMEOUT = env_float("RAPPORT_DB_LOCK_TIMEOUT", 20.0 if SQLITE else 5.0)
+RAPPORT_DB_STATEMENT_TIMEOUT = env_float("RAPPORT_DB_STATEMENT_TIMEOUT", 60.0)
+if SQLITE:
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so
@@ -136,7 +148,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824; PRAGMA temp_store=MEMORY;"
         ),
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": RAPPORT_DB_LOCK_TIMEOUT or 2**31 / 1000,
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
