@@ -228,25 +228,50 @@ def test_a_stage_of_another_pipeline_is_refused(users, pipeline, deals):
     assert response.status_code == 400 and "stage" in response.json()["error"]
 
 
-def test_show_more_fetches_the_next_keyset_page(users, pipeline, monkeypatch):
+def test_open_columns_put_new_deals_first_then_the_soonest_close_and_show_more_pages_through(
+    users, pipeline, monkeypatch
+):
+    """A deal just made is on top of its column (not behind "Show more"); the rest by expected close
+    date, soonest first, then those without one; "Show more" pages through all three in that order."""
     monkeypatch.setattr(board, "CARDS_PER_COLUMN", 3)
-    made = [deal(users["member"], pipeline, "Proposal", 10 + i, title=f"Deal {i:02d}") for i in range(7)]
-    c = client_for(users["member"])
+    m = users["member"]
+    old = timezone.now() - dt.timedelta(days=2)
+    made = {}
+    for title, close in [
+        ("Old C", "2027-03-01"),
+        ("Old D", "2027-01-15"),
+        ("Old E", "2027-01-15"),
+        ("Old F", None),
+        ("Old G", None),
+        ("New B", "2027-06-01"),
+        ("New A", None),
+    ]:
+        made[title] = deal(m, pipeline, "Proposal", 10, title=title, close=close)
+        if title.startswith("Old"):
+            Deal.objects.filter(pk=made[title].pk).update(created_at=old)
+    Deal.objects.filter(pk=made["New B"].pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    c = client_for(m)
     html = c.get("/deals/board/").content.decode()
-    assert html.count('class="deal-card"') == 3 and "Show more" in html
-    assert "7 deals" in html  # totals cover every deal
     proposal = stage(pipeline, "Proposal")
-    _, cursor = board.column_cards(
-        board.visible_deals(users["member"], pipeline, board.deal_filter({}, users["member"])),
-        proposal,
-        user=users["member"],
-    )
-    page2 = c.get(f"/deals/board/column/{proposal.pk}/?pipeline={pipeline.pk}&cursor={cursor}").content.decode()
-    assert [d.title for d in made if f'id="deal-{d.pk}"' in page2] == ["Deal 03", "Deal 04", "Deal 05"]
+    column = html[html.index(f'id="cards-{proposal.pk}"') : html.index(f'id="more-{proposal.pk}"')]
+
+    def titles(fragment):
+        return sorted(
+            (fragment.index(f'id="deal-{d.pk}"'), t) for t, d in made.items() if f'id="deal-{d.pk}"' in fragment
+        )
+
+    assert [t for _, t in titles(column)] == ["New A", "New B", "Old D"]
+    assert "7 deals" in html  # totals cover every deal
+    cards = {t: card for card in _cards(column) for t in made if f'data-deal="{made[t].pk}"' in card}
+    assert "Created in the last day" in cards["New A"] and "Created in the last day" in cards["New B"]
+    assert "Created in the last day" not in cards["Old D"]
+    link = re.search(rf'href="(/deals/board/column/{proposal.pk}/[^"]+)"', html).group(1).replace("&amp;", "&")
+    page2 = c.get(link).content.decode()
+    assert [t for _, t in titles(page2)] == ["Old E", "Old C", "Old F"]
     assert 'hx-swap-oob="true"' in page2 and "Show more" in page2
-    nxt = page2.split("cursor=")[-1].split('"')[0]
-    page3 = c.get(f"/deals/board/column/{proposal.pk}/?cursor={nxt}").content.decode()
-    assert "Deal 06" in page3 and "Show more" not in page3
+    nxt = re.search(r'href="([^"]+)"', page2[page2.index("hx-swap-oob") :]).group(1).replace("&amp;", "&")
+    page3 = c.get(nxt).content.decode()
+    assert [t for _, t in titles(page3)] == ["Old G"] and "Show more" not in page3
     assert c.get(f"/deals/board/column/{proposal.pk}/?cursor=garbage").status_code == 400
 
 
@@ -254,7 +279,8 @@ def test_board_query_count_does_not_grow_with_deals(users, pipeline, rates, djan
     c = client_for(users["member"])
     for _ in range(3):
         deal(users["member"], pipeline, "Proposal", 100, "EUR", "2026-03-01")
-    with django_assert_max_num_queries(20) as few:
+    # An open column reads up to three keyset scans (new deals, dated, undated): at most 3 per column.
+    with django_assert_max_num_queries(26) as few:
         assert c.get("/deals/board/").status_code == 200
     for i in range(30):
         deal(users["member"], pipeline, ["Qualification", "Proposal", "Negotiation"][i % 3], 100 + i, "USD")
@@ -451,10 +477,11 @@ def _cards(html):
     return re.findall(r'<article class="deal-card.*?</article>', html, re.S)
 
 
-def test_cards_come_from_the_template_escaped_with_buttons_per_permission(users, pipeline):
-    """deals/board_cards.html renders every card (page, "Show more", move answers): titles and company
-    names escaped, the move options exclude the card's own stage, and only who may change the deal
-    gets the move select, Won/Lost and Log call."""
+def test_cards_come_from_the_template_escaped_with_a_menu_per_permission(users, pipeline):
+    """deals/board_cards.html renders every card (page, "Show more", move answers, a refreshed card):
+    titles and company names escaped; the board's one menu offers the open stages, Won, Lost, Log call
+    and Plan activity, and a card says which it allows — only who may change the deal gets the moves,
+    only who may add activities the logging; the read-only user gets no menu and cannot drag."""
     company = write("companies", {"name": "Tom & <Jerry>"}, actor=users["member"])
     hostile = deal(
         users["member"], pipeline, "Proposal", 10, "USD", title='<img src=x onerror="alert(1)">', company=company.pk
@@ -463,19 +490,42 @@ def test_cards_come_from_the_template_escaped_with_buttons_per_permission(users,
     (card,) = [c for c in _cards(mine) if f'data-deal="{hostile.pk}"' in c]
     assert "<img" not in card and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in card
     assert "Tom &amp; &lt;Jerry&gt;" in card and "10.00 USD" in card
-    options = re.findall(r'<option value="(\d+)" data-kind="(\w+)">', card)
-    expected = [(str(s.pk), s.kind) for s in board.board_stages(pipeline) if s.name != "Proposal"]
-    assert options == expected
-    won, lost = stage(pipeline, "Won"), stage(pipeline, "Lost")
-    assert f'data-move-to="{won.pk}" data-kind="won">Won</button>' in card
-    assert f'data-move-to="{lost.pk}" data-kind="lost">Lost</button>' in card
-    assert f'href="/deals/{hostile.pk}/quicklog/call/?next=/deals/board/">Log call</a>' in card
+    assert "data-can-change" in card and "data-can-log" in card and "data-card-menu" in card
+    assert 'aria-label="Actions for “&lt;img src=x onerror=&quot;alert(1)&quot;&gt;”"' in card
+    menu = mine[mine.index('id="deal-menu"') :].split("</div>\n</div>")[0]
+    moves = re.findall(r'data-menu-move="(\d+)" data-kind="(\w+)"', menu)
+    assert moves == [(str(s.pk), s.kind) for s in board.board_stages(pipeline)]
+    assert 'data-menu-log="call"' in menu and 'data-menu-log="task"' in menu
+    assert "data-can-move" in mine and 'id="log-dialog"' in mine
 
     read_only = client_for(users["read-only"]).get("/deals/board/").content.decode()
     (seen,) = [c for c in _cards(read_only) if f'data-deal="{hostile.pk}"' in c]
-    assert "data-move-select" not in seen and "deal-won" not in seen and "Log call" not in seen
+    assert "data-can-change" not in seen and "data-can-log" not in seen and "data-card-menu" not in seen
+    assert "data-can-move" not in read_only and "data-menu-move" not in read_only
+    assert "data-menu-log" not in read_only and 'id="log-dialog"' not in read_only
+    assert "New deal" not in read_only and "New deal" in mine
 
     answer = move(client_for(users["member"]), hostile, stage(pipeline, "Negotiation"), hostile.version).json()
     (moved,) = _cards(answer["card"])
     assert "&lt;img src=x" in moved and f'data-stage="{stage(pipeline, "Negotiation").pk}"' in moved
-    assert f'<option value="{stage(pipeline, "Proposal").pk}"' in moved  # its old stage is now a target
+
+
+def test_a_card_refreshed_after_logging_shows_the_next_activity(users, pipeline, django_assert_num_queries):
+    """The board fetches a card again after logging or planning from it: the next activity's date
+    (the earliest open task, call or meeting) replaces "No next activity"; a card the user may not
+    see is a 404."""
+    d = deal(users["member"], pipeline, "Proposal", 10, title="Pilot")
+    c = client_for(users["member"])
+    assert "No next activity" in c.get(f"/deals/{d.pk}/card/").content.decode()
+    for due in ("2030-01-09T09:00:00Z", "2030-01-05T09:00:00Z"):
+        write(
+            "activities",
+            {"subject": "Follow up", "due_at": due, "links": [{"type": "deals", "id": d.pk}]},
+            actor=users["member"],
+        )
+    # session, user and role, the deal, its stage, the pipeline's stages, its next activities
+    with django_assert_num_queries(7):
+        html = c.get(f"/deals/{d.pk}/card/").content.decode()
+    (card,) = _cards(html)
+    assert "No next activity" not in card and "5 Jan" in card and "Next activity: " in card
+    assert client_for(users["outsider"]).get(f"/deals/{d.pk}/card/").status_code == 404

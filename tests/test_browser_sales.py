@@ -96,7 +96,8 @@ def test_drag_a_deal_to_the_next_stage_and_mark_one_lost(
 
     # "Lost" on the other card asks for a reason; cancelling keeps it open, a reason closes it
     losing_card = page.locator(f"#deal-{losing.pk}")
-    losing_card.locator("button:has-text('Lost')").click()
+    losing_card.locator("[data-card-menu]").click()
+    page.locator("#deal-menu").get_by_role("menuitem", name="Lost…").click()
     dialog = page.locator("#lost-dialog")
     expect(dialog).to_be_visible()
     dialog.locator("button:has-text('Mark lost')").click()
@@ -104,7 +105,8 @@ def test_drag_a_deal_to_the_next_stage_and_mark_one_lost(
     dialog.locator("button:has-text('Cancel')").click()
     expect(dialog).to_be_hidden()
     assert Deal.objects.get(pk=losing.pk).status == "open"
-    losing_card.locator("button:has-text('Lost')").click()
+    losing_card.locator("[data-card-menu]").click()
+    page.locator("#deal-menu").get_by_role("menuitem", name="Lost…").click()
     page.select_option("#lost-reason", label="Went with a competitor")
     dialog.locator("button:has-text('Mark lost')").click()
     expect(page.locator(f"#cards-{lost.pk} #deal-{losing.pk}")).to_be_attached()

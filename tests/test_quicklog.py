@@ -111,12 +111,16 @@ def test_plain_post_and_full_page_form(users, company):
     c = client_for(users["member"])
     deal = write("deals", {"title": "Seats", "company": company.pk}, actor=users["member"])
     board = c.get("/deals/board/").content.decode()
-    link = f"/deals/{deal.pk}/quicklog/call/?next=/deals/board/"
-    assert f'href="{link}"' in board  # the card's "Log call" opens the same quick form
+    # the card menu's "Log call…" links to the quick form with the board (and its filters) as next
+    assert 'data-menu-log="call"' in board and 'data-back="/deals/board/?pipeline=' in board
+    link = f"/deals/{deal.pk}/quicklog/call/?next=/deals/board/%3Fowner%3Dme"
     page = c.get(link).content.decode()
-    assert "<html" in page and "Log a call" in page and 'name="next" value="/deals/board/"' in page
-    r = c.post(link, {"subject": "From the board", "outcome": "connected", "next": "/deals/board/"})
-    assert r.status_code == 302 and r["Location"] == "/deals/board/"
+    assert "<html" in page and "Log a call" in page and 'name="next" value="/deals/board/?owner=me"' in page
+    form = page[page.index('id="quicklog-form"') :].split(">")[0]
+    assert "hx-post" not in form  # the full page posts plainly, so the answer's redirect is followed
+    r = c.post(link, {"subject": "From the board", "outcome": "connected", "next": "/deals/board/?owner=me"})
+    assert r.status_code == 302 and r["Location"] == "/deals/board/?owner=me"
+    assert "Saved call “From the board”." in c.get(r["Location"]).content.decode()
     r = c.post(f"/deals/{deal.pk}/quicklog/call/", {"subject": "Again", "next": "https://evil.example/"})
     assert r.status_code == 302 and r["Location"] == f"/deals/{deal.pk}/"
     assert Activity.objects.filter(kind="call").count() == 2

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages as flash
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -216,6 +217,8 @@ def quicklog(request: HttpRequest, type_key: str, pk: int, form_key: str) -> Htt
     except PermissionDenied as exc:
         return _render_form(request, rtype, record, form, posted, general=[str(exc)], status=403)
     if not request.headers.get("HX-Request"):
+        # The full-page form (no script, or opened in a tab) goes back where it came from (``next``).
+        flash.success(request, f"Saved {saved.get_kind_display().lower()} “{saved.subject}”.")
         return redirect(safe_next(request, f"/{rtype.key}/{record.pk}/"))
     return _render_form(request, rtype, record, form, _initial(form, user), saved=saved)
 

@@ -3,19 +3,22 @@ deals the user may see, and keyset pages of cards per stage column."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import connections
-from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, F, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from rapport.core import registry
 from rapport.core.listing import QueryError, build_filter, decode_cursor, encode_cursor, keyset_condition
+from rapport.core.models import to_json_value
 from rapport.core.visibility import link_label
 from rapport.forecasting.money import RatePeriods, Rates, money
 
@@ -38,6 +41,7 @@ CARD_FIELDS = (
     "probability",
     "expected_close_date",
     "stage_entered_at",
+    "created_at",
     "company_id",
     "company__name",
     "company__owner_id",
@@ -90,7 +94,16 @@ class Card:
     owner_id: int | None = None
     team_id: int | None = None
     can_change: bool = False
+    can_log: bool = False
+    is_new: bool = False
+    # The next planned task, call or meeting (its due or start time); None with no_next_activity set
+    # on an open deal that has none.
+    next_activity_at: dt.datetime | None = None
     no_next_activity: bool = False
+
+    @property
+    def next_overdue(self) -> bool:
+        return self.next_activity_at is not None and self.next_activity_at < timezone.now()
 
     @property
     def amount_text(self) -> str:
@@ -251,8 +264,11 @@ def _initials(first: str, last: str, username: str) -> str:
     return "".join(p[0] for p in parts).upper() or (username or "")[:2].upper()
 
 
-def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None, *, user: Any) -> Card:
+def to_card(
+    row: dict[str, Any], stage: Stage, now: dt.datetime | None = None, *, user: Any, since: dt.datetime | None = None
+) -> Card:
     now = now or timezone.now()
+    since = since or now - NEW_FOR
     days = max(0, (now - row["stage_entered_at"]).days)
     owner = f"{row['owner__first_name'] or ''} {row['owner__last_name'] or ''}".strip() or (
         row["owner__username"] or ""
@@ -282,33 +298,118 @@ def to_card(row: dict[str, Any], stage: Stage, now: dt.datetime | None = None, *
         days_in_stage=days,
         owner_id=row["owner_id"],
         team_id=row["team_id"],
+        is_new=stage.kind == "open" and row["created_at"] >= since,
     )
+
+
+NEW_FOR = dt.timedelta(days=1)  # deals created this recently sit on top of their column, marked "New"
+# The phases of an open column's order: new deals (newest first), then by expected close date (soonest
+# first, so overdue closes lead), then the deals without a close date. Each phase is one keyset scan of
+# an index ((created_at, id); (stage, expected_close_date, id) for the other two).
+PHASES = ("new", "close", "undated")
+
+
+def _column_cursor(phase: str, value: Any, pk: int, since: dt.datetime) -> str:
+    payload = orjson.dumps({"p": phase, "v": to_json_value(value), "id": pk, "s": since.isoformat()})
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _read_column_cursor(cursor: str) -> tuple[str, Any, int, dt.datetime]:
+    """(phase, value, id, since) of an open column's cursor; QueryError for anything else."""
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        phase, pk, since = data["p"], int(data["id"]), dt.datetime.fromisoformat(data["s"])
+        value = data["v"]
+        if phase not in PHASES or not 0 < pk < 2**63 or since.tzinfo is None:
+            raise ValueError(phase)
+        if phase == "new":
+            value = dt.datetime.fromisoformat(value)
+        elif phase == "close":
+            value = dt.date.fromisoformat(value)
+        else:
+            value = None
+    except Exception:
+        raise QueryError("cursor", "this cursor is not valid; start again from the first page.")
+    return phase, value, pk, since
+
+
+def _open_column_rows(
+    qs: QuerySet[Deal], stage: Stage, cursor: str | None, size: int
+) -> tuple[list[dict[str, Any]], str | None, dt.datetime]:
+    """Up to ``size`` card rows of an open column in the board's order (:data:`PHASES`), and the cursor
+    of the next page. ``since`` (when "new" starts) travels in the cursor, so a deal turning a day old
+    between two pages is neither shown twice nor skipped."""
+    column = qs.filter(stage_id=stage.pk)
+    if cursor and cursor != FIRST_PAGE:
+        phase, value, pk, since = _read_column_cursor(cursor)
+    else:
+        phase, value, pk, since = PHASES[0], None, 0, timezone.now() - NEW_FOR
+    connection = connections[qs.db]
+    rows: list[dict[str, Any]] = []
+    last_phase = phase
+    for current in PHASES[PHASES.index(phase) :]:
+        order: tuple[str, ...]
+        if current == "new":
+            part = column.filter(created_at__gte=since)
+            order = ("-created_at", "-id")
+            key = "created_at"
+        elif current == "close":
+            part = column.filter(created_at__lt=since, expected_close_date__isnull=False)
+            order = ("expected_close_date", "id")
+            key = "expected_close_date"
+        else:
+            part = column.filter(created_at__lt=since, expected_close_date__isnull=True)
+            order = ("id",)
+            key = "id"
+        if current == phase and pk:
+            if key == "id":
+                part = part.filter(id__gt=pk)
+            else:
+                where, params = keyset_condition(Deal, key, current == "new", value, pk, connection)
+                part = part.extra(where=[where], params=params)
+        wanted = size + 1 - len(rows)
+        found = list(part.order_by(*order).values(*CARD_FIELDS)[:wanted])
+        for row in found:
+            row["_phase"] = current
+        rows.extend(found)
+        last_phase = current
+        if len(rows) > size:
+            break
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        last_phase = last["_phase"]
+        value = {"new": last["created_at"], "close": last["expected_close_date"], "undated": None}[last_phase]
+        next_cursor = _column_cursor(last_phase, value, last["id"], since)
+    return rows, next_cursor, since
 
 
 def column_cards(
     qs: QuerySet[Deal], stage: Stage, cursor: str | None = None, size: int | None = None, *, user: Any
 ) -> tuple[list[Card], str | None]:
-    """One keyset page of a column's cards: in open stages the oldest in the stage first (what
-    rots is on top), in won and lost stages the latest first."""
+    """One keyset page of a column's cards. Open stages: deals created in the last day first (newest
+    first, marked new), then by expected close date (soonest first), then those without one
+    (:func:`_open_column_rows`). Won and lost stages: the latest moved there first."""
     size = size or CARDS_PER_COLUMN
-    descending = stage.kind != "open"  # won and lost columns show the latest first
-    page = qs.filter(stage_id=stage.pk)
-    if stage.kind != "open":
-        since = timezone.localdate() - dt.timedelta(days=CLOSED_WINDOW_DAYS)
-        page = page.filter(closed_on__gte=since)
-    if cursor and cursor != FIRST_PAGE:
-        value, pk, _ = decode_cursor(cursor)
-        where, params = keyset_condition(Deal, "stage_entered_at", descending, value, pk, connections[qs.db])
-        page = page.extra(where=[where], params=params)
-    prefix = "-" if descending else ""
-    rows = list(page.order_by(f"{prefix}stage_entered_at", f"{prefix}id").values(*CARD_FIELDS)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
     now = timezone.now()
-    cards = [to_card(r, stage, now, user=user) for r in rows]
+    if stage.kind == "open":
+        rows, next_cursor, since = _open_column_rows(qs, stage, cursor, size)
+    else:
+        since = now - NEW_FOR
+        page = qs.filter(stage_id=stage.pk, closed_on__gte=timezone.localdate() - dt.timedelta(days=CLOSED_WINDOW_DAYS))
+        if cursor and cursor != FIRST_PAGE:
+            value, pk, _ = decode_cursor(cursor)
+            where, params = keyset_condition(Deal, "stage_entered_at", True, value, pk, connections[qs.db])
+            page = page.extra(where=[where], params=params)
+        rows = list(page.order_by("-stage_entered_at", "-id").values(*CARD_FIELDS)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size]
+        next_cursor = encode_cursor(rows[-1]["stage_entered_at"], rows[-1]["id"]) if more and rows else None
+    cards = [to_card(r, stage, now, user=user, since=since) for r in rows]
     if cursor:  # a "show more" page; the board's first page is flagged in one go by build_board
         mark_next_activities(cards)
-    next_cursor = encode_cursor(rows[-1]["stage_entered_at"], rows[-1]["id"]) if more and rows else None
     return cards, next_cursor
 
 
@@ -323,9 +424,10 @@ def card_for(deal_id: int, user: Any) -> tuple[Card, Stage] | None:
 
 
 def mark_next_activities(cards: list[Card]) -> None:
-    """Flag open deals with no next step: no open task, call or meeting linked to them (one query
-    for all the cards given). Any planned activity counts, whoever it belongs to: the flag says the
-    deal has a next step, not what it is."""
+    """Set each open deal's next step: the earliest open task, call or meeting linked to it (its due
+    time, or its start for a meeting or call), or flag it as having none — one query for all the cards
+    given. Any planned activity counts, whoever it belongs to: the card says the deal has a next step
+    and when, not what it is."""
     from django.apps import apps
 
     open_ids = [c.id for c in cards if c.status == "open"]
@@ -333,17 +435,25 @@ def mark_next_activities(cards: list[Card]) -> None:
         return
     from rapport.activities.models import ActivityLink
 
-    planned = set(
+    planned = (
         ActivityLink.objects.filter(
             type_key="deals",
             record_id__in=open_ids,
             activity__done=False,
             activity__deleted_at__isnull=True,
             activity__kind__in=("task", "call", "meeting"),
-        ).values_list("record_id", flat=True)
+        )
+        .values("record_id")
+        .annotate(first_due=Min("activity__due_at"), first_start=Min("activity__start_at"), n=Count("id"))
+        .order_by()
     )
+    nexts: dict[int, dt.datetime | None] = {}
+    for row in planned:
+        times = [t for t in (row["first_due"], row["first_start"]) if t is not None]
+        nexts[row["record_id"]] = min(times) if times else None
     for card in cards:
-        card.no_next_activity = card.status == "open" and card.id not in planned
+        card.no_next_activity = card.status == "open" and card.id not in nexts
+        card.next_activity_at = nexts.get(card.id)
 
 
 def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None) -> list[Column]:

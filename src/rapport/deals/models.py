@@ -123,6 +123,8 @@ class Deal(Record):
             models.Index(fields=["owner", "status", "created_at", "id"], name="deal_owner_idx", condition=LIVE),
             models.Index(fields=["pipeline", "status", "stage"], name="deal_board_idx", condition=LIVE),
             models.Index(fields=["stage", "stage_entered_at", "id"], name="deal_stage_idx", condition=LIVE),
+            # the board's open columns: by expected close date, then the undated ones by id
+            models.Index(fields=["stage", "expected_close_date", "id"], name="deal_stage_close_idx", condition=LIVE),
             models.Index(fields=["expected_close_date", "id"], name="deal_close_idx", condition=LIVE),
             models.Index(fields=["closed_on", "id"], name="deal_closed_on_idx", condition=LIVE),
             models.Index(fields=["amount", "id"], name="deal_amount_idx", condition=LIVE),

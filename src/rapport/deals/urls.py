@@ -8,6 +8,7 @@ urlpatterns = [
     path("deals/board/", views.board_page, name="deal-board"),
     path("deals/board/column/<int:stage_id>/", views.board_column, name="deal-board-column"),
     path("deals/<int:pk>/move/", views.move, name="deal-move"),
+    path("deals/<int:pk>/card/", views.card, name="deal-card"),
     path("deals/related/", views.related_deals, name="deal-related"),
     path("deals/convert/<int:person_id>/", views.convert_lead, name="deal-convert-lead"),
     path("settings/pipelines/", views.pipeline_list, name="settings-pipelines"),

@@ -44,6 +44,23 @@ def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return login_required(wrapper)
 
 
+def can(user: Any, target: Any, action: str = "view") -> bool:
+    """May ``user`` use a control that does ``action``? The one rule for what pages show, so no page
+    offers what the role cannot do. ``target`` is a record type key (``"deals"``: may they ``action``
+    some deal — the New button, bulk actions) or a record (this one — its Edit, Delete, Restore);
+    ``"settings"`` with any action asks whether they manage settings. Reuses the role's grants
+    (``User.scope_for``) and the object-level visibility rule (``visibility.can``)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if target == "settings":
+        return bool(user.can_manage_settings())
+    if isinstance(target, str):
+        return user.scope_for(target, action) is not None
+    from rapport.core import visibility
+
+    return visibility.can(user, target, action)
+
+
 def record_type(key: str, user: Any, action: str = "view") -> RecordType:
     """The type named in the URL, if the user may ``action`` some of its records (404 otherwise)."""
     rtype = registry.find(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
@@ -39,29 +40,32 @@ def _messages_of(exc: ValidationError) -> str:
 
 
 class BoardContext:
-    """What every card and column template of one board needs: stages, reasons, permissions."""
+    """What every card and column template of one board needs: stages, permissions, where to come back."""
 
     def __init__(self, user: Any, pipeline: Pipeline, stages: list[Stage], params: str):
         self.user = user
         self.pipeline = pipeline
         self.stages = stages
         self.params = params
+        self.open_stages = [s for s in stages if s.kind == "open"]
         self.won_stage = next((s for s in stages if s.kind == "won"), None)
         self.lost_stage = next((s for s in stages if s.kind == "lost"), None)
         self.base = base_currency()
         self.closed_window = board.CLOSED_WINDOW_DAYS
+        # Logging from a card needs the activities app and the right to add activities.
+        self.can_log = apps.is_installed("rapport.activities") and user.scope_for("activities", "add") is not None
+        # The board's own address (with its filters): where a card's full-page forms come back to.
+        self.url = "/deals/board/" + (params or f"?pipeline={pipeline.pk}")
 
     def render_cards(self, cards: list[board.Card]) -> str:
-        """Cards of the board (``deals/board_cards.html``: the same markup for the page, "Show more" and
-        move answers); each card's ``can_change`` is set first."""
+        """Cards of the board (``deals/board_cards.html``: the same markup for the page, "Show more",
+        move answers and a card refreshed after logging); each card's permissions are set first."""
         if not cards:
             return ""
-        stage_id = cards[0].stage_id  # one column's cards, or one card
-        move_to = [s for s in self.stages if s.pk != stage_id]
-        options = render_to_string("deals/board_move_options.html", {"move_to": move_to})
-        return render_to_string(
-            "deals/board_cards.html", {"cards": cards, "ctx": self, "move_options": mark_safe(options)}
-        ).strip()
+        for card in cards:
+            card.can_change = self.can_change(card.team_id, card.owner_id)
+            card.can_log = self.can_log
+        return render_to_string("deals/board_cards.html", {"cards": cards, "ctx": self}).strip()
 
     def can_change(self, team_id: int | None, owner_id: int | None) -> bool:
         """The shared object-level rule, applied to a card's owner and team."""
@@ -92,17 +96,10 @@ def _pipeline(request: HttpRequest) -> Pipeline:
     return available[0]
 
 
-def _card_html(request: HttpRequest, ctx: BoardContext, card: board.Card) -> str:
-    card.can_change = ctx.can_change(card.team_id, card.owner_id)
-    return ctx.render_cards([card])
-
-
 def _with_permissions(ctx: BoardContext, columns: list[board.Column]) -> None:
-    """Decide each card's buttons and render each column's cards (one template render per column, not
-    one include per card: per-card includes cost most of the board's time)."""
+    """Render each column's cards (one template render per column, not one include per card: per-card
+    includes cost most of the board's time)."""
     for column in columns:
-        for card in column.cards:
-            card.can_change = ctx.can_change(card.team_id, card.owner_id)
         column.cards_html = mark_safe(ctx.render_cards(column.cards))  # type: ignore[attr-defined]
 
 
@@ -121,17 +118,19 @@ def board_page(request: HttpRequest) -> HttpResponse:
     ctx = BoardContext(user, pipeline, stages, _board_params(request))
     columns = board.build_board(user, pipeline, q)
     _with_permissions(ctx, columns)
+    filters = {k: request.GET.get(k, "") for k in ("owner", "team", "tag", "close_date__after", "close_date__before")}
     context = {
         "ctx": ctx,
         "pipeline": pipeline,
         "pipelines": board.pipelines(),
         "columns": columns,
         "reasons": LostReason.objects.filter(active=True).order_by("position", "name"),
+        # Dragging and the card menu's moves: only for who may change some deal.
+        "can_move": user.scope_for("deals", "change") is not None,
         "users": user_choices(),
         "teams": Team.objects.order_by("name"),
-        "filters": {
-            k: request.GET.get(k, "") for k in ("owner", "team", "tag", "close_date__after", "close_date__before")
-        },
+        "filters": filters,
+        "active_filters": sum(1 for v in filters.values() if v),
         "base": base_currency(),
     }
     return render(request, "deals/board.html", context)
@@ -157,6 +156,23 @@ def board_column(request: HttpRequest, stage_id: int) -> HttpResponse:
     column = board.Column(stage=stage, totals=board.Totals(), cards=cards, next_cursor=next_cursor)
     _with_permissions(ctx, [column])
     return render(request, "deals/board_more.html", {"ctx": ctx, "column": column})
+
+
+@page
+@require_GET
+def card(request: HttpRequest, pk: int) -> HttpResponse:
+    """One deal's board card as it is now (the board fetches it after logging or planning from the
+    card, to show the new next-activity mark in place)."""
+    user = signed_in(request)
+    record_type("deals", user)
+    found = board.card_for(pk, user)
+    if found is None:
+        raise Http404("No such deal.")
+    deal_card, stage = found
+    params = request.GET.copy()
+    params["pipeline"] = str(stage.pipeline_id)
+    ctx = BoardContext(user, stage.pipeline, board.board_stages(stage.pipeline), query_string(params, cursor=None))
+    return HttpResponse(ctx.render_cards([deal_card]))
 
 
 def _board_filter(request: HttpRequest) -> Q:
@@ -185,7 +201,7 @@ def _move_response(
     card, stage = found
     pipeline = stage.pipeline
     ctx = BoardContext(user, pipeline, board.board_stages(pipeline), query_string(request.GET, cursor=None))
-    html = _card_html(request, ctx, card)
+    html = ctx.render_cards([card])
     body: dict[str, Any] = {"card": html, "stage": stage.pk, "version": card.version}
     if deltas is not None:
         body["deltas"] = deltas

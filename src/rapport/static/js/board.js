@@ -1,7 +1,10 @@
-/* Deals board: drag a card to another column (SortableJS), or use its "Move to…" select or its
-   Won/Lost buttons. Each move is POSTed with the card's version; the server answers with the fresh
-   card and how the figures of the columns involved change (the moved deal's converted amounts). A conflict (409) shows the current card, a
-   refusal puts the card back. A lost stage asks for a reason first. No inline script (CSP). */
+/* Deals board: drag a card to another column (SortableJS), or use the card's menu (Move to…, Won,
+   Lost…, Log call…, Plan activity…). Each move is POSTed with the card's version; the server answers
+   with the fresh card and how the figures of the columns involved change (the moved deal's converted
+   amounts). A conflict (409) shows the current card, a refusal puts the card back. A lost stage asks
+   for a reason first. Logging a call or planning an activity opens the deal's quick form in a dialog
+   (htmx); once saved, the card is fetched again to show its new next activity. Only cards the user may
+   change can be dragged. No inline script or style (CSP). */
 (function () {
   "use strict";
 
@@ -178,15 +181,15 @@
     return { parent: card.parentNode, next: card.nextElementSibling };
   }
 
-  // Drag and drop between columns.
-  if (window.Sortable) {
+  // Drag and drop between columns: only for a user who may change deals, and only their cards.
+  if (window.Sortable && board.hasAttribute("data-can-move")) {
     board.querySelectorAll(".board-cards").forEach(function (list) {
       window.Sortable.create(list, {
         group: "deals",
         sort: false,
         animation: 120,
-        draggable: ".deal-card",
-        filter: "select, button, input",
+        draggable: ".deal-card[data-can-change]",
+        filter: "select, button, input, a",
         preventOnFilter: false,
         ghostClass: "is-ghost",
         onEnd: function (event) {
@@ -199,24 +202,189 @@
     });
   }
 
-  // The keyboard alternative: "Move to…" select on each card.
-  board.addEventListener("change", function (event) {
-    var select = event.target.closest("[data-move-select]");
-    if (!select || !select.value) return;
-    var card = select.closest(".deal-card");
-    var option = select.options[select.selectedIndex];
-    var origin = originOf(card);
-    var stageId = select.value;
-    select.value = "";
-    move(card, stageId, option.dataset.kind, origin);
+  // --- the card menu ---------------------------------------------------------------------------
+  var menu = document.getElementById("deal-menu");
+  var menuCard = null;
+  var menuButton = null;
+
+  function menuItems() {
+    return Array.prototype.filter.call(menu.querySelectorAll("[role=menuitem]"), function (item) {
+      return !item.hidden && !item.closest("[hidden]");
+    });
+  }
+
+  function closeMenu(returnFocus) {
+    if (!menu || menu.hidden) return;
+    menu.hidden = true;
+    if (menuButton) {
+      menuButton.setAttribute("aria-expanded", "false");
+      if (returnFocus) menuButton.focus();
+    }
+    menuCard = null;
+    menuButton = null;
+  }
+
+  function placeMenu(button) {
+    // Fixed to the viewport beside the button, flipped up or left when it would not fit: the
+    // board's scrolling columns never cut it off.
+    var rect = button.getBoundingClientRect();
+    var width = menu.offsetWidth;
+    var height = menu.offsetHeight;
+    var left = Math.min(rect.right - width, window.innerWidth - width - 8);
+    var top = rect.bottom + 4;
+    if (top + height > window.innerHeight - 8) top = Math.max(8, rect.top - height - 4);
+    menu.style.left = Math.max(8, left) + "px";
+    menu.style.top = top + "px";
+  }
+
+  function openMenu(button, focusLast) {
+    var card = button.closest(".deal-card");
+    closeMenu(false);
+    menuCard = card;
+    menuButton = button;
+    var canChange = card.hasAttribute("data-can-change");
+    var open = card.dataset.status === "open";
+    menu.querySelectorAll("[data-menu-part=change]").forEach(function (part) { part.hidden = !canChange; });
+    menu.querySelectorAll("[data-menu-part=log]").forEach(function (part) {
+      part.hidden = !card.hasAttribute("data-can-log");
+    });
+    menu.querySelectorAll("[data-menu-move]").forEach(function (item) {
+      var kind = item.dataset.kind;
+      // Not the card's own stage; Won and Lost close open deals only (a closed one is reopened by a move).
+      item.hidden = item.dataset.menuMove === card.dataset.stage || (kind !== "open" && !open);
+    });
+    menu.querySelectorAll("[data-menu-log]").forEach(function (item) {
+      var url = "/deals/" + card.dataset.deal + "/quicklog/" + item.dataset.menuLog + "/";
+      item.href = url + "?next=" + encodeURIComponent(board.dataset.back || "/deals/board/");
+    });
+    // A separator only between shown items.
+    var before = false;
+    Array.prototype.forEach.call(menu.children, function (group) {
+      var sep = group.querySelector(".deal-menu-sep");
+      var shown = !group.hidden && Array.prototype.some.call(group.querySelectorAll("[role=menuitem]"), function (i) {
+        return !i.hidden;
+      });
+      if (sep) sep.hidden = !before;
+      group.hidden = !shown;
+      if (shown) before = true;
+    });
+    menu.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    placeMenu(button);
+    var items = menuItems();
+    if (items.length) items[focusLast ? items.length - 1 : 0].focus();
+  }
+
+  // --- logging from a card: the quick form in a dialog ------------------------------------------
+  var logDialog = document.getElementById("log-dialog");
+  var logSlot = document.getElementById("log-slot");
+  var logCard = null;
+
+  function openLog(card, kind, href) {
+    if (!logDialog || !window.htmx) { window.location.href = href; return; }
+    logCard = card;
+    logSlot.innerHTML = "";
+    document.getElementById("log-deal").textContent = card.dataset.title || "";
+    window.htmx.ajax("GET", "/deals/" + card.dataset.deal + "/quicklog/" + kind + "/", {
+      target: "#log-slot", swap: "innerHTML",
+    }).then(function () {
+      if (!logDialog.open) logDialog.showModal();
+      var first = logSlot.querySelector("input:not([type=hidden]), textarea, select");
+      if (first) first.focus();
+    });
+  }
+
+  function closeLog() {
+    if (logDialog && logDialog.open) logDialog.close();
+  }
+
+  if (logDialog) {
+    logDialog.addEventListener("close", function () {
+      logSlot.innerHTML = "";
+      if (logCard && document.body.contains(logCard)) logCard.focus();
+      logCard = null;
+    });
+    logDialog.addEventListener("click", function (event) {
+      if (event.target.closest("[data-quicklog-close]")) { event.preventDefault(); closeLog(); }
+    });
+    // Once the quick form is saved (its answer shows "Saved …"), close the dialog and fetch the card
+    // again to show its new next activity in place.
+    document.body.addEventListener("htmx:afterSwap", function () {
+      var saved = logDialog.open ? logSlot.querySelector(".flash-success") : null;
+      if (!saved) return;
+      var card = logCard;
+      say(saved.textContent, "success");
+      closeLog();
+      if (!card) return;
+      fetch("/deals/" + card.dataset.deal + "/card/" + params, {
+        credentials: "same-origin", headers: { "Accept": "text/html" },
+      }).then(function (response) {
+        return response.ok ? response.text() : null;
+      }).then(function (html) {
+        var fresh = html ? fromHTML(html) : null;
+        if (fresh && document.body.contains(card)) {
+          card.replaceWith(fresh);
+          fresh.focus();
+        }
+      });
+    });
+  }
+
+  if (menu) {
+    menu.addEventListener("click", function (event) {
+      var item = event.target.closest("[role=menuitem]");
+      if (!item || !menuCard) return;
+      var card = menuCard;
+      if (item.dataset.menuMove) {
+        closeMenu(false);
+        move(card, item.dataset.menuMove, item.dataset.kind, originOf(card));
+      } else if (item.dataset.menuLog) {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button === 1) { closeMenu(false); return; }
+        event.preventDefault();
+        closeMenu(false);
+        openLog(card, item.dataset.menuLog, item.href);
+      }
+    });
+    menu.addEventListener("keydown", function (event) {
+      var items = menuItems();
+      var index = items.indexOf(document.activeElement);
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        items[(index + step + items.length) % items.length].focus();
+      } else if (event.key === "Home" || event.key === "End") {
+        event.preventDefault();
+        items[event.key === "Home" ? 0 : items.length - 1].focus();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        closeMenu(true);
+      } else if (event.key === "Tab") {
+        closeMenu(true);
+      } else if (event.key === " " && document.activeElement.tagName === "A") {
+        event.preventDefault();
+        document.activeElement.click();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (!menu.hidden && !menu.contains(event.target) && !event.target.closest("[data-card-menu]")) closeMenu(false);
+    });
+    window.addEventListener("resize", function () { closeMenu(false); });
+    board.addEventListener("scroll", function () { closeMenu(false); }, true);
+  }
+
+  board.addEventListener("keydown", function (event) {
+    var button = event.target.closest("[data-card-menu]");
+    if (button && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      openMenu(button, event.key === "ArrowUp");
+    }
   });
 
-  // Won / Lost buttons.
   board.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-move-to]");
-    if (button) {
-      var card = button.closest(".deal-card");
-      move(card, button.dataset.moveTo, button.dataset.kind, originOf(card));
+    var button = event.target.closest("[data-card-menu]");
+    if (button && menu) {
+      if (!menu.hidden && menuButton === button) closeMenu(true);
+      else openMenu(button, false);
       return;
     }
     var toggle = event.target.closest("[data-toggle-col]");
@@ -226,5 +394,10 @@
       toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
       toggle.textContent = collapsed ? "Show cards" : "Hide cards";
     }
+  });
+
+  // The pipeline switch applies on change.
+  document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
   });
 })();

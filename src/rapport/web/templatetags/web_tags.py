@@ -39,3 +39,13 @@ def amount(value: Any, currency: str) -> str:
     if value is None or value == "":
         return ""
     return format_amount(value, currency)
+
+
+@register.simple_tag(takes_context=True)
+def can(context: Any, target: Any, action: str = "view") -> bool:
+    """``{% can "deals" "add" as may_add %}`` or ``{% can record "change" as may_edit %}``: whether the
+    signed-in user's role allows ``action`` (``rapport.web.common.can``, the one rule every page uses to
+    decide which controls to show)."""
+    from rapport.web.common import can as allowed
+
+    return allowed(context.get("user") or getattr(context.get("request"), "user", None), target, action)
