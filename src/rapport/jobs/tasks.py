@@ -38,5 +38,19 @@ def prune_jobs() -> dict[str, int]:
     return {"jobs": jobs, "periodic_runs": prune_runs()}
 
 
+@job(max_attempts=3)
+def backup_installation() -> str:
+    """The scheduled backup: one archive in RAPPORT_BACKUP_DIR, keeping the RAPPORT_BACKUP_KEEP newest."""
+    from rapport.core import backup
+
+    keep = settings.RAPPORT_BACKUP_KEEP
+    if keep <= 0:
+        return "off"
+    path = backup.make_backup(settings.RAPPORT_BACKUP_DIR)
+    backup.prune_backups(settings.RAPPORT_BACKUP_DIR, keep)
+    return path.name
+
+
 periodic("sweep_events", sweep_events, every=timedelta(minutes=1))
 periodic("prune_jobs", prune_jobs, every=timedelta(days=1), offset=timedelta(hours=3))
+periodic("backup_installation", backup_installation, every=timedelta(days=1), offset=timedelta(hours=2, minutes=30))

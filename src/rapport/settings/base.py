@@ -298,6 +298,11 @@ RAPPORT_JOBS_STALE_AFTER = float(env_str("RAPPORT_JOBS_STALE_AFTER", "60"))
 RAPPORT_JOBS_KEEP_DAYS = env_int("RAPPORT_JOBS_KEEP_DAYS", 14)
 RAPPORT_EVENT_SWEEP_GRACE = env_int("RAPPORT_EVENT_SWEEP_GRACE", 60)
 
+# --- Backups (docs/operations.md) ---------------------------------------------------------------
+RAPPORT_BACKUP_DIR = Path(env_str("RAPPORT_BACKUP_DIR", str(DATA_DIR / "backups")))
+# The scheduler's daily backup (at 02:30 UTC); 0 turns it off. How many archives it keeps.
+RAPPORT_BACKUP_KEEP = env_int("RAPPORT_BACKUP_KEEP", 7)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
