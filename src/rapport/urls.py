@@ -1,6 +1,11 @@
 from django.urls import include, path
 
+from rapport.core import health
+
 urlpatterns = [
+    # For load balancers and orchestrators: no login, no rate limit (docs/operations.md).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("api/", include("rapport.api.urls")),
     path("", include("rapport.accounts.urls")),
     path("", include("rapport.forecasting.urls")),

@@ -8,4 +8,10 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the built-in periodic jobs (event sweep, lost-job recovery, pruning).
-        from . import tasks  # noqa: F401
+        from rapport.core.health import readiness_check
+
+        from . import conf, health, tasks  # noqa: F401
+
+        # /readyz: the queue answers (Redis needs no database) and a worker's heartbeat is fresh.
+        readiness_check("queue", health.queue, needs_database=not conf.uses_rq())
+        readiness_check("workers", health.workers, needs_database=not conf.uses_rq())

@@ -79,15 +79,17 @@ class Scheduler:
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from django.db import close_old_connections
+        from django.db import close_old_connections, connection
 
         from . import conf
-        from .worker import requeue_lost_jobs
+        from .worker import OUTAGE_ERRORS, outage_wait, requeue_lost_jobs
 
         logger.info("scheduler started: %s", ", ".join(p.name for p in registered()) or "no periodic jobs")
+        outages = 0
         while not self.stopped.is_set():
-            close_old_connections()
+            wait = self.interval
             try:
+                close_old_connections()
                 tick()
                 if conf.uses_rq():
                     from .rq import recover_abandoned
@@ -95,9 +97,20 @@ class Scheduler:
                     recover_abandoned()
                 else:
                     requeue_lost_jobs()
+                if outages:
+                    logger.warning("scheduler: database is back, ticking again")
+                outages = 0
+            except OUTAGE_ERRORS as exc:
+                # The database went away: drop the broken connection and try again after a growing wait.
+                # A slot missed meanwhile is enqueued by the first tick after (it is still the current slot)
+                # or skipped when its time has passed, as when no scheduler ran.
+                outages += 1
+                wait = max(self.interval, outage_wait(outages))
+                logger.warning("scheduler: database unavailable (%s); retrying in %.1f s", exc, wait)
+                connection.close()
             except Exception:
                 logger.exception("scheduler tick failed")
-            self.stopped.wait(self.interval)
+            self.stopped.wait(wait)
         logger.info("scheduler stopped")
 
     def stop(self) -> None:

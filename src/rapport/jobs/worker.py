@@ -17,7 +17,7 @@ from traceback import format_exception
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.utils import OperationalError
+from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks import TaskContext, TaskResultStatus
@@ -30,6 +30,17 @@ from .base import max_attempts_of, retry_delay_of
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger("rapport.jobs")
+
+# What a lost database looks like to a loop: it waits and reconnects (closing the broken connection) instead
+# of exiting. Backoff between attempts: 0.5 s, doubling, at most OUTAGE_MAX_WAIT.
+OUTAGE_ERRORS = (OperationalError, InterfaceError)
+OUTAGE_FIRST_WAIT = 0.5
+OUTAGE_MAX_WAIT = 30.0
+
+
+def outage_wait(failures: int) -> float:
+    """Seconds to wait after the ``failures``-th consecutive failure to reach the database (1, 2, …)."""
+    return min(OUTAGE_MAX_WAIT, OUTAGE_FIRST_WAIT * 2 ** max(0, failures - 1))
 
 
 def _error_fields(exc: BaseException) -> dict[str, str]:
@@ -101,6 +112,9 @@ class Worker:
         self.running = True
         self._beating = threading.Event()
         self._last_recovery = 0.0
+        self._in_hand: DBTaskResult | None = None  # the claimed job, until its outcome is written
+        self._in_hand_error: BaseException | None = None
+        self.outages = 0  # consecutive failures to reach the database
 
     # --- heartbeat ---------------------------------------------------------------------------
     def beat(self) -> None:
@@ -114,20 +128,30 @@ class Worker:
             while not self._beating.wait(conf.heartbeat_seconds()):
                 try:
                     self.beat()
+                except OUTAGE_ERRORS as exc:
+                    logger.warning("worker %s: heartbeat failed, database unavailable: %s", self.worker_id, exc)
+                    connection.close()  # reconnect on the next beat
                 except Exception:
                     logger.exception("worker %s: heartbeat failed", self.worker_id)
         finally:
             connection.close()
 
     def start_heartbeat(self) -> threading.Thread:
-        self.beat()
+        try:
+            self.beat()
+        except OUTAGE_ERRORS as exc:  # the loop waits for the database; the thread beats once it is back
+            logger.warning("worker %s: first heartbeat failed, database unavailable: %s", self.worker_id, exc)
+            connection.close()
         thread = threading.Thread(target=self._heartbeat_loop, name="rapport-heartbeat", daemon=True)
         thread.start()
         return thread
 
     def stop_heartbeat(self) -> None:
         self._beating.set()
-        WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+        try:
+            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).delete()
+        except OUTAGE_ERRORS as exc:  # stopping during an outage: the beat goes stale on its own
+            logger.warning("worker %s: could not remove its heartbeat: %s", self.worker_id, exc)
 
     # --- the loop ----------------------------------------------------------------------------
     def claim(self) -> DBTaskResult | None:
@@ -154,20 +178,83 @@ class Worker:
     def run(self) -> None:
         logger.info("worker %s started (database queue)", self.worker_id)
         self.start_heartbeat()
+        recovered = False
         try:
-            self.recover(force=True)
             while self.running:
-                close_old_connections()
-                row = self.claim()
-                if row is not None:
-                    self.execute(row)
+                try:
+                    close_old_connections()
+                    self._finish_interrupted()
+                    if not recovered:
+                        self.recover(force=True)
+                        recovered = True
+                    ran = self.poll()
+                    if self.outages:
+                        logger.warning("worker %s: database is back, working again", self.worker_id)
+                        self.outages = 0
+                except OUTAGE_ERRORS as exc:
+                    self._wait_for_database(exc)
                     continue
-                self.recover()
-                if self.running:
+                if not ran and self.running:
                     time.sleep(self.interval)
         finally:
             self.stop_heartbeat()
             logger.info("worker %s stopped", self.worker_id)
+
+    def poll(self) -> bool:
+        """Claim and run one ready job (True), or look for lost jobs when there is none (False)."""
+        row = self.claim()
+        if row is not None:
+            self.execute(row)
+            return True
+        self.recover()
+        return False
+
+    def _wait_for_database(self, exc: BaseException) -> None:
+        """The database went away: drop the broken connection, wait (growing backoff), try again."""
+        self.outages += 1
+        wait = outage_wait(self.outages)
+        logger.warning(
+            "worker %s: database unavailable (%s: %s); retrying in %.1f s",
+            self.worker_id, type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            wait,
+        )  # fmt: skip
+        if self._in_hand is not None and self._in_hand_error is None:
+            self._in_hand_error = exc
+        connection.close()
+        deadline = time.monotonic() + wait
+        while self.running and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _finish_interrupted(self) -> None:
+        """A job whose outcome could not be written because the database went away goes back to the queue
+        (as a failed attempt, with its retries and backoff) or fails when it was its last attempt. Its effects
+        made with ``once()`` are not repeated; anything else it wrote was rolled back with its transaction."""
+        row = self._in_hand
+        if row is None:
+            return
+        exc = self._in_hand_error or OperationalError("the database went away during the job")
+        attempt = len(row.worker_ids)
+        try:
+            task = row.task
+            attempts_left = attempt < max_attempts_of(task)
+            delay = retry_delay_of(task, attempt) if attempts_left else timedelta(0)
+        except Exception:
+            attempts_left, delay = False, timedelta(0)
+        fields: dict[str, Any] = _error_fields(exc)
+        if attempts_left:
+            fields.update(status=TaskResultStatus.READY, run_after=timezone.now() + delay)
+        else:
+            fields.update(status=TaskResultStatus.FAILED, finished_at=timezone.now())
+        # Only our own claim: a scheduler that took the job for lost meanwhile has already put it back.
+        DBTaskResult.objects.filter(id=row.id, status=TaskResultStatus.RUNNING, started_at=row.started_at).update(
+            **fields
+        )
+        logger.warning(
+            "job %s %s interrupted by the database outage (attempt %d): %s",
+            row.id, row.task_path, attempt, fields["status"],
+        )  # fmt: skip
+        self._in_hand = None
+        self._in_hand_error = None
 
     def run_pending(self, max_jobs: int = 1000) -> int:
         """Run every job that is ready now, then return how many ran."""
@@ -181,6 +268,11 @@ class Worker:
         return count
 
     def execute(self, row: DBTaskResult) -> None:
+        self._in_hand = row
+        self._execute(row)
+        self._in_hand = None
+
+    def _execute(self, row: DBTaskResult) -> None:
         started = time.monotonic()
         attempt = len(row.worker_ids)
         try:
