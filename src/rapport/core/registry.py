@@ -62,6 +62,10 @@ class RecordType:
     example: dict[str, Any] = field(default_factory=dict)
     detail_sections: list[str] = field(default_factory=list)  # templates included in the detail page
     form_exclude: tuple[str, ...] = ()  # serializer fields the generic form leaves out
+    # The type's own form defaults, choices and hints: called by the generic create/edit page with
+    # (fields, instance=None|record, user=, params=query or posted values, posted=bool) after the
+    # generic values are filled (web.forms.FormField specs; core does not import the pages).
+    form_setup: Callable[..., None] | None = None
     related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()

@@ -48,6 +48,12 @@ def _deal_api_fields() -> dict:
     }
 
 
+def _deal_form_setup(specs: list[Any], **kwargs: Any) -> None:
+    from .views.form import setup_deal_form
+
+    setup_deal_form(specs, **kwargs)
+
+
 def _pipelines() -> list[tuple[str, str]]:
     from .models import Pipeline
 
@@ -114,7 +120,9 @@ deals = register(
             "tags": ["expansion"],
         },
         detail_sections=["quotes/line_items.html", "activities/timeline_section.html"],
-        form_exclude=("line_items",),  # edited on the deal's line-items page
+        # line items are edited on the deal's line-items page; the status follows the stage
+        form_exclude=("line_items", "status"),
+        form_setup=_deal_form_setup,
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),
         api_fields=_deal_api_fields,

@@ -60,6 +60,8 @@ class FormField:
     custom: CustomField | None = None
     source: str = ""  # serializer field name ("custom" for custom fields)
     posted: bool = True  # False when a POST left the input out entirely (then the field is not sent)
+    placeholder: str = ""
+    attrs: dict[str, str] = field(default_factory=dict)  # data-* attributes of the input (a type's form_setup)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -415,11 +417,28 @@ def apply_errors(specs: list[FormField], detail: Any) -> list[str]:
                     target.row_errors.setdefault(int(index_text), []).extend(messages)
                     continue
         if target is None:
-            label = key if key and key != "custom" else ""
-            leftover.extend(f"{label}: {m}" if label else m for m in messages)
+            label = key.replace("_", " ").capitalize() if key and key != "custom" else ""
+            leftover.extend(f"{label}: {human_error(m, label)}" if label else m for m in messages)
         else:
-            target.errors.extend(messages)
+            target.errors.extend(dict.fromkeys(human_error(m, target.label, target.widget) for m in messages))
     return leftover
+
+
+def human_error(message: str, label: str, widget: str = "") -> str:
+    """DRF's generic messages ("This field may not be null.") in words that name the field."""
+    text = str(message)
+    noun = label[:1].lower() + label[1:] if label else "value"
+    noun = ("an " if noun[:1] in "aeiou" else "a ") + noun
+    chooses = widget in ("select", "user", "record", "multi", "rows")
+    if text in ("This field may not be null.", "This field is required.", "This field may not be blank."):
+        return f"Choose {noun}." if chooses else f"{label or 'This field'} is required."
+    if text.startswith("Incorrect type. Expected pk value") or text.startswith("Invalid pk "):
+        return f"Choose {noun} from the list."
+    if text == "A valid integer is required.":
+        return f"{label or 'This field'} must be a whole number."
+    if text == "A valid number is required.":
+        return f"{label or 'This field'} must be a number."
+    return text
 
 
 def field_labels(specs: list[FormField]) -> dict[str, str]:

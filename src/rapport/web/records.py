@@ -205,6 +205,10 @@ def _render_form(
     version: int | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    if rtype.form_setup is not None:
+        posted = request.method == "POST"
+        params = request.POST if posted else request.GET
+        rtype.form_setup(specs, instance=record, user=request.user, params=params, posted=posted)
     context = {
         "rtype": rtype,
         "record": record,

@@ -63,6 +63,26 @@
     }
   });
 
+  // A select whose options depend on another one (a deal's stages on its pipeline): data-follows names
+  // the leading select's id, data-options maps its value to [[value, label], ...] and data-defaults to
+  // the option chosen after a change. An input's placeholder follows a select by data-placeholder-from.
+  document.addEventListener("change", function (event) {
+    var leader = event.target;
+    if (!leader.id || leader.tagName !== "SELECT") return;
+    var id = window.CSS && CSS.escape ? CSS.escape(leader.id) : leader.id;
+    document.querySelectorAll('select[data-follows="' + id + '"]').forEach(function (select) {
+      var options = JSON.parse(select.dataset.options || "{}")[leader.value] || [];
+      var defaults = JSON.parse(select.dataset.defaults || "{}");
+      while (select.options.length) select.remove(0);
+      options.forEach(function (o) { select.add(new Option(o[1], o[0])); });
+      select.value = defaults[leader.value] || (options.length ? options[0][0] : "");
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    document.querySelectorAll('[data-placeholder-from="' + id + '"]').forEach(function (input) {
+      input.placeholder = JSON.parse(input.dataset.placeholders || "{}")[leader.value] || "";
+    });
+  });
+
   // Repeated rows (emails, phones): add another, remove, keep primary radios numbered.
   function renumber(container) {
     container.querySelectorAll("[data-row]").forEach(function (row, i) {
