@@ -49,7 +49,7 @@ def test_main_path(live_server: Any, transactional_db: Any, browser_page: Any) -
     company_url = page.url
 
     # create a person, with a second email added by the "Add another" button and the company chosen
-    # through the autocomplete
+    # through the link picker
     page.goto(f"{base}/people/new/")
     page.fill("#id_first_name", "Peter")
     page.fill("#id_last_name", "Gibbons")
@@ -58,7 +58,7 @@ def test_main_path(live_server: Any, transactional_db: Any, browser_page: Any) -
     page.fill("input[name=emails] >> nth=1", "pg@initech.com")
     page.check("input[name=emails_primary] >> nth=1")
     page.fill("#id_company", "Init")
-    page.click(".ac-option:has-text('Initech')")
+    page.click(".picker-option:has-text('Initech')")
     assert page.input_value("input[name=company]") == company_url.rstrip("/").rsplit("/", 1)[-1]
     page.fill("#id_job_title", "Programmer")
     page.click("button:has-text('Create person')")

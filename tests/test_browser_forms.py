@@ -70,3 +70,99 @@ def test_a_deal_from_a_person_saves_with_its_defaults(
     deal = Deal.objects.get()
     assert deal.stage.name == "Proposal" and deal.probability == 50 and not deal.probability_overridden
     assert deal.company == company and [c.person_id for c in deal.deal_contacts.all()] == [person.pk]
+
+
+def test_contacts_and_company_are_picked_by_name_with_the_keyboard(
+    live_server: Any, transactional_db: Any, browser_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    user = _seller()
+    default_pipeline()
+    other = User.objects.create_user(
+        username="olga", password=PASSWORD, team=Team.objects.create(name="West"), role=default_role("member")
+    )
+    company = write("companies", {"name": "Initech"}, actor=user)
+    ada = write("people", {"first_name": "Ada", "last_name": "Lovelace"}, actor=user)
+    adam = write("people", {"first_name": "Adam", "last_name": "Smith"}, actor=user)
+    write("people", {"first_name": "Adaline", "last_name": "West"}, actor=other)  # another team's: never offered
+    page = browser_page
+    base = live_server.url
+    _sign_in(page, base, "sam")
+    page.goto(f"{base}/deals/new/")
+    page.fill("#id_title", "Initech seats")
+
+    contacts = page.locator("#id_contacts")
+    expect(contacts).to_have_attribute("role", "combobox")
+    contacts.focus()
+    page.keyboard.type("ada")
+    options = page.locator("#id_contacts-options [role=option]")
+    expect(options).to_have_count(2)
+    expect(contacts).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#id_contacts-options")).not_to_contain_text("Adaline")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    second = options.nth(1)
+    expect(second).to_have_attribute("aria-selected", "true")
+    expect(contacts).to_have_attribute("aria-activedescendant", second.get_attribute("id") or "")
+    picked = second.inner_text()
+    page.keyboard.press("Enter")
+    chips = page.locator("[data-chips] [data-chip]")
+    expect(chips).to_have_count(1)
+    expect(contacts).to_have_value("")
+    expect(contacts).to_be_focused()
+    # the other one by typing more of the name; the chosen one is not offered again
+    page.keyboard.type("a")
+    expect(options).to_have_count(1)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(chips).to_have_count(2)
+    first_name = "Adam Smith" if "Ada Lovelace" in picked else "Ada Lovelace"
+    page.get_by_label(f"Role of {first_name}").select_option(label="Champion")
+    # remove the first pick with the keyboard, Esc closes an open list
+    page.get_by_role("button", name=f"Remove {picked.splitlines()[0]}").focus()
+    page.keyboard.press("Enter")
+    expect(chips).to_have_count(1)
+    expect(contacts).to_be_focused()
+    page.keyboard.type("zzz")
+    expect(page.locator("#id_contacts-options")).to_contain_text("Nothing matches")
+    page.keyboard.press("Escape")
+    expect(page.locator("#id_contacts-options")).to_be_hidden()
+    page.fill("#id_contacts", "")
+
+    # one link: the company
+    company_box = page.locator("#id_company")
+    company_box.focus()
+    page.keyboard.type("init")
+    expect(page.locator("#id_company-options [role=option]")).to_have_count(1)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(company_box).to_have_value("Initech")
+    assert page.input_value("input[type=hidden][name=company]") == str(company.pk)
+    # a half-typed name left behind keeps the chosen company
+    page.keyboard.type(" Corp")
+    page.keyboard.press("Tab")
+    expect(company_box).to_have_value("Initech")
+
+    # the form at a desktop and a phone width, a list open: nothing wider than the screen
+    page.locator("#id_contacts").focus()
+    page.keyboard.type("smi")
+    expect(page.locator("#id_contacts-options [role=option]")).to_have_count(1)
+    page.screenshot(path="/tmp/picker-deal-form-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.keyboard.press("Escape")
+    page.locator("#id_contacts").fill("")
+    page.keyboard.type("smi")
+    expect(page.locator("#id_contacts-options [role=option]")).to_have_count(1)
+    page.screenshot(path="/tmp/picker-deal-form-390.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.keyboard.press("Escape")
+    page.locator("#id_contacts").fill("")
+
+    page.get_by_role("button", name="Create deal").click()
+    expect(page.locator("h1")).to_have_text("Initech seats")
+    deal = Deal.objects.get()
+    assert deal.company == company
+    kept = ada if first_name == "Ada Lovelace" else adam
+    assert list(deal.deal_contacts.values_list("person_id", "role")) == [(kept.pk, "champion")]
+    expect(page.locator(".fields")).to_contain_text(first_name)

@@ -28,6 +28,7 @@ def submitted(page: str) -> dict[str, Any]:
     selected option (or its first), repeated names as lists."""
     form = page[page.index('<form method="post"') :]
     form = form[: form.index("</form>")]
+    form = re.sub(r"<template\b.*?</template>", "", form, flags=re.S)  # not sent: a picker's chip pattern
     out: dict[str, Any] = {}
 
     def put(name: str, value: str) -> None:

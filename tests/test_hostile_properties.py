@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from rapport.core import registry
 from rapport.core.models import CustomField, Event, SearchEntry
-from rapport.web.forms import build_fields, user_choices
+from rapport.web.forms import build_fields
 
 from .conftest import write
 from .test_api_generic import example as payload
@@ -225,7 +225,7 @@ def test_write_fields_never_fail_and_a_refusal_writes_nothing_on_the_api(
 def form_inputs(type_key: str) -> list[str]:
     rtype = registry.get(type_key)
     names = ["version"]
-    for spec in build_fields(rtype, rtype.get_serializer_class()(), user_choices()):
+    for spec in build_fields(rtype, rtype.get_serializer_class()()):
         names.append(spec.name)
         names += [f"{spec.name}_{part.name}" for part in spec.parts[1:]]
         if spec.widget == "rows":

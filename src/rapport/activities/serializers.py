@@ -30,6 +30,8 @@ class LinkSerializer(EntrySerializer):
 
     type = serializers.CharField(max_length=40)
     id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    any_record_link = True  # the form picks these records by name, of any type but its own (web.forms)
+    own_type = "activities"
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rtype = registry.find(attrs["type"])

@@ -19,7 +19,7 @@ from rapport.core import registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.models import Record
 from rapport.web.common import page, record_type, safe_next
-from rapport.web.forms import user_choices
+from rapport.web.forms import user_label
 
 from . import services as activity_services
 from . import timeline
@@ -176,7 +176,7 @@ def _render_form(
         "general": general or [],
         "saved": saved,
         "outcomes": OUTCOMES,
-        "users": user_choices() if "assignee" in form.fields else [],
+        "assignee_label": user_label(values.get("assignee")) if "assignee" in form.fields else "",
         "action": f"/{rtype.key}/{record.pk}/quicklog/{form.key}/",
         "back": safe_next(request, f"/{rtype.key}/{record.pk}/"),
         "next": safe_next(request, ""),

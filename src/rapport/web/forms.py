@@ -23,8 +23,7 @@ from rapport.core import customfields, registry
 from rapport.core.models import CustomField, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
-from rapport.core.serializers import TagsField
-from rapport.core.visibility import link_label
+from rapport.core.serializers import RecordLinkField, TagsField
 
 SKIPPED = {"custom"}
 LONG_TEXT = 1000
@@ -38,6 +37,7 @@ class RowPart:
     label: str
     widget: str  # text, email, tel, select
     choices: list[tuple[str, str]] = field(default_factory=list)
+    default: str = ""
 
 
 @dataclass
@@ -45,14 +45,18 @@ class FormField:
     name: str  # the input's name
     label: str
     widget: str  # text, email, tel, url, textarea, number, date, datetime, checkbox, select, multi, money,
-    # user, record, tags, rows
+    # user, record (one link: a picker), links (many links with their other parts: a picker of chips),
+    # tags, rows
     required: bool = False
     help: str = ""
     max_length: int | None = None
     choices: list[tuple[str, str]] = field(default_factory=list)
     value: Any = ""
-    display: str = ""  # label of the linked record for record widgets
-    link_type: str = ""
+    display: str = ""  # label of the linked record or user for record and user widgets
+    link_type: str = ""  # record, links: the type key(s) the picker searches ("users" for user widgets)
+    link_part: str = ""  # links: the row part holding the linked id
+    type_part: str = ""  # links to records of any type (an activity's): the row part holding the type key
+    chip_labels: list[tuple[str, str]] = field(default_factory=list)  # links: (name, type label) per row
     errors: list[str] = field(default_factory=list)
     parts: list[RowPart] = field(default_factory=list)  # rows: first part is the main value
     row_primary: bool = False  # rows: the entries have a "primary" flag (emails, phones)
@@ -64,10 +68,39 @@ class FormField:
     attrs: dict[str, str] = field(default_factory=dict)  # data-* attributes of the input (a type's form_setup)
 
     @property
+    def chips(self) -> list[dict[str, Any]]:
+        """A links widget's chosen records, each with its other parts (a contact's role) and errors."""
+        labels = self.chip_labels
+        return [
+            {
+                "index": i,
+                "values": row,
+                "label": labels[i][0] if i < len(labels) else "",
+                "type_label": labels[i][1] if i < len(labels) else "",
+                "errors": self.row_errors.get(i, []),
+            }
+            for i, row in enumerate(self.value)
+        ]
+
+    @property
+    def other_parts(self) -> list[RowPart]:
+        return [p for p in self.parts if p.name not in (self.link_part, self.type_part)]
+
+    @property
     def rows(self) -> list[dict[str, Any]]:
         """Rows with their index and errors, for the template; at least one, so "add another" can copy it."""
         values = list(self.value or []) or [_blank_row(self, primary=True)]
         return [{"index": i, "values": row, "errors": self.row_errors.get(i, [])} for i, row in enumerate(values)]
+
+
+def user_label(value: Any) -> str:
+    """The name a user picker shows for the user id it holds ("" for none)."""
+    from .display import Names
+
+    names = Names(None)
+    names.want_user(value)
+    names.resolve()
+    return names.user_shown(value).text
 
 
 def user_choices() -> list[tuple[str, str]]:
@@ -92,9 +125,7 @@ def _input_widget(rtype: RecordType, name: str) -> str:
     return "text"
 
 
-def build_fields(
-    rtype: RecordType, serializer: serializers.Serializer, users: list[tuple[str, str]]
-) -> list[FormField]:
+def build_fields(rtype: RecordType, serializer: serializers.Serializer) -> list[FormField]:
     """Form fields of the type's writable serializer fields, then its custom fields."""
     out: list[FormField] = []
     model = rtype.model
@@ -110,6 +141,7 @@ def build_fields(
         elif isinstance(f, serializers.ListSerializer):
             spec.widget = "rows"
             child: Any = f.child
+            _link_rows(spec, child)
             for child_name, child_field in child.fields.items():
                 if child_name == "primary":
                     spec.row_primary = True
@@ -118,13 +150,16 @@ def build_fields(
                 is_choice = isinstance(child_field, serializers.ChoiceField)
                 widget = "select" if is_choice else _row_widget(child_name)
                 choices = [(str(k), str(v)) for k, v in child_field.choices.items()] if is_choice else []
-                spec.parts.append(RowPart(child_name, str(child_field.label or child_name), widget, choices))
+                default = child_field.default
+                part = RowPart(child_name, str(child_field.label or child_name), widget, choices)
+                part.default = "" if default is serializers.empty or callable(default) else str(default)
+                spec.parts.append(part)
         elif isinstance(f, serializers.PrimaryKeyRelatedField):
             queryset: Any = cast(Any, f).queryset
             target = queryset.model if queryset is not None else None
             if target is get_user_model():
                 spec.widget = "user"
-                spec.choices = users
+                spec.link_type = USERS
             elif target is not None and getattr(target, "record_type_key", None):
                 spec.widget = "record"
                 spec.link_type = registry.for_model(target).key
@@ -158,8 +193,25 @@ def build_fields(
             spec.help = str(mf.help_text)
         out.append(spec)
     for d in customfields.definitions(rtype.key):
-        out.append(custom_field_spec(d, users))
+        out.append(custom_field_spec(d))
     return out
+
+
+USERS = "users"  # the picker's type for user fields (web.autocomplete)
+
+
+def _link_rows(spec: FormField, child: Any) -> None:
+    """Rows that stand for links (a deal's contacts with their role, an activity's records) are
+    picked by name as chips: one part links to a record type, or a type part and an id part link
+    to a record of any type (``any_record_link`` on the entry serializer)."""
+    for child_name, child_field in child.fields.items():
+        if isinstance(child_field, RecordLinkField):
+            spec.widget, spec.link_part = "links", child_name
+            spec.link_type = registry.for_model(child_field.model).key
+            return
+    if getattr(child, "any_record_link", False):
+        spec.widget, spec.type_part, spec.link_part = "links", "type", "id"
+        spec.link_type = ",".join(k for k in registry.keys() if k != getattr(child, "own_type", ""))
 
 
 def _row_widget(name: str) -> str:
@@ -188,7 +240,7 @@ CUSTOM_WIDGETS = {
 }
 
 
-def custom_field_spec(d: CustomField, users: list[tuple[str, str]]) -> FormField:
+def custom_field_spec(d: CustomField) -> FormField:
     spec = FormField(
         name=f"cf_{d.key}",
         label=d.label,
@@ -203,7 +255,7 @@ def custom_field_spec(d: CustomField, users: list[tuple[str, str]]) -> FormField
         if d.field_type == "choice":
             spec.choices = [("", "—"), *spec.choices]
     elif d.field_type == "user":
-        spec.choices = users
+        spec.link_type = USERS
     elif d.field_type == "reference":
         spec.link_type = d.reference_type
     elif d.field_type == "text":
@@ -239,18 +291,18 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
         if spec.custom is not None:
             raw = instance.custom.get(spec.custom.key) if instance is not None else None
             spec.value = custom_form_value(spec.custom, raw)
-            if spec.widget == "record" and raw:
-                spec.display = record_label(spec.link_type, raw, user)
             continue
         name = spec.name
-        if spec.widget == "rows":
+        if spec.widget in ("rows", "links"):
             rows: list[dict[str, Any]] = []
             if instance is not None:
                 for obj in instance.related_items(name):
                     row: dict[str, Any] = {p.name: _part_value(p, _attr(obj, p.name)) for p in spec.parts}
+                    if spec.type_part:  # an activity's link: (type key, record id)
+                        row[spec.type_part], row[spec.link_part] = obj.type_key, str(obj.record_id)
                     row["primary"] = bool(getattr(obj, "is_primary", False))
                     rows.append(row)
-            spec.value = rows or [_blank_row(spec, primary=True)]
+            spec.value = rows or ([] if spec.widget == "links" else [_blank_row(spec, primary=True)])
             continue
         if instance is None:
             if name == "owner":
@@ -263,16 +315,7 @@ def fill_initial(specs: list[FormField], rtype: RecordType, instance: Record | N
                 spec.value = False if spec.widget == "checkbox" and default is None else _str(default)
             continue
         if spec.widget in ("record", "user"):
-            spec.value = _str(getattr(instance, f"{name}_id", None))
-            linked = getattr(instance, name, None) if spec.value else None
-            spec.display = ""
-            if linked is not None and getattr(linked, "record_type_key", None):
-                label = link_label(
-                    user, linked.record_type_key, str(linked), owner_id=linked.owner_id, team_id=linked.team_id
-                )
-                spec.display = label if label is not None else f"#{linked.pk}"
-            elif linked is not None:
-                spec.display = str(linked)
+            spec.value = _str(getattr(instance, f"{name}_id", None))  # its name: resolve_labels()
         elif spec.widget == "tags":
             spec.value = ", ".join(getattr(instance, name) or [])
         elif spec.widget == "checkbox":
@@ -322,11 +365,40 @@ def record_label(type_key: str, record_id: Any, user: Any) -> str:
     return str(obj) if obj is not None else f"#{pk}"
 
 
+def resolve_labels(specs: list[FormField], user: Any) -> None:
+    """The names the pickers show for the values they hold: linked records by the visibility rule
+    (``#id`` to a viewer who may not see the record), users by name; one query per linked type."""
+    from .display import Names
+
+    names = Names(user)
+    for spec in specs:
+        if spec.widget == "user":
+            names.want_user(spec.value)
+        elif spec.widget == "record":
+            names.want_record(spec.link_type, spec.value)
+        elif spec.widget == "links":
+            for row in spec.value or []:
+                names.want_record(row.get(spec.type_part) or spec.link_type, row.get(spec.link_part))
+    names.resolve()
+    for spec in specs:
+        if spec.widget == "user":
+            spec.display = names.user_shown(spec.value).text
+        elif spec.widget == "record":
+            spec.display = names.record_shown(spec.link_type, spec.value).text
+        elif spec.widget == "links":
+            spec.chip_labels = []
+            for row in spec.value or []:
+                type_key = row.get(spec.type_part) or spec.link_type
+                rtype = registry.find(type_key) if spec.type_part else None
+                shown = names.record_shown(type_key, row.get(spec.link_part))
+                spec.chip_labels.append((shown.text, rtype.label if rtype else ""))
+
+
 def fill_posted(specs: list[FormField], post: QueryDict) -> None:
     """Values as the user typed them, so nothing is lost when the form comes back."""
     for spec in specs:
         name = spec.name
-        if spec.widget == "rows":
+        if spec.widget in ("rows", "links"):
             mains = post.getlist(name)
             main = spec.parts[0].name
             others = {p.name: post.getlist(f"{name}_{p.name}") for p in spec.parts[1:]}
@@ -352,8 +424,6 @@ def fill_posted(specs: list[FormField], post: QueryDict) -> None:
         else:
             spec.posted = name in post
             spec.value = post.get(name, "")
-            if spec.widget == "record":
-                spec.display = post.get(f"{name}__label", "")
 
 
 def to_data(specs: list[FormField], instance: Record | None) -> dict[str, Any]:
@@ -376,7 +446,7 @@ def to_data(specs: list[FormField], instance: Record | None) -> dict[str, Any]:
             continue
         if not spec.posted:
             continue
-        if spec.widget == "rows":
+        if spec.widget in ("rows", "links"):
             # Leave out empty parts (a phone without a kind) so the serializer's defaults apply.
             # Only what the entries know ("primary" is the form's own radio otherwise): the write
             # serializer refuses unknown keys.
@@ -411,7 +481,7 @@ def apply_errors(specs: list[FormField], detail: Any) -> list[str]:
         elif _ROW_RE_CHARS in key:
             base, _, rest = key.partition("[")
             target = by_name.get(base)
-            if target is not None and target.widget == "rows":
+            if target is not None and target.widget in ("rows", "links"):
                 index_text = rest.split("]", 1)[0]
                 if index_text.isdigit():
                     target.row_errors.setdefault(int(index_text), []).extend(messages)

@@ -10,10 +10,9 @@ from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from rest_framework import serializers
 
-from rapport.core import customfields, registry, search, services, visibility
+from rapport.core import customfields, registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.inputs import is_id
 from rapport.core.models import Event, Record
@@ -29,9 +28,8 @@ from .forms import (
     build_fields,
     fill_initial,
     fill_posted,
-    record_label,
+    resolve_labels,
     to_data,
-    user_choices,
 )
 
 HISTORY_PAGE = 20
@@ -209,6 +207,7 @@ def _render_form(
         posted = request.method == "POST"
         params = request.POST if posted else request.GET
         rtype.form_setup(specs, instance=record, user=request.user, params=params, posted=posted)
+    resolve_labels(specs, request.user)
     context = {
         "rtype": rtype,
         "record": record,
@@ -225,10 +224,21 @@ def _render_form(
 def _conflict_values(rtype: RecordType, fresh: Record, specs: list[FormField], user: Any) -> list[dict[str, Any]]:
     """The saved values of fields that now differ from what the user typed."""
     current = [
-        FormField(s.name, s.label, s.widget, parts=s.parts, custom=s.custom, link_type=s.link_type, choices=s.choices)
+        FormField(
+            s.name,
+            s.label,
+            s.widget,
+            parts=s.parts,
+            custom=s.custom,
+            link_type=s.link_type,
+            link_part=s.link_part,
+            type_part=s.type_part,
+            choices=s.choices,
+        )
         for s in specs
     ]
     fill_initial(current, rtype, fresh, user)
+    resolve_labels(current, user)
     typed = {s.name: s for s in specs}
     out = []
     for c in current:
@@ -236,9 +246,11 @@ def _conflict_values(rtype: RecordType, fresh: Record, specs: list[FormField], u
             continue
         if c.widget == "rows":
             text = ", ".join(str(r.get(c.parts[0].name, "")) for r in c.value if r.get(c.parts[0].name))
-        elif c.widget in ("user", "select"):
+        elif c.widget == "links":
+            text = ", ".join(label for label, _ in c.chip_labels)
+        elif c.widget == "select":
             text = dict(c.choices).get(str(c.value), str(c.value))
-        elif c.widget == "record":
+        elif c.widget in ("record", "user"):
             text = c.display
         elif c.widget == "money":
             text = f"{c.value.get('amount', '')} {c.value.get('currency', '')}".strip()
@@ -254,9 +266,8 @@ def _conflict_values(rtype: RecordType, fresh: Record, specs: list[FormField], u
 
 def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> HttpResponse:
     user = request.user
-    users = user_choices()
     serializer_class = rtype.get_serializer_class()
-    specs = build_fields(rtype, serializer_class(), users)
+    specs = build_fields(rtype, serializer_class())
     if request.method != "POST":
         fill_initial(specs, rtype, record, user)
         if record is None:
@@ -328,8 +339,7 @@ def _prefill_from_query(request: HttpRequest, specs: list[FormField], user: Any)
         value = request.GET.get(spec.name, "")
         if spec.widget == "record" and is_id(value):
             spec.value = value
-            spec.display = record_label(spec.link_type, value, user)
-        elif spec.widget == "rows":
+        elif spec.widget in ("rows", "links"):
             for part in spec.parts:
                 linked = request.GET.get(part.name, "")
                 if is_id(linked):
@@ -368,13 +378,3 @@ def delete(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
         return redirect(f"/{rtype.key}/")
     messages.success(request, f"Moved {rtype.label.lower()} “{record}” to the recycle bin.")
     return redirect(f"/{rtype.key}/")
-
-
-@page
-def autocomplete(request: HttpRequest, type_key: str) -> HttpResponse:
-    user = request.user
-    rtype = record_type(type_key, user)
-    query = request.GET.get("q", "").strip() or request.GET.get(request.GET.get("field", ""), "").strip()
-    hits = search.search(user, query, types=[rtype.key], limit=10) if query else []
-    html = render_to_string("web/_autocomplete.html", {"hits": hits, "query": query, "rtype": rtype}, request)
-    return HttpResponse(html)

@@ -4,7 +4,7 @@ from django.urls import path, register_converter
 
 from rapport.core import registry
 
-from . import lists, records, views
+from . import autocomplete, lists, records, views
 
 
 class RecordTypeConverter:
@@ -24,6 +24,7 @@ register_converter(RecordTypeConverter, "rtype")
 urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search_page, name="search"),
+    path("autocomplete/", autocomplete.autocomplete, name="autocomplete"),
     path("bin/", views.recycle_bin, name="bin"),
     path("bin/<rtype:type_key>/<int:pk>/restore/", views.restore, name="restore"),
     path("<rtype:type_key>/", lists.list_view, name="record-list"),
@@ -31,7 +32,6 @@ urlpatterns = [
     path("<rtype:type_key>/bulk/", lists.bulk, name="record-bulk"),
     path("<rtype:type_key>/views/", lists.save_view, name="record-save-view"),
     path("<rtype:type_key>/views/<int:view_id>/delete/", lists.delete_view, name="record-delete-view"),
-    path("<rtype:type_key>/autocomplete/", records.autocomplete, name="record-autocomplete"),
     path("<rtype:type_key>/new/", records.create, name="record-new"),
     path("<rtype:type_key>/<int:pk>/", records.detail, name="record-detail"),
     path("<rtype:type_key>/<int:pk>/edit/", records.edit, name="record-edit"),

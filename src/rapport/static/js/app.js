@@ -1,4 +1,4 @@
-/* Rapport pages: keyboard shortcut, live search, autocomplete, repeated rows, bulk actions and
+/* Rapport pages: keyboard shortcut, live search, dependent selects, repeated rows, bulk actions and
    confirmations. No inline scripts anywhere (strict CSP): everything is wired here by data-attributes. */
 (function () {
   "use strict";
@@ -28,39 +28,6 @@
   document.addEventListener("click", function (event) {
     var live = document.getElementById("search-live");
     if (live && !event.target.closest(".global-search")) live.innerHTML = "";
-    document.querySelectorAll(".ac-results").forEach(function (res) {
-      if (!res.parentElement.contains(event.target)) res.innerHTML = "";
-    });
-  });
-
-  // Autocomplete: choosing an option fills the hidden id and the visible label.
-  document.addEventListener("click", function (event) {
-    var option = event.target.closest(".ac-option");
-    if (!option) return;
-    var box = option.closest(".ac");
-    box.querySelector("[data-ac-value]").value = option.dataset.id;
-    var input = box.querySelector("[data-ac-input]");
-    input.value = option.dataset.label;
-    box.querySelector(".ac-results").innerHTML = "";
-    input.focus();
-  });
-  document.addEventListener("input", function (event) {
-    if (event.target.matches("[data-ac-input]")) {
-      // Typing a new name forgets the chosen record until one is picked from the list.
-      event.target.closest(".ac").querySelector("[data-ac-value]").value = "";
-    }
-  });
-  document.addEventListener("keydown", function (event) {
-    var t = event.target;
-    if (event.key === "ArrowDown" && t.matches("[data-ac-input]")) {
-      var first = t.closest(".ac").querySelector(".ac-option");
-      if (first) { event.preventDefault(); first.focus(); }
-    } else if ((event.key === "ArrowDown" || event.key === "ArrowUp") && t.matches(".ac-option")) {
-      event.preventDefault();
-      var li = t.parentElement[event.key === "ArrowDown" ? "nextElementSibling" : "previousElementSibling"];
-      if (li && li.querySelector(".ac-option")) li.querySelector(".ac-option").focus();
-      else if (event.key === "ArrowUp") t.closest(".ac").querySelector("[data-ac-input]").focus();
-    }
   });
 
   // A select whose options depend on another one (a deal's stages on its pipeline): data-follows names
@@ -131,7 +98,7 @@
     document.querySelectorAll("details.dropdown[open]").forEach(function (d) { if (d !== opened) d.open = false; });
   }, true);
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") return;
+    if (event.key !== "Escape" || event.defaultPrevented) return; // a picker closed its list first
     document.querySelectorAll("details.dropdown[open]").forEach(function (d) {
       d.open = false;
       d.querySelector("summary").focus();
