@@ -94,3 +94,19 @@ def test_user_search_query_count_is_pinned(users, django_assert_num_queries):
     c.get("/autocomplete/?type=users&q=pe")
     with django_assert_num_queries(3):  # session, user, the users
         assert results(c.get("/autocomplete/?type=users&q=pe")) == [("users", users["peer"].pk, "Peer")]
+
+
+def test_products_carry_their_price_in_the_asked_currency_and_inactive_ones_are_not_offered(users):
+    seat = write(
+        "products",
+        {"name": "Cloud seat", "tax_rate": "20", "prices": [{"currency": "EUR", "unit_price": "1220"}]},
+        actor=users["admin"],
+    )
+    write("products", {"name": "Cloud legacy", "active": False}, actor=users["admin"])
+    c = client_for(users["admin"])
+    eur = c.get("/autocomplete/?type=products&q=cloud&currency=eur").json()["results"]
+    assert [(r["id"], r["data"]) for r in eur] == [
+        (seat.pk, {"name": "Cloud seat", "price": "1220.00", "tax": "20.00", "note": "1,220.00 EUR"})
+    ]
+    jpy = c.get("/autocomplete/?type=products&q=cloud&currency=JPY").json()["results"]
+    assert [(r["label"], r["data"]["price"], r["data"]["note"]) for r in jpy] == [("Cloud seat", "", "no JPY price")]

@@ -166,3 +166,51 @@ def test_contacts_and_company_are_picked_by_name_with_the_keyboard(
     kept = ada if first_name == "Ada Lovelace" else adam
     assert list(deal.deal_contacts.values_list("person_id", "role")) == [(kept.pk, "champion")]
     expect(page.locator(".fields")).to_contain_text(first_name)
+
+
+def test_a_line_items_product_is_picked_by_name_and_fills_its_price(
+    live_server: Any, transactional_db: Any, browser_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    user = _seller()
+    user.role = default_role("admin")  # sees the catalogue
+    user.save()
+    default_pipeline()
+    seat = write(
+        "products",
+        {"name": "Cloud seat", "tax_rate": "20", "prices": [{"currency": "EUR", "unit_price": "220"}]},
+        actor=user,
+    )
+    deal = write("deals", {"title": "Initech seats", "currency": "EUR"}, actor=user)
+    page = browser_page
+    base = live_server.url
+    _sign_in(page, base, "sam")
+    page.goto(f"{base}/deals/{deal.pk}/line-items/")
+    page.get_by_role("button", name="Add product line").click()
+    box = page.locator("[data-line-row] [data-picker-input]").last
+    expect(box).to_be_focused()
+    page.keyboard.type("cloud")
+    option = page.locator("[data-line-row] [role=option]").first
+    expect(option).to_contain_text("Cloud seat")
+    expect(option).to_contain_text("220.00 EUR")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    row = page.locator("[data-line-row]").last
+    expect(box).to_have_value("Cloud seat")
+    expect(row.locator("[name=name]")).to_have_value("Cloud seat")
+    expect(row.locator("[name=unit_price]")).to_have_value("220.00")
+    expect(row.locator("[name=tax_percent]")).to_have_value("20.00")
+    row.locator("[name=quantity]").fill("3")
+    expect(row.locator("[data-line-net]")).to_have_text("660.00")
+    page.get_by_role("button", name="Save lines").click()
+    expect(page.locator(".line-editor .flash-success")).to_have_text("Line items saved.")
+    line = deal.line_items.get()
+    assert (line.product_id, line.name, str(line.unit_price), str(line.quantity)) == (
+        seat.pk,
+        "Cloud seat",
+        "220.00",
+        "3.000",
+    )
+    # after the save the line's picker shows the product by name
+    expect(page.locator("[data-line-row] [data-picker-input]").first).to_have_value("Cloud seat")

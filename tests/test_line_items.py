@@ -54,7 +54,12 @@ def test_page_lists_lines_and_products_priced_in_the_deal_currency(users, produc
     page = response.content.decode()
     assert response.status_code == 200
     assert "Seats" in page and "Onboarding" in page
-    assert "Cloud seat — 220.00 EUR" in page  # the EUR price, since the deal is in EUR
+    # each line's product is a picker asking for prices in the deal's currency (EUR)
+    assert 'data-type="products" data-query="currency=EUR"' in page
+    found = client.get("/autocomplete/?type=products&q=cloud&currency=EUR").json()["results"]
+    assert [(r["id"], r["label"], r["data"]) for r in found] == [
+        (product.pk, "Cloud seat", {"name": "Cloud seat", "price": "220.00", "tax": "20.00", "note": "220.00 EUR"})
+    ]
     assert "999.99" in page  # subtotal
     assert "1,187.49 EUR" in page  # total with tax
 

@@ -102,5 +102,13 @@ def test_seeing_the_catalogue_is_not_editing_it(users, catalogue, api_client_for
 @pytest.mark.parametrize("role", ["member", "manager"])
 def test_the_line_editor_offers_the_products_the_catalogue_shows(role, users, catalogue):
     deal = make_deal(users[role])
-    page = client_for(users[role]).get(f"/deals/{deal.pk}/line-items/").content.decode()
-    assert "Cloud seat — 220.00 EUR" in page and "Onboarding day — 1,500.00 EUR" in page
+    c = client_for(users[role])
+    page = c.get(f"/deals/{deal.pk}/line-items/").content.decode()
+    # each line's product picker searches the catalogue, priced in the deal's currency
+    assert 'data-type="products" data-query="currency=EUR"' in page
+    offered = {
+        r["label"]: r["data"]["note"]
+        for q in ("cloud", "onboarding")
+        for r in c.get(f"/autocomplete/?type=products&q={q}&currency=EUR").json()["results"]
+    }
+    assert offered == {"Cloud seat": "220.00 EUR", "Onboarding day": "1,500.00 EUR"}

@@ -66,6 +66,10 @@ class RecordType:
     # (fields, instance=None|record, user=, params=query or posted values, posted=bool) after the
     # generic values are filled (web.forms.FormField specs; core does not import the pages).
     form_setup: Callable[..., None] | None = None
+    # What the link picker (/autocomplete/) carries for each match beyond its name, called with
+    # (user, ids, query parameters) -> {id: {key: text}}; a match it leaves out is not offered
+    # (a product's price in the asked currency; an inactive product is not offered).
+    picker_data: Callable[[Any, list[int], Any], dict[int, dict[str, str]]] | None = None
     related: list[tuple[str, str]] = field(default_factory=list)  # (type key, FK name on that type)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()

@@ -6,9 +6,32 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from rapport.core.money import format_amount
 from rapport.deals.models import Deal
 
-from .models import Quote
+from .models import Product, Quote
+
+
+def _price_note(unit_price: Any, currency: str) -> str:
+    if unit_price is not None:
+        return f"{format_amount(unit_price, currency)} {currency}"
+    return f"no {currency} price" if currency else ""
+
+
+def product_picker_data(user: Any, ids: list[int], params: Any) -> dict[int, dict[str, str]]:
+    """For the line editor's product picker: each active product's name, price in ``?currency=``
+    (empty when it has none) and tax rate, which the editor copies into the line."""
+    currency = str(params.get("currency", "")).upper()[:3]
+    out: dict[int, dict[str, str]] = {}
+    for p in Product.objects.filter(pk__in=ids, active=True).prefetch_related("prices"):
+        unit_price = p.price_in(currency) if currency else None
+        out[p.pk] = {
+            "name": p.name,
+            "price": "" if unit_price is None else str(unit_price),
+            "tax": "" if p.tax_rate is None else str(p.tax_rate),
+            "note": _price_note(unit_price, currency),
+        }
+    return out
 
 
 def visible_quotes(user: Any) -> QuerySet[Quote]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
 from rapport.core.registry import Column, Filter, RecordType, register
 
@@ -12,6 +14,12 @@ def _product_serializer() -> type:
     from .serializers import ProductWriteSerializer
 
     return ProductWriteSerializer
+
+
+def _product_picker_data(user: Any, ids: list[int], params: Any) -> dict[int, dict[str, str]]:
+    from .queries import product_picker_data
+
+    return product_picker_data(user, ids, params)
 
 
 def _product_api_fields() -> dict:
@@ -53,5 +61,6 @@ products = register(
         },
         prefetch_related=("prices",),
         api_fields=_product_api_fields,
+        picker_data=_product_picker_data,
     )
 )

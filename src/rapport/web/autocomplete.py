@@ -3,7 +3,8 @@
 ``?type=companies&q=acm`` (or several types, ``type=people,companies,deals``) answers the records the
 user may view whose name matches, from the search index (core.search, which applies the visibility
 rule of DESIGN §3 in the same query); ``?type=users&q=sa`` answers active users by name. The answer is
-JSON: ``{"results": [{"id", "type", "label", "detail", "type_label"}]}``. A query longer than
+JSON: ``{"results": [{"id", "type", "label", "detail", "type_label"}]}``, plus ``data`` for a type
+with ``RecordType.picker_data`` (a product's price in ``?currency=``). A query longer than
 ``QUERY_MAX`` characters or an unknown type is a 400 naming the parameter.
 """
 
@@ -72,4 +73,10 @@ def autocomplete(request: HttpRequest) -> JsonResponse:
         }
         for hit in hits
     ]
+    picker_data = registry.get(keys[0]).picker_data if len(keys) == 1 else None
+    if picker_data is not None and hits:
+        extra = picker_data(user, [hit.record_id for hit in hits], request.GET)
+        results = [
+            {**r, "data": extra[hit.record_id]} for r, hit in zip(results, hits, strict=True) if hit.record_id in extra
+        ]
     return JsonResponse({"results": results})

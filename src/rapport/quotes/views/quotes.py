@@ -18,14 +18,14 @@ from rapport.core import registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.inputs import is_id
 from rapport.deals.models import Deal
+from rapport.web import display
 from rapport.web.common import error_page, page
 
 from .. import pdf, queries
 from .. import services as quotes
-from ..models import Product, Quote, price, price_all
+from ..models import Quote, price, price_all
 
 LINE_KEYS = ("product", "name", "quantity", "unit_price", "discount_percent", "tax_percent")
-MAX_PRODUCTS = 500
 STALE = "Someone changed this {what} since you opened it. These are the saved {saved}; make your change again."
 
 
@@ -42,15 +42,6 @@ def _quote(user: Any, pk: int) -> Quote:
     if quote is None:
         raise Http404("No such quote.")
     return quote
-
-
-def _products(user: Any, currency: str) -> list[dict[str, Any]]:
-    """Active products the user may see, each with its price in ``currency`` (or none)."""
-    qs = Product.objects.visible_to(user).filter(active=True).prefetch_related("prices").order_by("name", "id")
-    return [
-        {"id": p.pk, "key": str(p.pk), "name": p.name, "price": p.price_in(currency), "tax": p.tax_rate}
-        for p in qs[:MAX_PRODUCTS]
-    ]
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -174,18 +165,16 @@ def _editor(
     errors: list[str] | None = None,
     notice: str = "",
 ) -> dict[str, Any]:
-    products = _products(request.user, currency) if can_edit else []
-    known = {p["key"] for p in products}
-    for row in rows:  # a line's product that is inactive or out of sight stays selectable
-        if row["product"] and row["product"] not in known:
-            known.add(row["product"])
-            products.append(
-                {"id": row["product"], "key": row["product"], "name": row["name"], "price": None, "tax": None}
-            )
+    if can_edit:  # each line's product by name in its picker (#id to whoever may not see it)
+        names = display.Names(request.user)
+        for row in rows:
+            names.want_record("products", row["product"])
+        names.resolve()
+        for row in rows:
+            row["product_label"] = names.record_shown("products", row["product"]).text
     return {
         "action": action,
         "rows": rows,
-        "products": products,
         "currency": currency,
         "version": version,
         "can_edit": can_edit,

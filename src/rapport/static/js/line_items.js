@@ -58,7 +58,7 @@
       if (empty) empty.remove();
       body.appendChild(template.content.cloneNode(true));
       var row = body.lastElementChild;
-      var focus = add.dataset.addLine === "product" ? row.querySelector("[data-product-select]") : row.querySelector("[name=name]");
+      var focus = add.dataset.addLine === "product" ? row.querySelector("[data-product-select] [data-picker-input]") : row.querySelector("[name=name]");
       if (focus) focus.focus();
       return;
     }
@@ -87,13 +87,13 @@
     if (event.target.closest("[data-print]")) window.print();
   });
 
-  // Choosing a product fills its price in the deal's currency, its tax rate and its name, unless
-  // the user typed their own.
+  // Choosing a product in the line's picker (picker.js copies the match's data onto the hidden input)
+  // fills its price in the deal's currency, its tax rate and its name, unless the user typed their own.
   document.addEventListener("change", function (event) {
     var select = event.target.closest("[data-product-select]");
-    if (!select) return;
+    if (!select || !event.target.matches("[data-picker-value]")) return;
     var row = select.closest("[data-line-row]");
-    var option = select.options[select.selectedIndex];
+    var option = event.target.value ? event.target.dataset : null;
     var fill = function (name, value) {
       var input = row.querySelector("[name=" + name + "]");
       if (!input) return;
@@ -102,10 +102,10 @@
         input.dataset.auto = "1";
       }
     };
-    if (option && option.value) {
-      fill("name", option.dataset.name);
-      fill("unit_price", option.dataset.price);
-      fill("tax_percent", option.dataset.tax);
+    if (option) {
+      fill("name", option.name);
+      fill("unit_price", option.price);
+      fill("tax_percent", option.tax);
     }
     recompute(editorOf(select));
   });

@@ -12,6 +12,18 @@
 
   function boxOf(el) { return el && el.closest ? el.closest("[data-picker]") : null; }
 
+  var uid = 0;
+  // Pickers repeated in rows (line items) have no ids in the markup: give each listbox its own.
+  function ensureIds(box) {
+    var input = box.querySelector("[data-picker-input]");
+    var list = box.querySelector("[role=listbox]");
+    if (!list.id) {
+      uid += 1;
+      list.id = "picker-" + uid + "-options";
+    }
+    input.setAttribute("aria-controls", list.id);
+  }
+
   function parts(box) {
     return {
       input: box.querySelector("[data-picker-input]"),
@@ -85,10 +97,11 @@
       name.className = "picker-name";
       name.textContent = r.label;
       li.appendChild(name);
-      if (r.detail) {
+      var note = r.data && r.data.note ? r.data.note : r.detail;
+      if (note) {
         var detail = document.createElement("span");
         detail.className = "picker-detail";
-        detail.textContent = r.detail;
+        detail.textContent = note;
         li.appendChild(detail);
       }
       p.list.appendChild(li);
@@ -119,6 +132,7 @@
       box._seq = wanted;
       if (!query && box.dataset.type !== "users") { close(box); return; }
       var url = "/autocomplete/?type=" + encodeURIComponent(box.dataset.type) + "&q=" + encodeURIComponent(query.slice(0, 100));
+      if (box.dataset.query) url += "&" + box.dataset.query;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : { results: [] }; })
         .then(function (data) {
@@ -166,6 +180,7 @@
       p.input.value = "";
     } else {
       p.value.value = String(r.id);
+      Object.keys(r.data || {}).forEach(function (key) { p.value.dataset[key] = r.data[key]; });
       p.input.value = r.label;
       p.input.dataset.label = r.label;
       p.value.dispatchEvent(new Event("change", { bubbles: true }));
@@ -191,6 +206,10 @@
     var box = boxOf(event.target);
     if (!box || !event.target.matches("[data-picker-input]")) return;
     search(box, false);
+  });
+  document.addEventListener("focusin", function (event) {
+    var box = boxOf(event.target);
+    if (box && event.target.matches("[data-picker-input]")) ensureIds(box);
   });
 
   document.addEventListener("keydown", function (event) {
