@@ -110,3 +110,10 @@ def test_products_carry_their_price_in_the_asked_currency_and_inactive_ones_are_
     ]
     jpy = c.get("/autocomplete/?type=products&q=cloud&currency=JPY").json()["results"]
     assert [(r["label"], r["data"]["price"], r["data"]["note"]) for r in jpy] == [("Cloud seat", "", "no JPY price")]
+
+
+@pytest.mark.parametrize("q", ['"', "*", "a OR b", "-x", "%_", "NEAR(", "ü", "   ", "'; drop"])
+def test_any_typed_text_answers_200(users, company, q):
+    for type_key in ("companies", "people,companies,deals", "users"):
+        response = client_for(users["member"]).get("/autocomplete/", {"type": type_key, "q": q})
+        assert response.status_code == 200 and isinstance(response.json()["results"], list)

@@ -84,7 +84,7 @@ def test_existing_links_show_names_or_an_id_to_who_may_not_see_them(users, compa
     c = client_for(users["member"])
     page = c.get(f"/deals/{deal.pk}/edit/").content.decode()
     assert 'value="Acme" data-label="Acme"' in page  # the company by name
-    chips = re.findall(r'<li class="chip" data-chip data-key="people:(\d+)">(.*?)</li>', page, re.S)
+    chips = re.findall(r'<li class="link-chip" data-chip data-key="people:(\d+)">(.*?)</li>', page, re.S)
     assert [key for key, _ in chips] == [str(person.pk), str(theirs.pk)]
     assert ">Ada Lovelace</span>" in chips[0][1] and 'aria-label="Role of Ada Lovelace"' in chips[0][1]
     assert f">#{theirs.pk}</span>" in chips[1][1] and "Olga" not in page and "Secret" not in page
@@ -111,7 +111,7 @@ def test_the_server_still_judges_links_and_says_so_on_the_chip(users, company, p
     assert f"There is no person #{theirs.pk}." in page and "Olga" not in page
     assert "Incorrect type" not in page and "pk value" not in page
     # the form comes back with both chips, the refused one marked
-    assert f'<li class="chip has-error" data-chip data-key="people:{theirs.pk}">' in page
+    assert f'<li class="link-chip has-error" data-chip data-key="people:{theirs.pk}">' in page
     assert not Deal.objects.exists()
 
 

@@ -75,6 +75,7 @@
     var p = parts(box);
     var taken = multiple(box) ? chosenKeys(box) : {};
     var types = (box.dataset.type || "").split(",");
+    var found = results.length;
     results = results.filter(function (r) { return !taken[r.type + ":" + r.id]; });
     box._results = results;
     box._active = -1;
@@ -113,9 +114,9 @@
       none.setAttribute("role", "option");
       none.setAttribute("aria-disabled", "true");
       none.id = p.list.id + "-none";
-      none.textContent = "Nothing matches “" + query + "”.";
+      none.textContent = found ? "Everything matching “" + query + "” is chosen already." : "Nothing matches “" + query + "”.";
       p.list.appendChild(none);
-      announce(box, "Nothing matches.");
+      announce(box, none.textContent);
     } else {
       announce(box, results.length + (results.length === 1 ? " match" : " matches") + ". Up and down arrows to move, Enter to choose.");
     }
