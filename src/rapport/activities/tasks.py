@@ -94,3 +94,24 @@ def send_outbox() -> int:
 
 periodic("deliver_reminders", deliver_reminders, every=dt.timedelta(minutes=1))
 periodic("daily_digest", send_digests, every=DIGEST_EVERY)
+
+
+@job(max_attempts=3)
+def prune_messages() -> dict[str, int]:
+    """Retention: read notifications after RAPPORT_NOTIFICATIONS_KEEP_DAYS, sent emails of the outbox after
+    RAPPORT_OUTBOX_KEEP_DAYS (unread notifications and unsent mail are kept whatever their age)."""
+    from django.conf import settings
+
+    from .models import Notification
+
+    now = timezone.now()
+    notifications = Notification.objects.filter(
+        read_at__isnull=False, created_at__lt=now - dt.timedelta(days=settings.RAPPORT_NOTIFICATIONS_KEEP_DAYS)
+    ).delete()[0]
+    emails = OutgoingEmail.objects.filter(
+        sent_at__isnull=False, sent_at__lt=now - dt.timedelta(days=settings.RAPPORT_OUTBOX_KEEP_DAYS)
+    ).delete()[0]
+    return {"notifications": notifications, "emails": emails}
+
+
+periodic("prune_messages", prune_messages, every=dt.timedelta(days=1), offset=dt.timedelta(hours=3, minutes=15))

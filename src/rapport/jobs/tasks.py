@@ -29,13 +29,25 @@ def sweep_events() -> int:
 
 @job(max_attempts=3)
 def prune_jobs() -> dict[str, int]:
-    """Retention: finished jobs of the database queue after RAPPORT_JOBS_KEEP_DAYS days, old scheduler slots."""
+    """Retention: finished jobs of the database queue after RAPPORT_JOBS_KEEP_DAYS days, old scheduler slots,
+    settings audit entries after RAPPORT_AUDIT_KEEP_DAYS."""
     from django_tasks_db.models import DBTaskResult
 
     keep = timedelta(days=getattr(settings, "RAPPORT_JOBS_KEEP_DAYS", 14))
     cutoff = timezone.now() - keep
     jobs = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()[0]
-    return {"jobs": jobs, "periodic_runs": prune_runs()}
+    return {"jobs": jobs, "periodic_runs": prune_runs(), "audit_entries": prune_audit()}
+
+
+def prune_audit() -> int:
+    """Retention of the settings audit trail: entries older than RAPPORT_AUDIT_KEEP_DAYS (0 keeps all).
+    Records' own history (events) is kept for as long as the record."""
+    from rapport.core.models import AuditEntry
+
+    days = settings.RAPPORT_AUDIT_KEEP_DAYS
+    if days <= 0:
+        return 0
+    return AuditEntry.objects.filter(occurred_at__lt=timezone.now() - timedelta(days=days)).delete()[0]
 
 
 @job(max_attempts=3)
