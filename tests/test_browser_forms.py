@@ -214,3 +214,29 @@ def test_a_line_items_product_is_picked_by_name_and_fills_its_price(
     )
     # after the save the line's picker shows the product by name
     expect(page.locator("[data-line-row] [data-picker-input]").first).to_have_value("Cloud seat")
+
+
+def test_the_lists_bulk_owner_is_picked_by_name(live_server: Any, transactional_db: Any, browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    user = _seller()
+    peer = User.objects.create_user(
+        username="pat", password=PASSWORD, first_name="Pat", last_name="Peer", team=user.team, role=user.role
+    )
+    ada = write("people", {"first_name": "Ada", "last_name": "Lovelace"}, actor=user)
+    page = browser_page
+    _sign_in(page, live_server.url, "sam")
+    page.goto(f"{live_server.url}/people/")
+    page.check(f"input[name=ids][value='{ada.pk}']")
+    page.select_option("#bulk-action", "assign_owner")
+    owner = page.get_by_role("combobox", name="New owner")
+    expect(owner).to_be_visible()
+    owner.focus()
+    page.keyboard.type("pat")
+    expect(page.locator("#bulk-owner-options [role=option]")).to_have_text(["Pat Peer"])
+    page.keyboard.press("Enter")
+    expect(owner).to_have_value("Pat Peer")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    ada.refresh_from_db()
+    assert ada.owner == peer

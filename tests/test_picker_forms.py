@@ -171,3 +171,12 @@ def test_the_quick_forms_assignee_is_a_user_picker(users, company):
     page = client_for(users["member"]).get(f"/companies/{company.pk}/quicklog/task/").content.decode()
     assert picker_shows(page, "assignee", users["member"].pk, "Member")
     assert '<input type="text" id="ql-assignee" class="picker-input" role="combobox"' in page
+
+
+def test_the_lists_bulk_owner_is_a_user_picker(users, person):
+    page = client_for(users["member"]).get("/people/").content.decode()
+    bulk = page[page.index('id="bulk-form"') :]
+    bulk = bulk[: bulk.index("</form>")]
+    assert '<label for="bulk-owner" class="visually-hidden">New owner</label>' in bulk
+    assert '<input type="text" id="bulk-owner" class="picker-input" role="combobox"' in bulk
+    assert 'data-picker data-type="users">' in bulk and not re.search(r'<select[^>]*name="owner"', bulk)
