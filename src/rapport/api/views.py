@@ -224,6 +224,12 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
         OpenApiParameter(
             "ordering", str, description="One of: " + ", ".join(f"{k}, -{k}" for k in rtype.sortable_keys)
         ),
+        OpenApiParameter(
+            listing.SEARCH_PARAM,
+            {"type": "string", "maxLength": search.MAX_QUERY},
+            description="Search within the list: words (by prefix) or 3+ characters of an email, phone or "
+            "domain, as global search matches them; combined with the other filters.",
+        ),
     ]
     for f in rtype.filters:
         if f.kind == "date_range":

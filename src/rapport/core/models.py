@@ -291,6 +291,37 @@ class SavedView(models.Model):
         ordering = ["name"]
 
 
+class BulkChange(models.Model):
+    """A bulk action over every record matching a list's filters and search ("select all N
+    matching"), worked in keyset batches by a background job (core.bulkedit); the list page polls
+    its progress. ``last_id`` commits with each batch, so a retried job resumes where it stopped."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUSES = [(QUEUED, "Waiting to start"), (RUNNING, "Running"), (DONE, "Done"), (FAILED, "Failed")]
+
+    record_type = models.CharField(max_length=40)
+    action = models.CharField(max_length=20)  # core.bulkedit.ACTIONS
+    value = models.JSONField(default=dict, blank=True)  # {"owner": id} or {"tag": "..."}
+    params = models.TextField(blank=True)  # the list's query string: filters and search
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    max_id = models.BigIntegerField()  # records created after the click are left out
+    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
+    total = models.IntegerField(default=0)  # matching records the actor may change, counted at the start
+    skipped = models.IntegerField(default=0)  # matching records the actor may see but not change
+    done = models.IntegerField(default=0)  # records worked through so far
+    changed = models.IntegerField(default=0)  # of those, records that changed (an event each)
+    last_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.DONE:
+            return 100
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
+
 class SearchEntry(models.Model):
     """One row per live record in global search. On SQLite two FTS5 tables mirror it by
     trigger; on PostgreSQL a generated tsvector column and trigram indexes sit on it."""

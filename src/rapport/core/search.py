@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from . import registry
 from .models import Record, SearchEntry
@@ -284,3 +285,51 @@ def _search_postgres(query: str, vis: tuple[str, list[Any]], limit: int) -> list
             )
             groups.append(_rows_to_hits(cur.fetchall()))
     return _merge(*groups, limit=limit)
+
+
+# The record ids of one type matching a query, per backend (constant SQL; values are parameters).
+_LIST_MATCH_IDENTS_PG = "SELECT record_id FROM core_searchentry WHERE type_key = %s AND identifiers ILIKE %s"
+_LIST_MATCH_WORDS_PG = (
+    "SELECT record_id FROM core_searchentry WHERE type_key = %s AND tsv @@ to_tsquery('rapport_search', %s)"
+)
+_LIST_MATCH_IDENTS_SQLITE = (
+    "SELECT record_id FROM core_searchentry WHERE type_key = %s "
+    "AND id IN (SELECT rowid FROM search_idents WHERE search_idents MATCH %s)"
+)
+_LIST_MATCH_WORDS_SQLITE = (
+    "SELECT record_id FROM core_searchentry WHERE type_key = %s "
+    "AND id IN (SELECT rowid FROM search_words WHERE search_words MATCH %s)"
+)
+
+
+def matching_records(type_key: str, query: str) -> Q:
+    """A filter on ``type_key``'s records selecting those the search index matches for ``query``:
+    the search within a list, combined with its filters, ordering, keyset pages and counts.
+
+    The same matching as :func:`search` (words by prefix, or any 3+ characters of an email, phone
+    or domain), without ranking or the fuzzy fallback: the list keeps its own order. Visibility is
+    the list's own (``visible_to``); the index only narrows by type."""
+    query = (query or "").strip()[:MAX_QUERY]
+    parts: list[str] = []
+    params: list[Any] = []
+    if connection.vendor == "postgresql":
+        for term in _ident_terms(query):
+            like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            parts.append(_LIST_MATCH_IDENTS_PG)
+            params += [type_key, like]
+        words = [re.sub(r"[^\w]", "", w) for w in WORD_RE.findall(query.lower())]
+        words = [w for w in words if w]
+        if words:
+            parts.append(_LIST_MATCH_WORDS_PG)
+            params += [type_key, " & ".join(w + ":*" for w in words[:8])]
+    else:
+        for term in _ident_terms(query):
+            parts.append(_LIST_MATCH_IDENTS_SQLITE)
+            params += [type_key, _fts_quote(term)]
+        words = WORD_RE.findall(query)
+        if words:
+            parts.append(_LIST_MATCH_WORDS_SQLITE)
+            params += [type_key, " AND ".join(_fts_quote(w) + "*" for w in words[:8])]
+    if not parts:
+        return Q(pk__in=[])
+    return Q(pk__in=RawSQL(" UNION ".join(parts), params))

@@ -306,6 +306,12 @@ RAPPORT_BACKUP_DIR = Path(env_str("RAPPORT_BACKUP_DIR", str(DATA_DIR / "backups"
 # The scheduler's daily backup (at 02:30 UTC); 0 turns it off. How many archives it keeps.
 RAPPORT_BACKUP_KEEP = env_int("RAPPORT_BACKUP_KEEP", 7)
 
+# --- Lists ------------------------------------------------------------------------------------
+# Lists count exactly up to this many matching rows and estimate beyond (DESIGN.md §12); a
+# bulk action over "all matching" runs as a background job above RAPPORT_BULK_SYNC_LIMIT rows.
+RAPPORT_LIST_COUNT_BOUND = env_int("RAPPORT_LIST_COUNT_BOUND", 10_000)
+RAPPORT_BULK_SYNC_LIMIT = env_int("RAPPORT_BULK_SYNC_LIMIT", 200)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -18,25 +19,25 @@ from django.views.decorators.http import require_POST
 
 from rapport.accounts.models import Team
 from rapport.api.errors import flatten
-from rapport.core import customfields, listing, services
+from rapport.core import bulkedit, customfields, listing
 from rapport.core import jsonq as _jsonq  # noqa: F401  (registers the has_element lookup of the tag filter)
 from rapport.core.errors import PermissionDenied, RecordError
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
-from rapport.core.models import CustomField, SavedView
+from rapport.core.models import BulkChange, CustomField, SavedView
 from rapport.core.registry import Column, RecordType
 
-from . import display
+from . import display, tasks
 from .common import error_page, page, query_string, record_type, safe_next, signed_in
 from .forms import record_label, user_choices
 
-BULK_ACTIONS = [
+BULK_ACTIONS = [  # core.bulkedit.ACTIONS, in the order the menu offers them
     ("assign_owner", "Assign owner"),
     ("add_tag", "Add tag"),
     ("remove_tag", "Remove tag"),
     ("delete", "Delete"),
 ]
-VIEW_PARAMS_EXCLUDED = {"cursor", "view"}
+VIEW_PARAMS_EXCLUDED = {"cursor", "view", "count"}
 
 
 @dataclass
@@ -145,14 +146,50 @@ def _saved_params(params: QueryDict) -> str:
     return urlencode([(k, v) for k, vs in params.lists() if k not in VIEW_PARAMS_EXCLUDED for v in vs if v != ""])
 
 
+def count_words(count: listing.Count, rtype: RecordType) -> str:
+    """ "400 people", "1 person", "more than 10,000 people", "about 1.2 million people"."""
+    n = count.value
+    noun = rtype.label.lower() if n == 1 and count.exact else rtype.label_plural.lower()
+    if count.exact:
+        return f"{n:,} {noun}"
+    if not count.estimated:
+        return f"more than {n:,} {noun}"
+    return f"about {about(n)} {noun}"
+
+
+def about(n: int) -> str:
+    """A planner's estimate in two significant figures: 1,234,567 → "1.2 million", 45,678 → "46,000"."""
+    rounded = round(n, 2 - len(str(n)))
+    if rounded >= 1_000_000:
+        return f"{round(n / 1_000_000, 1):g} million"
+    return f"{rounded:,}"
+
+
+LIST_EXTRA_PARAMS = ("count",)
+
+
+def _matching_text(count: listing.Count, rtype: RecordType, *, filtered: bool) -> str:
+    """What "select all" selects: "400 people matching", "people matching (about 1.2 million)"."""
+    words = "matching" if filtered else "in the list"
+    if count.exact:
+        return f"{count_words(count, rtype)} {words}"
+    return f"{rtype.label_plural.lower()} {words} ({count_words(count, rtype)})"
+
+
 @page
 def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
     user = signed_in(request)
     rtype = record_type(type_key, user)
     params = request.GET
+    if any(v == "" for _, values in params.lists() for v in values):
+        # Clean URLs: a filter form's empty fields leave the address (without JavaScript too).
+        return redirect(f"/{rtype.key}/" + query_string(params))
     defs = customfields.definitions(rtype.key)
     try:
-        q = listing.build_filter(rtype, params, user)
+        q = listing.build_filter(rtype, params, user, extra=LIST_EXTRA_PARAMS)
+        if params.get("count", "exact") != "exact":
+            raise QueryError("count", "use count=exact to count every matching record.")
+        search = listing.search_text(params)
         ordering = listing.parse_ordering(rtype, params.get("ordering"))
         size = listing.page_size(params)
         cols, cf_cols, chosen = _choose_columns(rtype, params, defs)
@@ -169,6 +206,10 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
             status=400,
             back=f"/{rtype.key}/",
         )
+    if pg.rows or params.get("cursor"):
+        count = listing.count_rows(qs, bound=settings.RAPPORT_LIST_COUNT_BOUND, exact=params.get("count") == "exact")
+    else:
+        count = listing.Count(0)
 
     names = display.Names(user)
     for raw in pg.rows:
@@ -191,32 +232,34 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
                 new = c.key if ordering.descending else f"-{c.key}"
             else:
                 new = c.key
-            lc.sort_url = query_string(params, ordering=new, cursor=None)
+            lc.sort_url = query_string(params, ordering=new, cursor=None, count=None)
         list_columns.append(lc)
     list_columns += [ListColumn(f"cf_{d.key}", d.label, custom=d) for d in cf_cols]
 
     users = user_choices()
     filter_inputs = _filter_inputs(rtype, params, user, defs, users)
     active_filters = sum(1 for f in filter_inputs if f.value)
-    chips = [
+    base = f"/{rtype.key}/"
+    chips = []
+    if search:
+        remove = base + query_string(params, q=None, cursor=None, count=None)
+        chips.append({"label": "Search", "value": search, "remove_url": remove})
+    chips += [
         {
             "label": f.label,
             "value": f.display or dict(f.choices).get(f.value, f.value),
-            "remove_url": f"/{rtype.key}/" + query_string(params, **{f.name: None, "cursor": None}),
+            "remove_url": base + query_string(params, **{f.name: None, "cursor": None, "count": None}),
         }
         for f in filter_inputs
         if f.value
     ]
-    if pg.next_cursor and not params.get("cursor"):
-        count_text = f"{len(rows)}+ {rtype.label_plural.lower()}"
-    elif params.get("cursor"):
-        count_text = f"{len(rows)} {rtype.label_plural.lower()} on this page"
-    else:
-        count_text = f"{len(rows)} {rtype.label_plural.lower() if len(rows) != 1 else rtype.label.lower()}"
+    count_text = count_words(count, rtype)
 
     picker = [(c.key, c.label, c.key in chosen) for c in rtype.columns]
     picker += [(f"cf_{d.key}", d.label, f"cf_{d.key}" in chosen) for d in defs]
-    export_qs = query_string(params, cursor=None)
+    export_qs = query_string(params, cursor=None, count=None)
+    can_change = user.scope_for(rtype.key, "change") is not None
+    can_delete = user.scope_for(rtype.key, "delete") is not None
     context = {
         "rtype": rtype,
         "rows": rows,
@@ -224,27 +267,36 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
         "filters": filter_inputs,
         "active_filters": active_filters,
         "chips": chips,
+        "search": search,
+        "count": count,
         "count_text": count_text,
-        "next_url": query_string(params, cursor=pg.next_cursor) if pg.next_cursor else "",
-        "previous_url": query_string(params, cursor=pg.previous_cursor) if pg.previous_cursor else "",
+        "count_exact_url": "" if count.exact else query_string(params, count="exact"),
+        "next_url": query_string(params, cursor=pg.next_cursor, count=None) if pg.next_cursor else "",
+        "previous_url": query_string(params, cursor=pg.previous_cursor, count=None) if pg.previous_cursor else "",
+        "first_url": (base + query_string(params, cursor=None, count=None)) if pg.previous_cursor else "",
         "picker": picker,
-        "hidden_for_filters": [(k, v) for k, v in _pairs(params) if k in ("ordering", "columns", "page_size")],
-        "hidden_for_columns": [(k, v) for k, v in _pairs(params) if k not in ("columns", "cursor")],
+        "hidden_for_filters": [(k, v) for k, v in _pairs(params) if k in ("ordering", "columns", "page_size", "q")],
+        "hidden_for_columns": [(k, v) for k, v in _pairs(params) if k not in ("columns", "cursor", "count")],
+        "hidden_for_search": [(k, v) for k, v in _pairs(params) if k not in ("q", "cursor", "count")],
         "saved_views": _saved_views(rtype, user),
         "current_params": _saved_params(params),
         "export_csv": f"/{rtype.key}/export/?"
-        + urlencode([("format", "csv"), *_pairs(params, skip={"cursor", "format"})]),
+        + urlencode([("format", "csv"), *_pairs(params, skip={"cursor", "format", "count"})]),
         "export_xlsx": f"/{rtype.key}/export/?"
-        + urlencode([("format", "xlsx"), *_pairs(params, skip={"cursor", "format"})]),
+        + urlencode([("format", "xlsx"), *_pairs(params, skip={"cursor", "format", "count"})]),
         "can_add": user.scope_for(rtype.key, "add") is not None,
-        "can_change": user.scope_for(rtype.key, "change") is not None,
-        "can_delete": user.scope_for(rtype.key, "delete") is not None,
+        "can_change": can_change,
+        "can_delete": can_delete,
         "can_export": user.scope_for(rtype.key, "export") is not None,
-        "bulk_actions": BULK_ACTIONS,
+        "bulk_actions": [(v, label) for v, label in BULK_ACTIONS if (can_delete if v == "delete" else can_change)],
         "users": users,
         "here": request.get_full_path(),
-        "is_filtered": bool(active_filters),
+        "is_filtered": bool(active_filters or search),
         "export_qs": export_qs,
+        # "Select all N matching": the filters the bulk action re-applies (never a cursor).
+        "matching_params": query_string(params, cursor=None, count=None, columns=None, page_size=None).lstrip("?"),
+        "more_than_page": bool(pg.next_cursor or pg.previous_cursor),
+        "matching_text": _matching_text(count, rtype, filtered=bool(active_filters or search)),
     }
     return render(request, "web/list.html", context)
 
@@ -305,53 +357,40 @@ def delete_view(request: HttpRequest, type_key: str, view_id: int) -> HttpRespon
 @page
 @require_POST
 def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
+    """A bulk action on the chosen rows, or on every record matching the list ("select all N
+    matching"): at once up to RAPPORT_BULK_SYNC_LIMIT records, as a job with a progress page above."""
     user = signed_in(request)
     rtype = record_type(type_key, user)
     back = safe_next(request, f"/{rtype.key}/")
-    action = request.POST.get("action", "")
-    if action not in dict(BULK_ACTIONS):
-        messages.error(request, "Choose an action.")
+    value = {"owner": request.POST.get("owner", ""), "tag": request.POST.get("tag", "")}
+    try:
+        action = bulkedit.check_action(rtype, request.POST.get("action", ""), value, user)
+    except bulkedit.BulkInputError as exc:
+        messages.error(request, _input_message(exc))
         return redirect(back)
-    ids = [int(i) for i in request.POST.getlist("ids") if is_id(i)]
+    if request.POST.get("scope") == "matching":
+        params = request.POST.get("params", "")
+        try:
+            visible = bulkedit.matching(rtype, params, user)
+        except QueryError as exc:
+            messages.error(request, f"Nothing was changed. The filter “{exc.param}” cannot be used: {exc.message}")
+            return redirect(back)
+        limit = settings.RAPPORT_BULK_SYNC_LIMIT
+        ids = list(visible.order_by("pk").values_list("pk", flat=True)[: limit + 1])
+        if len(ids) > limit:
+            change = bulkedit.start(rtype, params, action, actor=user)
+            transaction.on_commit(lambda: tasks.run_bulk_change.enqueue(change.pk))
+            return redirect(f"/{rtype.key}/bulk/{change.pk}/")
+    else:
+        ids = [int(i) for i in request.POST.getlist("ids") if is_id(i)]
     if not ids:
         messages.error(request, "Select at least one row.")
-        return redirect(back)
-    permission = "delete" if action == "delete" else "change"
-    records = list(rtype.model.objects.visible_to(user, permission).filter(pk__in=ids).order_by("pk"))
-    skipped = len(set(ids)) - len(records)
-    serializer_class = rtype.get_serializer_class()
-    tag = request.POST.get("tag", "").strip()
-    owner = request.POST.get("owner", "")
-    if action in ("add_tag", "remove_tag") and not tag:
-        messages.error(request, "Tag: give the tag to add or remove.")
-        return redirect(back)
-    if action == "assign_owner" and not (
-        is_id(owner) and get_user_model().objects.filter(pk=owner, is_active=True).exists()
-    ):
-        messages.error(request, "Owner: choose an active user.")
         return redirect(back)
     done = 0
     try:
         with transaction.atomic():
-            for record in records:
-                if action == "delete":
-                    services.delete_record(record, actor=user, source="ui")
-                    done += 1
-                    continue
-                if action == "assign_owner":
-                    data: dict[str, Any] = {"owner": owner}
-                elif action == "add_tag":
-                    data = {"tags": [*record.tags, tag]}
-                else:
-                    data = {"tags": [t for t in record.tags if t.lower() != tag.lower()]}
-                serializer = serializer_class(record, data=data, partial=True, context={"actor": user})
-                if not serializer.is_valid():
-                    raise ValidationError(
-                        "; ".join(f"{k}: {' '.join(v)}" for k, v in flatten(serializer.errors).items())
-                    )
-                before = record.version
-                updated = services.update_record(record, serializer.validated_data, actor=user, source="ui")
-                done += 1 if updated.version != before else 0
+            allowed = rtype.model.objects.visible_to(user, action.permission).filter(pk__in=ids).count()
+            done = bulkedit.apply(rtype, ids, action, actor=user)
     except ValidationError as exc:
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
         text = "; ".join(f"{k}: {' '.join(v)}" if k else " ".join(v) for k, v in flatten(detail).items())
@@ -360,13 +399,62 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
     except (PermissionDenied, RecordError) as exc:
         messages.error(request, f"Nothing was changed. {exc}")
         return redirect(back)
+    skipped = len(set(ids)) - allowed
+    messages.success(request, _done_message(rtype, action.name, done, skipped))
+    return redirect(back)
+
+
+def _input_message(exc: bulkedit.BulkInputError) -> str:
+    if exc.field == "action" and exc.message == "choose an action.":
+        return "Choose an action."
+    return f"Nothing was changed. {exc.field.capitalize()}: {exc.message}"
+
+
+def _done_message(rtype: RecordType, action: str, done: int, skipped: int) -> str:
     label = rtype.label_plural.lower() if done != 1 else rtype.label.lower()
     verb = "Deleted" if action == "delete" else "Updated"
-    text = f"{verb} {done} {label}."
+    text = f"{verb} {done:,} {label}."
     if skipped:
-        text += f" {skipped} skipped: you may not {permission} them."
-    messages.success(request, text)
-    return redirect(back)
+        permission = bulkedit.ACTIONS[action]
+        text += f" {skipped:,} skipped: you may not {permission} them."
+    return text
+
+
+ACTION_WORDS = {
+    "assign_owner": "Assigning an owner to",
+    "add_tag": "Adding a tag to",
+    "remove_tag": "Removing a tag from",
+    "delete": "Deleting",
+}
+
+
+@page
+def bulk_progress(request: HttpRequest, type_key: str, change_id: int) -> HttpResponse:
+    """The progress of a bulk change, for the user who started it: the page, and the panel that
+    htmx polls every second while the job runs."""
+    user = signed_in(request)
+    rtype = record_type(type_key, user)
+    change = get_object_or_404(BulkChange, pk=change_id, record_type=rtype.key, actor=user)
+    what = ""
+    if change.action == "assign_owner":
+        owner = get_user_model().objects.filter(pk=change.value.get("owner")).first()
+        what = f" (new owner: {owner.display_name})" if owner else ""
+    elif change.value.get("tag"):
+        what = f" (tag “{change.value['tag']}”)"
+    context = {
+        "rtype": rtype,
+        "change": change,
+        "done_text": f"{change.done:,}",
+        "total_text": f"{change.total:,}",
+        "heading": f"{ACTION_WORDS.get(change.action, 'Changing')} {rtype.label_plural.lower()}{what}",
+        "finished": change.status in (BulkChange.DONE, BulkChange.FAILED),
+        "summary": _done_message(rtype, change.action, change.changed, change.skipped)
+        if change.status == BulkChange.DONE
+        else "",
+        "back": f"/{rtype.key}/" + (f"?{change.params}" if change.params else ""),
+    }
+    template = "web/_bulk_progress.html" if request.headers.get("HX-Request") else "web/bulk_progress.html"
+    return render(request, template, context)
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ urlpatterns = [
     path("<rtype:type_key>/", lists.list_view, name="record-list"),
     path("<rtype:type_key>/export/", lists.export, name="record-export"),
     path("<rtype:type_key>/bulk/", lists.bulk, name="record-bulk"),
+    path("<rtype:type_key>/bulk/<int:change_id>/", lists.bulk_progress, name="record-bulk-progress"),
     path("<rtype:type_key>/views/", lists.save_view, name="record-save-view"),
     path("<rtype:type_key>/views/<int:view_id>/delete/", lists.delete_view, name="record-delete-view"),
     path("<rtype:type_key>/new/", records.create, name="record-new"),

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,7 +17,7 @@ from rest_framework import serializers
 from rapport.accounts.models import User
 from rapport.api.errors import flatten
 from rapport.core.listing import QueryError
-from rapport.web.common import error_page, page, settings_required
+from rapport.web.common import error_page, object_page, page, settings_required
 
 from .. import forecast, services
 from ..models import ExchangeRate, Quota
@@ -122,18 +123,40 @@ def rate_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Rate for {rate.currency} from {rate.valid_from} added.")
                 return redirect("settings-rates")
-    rates = ExchangeRate.objects.order_by("currency", "-valid_from")
+    currencies = list(ExchangeRate.objects.order_by("currency").values_list("currency", flat=True).distinct())
+    qs = ExchangeRate.objects.all()
+    currency = request.GET.get("currency", "")
+    if currency:
+        if currency not in currencies:
+            return error_page(request, f"currency: there are no rates for {currency[:10]!r}.", back="/settings/rates/")
+        qs = qs.filter(currency=currency)
+    try:
+        pg = object_page(request, qs, "valid_from")
+    except QueryError as exc:
+        return error_page(request, f"{exc.param}: {exc.message}", back="/settings/rates/")
+    # The rate in force today per currency on this page: the latest that has started.
     today = timezone.localdate()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in rates:
-        rows = groups.setdefault(r.currency, [])
-        in_force = r.valid_from <= today and not any(x["in_force"] for x in rows)
-        rows.append({"rate": r, "in_force": in_force})
+    started = (
+        ExchangeRate.objects.filter(currency__in={r.currency for r in pg.objects}, valid_from__lte=today)
+        .values("currency")
+        .annotate(day=Max("valid_from"))
+    )
+    in_force = {row["currency"]: row["day"] for row in started}
+    rows = [{"rate": r, "in_force": in_force.get(r.currency) == r.valid_from} for r in pg.objects]
+    status = 400 if form.errors else 200
     return render(
         request,
         "forecasting/rates.html",
-        {"form": form, "groups": groups, "base": base_currency(), "status": 400 if form.errors else 200},
-        status=400 if form.errors else 200,
+        {
+            "form": form,
+            "rows": rows,
+            "currencies": currencies,
+            "currency": currency,
+            "pager": pg,
+            "base": base_currency(),
+            "status": status,
+        },
+        status=status,
     )
 
 
@@ -171,17 +194,18 @@ def quota_list(request: HttpRequest) -> HttpResponse:
             quota = services.set_quota(data, actor=request.user)
             messages.success(request, f"Quota of {quota.user.display_name} saved.")
             return redirect("settings-quotas")
-    quotas = Quota.objects.select_related("user").order_by(
-        "-period_start", "-period", "user__first_name", "user__username"
-    )[:500]
+    try:
+        pg = object_page(request, Quota.objects.select_related("user"), "period_start")
+    except QueryError as exc:
+        return error_page(request, f"{exc.param}: {exc.message}", back="/settings/quotas/")
     rows = [
         {"quota": q, "label": forecast.make_period(q.period, q.period_start).label, "amount": amount_text(q.amount)}
-        for q in quotas
+        for q in pg.objects
     ]
     return render(
         request,
         "forecasting/quotas.html",
-        {"form": form, "rows": rows, "base": base_currency()},
+        {"form": form, "rows": rows, "pager": pg, "base": base_currency()},
         status=400 if form.errors else 200,
     )
 
