@@ -329,7 +329,7 @@ def test_select_all_matching_many_runs_as_a_job_with_progress(
     change = start_assign(users, django_capture_on_commit_callbacks)
     client = client_for(users["member"])
     page = text(client.get(f"/people/bulk/{change.pk}/"))
-    assert "Assigning an owner to people (new owner: Manager)" in page and "Waiting for a worker" in page
+    assert "Assign owner Manager · people matching the list" in page and "Waiting for a worker" in page
     assert f'hx-get="/people/bulk/{change.pk}/" hx-trigger="every 1s"' in page
     assert client_for(users["peer"]).get(f"/people/bulk/{change.pk}/").status_code == 404  # not theirs
     assert run_jobs() == 1

@@ -420,14 +420,6 @@ def _done_message(rtype: RecordType, action: str, done: int, skipped: int) -> st
     return text
 
 
-ACTION_WORDS = {
-    "assign_owner": "Assigning an owner to",
-    "add_tag": "Adding a tag to",
-    "remove_tag": "Removing a tag from",
-    "delete": "Deleting",
-}
-
-
 @page
 def bulk_progress(request: HttpRequest, type_key: str, change_id: int) -> HttpResponse:
     """The progress of a bulk change, for the user who started it: the page, and the panel that
@@ -435,18 +427,18 @@ def bulk_progress(request: HttpRequest, type_key: str, change_id: int) -> HttpRe
     user = signed_in(request)
     rtype = record_type(type_key, user)
     change = get_object_or_404(BulkChange, pk=change_id, record_type=rtype.key, actor=user)
-    what = ""
+    heading = dict(BULK_ACTIONS).get(change.action, "Change")
     if change.action == "assign_owner":
         owner = get_user_model().objects.filter(pk=change.value.get("owner")).first()
-        what = f" (new owner: {owner.display_name})" if owner else ""
+        heading += f" {owner.display_name}" if owner else ""
     elif change.value.get("tag"):
-        what = f" (tag “{change.value['tag']}”)"
+        heading += f" “{change.value['tag']}”"
     context = {
         "rtype": rtype,
         "change": change,
         "done_text": f"{change.done:,}",
         "total_text": f"{change.total:,}",
-        "heading": f"{ACTION_WORDS.get(change.action, 'Changing')} {rtype.label_plural.lower()}{what}",
+        "heading": f"{heading} · {rtype.label_plural.lower()} matching the list",
         "finished": change.status in (BulkChange.DONE, BulkChange.FAILED),
         "summary": _done_message(rtype, change.action, change.changed, change.skipped)
         if change.status == BulkChange.DONE
