@@ -15,10 +15,6 @@
         emptied.push(el);
       }
     });
-    // Fields the picker shows (a record's name) are not filters: only their hidden id is sent.
-    form.querySelectorAll("[data-ac-input]").forEach(function (el) {
-      if (!el.disabled) { el.disabled = true; emptied.push(el); }
-    });
     // Enable them again for when the user comes back to this page (back/forward cache).
     window.setTimeout(function () { emptied.forEach(function (el) { el.disabled = false; }); }, 0);
   });
