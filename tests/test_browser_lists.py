@@ -88,7 +88,12 @@ def test_select_all_matching_assigns_an_owner_as_a_job(
     page.click("button:has-text('Select all 12 people matching')")
     expect(banner).to_contain_text("All 12 people matching are selected.")
     page.select_option("#bulk-action", "assign_owner")
-    page.select_option("#bulk-form select[name=owner]", str(manager.pk))
+    owner = page.locator("#bulk-owner")  # the one picker: the new owner by name
+    owner.focus()
+    page.keyboard.type("mia")
+    expect(page.locator("#bulk-owner-options [role=option]")).to_have_text(["Mia Manager"])
+    page.keyboard.press("Enter")
+    expect(owner).to_have_value("Mia Manager")
     page.click("#bulk-form button[type=submit]")
 
     # the progress page, polled until the job is done
