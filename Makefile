@@ -32,6 +32,9 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 assets: src/rapport/static/vendor/.built
 
+# The demo's login file and the start-up banner name the address actually served (HOST, PORT).
+run: export RAPPORT_HOST = $(HOST)
+run: export RAPPORT_PORT = $(PORT)
 run: install assets
 	$(BIN)/rapport migrate --noinput -v0
 	$(BIN)/rapport demo --if-empty

@@ -25,6 +25,12 @@ DEMO_USERS = (
     ("viewer", "Vera", "Lindqvist", "read-only", "Customer Success"),
 )
 TEAMS = ("Sales East", "Sales West", "Customer Success")
+# Where each team works: My day, the calendar and the digest follow each user's own day.
+TEAM_ZONES = {
+    "Sales East": "America/New_York",
+    "Sales West": "America/Los_Angeles",
+    "Customer Success": "Europe/London",
+}
 
 
 def load_demo(ctx: DemoContext) -> None:
@@ -44,6 +50,7 @@ def _user(ctx: DemoContext, username: str, first: str, last: str, role: str, tea
         email=f"{username}@rapport.example",
         role=Role.objects.get(key=role),
         team=team,
+        time_zone=TEAM_ZONES[team.name] if team else "UTC",
         is_staff=kw.get("superuser", False),
         is_superuser=kw.get("superuser", False),
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 from rapport.accounts.demo import TEAMS
 from rapport.accounts.models import Role, Team, User
 from rapport.core import bulk, services
-from rapport.core.demo import DemoContext, write
+from rapport.core.demo import DemoContext, clock, write
 from rapport.core.models import CustomField
 
 from .models import Company, Person
@@ -119,7 +119,7 @@ def load_bulk(command: BaseCommand, rng: random.Random, opts: dict[str, Any]) ->
 
 
 def load_demo(ctx: DemoContext) -> None:
-    SmallDemo(ctx.rng).run(ctx)
+    SmallDemo(ctx.rng, now=ctx.now).run(ctx)
 
 
 # --- small realistic data, through the write path ------------------------------------------
@@ -127,9 +127,21 @@ def _slug(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
+REGIONS = (("Americas", 65), ("EMEA", 25), ("APAC", 10))
+
+
 class SmallDemo:
-    def __init__(self, rng: random.Random):
+    """Companies came in over the past two years and their people after them; later edits and deletions
+    happened in the last two months — each written at that moment (the demo clock)."""
+
+    def __init__(self, rng: random.Random, now: dt.datetime | None = None):
         self.rng = rng
+        self.now = now or timezone.now()
+        self.when_rng = random.Random(rng.getrandbits(32))  # times only, drawn apart from the data
+
+    def _ago(self, low: int, high: int) -> dt.datetime:
+        """A moment between ``low`` and ``high`` days before now."""
+        return self.now - dt.timedelta(days=self.when_rng.randint(low, high), minutes=self.when_rng.randint(0, 600))
 
     def run(self, ctx: DemoContext) -> None:
         with transaction.atomic():
@@ -186,7 +198,8 @@ class SmallDemo:
                 data["custom"]["renewal_date"] = (today + dt.timedelta(days=rng.randint(10, 400))).isoformat()
             if out and rng.random() < 0.1:
                 data["parent"] = rng.choice(out).pk
-            out.append(write("companies", data, actor=owner))
+            with clock(self._ago(500, 730)):
+                out.append(write("companies", data, actor=owner))
         return out
 
     def _people(self, sellers: list[User], companies: list[Company]) -> list[Person]:
@@ -209,7 +222,8 @@ class SmallDemo:
                     {"number": f"{prefix}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}", "kind": "mobile"}
                 )
             owner = company.owner if company.owner and rng.random() < 0.8 else rng.choice(sellers)
-            custom: dict[str, Any] = {"region": "Americas", "newsletter": rng.random() < 0.4}
+            region = rng.choices([r for r, _ in REGIONS], [w for _, w in REGIONS])[0]
+            custom: dict[str, Any] = {"region": region, "newsletter": rng.random() < 0.4}
             if rng.random() < 0.3:
                 custom["budget"] = {"amount": str(rng.randint(5, 250) * 1000), "currency": "USD"}
             if rng.random() < 0.5:
@@ -229,7 +243,8 @@ class SmallDemo:
                 "custom": custom,
                 "notes": rng.choice(NOTES) if rng.random() < 0.2 else "",
             }
-            out.append(write("people", data, actor=owner))
+            with clock(max(company.created_at, self._ago(400, 600))):
+                out.append(write("people", data, actor=owner))
         return out
 
     def _changes(self, people: list[Person], companies: list[Company], sellers: list[User]) -> None:
@@ -244,12 +259,17 @@ class SmallDemo:
             data: dict[str, Any] = {"lifecycle_stage": nxt, "lead_status": "connected"}
             if rng.random() < 0.3:
                 data["job_title"] = rng.choice(JOB_TITLES)
-            write("people", data, actor=actor, instance=person)
+            with clock(self._ago(1, 60)):
+                write("people", data, actor=actor, instance=person)
         for company in rng.sample(companies, 8):
             company.refresh_from_db()
-            write("companies", {"size_band": "201-500", "tags": ["enterprise"]}, actor=company.owner, instance=company)
+            with clock(self._ago(1, 60)):
+                write(
+                    "companies", {"size_band": "201-500", "tags": ["enterprise"]}, actor=company.owner, instance=company
+                )
         for record in [*rng.sample(people, 3), rng.choice(companies)]:
-            services.delete_record(record, actor=None, source="system")
+            with clock(self._ago(1, 20)):
+                services.delete_record(record, actor=None, source="system")
 
 
 # --- large synthetic data, in bulk -----------------------------------------------------------

@@ -1,7 +1,8 @@
 """Deals demo data for ``rapport demo --if-empty``: two pipelines and a few hundred deals over the past
 year and the next six months (their line items and quotes come from quotes/demo.py, exchange rates
 and quotas from forecasting/demo.py). Everything goes through the real write paths (serializers and
-services); deterministic with ``random.Random(42)``."""
+services), each write at the moment of the story it tells (the demo clock); deterministic with
+``random.Random(42)``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import datetime as dt
 import random
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from rapport.core.demo import DemoContext, write
+from rapport.core.demo import DemoContext, clock, local_today, working_moment, write
 
 from . import pipelines
 from .models import Deal, LostReason, Pipeline
@@ -28,10 +28,11 @@ RENEWAL_STAGES = (
     ("Terms agreed", 90, 14),
 )
 CONTACT_ROLES = ("decision_maker", "champion", "influencer", "user", "other")
+ROTTING_SHARE = 0.15  # open deals left in their stage past its rotting days
 
 
 class DealsDemo:
-    def __init__(self, *, sellers: list[Any], companies: list[Any], people: list[Any], admin: Any):
+    def __init__(self, *, sellers: list[Any], companies: list[Any], people: list[Any], admin: Any, now: dt.datetime):
         self.rng = random.Random(SEED)
         self.sellers = sellers
         self.companies = companies
@@ -40,7 +41,9 @@ class DealsDemo:
             if p.company_id and p.deleted_at is None:
                 self.people_by_company.setdefault(p.company_id, []).append(p)
         self.admin = admin
-        self.today = timezone.localdate()
+        self.now = now
+        self.today = timezone.localdate(now)
+        self.when_rng = random.Random(SEED + 1)  # times only, so the deals themselves stay as they were
 
     def run(self) -> list[Deal]:
         new_business, renewals = self._pipelines()
@@ -71,7 +74,10 @@ class DealsDemo:
 
     # --- deals ----------------------------------------------------------------------------------
     def _deals(self, new_business: Pipeline, renewals: Pipeline) -> list[Deal]:
-        rng = self.rng
+        """Each deal is opened in its pipeline's first stage on the day it was created and moved on stage by
+        stage, under the demo clock, so its history, stage changes and days in stage are a believable past.
+        Open deals: ROTTING_SHARE entered their stage longer ago than its rotting days allow."""
+        rng, when = self.rng, self.when_rng
         reasons = list(LostReason.objects.filter(active=True))
         stages = {
             p.pk: [s for s in p.stages.filter(kind="open", archived=False).order_by("position")]
@@ -81,7 +87,6 @@ class DealsDemo:
         weights = [w for _, w in CURRENCY_WEIGHTS]
         sellers = [u for u in self.sellers if not u.is_superuser] or self.sellers
         made: list[Deal] = []
-        backdate: dict[int, dt.datetime] = {}
         for n in range(300):
             pipeline = renewals if n % 4 == 3 else new_business
             company = rng.choice(self.companies)
@@ -90,9 +95,11 @@ class DealsDemo:
             owner = owner or rng.choice(sellers)
             currency = rng.choices(currencies, weights)[0]
             kind = "renewal" if pipeline == renewals else rng.choice(DEAL_KINDS)
+            first = stages[pipeline.pk][0]
             data: dict[str, Any] = {
                 "title": f"{company.name} — {kind}",
                 "pipeline": pipeline.pk,
+                "stage": first.pk,
                 "company": company.pk,
                 "currency": currency,
                 "owner": owner.pk,
@@ -104,39 +111,83 @@ class DealsDemo:
                 picked = rng.sample(contacts, min(len(contacts), rng.randint(1, 2)))
                 data["contacts"] = [{"person": p.pk, "role": rng.choice(CONTACT_ROLES)} for p in picked]
             roll = rng.random()
-            if roll < 0.22:  # won over the past year, a few more in the current quarter
-                closed = self.today - dt.timedelta(days=rng.choice((rng.randint(0, 60), rng.randint(0, 360))))
-                data.update(status="won", closed_on=closed.isoformat())
-                created = closed - dt.timedelta(days=rng.randint(20, 120))
-            elif roll < 0.38:  # lost, with a reason
-                closed = self.today - dt.timedelta(days=rng.randint(0, 360))
-                data.update(status="lost", closed_on=closed.isoformat(), lost_reason=rng.choice(reasons).pk)
-                created = closed - dt.timedelta(days=rng.randint(15, 100))
+            path: list[tuple[dt.datetime, dict[str, Any]]] = []  # the later writes, each at its time
+            if roll < 0.38:  # won over the past year (a few more in the current quarter), or lost with a reason
+                won = roll < 0.22
+                if won:
+                    closed = self.today - dt.timedelta(days=rng.choice((rng.randint(0, 60), rng.randint(0, 360))))
+                    created_day = closed - dt.timedelta(days=rng.randint(20, 120))
+                    final: dict[str, Any] = {"status": "won", "closed_on": closed.isoformat()}
+                else:
+                    closed = self.today - dt.timedelta(days=rng.randint(0, 360))
+                    created_day = closed - dt.timedelta(days=rng.randint(15, 100))
+                    final = {"status": "lost", "closed_on": closed.isoformat(), "lost_reason": rng.choice(reasons).pk}
+                created = self._moment(created_day, owner)
+                closed_at = min(self._moment(closed, owner), self.now - dt.timedelta(minutes=when.randint(5, 90)))
+                reached = stages[pipeline.pk][: when.randint(1, len(stages[pipeline.pk]))]
+                path += self._walk(reached[1:], created, closed_at, owner)
+                path.append((closed_at, final))
             else:  # open, closing within six months
                 stage = rng.choice(stages[pipeline.pk])
-                data["stage"] = stage.pk
                 data["expected_close_date"] = (self.today + dt.timedelta(days=rng.randint(-10, 182))).isoformat()
                 data["forecast_category"] = rng.choices(
                     ("pipeline", "best_case", "commit", "omitted"), (50, 25, 20, 5)
                 )[0]
                 if rng.random() < 0.1:
                     data["probability"] = rng.choice((20, 40, 65, 85))
-                created = timezone.localtime().date() - dt.timedelta(days=rng.randint(1, 90))
-            deal = write("deals", data, actor=owner)
+                entered = self._entered(stage, when.random() < ROTTING_SHARE, owner)
+                through = stages[pipeline.pk][1 : stages[pipeline.pk].index(stage) + 1]
+                created = entered
+                if through:
+                    opened = local_today(entered, owner.time_zone) - dt.timedelta(
+                        days=when.randint(2, 12) * len(through)
+                    )
+                    created = working_moment(opened, when, zone=owner.time_zone)
+                path += self._walk(through, created, entered, owner)
+            with clock(created):
+                deal = write("deals", data, actor=owner)
+            for moment, change in path:
+                with clock(moment):
+                    deal = write("deals", change, actor=owner, instance=deal)
             made.append(deal)
-            backdate[deal.pk] = timezone.make_aware(
-                dt.datetime.combine(created, dt.time(9, 0)) + dt.timedelta(minutes=rng.randint(0, 480))
-            )
-        # Realism: the write path stamps "now" on created_at and on the time a deal entered its stage;
-        # demo deals must look like they were opened weeks or months ago. These timestamps are not
-        # writable through the serializer, so they are set afterwards with a plain update, and only them.
-        with transaction.atomic():
-            for pk, when in backdate.items():
-                Deal.objects.filter(pk=pk).update(created_at=when, stage_entered_at=when)
         return made
 
+    def _moment(self, day: dt.date, owner: Any) -> dt.datetime:
+        """A working hour of ``day`` (a weekday) on ``owner``'s wall clock."""
+        return working_moment(day, self.when_rng, zone=owner.time_zone)
 
-def load_deals_demo(*, sellers: list[Any], companies: list[Any], people: list[Any], admin: Any) -> list[Deal]:
+    def _entered(self, stage: Any, rotting: bool, owner: Any) -> dt.datetime:
+        """When an open deal entered ``stage``, in working hours: longer ago than the stage's rotting days
+        if it is to rot (a weekend moves it earlier), else within them (later; a stage without rotting
+        days never rots: up to 30 days), never after now."""
+        limit = stage.rotting_days
+        rots = bool(rotting and limit)
+        days = limit + self.when_rng.randint(1, 25) if rots else self.when_rng.randint(1, (limit or 31) - 1)
+        today = local_today(self.now, owner.time_zone)
+        moment = working_moment(today - dt.timedelta(days=days), self.when_rng, zone=owner.time_zone, later=not rots)
+        return min(moment, self.now - dt.timedelta(hours=1))
+
+    def _walk(
+        self, stages: list[Any], start: dt.datetime, end: dt.datetime, owner: Any
+    ) -> list[tuple[dt.datetime, dict[str, Any]]]:
+        """Moves into each of ``stages`` in turn between ``start`` and ``end``, in working hours (the last
+        at ``end``)."""
+        if not stages:
+            return []
+        step = (end - start) / len(stages)
+        moves = []
+        for i, stage in enumerate(stages):
+            moment = start + step * (i + 1)
+            if i < len(stages) - 1:
+                day = local_today(moment, owner.time_zone)
+                moment = min(max(working_moment(day, self.when_rng, zone=owner.time_zone), start), end)
+            moves.append((moment, {"stage": stage.pk}))
+        return sorted(moves, key=lambda move: move[0])
+
+
+def load_deals_demo(
+    *, sellers: list[Any], companies: list[Any], people: list[Any], admin: Any, now: dt.datetime | None = None
+) -> list[Deal]:
     """Called at the end of the small demo with its users and contacts (the ones still live)."""
     from rapport.contacts.models import Company, Person
 
@@ -144,8 +195,13 @@ def load_deals_demo(*, sellers: list[Any], companies: list[Any], people: list[An
         Company.objects.live().filter(pk__in=[c.pk for c in companies]).select_related("owner").order_by("pk")
     )
     live_people = list(Person.objects.live().filter(pk__in=[p.pk for p in people]).order_by("pk"))
-    return DealsDemo(sellers=sellers, companies=live_companies, people=live_people, admin=admin).run()
+    demo = DealsDemo(
+        sellers=sellers, companies=live_companies, people=live_people, admin=admin, now=now or timezone.now()
+    )
+    return demo.run()
 
 
 def load_demo(ctx: DemoContext) -> None:
-    ctx.deals = load_deals_demo(sellers=ctx.sellers, companies=ctx.companies, people=ctx.people, admin=ctx.admin)
+    ctx.deals = load_deals_demo(
+        sellers=ctx.sellers, companies=ctx.companies, people=ctx.people, admin=ctx.admin, now=ctx.now
+    )

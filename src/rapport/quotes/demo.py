@@ -5,11 +5,12 @@ deterministic with ``random.Random(42)``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from decimal import Decimal
 from typing import Any
 
-from rapport.core.demo import DemoContext, write
+from rapport.core.demo import DemoContext, clock, write
 from rapport.forecasting.demo import USD_VALUE
 
 from . import services
@@ -57,6 +58,9 @@ def load_demo(ctx: DemoContext) -> None:
             }
             for p in rng.sample(products, rng.randint(1, 3))
         ]
-        with_lines.append(write("deals", {"line_items": lines}, actor=deal.owner, instance=deal))
+        # Priced a day after the deal was opened (for closed deals, the timeline shows it before the close).
+        with clock(min(deal.created_at + dt.timedelta(days=1), ctx.now)):
+            with_lines.append(write("deals", {"line_items": lines}, actor=deal.owner, instance=deal))
     for deal in [d for d in with_lines if d.status == "open"][:QUOTED_DEALS]:
-        services.create_quote_from_deal(deal, actor=deal.owner, source="system")
+        with clock(min(deal.created_at + dt.timedelta(days=3), ctx.now)):
+            services.create_quote_from_deal(deal, actor=deal.owner, source="system")

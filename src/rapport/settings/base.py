@@ -210,7 +210,12 @@ USE_I18N = True
 USE_TZ = True
 PHONE_DEFAULT_REGION = env_str("RAPPORT_PHONE_REGION", "US")
 # The address people reach Rapport at, for links in emails (reminders, digests).
-RAPPORT_SITE_URL = env_str("RAPPORT_SITE_URL", "http://127.0.0.1:8000")
+# Unset, it is where `rapport serve` listens (RAPPORT_HOST and RAPPORT_PORT, which `make run` sets).
+_SERVE_HOST = env_str("RAPPORT_HOST", "127.0.0.1")
+RAPPORT_SITE_URL = env_str(
+    "RAPPORT_SITE_URL",
+    f"http://{'127.0.0.1' if _SERVE_HOST in ('0.0.0.0', '::', '') else _SERVE_HOST}:{env_str('RAPPORT_PORT', '8000')}",
+)
 # Outgoing mail (reminders, digests, password-reset links), sent from the outbox by the job worker.
 EMAIL_HOST = env_str("RAPPORT_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("RAPPORT_EMAIL_PORT", 25)
@@ -315,6 +320,8 @@ RAPPORT_BULK_SYNC_LIMIT = env_int("RAPPORT_BULK_SYNC_LIMIT", 200)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A 403 or other 4xx answer is one line in the log, not a traceback; errors (5xx) keep theirs.
+    "filters": {"client_errors": {"()": "rapport.core.logfilters.ClientErrorsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": env_str("RAPPORT_LOG_LEVEL", "WARNING")},
 }
