@@ -180,3 +180,22 @@ def test_the_lists_bulk_owner_is_a_user_picker(users, person):
     assert '<label for="bulk-owner" class="visually-hidden">New owner</label>' in bulk
     assert '<input type="text" id="bulk-owner" class="picker-input" role="combobox"' in bulk
     assert 'data-picker data-type="users">' in bulk and not re.search(r'<select[^>]*name="owner"', bulk)
+
+
+def test_a_row_error_names_the_field_in_words(users, person):
+    c = client_for(users["member"])
+    response = c.post("/activities/new/", {"kind": "task", "subject": "Call", "links": ["people"], "links_id": [""]})
+    page = response.content.decode()
+    assert response.status_code == 400 and "This field" not in page
+    chip = re.search(r'<li class="link-chip has-error" data-chip[^>]*>(.*?)</ul>', page, re.S)
+    assert chip and "<li>Choose a record.</li>" in chip.group(1)
+
+
+def test_a_pickers_error_is_tied_to_its_box(users, person):
+    theirs = write("companies", {"name": "Westco"}, actor=users["outsider"])
+    page = client_for(users["member"]).post("/people/new/", {"first_name": "Bo", "company": str(theirs.pk)})
+    html = page.content.decode()
+    assert page.status_code == 400 and f"There is no company #{theirs.pk}." in html and "Westco" not in html
+    box = re.search(r'<input type="text" id="id_company" class="picker-input"[^>]*>', html).group(0)
+    assert 'aria-describedby="err_company" aria-invalid="true"' in box
+    assert '<ul class="errorlist" id="err_company">' in html

@@ -482,9 +482,17 @@ def apply_errors(specs: list[FormField], detail: Any) -> list[str]:
             base, _, rest = key.partition("[")
             target = by_name.get(base)
             if target is not None and target.widget in ("rows", "links"):
-                index_text = rest.split("]", 1)[0]
+                index_text, _, part_name = rest.partition("]")
                 if index_text.isdigit():
-                    target.row_errors.setdefault(int(index_text), []).extend(messages)
+                    part = next((p for p in target.parts if p.name == part_name.lstrip(".")), None)
+                    if part is None or part.name in (target.link_part, target.type_part):
+                        linked = registry.find(target.link_type) if target.type_part == "" else None
+                        label, widget = (linked.label.lower() if linked else "record"), "record"
+                    else:
+                        label, widget = part.label, part.widget
+                    found = target.row_errors.setdefault(int(index_text), [])
+                    worded = dict.fromkeys(human_error(m, label, widget) for m in messages)
+                    found.extend(m for m in worded if m not in found)
                     continue
         if target is None:
             label = key.replace("_", " ").capitalize() if key and key != "custom" else ""
