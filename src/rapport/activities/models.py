@@ -211,7 +211,10 @@ class Notification(models.Model):
 
 
 class OutgoingEmail(models.Model):
-    """An email committed together with its once() key and sent from here, so a rerun never sends it twice."""
+    """An email committed together with its once() key and sent from here, so a rerun never sends it twice.
+
+    Waiting: not sent, not failed (tried again from ``next_attempt_at``, with backoff); failed: given up after
+    RAPPORT_EMAIL_MAX_ATTEMPTS attempts, shown to administrators at /settings/outbox/ with a retry button."""
 
     key = models.CharField(max_length=200, unique=True)
     to = models.CharField(max_length=254)
@@ -220,6 +223,9 @@ class OutgoingEmail(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["id"], name="outgoing_unsent_idx", condition=Q(sent_at__isnull=True))]

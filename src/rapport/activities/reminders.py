@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +18,7 @@ from rapport.core.visibility import can
 from rapport.jobs import once
 
 from .models import Activity, Notification, OutgoingEmail, Reminder
+from .outbox import flush_outbox
 
 logger = logging.getLogger("rapport.activities")
 
@@ -187,20 +187,3 @@ def _deliver(reminder: Reminder, activity: Activity, now: dt.datetime) -> bool:
 
 def site_url() -> str:
     return str(getattr(settings, "RAPPORT_SITE_URL", "") or "").rstrip("/")
-
-
-def flush_outbox(limit: int = 200) -> int:
-    """Send committed emails not sent yet. A row is claimed (sent_at set) before sending, so two runs never
-    send it twice; if sending fails the claim is undone and the next run tries again."""
-    sent = 0
-    for row in OutgoingEmail.objects.filter(sent_at__isnull=True).order_by("id")[:limit]:
-        if not OutgoingEmail.objects.filter(pk=row.pk, sent_at__isnull=True).update(sent_at=timezone.now()):
-            continue  # another run has it
-        try:
-            send_mail(row.subject, row.body, None, [row.to])
-        except Exception as exc:  # SMTP down: leave it for the next run
-            logger.warning("email %s not sent: %s", row.pk, exc)
-            OutgoingEmail.objects.filter(pk=row.pk).update(sent_at=None, error=str(exc)[:1000])
-            continue
-        sent += 1
-    return sent

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -42,6 +43,53 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DATA_DIR = Path(env_str("RAPPORT_DATA_DIR", str(Path.cwd() / "data"))).resolve()
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# No RAPPORT_EMAIL_URL: nothing is sent, emails wait in the outbox (rapport.core.mail.NO_SERVER).
+NO_SERVER_BACKEND = "rapport.core.mail.NoServerBackend"
+_EMAIL_TRUE = {"1", "true", "yes", "on"}
+_EMAIL_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_email_url(url: str) -> dict[str, Any]:
+    """Django's email settings from ``RAPPORT_EMAIL_URL``:
+
+    ``smtp://user:password@host:port`` (port 25; ``?starttls=1`` upgrades the connection with STARTTLS, port
+    587 by default then), ``smtps://user:password@host:port`` (TLS from the start, port 465), and
+    ``?timeout=<seconds>`` (30). User and password are percent-decoded (``%40`` for ``@``)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(f"RAPPORT_EMAIL_URL must start with smtp:// or smtps://, not {parts.scheme or url!r}")
+    if not parts.hostname:
+        raise ValueError("RAPPORT_EMAIL_URL names no host (smtp://user:password@host:port)")
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(options) - {"starttls", "tls", "timeout"})
+    if unknown:
+        raise ValueError(f"RAPPORT_EMAIL_URL: unknown option {', '.join(unknown)} (starttls, timeout)")
+    flag = options.get("starttls", options.get("tls", "0")).lower()
+    if flag not in _EMAIL_TRUE | _EMAIL_FALSE:
+        raise ValueError(f"RAPPORT_EMAIL_URL: starttls must be 1 or 0, not {flag!r}")
+    ssl = parts.scheme == "smtps"
+    starttls = flag in _EMAIL_TRUE
+    if ssl and starttls:
+        raise ValueError("RAPPORT_EMAIL_URL: smtps:// is TLS from the start; starttls is for smtp://")
+    try:
+        port = parts.port or (465 if ssl else 587 if starttls else 25)
+        timeout = float(options.get("timeout", "30"))
+    except ValueError as exc:
+        raise ValueError(f"RAPPORT_EMAIL_URL: {exc}") from None
+    return {
+        "EMAIL_BACKEND": SMTP_BACKEND,
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": ssl,
+        "EMAIL_USE_TLS": starttls,
+        "EMAIL_TIMEOUT": timeout,
+    }
 
 
 def _secret_key() -> str:
@@ -216,14 +264,29 @@ RAPPORT_SITE_URL = env_str(
     "RAPPORT_SITE_URL",
     f"http://{'127.0.0.1' if _SERVE_HOST in ('0.0.0.0', '::', '') else _SERVE_HOST}:{env_str('RAPPORT_PORT', '8000')}",
 )
-# Outgoing mail (reminders, digests, password-reset links), sent from the outbox by the job worker.
+# Outgoing mail (reminders, digests, password-reset links), sent from the outbox by the job worker: through
+# the server of RAPPORT_EMAIL_URL (smtp://user:password@host:port, smtps://…), or of RAPPORT_EMAIL_HOST and its
+# companions; with neither, through none: the emails wait in the outbox (Settings → Outbox) instead of
+# failing against a server on localhost:25 that is not there.
+RAPPORT_EMAIL_URL = env_str("RAPPORT_EMAIL_URL", "")
+EMAIL_BACKEND = SMTP_BACKEND if os.environ.get("RAPPORT_EMAIL_HOST") else NO_SERVER_BACKEND
 EMAIL_HOST = env_str("RAPPORT_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("RAPPORT_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("RAPPORT_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = env_str("RAPPORT_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("RAPPORT_EMAIL_TLS", False)
-EMAIL_TIMEOUT = 30
-DEFAULT_FROM_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapport@localhost>")
+EMAIL_USE_SSL = False
+EMAIL_TIMEOUT: float = 30
+if RAPPORT_EMAIL_URL:
+    _email = parse_email_url(RAPPORT_EMAIL_URL)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_SSL, EMAIL_USE_TLS = _email["EMAIL_USE_SSL"], _email["EMAIL_USE_TLS"]
+    EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"]
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapport@localhost>")
+# A send that fails is tried again after 1, 2, 4 … minutes (at most 6 h apart), and given up after this many.
+RAPPORT_EMAIL_MAX_ATTEMPTS = env_int("RAPPORT_EMAIL_MAX_ATTEMPTS", 8)
 BASE_CURRENCY = env_str("RAPPORT_BASE_CURRENCY", "USD")
 
 # --- Static files ---------------------------------------------------------------------------
