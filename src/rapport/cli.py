@@ -6,8 +6,9 @@ import os
 import sys
 
 # Operator commands whose statements may rightly run long (a migration building an index over a big table,
-# a bulk demo load) run without the statement time limit meant for requests and jobs.
-NO_STATEMENT_LIMIT = {"migrate", "demo"}
+# a bulk demo load, a backup's row counts, a restore) run without the statement time limit meant for requests
+# and jobs.
+NO_STATEMENT_LIMIT = {"migrate", "demo", "backup", "restore", "upgrade"}
 
 
 def main(argv: list[str] | None = None) -> None:
