@@ -61,6 +61,12 @@ class RecordType:
     # A valid create payload: the API docs show it and the generic test suite writes it.
     example: dict[str, Any] = field(default_factory=dict)
     detail_sections: list[str] = field(default_factory=list)  # templates included in the detail page
+    # A type's own detail page: a template extending web/detail.html, and what it needs beyond the
+    # generic context (``detail_context(record, user) -> dict``). ``detail_history=False`` leaves out
+    # the History card (and its queries) where a timeline section shows the changes already.
+    detail_template: str = "web/detail.html"
+    detail_context: Callable[[Any, Any], dict[str, Any]] | None = None
+    detail_history: bool = True
     form_exclude: tuple[str, ...] = ()  # serializer fields the generic form leaves out
     # The type's own form defaults, choices and hints: called by the generic create/edit page with
     # (fields, instance=None|record, user=, params=query or posted values, posted=bool) after the

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from .board import format_amount
-from .models import Deal, DealContact
+from .models import Deal, DealContact, LostReason, Stage, StageChange
 
 
 def deals_of_person(user: Any, person: Any) -> QuerySet[Deal]:
@@ -32,3 +32,77 @@ def section_rows(deals: QuerySet[Deal], limit: int) -> list[dict[str, Any]]:
     for row in rows:
         row["amount_text"] = format_amount(row["amount"])
     return rows
+
+
+# --- the deal page --------------------------------------------------------------------------------
+PLANNED_KINDS = ("task", "call", "meeting")
+
+
+def next_activity(user: Any, deal: Deal) -> Any:
+    """The deal's next planned activity ``user`` may see: the open task, call or meeting linked to it
+    that is due (or starts) first; None when nothing is planned."""
+    from django.apps import apps
+
+    if not apps.is_installed("rapport.activities") or user.scope_for("activities", "view") is None:
+        return None
+    from django.db.models import F
+    from django.db.models.functions import Coalesce
+
+    from rapport.activities.models import Activity, ActivityLink
+
+    linked = ActivityLink.objects.filter(type_key="deals", record_id=deal.pk).values("activity_id")
+    return (
+        Activity.objects.visible_to(user)
+        .filter(pk__in=linked, done=False, kind__in=PLANNED_KINDS)
+        .select_related("assignee")
+        .annotate(planned_at=Coalesce("due_at", "start_at"))
+        .order_by(F("planned_at").asc(nulls_last=True), "id")
+        .first()
+    )
+
+
+def reopen_stage(deal: Deal) -> Stage | None:
+    """Where a closed deal goes back to when reopened: the open stage it was in before it closed (if
+    that stage is still in use), else its pipeline's first open stage."""
+    last = StageChange.objects.filter(deal=deal, to_stage_id=deal.stage_id).order_by("-id").first()
+    previous = last.from_stage if last is not None and last.from_stage_id else None
+    if (
+        previous is not None
+        and previous.kind == "open"
+        and not previous.archived
+        and previous.pipeline_id == deal.pipeline_id
+    ):
+        return previous
+    return deal.pipeline.first_stage("open")
+
+
+def deal_page(deal: Deal, user: Any) -> dict[str, Any]:
+    """What the deal's page shows beyond the generic detail page: the stage bar of its pipeline,
+    the Won and Lost actions with the lost reasons, the next planned activity, the line items'
+    totals and the number of quotes (RecordType.detail_context of deals)."""
+    from rapport.core import visibility
+    from rapport.quotes.models import price_all
+
+    stages = [s for s in deal.pipeline.stages.all() if not s.archived or s.pk == deal.stage_id]
+    current = next((n for n, s in enumerate(stages) if s.pk == deal.stage_id), -1)
+    bar = [
+        {"stage": s, "current": s.pk == deal.stage_id, "passed": deal.status == "open" and n < current}
+        for n, s in enumerate(stages)
+        if s.kind == "open"
+    ]
+    can_change = visibility.can(user, deal, "change")
+    closed = deal.status != "open"
+    return {
+        "deal": deal,
+        "stage_bar": bar,
+        "can_move": can_change,
+        "can_win": can_change and not closed and any(s.kind == "won" for s in stages),
+        "can_lose": can_change and not closed and any(s.kind == "lost" for s in stages),
+        "can_reopen": can_change and closed,
+        "lost_reasons": list(LostReason.objects.filter(active=True)) if can_change and not closed else [],
+        "next_activity": next_activity(user, deal) if not closed else None,
+        "line_totals": price_all(deal.line_items.all(), deal.currency),
+        "quote_count": deal.quotes.count(),
+        # The title is the heading, stage and status are on the bar, the line items have their own card.
+        "fields_shown_elsewhere": ("title", "stage", "status", "line_items"),
+    }

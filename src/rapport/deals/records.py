@@ -66,6 +66,12 @@ def _stages() -> list[tuple[str, str]]:
     return [(str(s.pk), f"{s.pipeline.name} · {s.name}") for s in Stage.objects.select_related("pipeline")]
 
 
+def _deal_page(deal: Any, user: Any) -> dict[str, Any]:
+    from .queries import deal_page
+
+    return deal_page(deal, user)
+
+
 deals = register(
     RecordType(
         key="deals",
@@ -119,7 +125,11 @@ deals = register(
             "source": "referral",
             "tags": ["expansion"],
         },
-        detail_sections=["quotes/line_items.html", "activities/timeline_section.html"],
+        # The deal's own page (deals/detail.html): the timeline beside the details, line items below them.
+        detail_template="deals/detail.html",
+        detail_context=_deal_page,
+        detail_history=False,  # the timeline's Changes tab shows the history
+        detail_sections=["quotes/line_items.html"],
         # line items are edited on the deal's line-items page; the status follows the stage
         form_exclude=("line_items", "status"),
         form_setup=_deal_form_setup,

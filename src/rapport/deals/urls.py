@@ -1,8 +1,10 @@
-"""Sales pages: the deals board, deals on person and company pages, lead conversion, pipelines settings."""
+"""Sales pages: the deals board, the selling actions of a deal's page, deals on person and company
+pages, lead conversion, pipelines settings."""
 
 from django.urls import path
 
 from .views import board as views
+from .views import deal as deal_views
 
 urlpatterns = [
     path("deals/board/", views.board_page, name="deal-board"),
@@ -10,6 +12,11 @@ urlpatterns = [
     path("deals/<int:pk>/move/", views.move, name="deal-move"),
     path("deals/<int:pk>/card/", views.card, name="deal-card"),
     path("deals/related/", views.related_deals, name="deal-related"),
+    path("deals/<int:pk>/stage/", deal_views.move_to_stage, name="deal-stage"),
+    path("deals/<int:pk>/won/", deal_views.mark_won, name="deal-won"),
+    path("deals/<int:pk>/lost/", deal_views.mark_lost, name="deal-lost"),
+    path("deals/<int:pk>/reopen/", deal_views.reopen, name="deal-reopen"),
+    path("deals/<int:pk>/next-activity/", deal_views.next_activity, name="deal-next-activity"),
     path("deals/convert/<int:person_id>/", views.convert_lead, name="deal-convert-lead"),
     path("settings/pipelines/", views.pipeline_list, name="settings-pipelines"),
     path("settings/pipelines/<int:pk>/", views.pipeline_edit, name="settings-pipeline-edit"),

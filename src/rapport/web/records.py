@@ -121,9 +121,10 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
                     )
                 else:
                     items.append(_child_item(cast(Any, f.child), obj, user))
-            out.append({"label": label, "list": items, "value": None})
+            out.append({"name": name, "label": label, "list": items, "value": None})
         else:
-            out.append({"label": label, "list": None, "value": display.model_value(rtype, record, name, user)})
+            value = display.model_value(rtype, record, name, user)
+            out.append({"name": name, "label": label, "list": None, "value": value})
     return out
 
 
@@ -168,19 +169,20 @@ def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
     rtype = record_type(type_key, user)
     record = _get_record(rtype, user, pk)
     defs = customfields.definitions(rtype.key)
-    history = _history(rtype, record, user, request.GET.get("history_before", ""), defs)
-    if request.headers.get("HX-Request") and "history_before" in request.GET:
+    history = _history(rtype, record, user, request.GET.get("history_before", ""), defs) if rtype.detail_history else {}
+    if rtype.detail_history and request.headers.get("HX-Request") and "history_before" in request.GET:
         return render(request, "web/_history.html", {"history": history, "rtype": rtype, "record": record})
     names = display.Names(user)
     for d in defs:
         display.want_custom(d, record.custom.get(d.key), names)
     names.resolve()
     custom = [{"label": d.label, "value": display.custom_shown(d, record.custom.get(d.key), names)} for d in defs]
+    fields = _fields(rtype, record, user)
     context = {
         "rtype": rtype,
         "record": record,
         "title": str(record),
-        "fields": _fields(rtype, record, user),
+        "fields": fields,
         "custom": custom,
         "owner": record.owner,
         "related": _related(rtype, record, user),
@@ -188,7 +190,11 @@ def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
         "can_change": visibility.can(user, record, "change"),
         "can_delete": visibility.can(user, record, "delete"),
     }
-    return render(request, "web/detail.html", context)
+    if rtype.detail_context is not None:
+        extra = rtype.detail_context(record, user)
+        shown_elsewhere = set(extra.pop("fields_shown_elsewhere", ()))  # e.g. a deal's stage, on its bar
+        context.update(extra, fields=[f for f in fields if f["name"] not in shown_elsewhere])
+    return render(request, rtype.detail_template, context)
 
 
 # --- forms ------------------------------------------------------------------------------------
