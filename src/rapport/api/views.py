@@ -445,9 +445,10 @@ class SearchView(BaseAPIView):
         if unknown:
             raise listing.QueryError(sorted(unknown)[0], "unknown parameter; use q, type and limit.")
         types = [t for t in params.get("type", "").split(",") if t] or None
+        known = search.searchable_types()  # the record types and the documents found through them (quotes)
         for t in types or []:
-            if registry.find(t) is None:
-                raise listing.QueryError("type", f"unknown record type {t!r}; known: {', '.join(registry.keys())}.")
+            if t not in known:
+                raise listing.QueryError("type", f"unknown record type {t!r}; known: {', '.join(known)}.")
         try:
             limit = min(max(int(params.get("limit", 20)), 1), 50)
         except ValueError:

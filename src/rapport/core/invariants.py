@@ -2,7 +2,8 @@
 - its version is the number of its version-changing events (created, updated, deleted, restored);
 - its history replays to its stored values: applying the field diffs of its events in order gives
   what its snapshot holds now;
-- a live record's search entry is its current document (and a binned one has none).
+- a live record's search entry is its current document (and a binned one has none), and so are the
+  entries of the documents attached to it (a deal's quotes), with its owner and team.
 A write that bypasses ``core/services.py`` (an ``.update()``, a raw UPDATE, a row written
 directly) breaks one of them. The test suite checks them after every test that used the
 database (tests/conftest.py)."""
@@ -97,4 +98,34 @@ def history_problems() -> list[str]:
                 problems.append(f"{key} #{record.pk}: stale search entry ({', '.join(stale)})")
     for type_key, record_id in entries:
         problems.append(f"{type_key} #{record_id}: search entry for a record that does not exist")
+    problems += _attached_problems(types)
+    return problems
+
+
+def _attached_problems(types: dict[str, Any]) -> list[str]:
+    """The entries of attached documents (registry.AttachedSearch) are those of live parents, current."""
+    problems = []
+    for key, rtype in types.items():
+        attached = rtype.attached_search
+        if attached is None:
+            continue
+        parents = {
+            pk: (owner, team) for pk, owner, team in rtype.model.objects.live().values_list("pk", "owner_id", "team_id")
+        }
+        expected = {
+            pk: (*parents[parent], title[:300], body, identifiers)
+            for parent, pk, title, body, identifiers in (attached.documents(list(parents)) if parents else [])
+        }
+        actual = {
+            row[0]: row[1:]
+            for row in SearchEntry.objects.filter(type_key=attached.key).values_list("record_id", *ENTRY_FIELDS)
+        }
+        for pk in expected.keys() | actual.keys():
+            if pk not in actual:
+                problems.append(f"{attached.key} #{pk}: no search entry")
+            elif pk not in expected:
+                problems.append(f"{attached.key} #{pk}: search entry for a document of no live {key} record")
+            elif actual[pk] != expected[pk]:
+                stale = [f for f, a, e in zip(ENTRY_FIELDS, actual[pk], expected[pk], strict=True) if a != e]
+                problems.append(f"{attached.key} #{pk}: stale search entry ({', '.join(stale)})")
     return problems

@@ -46,6 +46,20 @@ class Filter:
     options: Callable[[], list[tuple[str, str]]] | None = None
 
 
+@dataclass(frozen=True)
+class AttachedSearch:
+    """Documents global search finds through a record type without being records of their own (a
+    deal's quotes). They are visible exactly when their parent record is, so their entries carry the
+    parent's owner and team; core.search keeps them in step with the parent (owner or team change,
+    bin, restore) in the same transaction, and the owning app indexes a new or changed one itself."""
+
+    key: str  # the entries' type key, also the page and API path (/quotes/<id>/)
+    label: str
+    label_plural: str
+    # parent ids -> [(parent id, id, title, body, identifiers)] of their documents
+    documents: Callable[[list[int]], list[tuple[int, int, str, str, str]]]
+
+
 @dataclass
 class RecordType:
     key: str  # URL and API name, plural: "people"
@@ -67,6 +81,7 @@ class RecordType:
     detail_template: str = "web/detail.html"
     detail_context: Callable[[Any, Any], dict[str, Any]] | None = None
     detail_history: bool = True
+    attached_search: AttachedSearch | None = None  # documents found through this type (a deal's quotes)
     form_exclude: tuple[str, ...] = ()  # serializer fields the generic form leaves out
     # The type's own form defaults, choices and hints: called by the generic create/edit page with
     # (fields, instance=None|record, user=, params=query or posted values, posted=bool) after the

@@ -135,6 +135,54 @@ def remove_record(record: Record) -> None:
     SearchEntry.objects.filter(type_key=record.record_type_key, record_id=record.pk).delete()
 
 
+# --- documents attached to records (a deal's quotes: registry.AttachedSearch) -------------------------
+def attached_types() -> dict[str, tuple[str, registry.AttachedSearch]]:
+    """{entry type key: (parent type key, its declaration)}."""
+    return {t.attached_search.key: (t.key, t.attached_search) for t in registry.all_types() if t.attached_search}
+
+
+def searchable_types() -> list[str]:
+    """Every type key global search answers with: the registered types and the attached documents."""
+    return [*registry.keys(), *attached_types()]
+
+
+def type_labels(type_key: str) -> tuple[str, str] | None:
+    """(label, plural label) of a type key search answers with; None for an unknown key."""
+    rtype = registry.find(type_key)
+    if rtype is not None:
+        return rtype.label, rtype.label_plural
+    found = attached_types().get(type_key)
+    return (found[1].label, found[1].label_plural) if found else None
+
+
+def index_attached(parents: list[Record]) -> int:
+    """Write the entries of the documents attached to ``parents`` (records of one type), with each
+    parent's owner and team; a binned parent's documents get none. Returns the number written."""
+    if not parents:
+        return 0
+    attached = registry.for_model(type(parents[0])).attached_search
+    if attached is None:
+        return 0
+    live = {p.pk: p for p in parents if p.deleted_at is None}
+    rows = [
+        [attached.key, pk, live[parent].owner_id, live[parent].team_id, title[:300], body, identifiers]
+        for parent, pk, title, body, identifiers in (attached.documents(list(live)) if live else [])
+    ]
+    if rows:
+        with connection.cursor() as cur:
+            cur.executemany(_upsert_sql(), rows)
+    return len(rows)
+
+
+def remove_attached(parent: Record) -> None:
+    """Drop the entries of the documents attached to ``parent`` (it went to the recycle bin)."""
+    attached = registry.for_model(type(parent)).attached_search
+    if attached is not None:
+        ids = [pk for _, pk, *_ in attached.documents([parent.pk])]
+        if ids:
+            SearchEntry.objects.filter(type_key=attached.key, record_id__in=ids).delete()
+
+
 def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
     """Re-index every live record (of one type, or all) in batches; returns the count."""
     total = 0
@@ -142,6 +190,8 @@ def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
         if type_key and rtype.key != type_key:
             continue
         SearchEntry.objects.filter(type_key=rtype.key).delete()
+        if rtype.attached_search is not None:
+            SearchEntry.objects.filter(type_key=rtype.attached_search.key).delete()
         qs = rtype.model.objects.live().order_by("pk")
         if rtype.prefetch_related:
             qs = qs.prefetch_related(*rtype.prefetch_related)
@@ -154,6 +204,7 @@ def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
             SearchEntry.objects.bulk_create(
                 [SearchEntry(type_key=rtype.key, record_id=r.pk, **document_for(r, keys)) for r in rows]
             )
+            index_attached(rows)
             last = rows[-1].pk
             total += len(rows)
     return total
@@ -162,8 +213,10 @@ def rebuild(type_key: str | None = None, batch: int = 2000) -> int:
 def _visibility(user: Any, types: list[str]) -> tuple[str, list[Any]] | None:
     """SQL (on core_searchentry) for the entries ``user`` may see, from the one visibility rule."""
     combined = Q(pk__in=[])
+    attached = attached_types()
     for key in types:
-        q = scope_q(user, key, "view")
+        # An attached document (a quote) is visible exactly when its parent (the deal) is.
+        q = scope_q(user, attached[key][0] if key in attached else key, "view")
         if q is not None:
             combined |= Q(type_key=key) & q
     qs = SearchEntry.objects.filter(combined)
@@ -185,7 +238,8 @@ def search(user: Any, query: str, *, types: list[str] | None = None, limit: int 
     query = (query or "").strip()[:MAX_QUERY]
     if not query:
         return []
-    types = [t for t in (types or registry.keys()) if registry.find(t)]
+    known = searchable_types()
+    types = [t for t in (types or known) if t in known]
     vis = _visibility(user, types)
     if vis is None:
         return []

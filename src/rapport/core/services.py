@@ -244,6 +244,7 @@ def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, e
     # Dependents' documents show this record's name only to its own team (search_label).
     if _shown(current) != before_shown:
         reindex_dependents(current)
+        search.index_attached([current])  # its attached documents (quotes) follow its owner and team
     return current
 
 
@@ -263,6 +264,7 @@ def delete_record(record: Record, *, actor: Any, source: str, expected_version: 
         current.on_soft_delete()
         record_event(current, "deleted", actor=actor, source=source)
         search.remove_record(current)
+        search.remove_attached(current)
     return current
 
 
@@ -281,6 +283,7 @@ def restore_record(record: Record, *, actor: Any, source: str) -> Record:
         current.on_restore()
         record_event(current, "restored", actor=actor, source=source)
         search.index_record(current)
+        search.index_attached([current])
     return current
 
 
@@ -397,6 +400,7 @@ def update_records_in_bulk(
         search.index_records(model, [row.pk for row in rows if row.deleted_at is None])
         if renamed:  # linked names in dependents' entries follow a rename or a team move (search_label)
             reindex_dependents(renamed[0], pks=[r.pk for r in renamed])
+            search.index_attached(renamed)  # and attached documents follow the owner and team
     return rows
 
 

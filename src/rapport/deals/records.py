@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
-from rapport.core.registry import Column, Filter, RecordType, register
+from rapport.core.registry import AttachedSearch, Column, Filter, RecordType, register
 
 from .models import DEAL_STATUSES, FORECAST_CATEGORIES, Deal
 
@@ -64,6 +64,12 @@ def _stages() -> list[tuple[str, str]]:
     from .models import Stage
 
     return [(str(s.pk), f"{s.pipeline.name} · {s.name}") for s in Stage.objects.select_related("pipeline")]
+
+
+def _quote_documents(deal_ids: list[int]) -> list[tuple[int, int, str, str, str]]:
+    from rapport.quotes.queries import search_documents
+
+    return search_documents(deal_ids)
 
 
 def _deal_page(deal: Any, user: Any) -> dict[str, Any]:
@@ -129,6 +135,8 @@ deals = register(
         detail_template="deals/detail.html",
         detail_context=_deal_page,
         detail_history=False,  # the timeline's Changes tab shows the history
+        # Global search finds a deal's quotes by number, for whoever may see the deal.
+        attached_search=AttachedSearch("quotes", "Quote", "Quotes", documents=_quote_documents),
         detail_sections=["quotes/line_items.html"],
         # line items are edited on the deal's line-items page; the status follows the stage
         form_exclude=("line_items", "status"),

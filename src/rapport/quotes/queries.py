@@ -37,3 +37,15 @@ def product_picker_data(user: Any, ids: list[int], params: Any) -> dict[int, dic
 def visible_quotes(user: Any) -> QuerySet[Quote]:
     """Quotes whose deal ``user`` may see: the deal's visibility is the quote's."""
     return Quote.objects.filter(deal__in=Deal.objects.visible_to(user).values("pk"))
+
+
+def search_documents(deal_ids: list[int]) -> list[tuple[int, int, str, str, str]]:
+    """The search documents of the deals' quotes (registry.AttachedSearch of deals): the number as
+    title, the customer as body, and the number as typed in other ways (Q20260012, 20260012)."""
+    rows = Quote.objects.filter(deal_id__in=deal_ids).values_list("deal_id", "id", "number", "customer_name")
+    out = []
+    for deal_id, pk, number, customer in rows:
+        compact = number.replace("-", "")
+        digits = "".join(c for c in number if c in "0123456789")
+        out.append((deal_id, pk, number, customer, f"{number} {compact} {digits}"))
+    return out

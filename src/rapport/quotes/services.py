@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError as InvalidInput
 
+from rapport.core import search
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.services import record_event
 from rapport.core.visibility import can, sees
@@ -126,6 +127,7 @@ def create_quote_from_deal(
         _write_lines(quote, items)
         quote.save(update_fields=["subtotal", "tax_total", "total"])
         record_event(deal, "quote_created", actor=actor, source=source, changes={"quote": [None, quote.number]})
+        search.index_attached([deal])  # found by its number from now on
     return quote
 
 
@@ -218,6 +220,8 @@ def update_quote_details(
                 source=source,
                 changes={"quote": [None, current.number], **{f"quote_{k}": v for k, v in changed.items()}},
             )
+            if "customer_name" in changed:
+                search.index_attached([current.deal])
     return current
 
 

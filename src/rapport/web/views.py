@@ -66,24 +66,24 @@ def search_page(request: HttpRequest) -> HttpResponse:
     live = request.GET.get("live") == "1"
     hits = search.search(user, query, limit=LIVE_LIMIT if live else SEARCH_LIMIT) if query else []
     results = []
+    labels: dict[str, tuple[str, str] | None] = {}
     for hit in hits:
-        rtype = registry.find(hit.type_key)
-        if rtype is None:
+        found = labels.setdefault(hit.type_key, search.type_labels(hit.type_key))  # a type, or a quote
+        if found is None:
             continue
         results.append(
             {
                 "url": f"/{hit.type_key}/{hit.record_id}/",
                 "title": hit.title or f"#{hit.record_id}",
                 "detail": hit.detail,
-                "type_label": rtype.label,
+                "type_label": found[0],
                 "type_key": hit.type_key,
             }
         )
     groups: dict[str, dict[str, Any]] = {}
     for r in results:
-        groups.setdefault(r["type_key"], {"label": registry.get(r["type_key"]).label_plural, "items": []})[
-            "items"
-        ].append(r)
+        plural = (labels[r["type_key"]] or ("", ""))[1]
+        groups.setdefault(r["type_key"], {"label": plural, "items": []})["items"].append(r)
     context = {"query": query, "results": results, "groups": list(groups.values())}
     if live:
         return render(request, "web/_search_live.html", context)
