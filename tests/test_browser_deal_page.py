@@ -52,6 +52,7 @@ def test_stage_bar_lost_reopen_and_won(live_server: Any, transactional_db: Any, 
     base = live_server.url
     _login(page, base, "sam")
     page.goto(f"{base}/deals/{deal.pk}/")
+    expect(page.locator(".tl-list")).to_be_visible()  # the timeline has loaded
     page.screenshot(path="/tmp/dealpage-deal-1280.png", full_page=True)
     _no_sideways_scroll(page)
     bar = page.locator("form.stage-bar")
@@ -111,6 +112,7 @@ def test_the_deal_page_on_a_phone(role: str, live_server: Any, transactional_db:
     _login(page, live_server.url, "sam")
     page.goto(f"{live_server.url}/deals/{deal.pk}/")
     expect(page.locator("form.stage-bar")).to_be_visible()
+    expect(page.locator(".tl-list")).to_be_visible()
     page.screenshot(path="/tmp/dealpage-deal-390.png", full_page=True)
     _no_sideways_scroll(page)
     page.click("summary:has-text('Lost')")
