@@ -206,10 +206,11 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
             status=400,
             back=f"/{rtype.key}/",
         )
-    if pg.rows or params.get("cursor"):
-        count = listing.count_rows(qs, bound=settings.RAPPORT_LIST_COUNT_BOUND, exact=params.get("count") == "exact")
+    if not params.get("cursor") and not pg.next_cursor:
+        count = listing.Count(len(pg.rows))  # the whole list is on this page: no query
     else:
-        count = listing.Count(0)
+        exact = params.get("count") == "exact"
+        count = listing.count_rows(qs, bound=settings.RAPPORT_LIST_COUNT_BOUND, exact=exact)
 
     names = display.Names(user)
     for raw in pg.rows:
