@@ -1,5 +1,5 @@
-"""Every main page on a 390 px phone, as a member: nothing makes the page scroll sideways (wide parts
-such as the board scroll inside their own box)."""
+"""The header on a 390 px phone: one row, the main navigation behind a menu button that works with a
+pointer and a keyboard. (That every page fits the phone is tests/test_browser_sweep.py.)"""
 
 from __future__ import annotations
 
@@ -8,93 +8,70 @@ from typing import Any
 from rapport.accounts.models import Team, User
 
 from .browser import MARKS, PASSWORD, page_fixture
-from .conftest import default_pipeline, default_role, write
+from .conftest import default_role
 
 pytestmark = MARKS
 browser_page = page_fixture(width=390, height=844)
 
 
-def test_main_pages_fit_a_phone(live_server: Any, transactional_db: Any, browser_page: Any) -> None:
-    team = Team.objects.create(name="Sales")
-    member = User.objects.create_user(
-        username="mia", password=PASSWORD, first_name="Mia", last_name="Member", team=team, role=default_role("member")
-    )
-    pipeline = default_pipeline()
-    stage = pipeline.stages.order_by("position").first()
-    company = write("companies", {"name": "Northwind Traders International", "owner": member.pk}, actor=member)
-    person = write(
-        "people",
-        {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "emails": ["ada@northwind.example"],
-            "company": company.pk,
-            "owner": member.pk,
-        },
-        actor=member,
-    )
-    deal = write(
-        "deals",
-        {
-            "title": "Northwind platform renewal for three years",
-            "pipeline": pipeline.pk,
-            "stage": stage.pk,
-            "amount": "125000.00",
-            "currency": "EUR",
-            "company": company.pk,
-            "owner": member.pk,
-        },
-        actor=member,
+def test_the_menu_button_opens_and_closes_the_navigation(
+    live_server: Any, transactional_db: Any, browser_page: Any
+) -> None:
+    User.objects.create_user(
+        username="mia",
+        password=PASSWORD,
+        first_name="Mia",
+        last_name="Member",
+        team=Team.objects.create(name="Sales"),
+        role=default_role("member"),
     )
     page = browser_page
-    _log_in(page, live_server.url, "mia")
-    paths = [
-        "/",
-        "/companies/",
-        "/people/",
-        "/deals/",
-        "/activities/",
-        "/products/",
-        "/deals/board/",
-        f"/companies/{company.pk}/",
-        f"/people/{person.pk}/",
-        f"/deals/{deal.pk}/",
-        "/people/new/",
-        "/my-day/",
-        "/calendar/",
-        "/forecast/",
-        "/bin/",
-        "/search/?q=northwind",
-        "/settings/tokens/",
-    ]
-    too_wide = _too_wide(page, live_server.url, paths)
-
-    User.objects.create_user(username="ada", password=PASSWORD, first_name="Ada", role=default_role("admin"))
-    page.context.clear_cookies()
-    _log_in(page, live_server.url, "ada")
-    settings_pages = ["/settings/users/", "/settings/teams/", "/settings/roles/", "/settings/fields/people/"]
-    settings_pages += ["/settings/pipelines/", "/settings/rates/", "/settings/quotas/", "/settings/audit/"]
-    settings_pages += ["/settings/jobs/"]
-    too_wide.update(_too_wide(page, live_server.url, settings_pages))
-    assert too_wide == {}
-
-
-def _log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "mia")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login/" not in url)
+    page.wait_for_url(f"{live_server.url}/")
 
+    # One row: the header is as tall as its tallest control, the search box and the account are in it.
+    header = page.locator("header.topbar").bounding_box()
+    assert header is not None and header["height"] < 60
+    for part in ["#global-search", "#nav-bell", "[data-menu-toggle]"]:
+        box = page.locator(part).bounding_box()
+        assert box is not None
+        assert box["y"] >= header["y"] and box["y"] + box["height"] <= header["y"] + header["height"], part
 
-def _too_wide(page: Any, base: str, paths: list[str]) -> dict[str, int]:
-    """The pages, among ``paths``, wider than the phone (each must load with 200)."""
-    out = {}
-    for path in paths:
-        response = page.goto(f"{base}{path}")
-        assert response is not None and response.status == 200, path
-        page.wait_for_load_state("networkidle")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > 390:
-            out[path] = width
-    return out
+    button = page.get_by_role("button", name="Menu")
+    nav = page.get_by_role("navigation", name="Main")
+    assert button.get_attribute("aria-expanded") == "false" and button.get_attribute("aria-controls") == "main-nav"
+    assert not nav.is_visible()
+
+    # A tap opens it under the header; a link in it goes to its page.
+    button.click()
+    assert button.get_attribute("aria-expanded") == "true"
+    assert nav.get_by_role("link", name="People").is_visible()
+    nav.get_by_role("link", name="People").click()
+    page.wait_for_url(f"{live_server.url}/people/")
+    assert not page.get_by_role("navigation", name="Main").is_visible()
+
+    # Keyboard: Enter opens, Tab walks into the links, Escape closes and gives focus back to the button.
+    button = page.get_by_role("button", name="Menu")
+    button.focus()
+    page.keyboard.press("Enter")
+    assert button.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('#main-nav') !== null")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Companies"
+    page.keyboard.press("Escape")
+    assert button.get_attribute("aria-expanded") == "false"
+    assert not page.get_by_role("navigation", name="Main").is_visible()
+    assert page.evaluate("document.activeElement.matches('[data-menu-toggle]')")
+
+    # A tap elsewhere closes it too.
+    button.click()
+    page.mouse.click(3, 800)  # the page margin, below the open menu
+    assert button.get_attribute("aria-expanded") == "false"
+
+    # On a wide screen the navigation is inline and the button is gone.
+    page.set_viewport_size({"width": 1600, "height": 900})
+    assert page.get_by_role("navigation", name="Main").is_visible()
+    assert not page.get_by_role("button", name="Menu").is_visible()

@@ -23,6 +23,9 @@ from .forms import CustomFieldForm, TeamForm, TokenForm, UserCreateForm, UserEdi
 from .models import ACTIONS, ApiToken, Role, Team, User
 from .services import SCOPE_CHOICES
 
+# The choices of the role grid: short, the page explains them once (models.SCOPES has the long words).
+SCOPE_LABELS = (("none", "None"), ("own", "Own"), ("team", "Team's"), ("all", "All"))
+
 
 @settings_required
 def index(request: HttpRequest) -> HttpResponse:
@@ -169,7 +172,7 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "settings/role_form.html",
-        {"role": role, "rows": rows, "actions": ACTIONS, "scopes": SCOPE_CHOICES, "errors": errors},
+        {"role": role, "rows": rows, "actions": ACTIONS, "scopes": SCOPE_LABELS, "errors": errors},
     )
 
 
