@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export RAPPORT_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test install install-test assets lint check-migrations typecheck test-fast bench clean
+.PHONY: run test install install-test assets lint check-migrations typecheck test-fast bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Rapport needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -57,6 +57,10 @@ test-fast: install-test assets
 
 bench: install-test assets
 	$(BIN)/python bench/run.py
+
+# The main pages at 1280 and 390 px on a throwaway demo database, into docs/screenshots/ (docs/screenshots.md).
+screenshots: install-test assets
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) node_modules src/rapport/static/vendor

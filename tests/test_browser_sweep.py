@@ -1,0 +1,305 @@
+"""The page sweep: every page of the app, as every demo role, at 1280 and 390 px, on the demo data.
+
+Each page must answer with the status its role is meant to get (200, or the 403/404 declared in
+``intended_status``), log no console error, break no Content Security Policy rule, and be no wider than
+the window (wide parts such as the board or a long table scroll inside their own box, never the page).
+
+The pages come from the URLconf: an address without parameters is a page unless ``NOT_PAGES`` says why
+not (an action, a fragment, a file); an address with parameters is swept through ``ADDRESSES``, which
+fills its parameters from the demo data per role. A new address that is in neither fails
+``test_every_address_is_swept_or_excluded`` (not a browser test, so every suite run checks it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.core.management import call_command
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from rapport.accounts.models import Role, Team, User
+from rapport.core import registry
+from rapport.core.models import CustomField
+from rapport.deals.models import Pipeline
+from rapport.quotes.models import Quote
+
+from .browser import CHROMIUM
+
+WIDTHS = {1280: 800, 390: 844}
+DEMO_USERS = {"admin": "admin", "manager": "maria", "member": "james", "read-only": "viewer"}
+
+# Addresses that are not pages, by URL name, and why. Everything else in the URLconf is swept.
+NOT_PAGES = {
+    "logout": "POST: signs out",
+    "settings-user-deactivate": "POST action",
+    "settings-user-reactivate": "POST action",
+    "settings-team-delete": "POST action",
+    "settings-field-delete": "POST action",
+    "settings-token-revoke": "POST action",
+    "settings-rate-delete": "POST action",
+    "settings-quota-delete": "POST action",
+    "settings-stage-action": "POST action",
+    "settings-stage-delete": "POST action",
+    "settings-lost-reason-add": "POST action",
+    "settings-lost-reason": "POST action",
+    "settings-job-retry": "POST action",
+    "deal-board-column": "htmx fragment: one board column",
+    "deal-move": "POST action",
+    "deal-related": "htmx fragment: the deals section of a person or company page",
+    "deal-convert-lead": "POST action",
+    "deal-quote-new": "POST action",
+    "quote-lines": "htmx fragment and its POST",
+    "quote-details": "htmx fragment and its POST",
+    "quote-pdf": "a PDF file",
+    "quote-action": "POST actions (send, accept…)",
+    "record-timeline": "htmx fragment: the timeline of a record page",
+    "timeline-complete": "POST action",
+    "calendar-feed-settings": "POST action",
+    "calendar-feed": "an iCalendar file",
+    "activity-invite": "an iCalendar file",
+    "my-day-nav": "htmx fragment: the counts in the navigation",
+    "my-day-complete": "POST action",
+    "my-day-reschedule": "POST action",
+    "my-day-reminder": "POST action",
+    "notifications-read": "POST action",
+    "notifications-settings": "POST action",
+    "restore": "POST action",
+    "record-export": "a CSV or XLSX file",
+    "record-bulk": "POST action",
+    "record-save-view": "POST action",
+    "record-delete-view": "POST action",
+    "record-autocomplete": "htmx fragment: type-ahead options",
+}
+# Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).
+NOT_PAGE_PREFIXES = ("api/",)
+
+
+class Data:
+    """What the addresses with parameters are filled from: the demo data, as one user sees it. A page
+    that acts on a record (edit, delete) gets one the user may act on; when there is none, one they
+    only see, whose refusal (403) is then the intended answer."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.refused: dict[str, int] = {}
+
+    def records(self, type_key: str, suffix: str = "", action: str = "view") -> list[str]:
+        visible = registry.get(type_key).model.objects.visible_to(self.user).order_by("pk")
+        record = visible.filter(pk__in=registry.get(type_key).model.objects.visible_to(self.user, action)).first()
+        if record is None and (record := visible.first()) is not None:
+            self.refused[f"/{type_key}/{record.pk}/{suffix}"] = 403
+        return [f"/{type_key}/{record.pk}/{suffix}"] if record else []
+
+
+def _quote(data: Data) -> list[Quote]:
+    deals = registry.get("deals").model.objects.visible_to(data.user)
+    quote = Quote.objects.filter(deal__in=deals).order_by("pk").first()
+    return [quote] if quote else []
+
+
+# URL name -> the addresses to sweep for it, filled from the demo data (per role).
+ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
+    "record-list": lambda d: [f"/{k}/" for k in registry.keys()],
+    "record-new": lambda d: [f"/{k}/new/" for k in registry.keys()],
+    "record-detail": lambda d: [p for k in registry.keys() for p in d.records(k)],
+    "record-edit": lambda d: [p for k in registry.keys() for p in d.records(k, "edit/", "change")],
+    "record-delete": lambda d: [p for k in registry.keys() for p in d.records(k, "delete/", "delete")],
+    "quicklog": lambda d: (
+        d.records("deals", "quicklog/call/")
+        + d.records("deals", "quicklog/note/")
+        + d.records("deals", "quicklog/task/")
+        + d.records("deals", "quicklog/meeting/")
+        + d.records("people", "quicklog/call/")
+        + d.records("companies", "quicklog/task/")
+    ),
+    "deal-line-items": lambda d: d.records("deals", "line-items/"),  # read-only lines for who may not change
+    "deal-quotes": lambda d: d.records("deals", "quotes/"),
+    "quote-detail": lambda d: [f"/quotes/{q.pk}/" for q in _quote(d)],
+    "quote-print": lambda d: [f"/quotes/{q.pk}/print/" for q in _quote(d)],
+    "settings-user-edit": lambda d: [f"/settings/users/{d.user.pk}/"],
+    "settings-team-edit": lambda d: [f"/settings/teams/{t.pk}/" for t in Team.objects.order_by("pk")[:1]],
+    "settings-role-edit": lambda d: [f"/settings/roles/{r.pk}/" for r in Role.objects.order_by("pk")],
+    "settings-field-list": lambda d: [f"/settings/fields/{k}/" for k in registry.keys()],
+    "settings-field-create": lambda d: [f"/settings/fields/{k}/new/" for k in registry.keys()[:1]],
+    "settings-field-edit": lambda d: [
+        f"/settings/fields/{f.record_type}/{f.pk}/" for f in CustomField.objects.order_by("pk")[:1]
+    ],
+    "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
+}
+
+
+def _reset_links() -> list[str]:
+    user = User.objects.get(username=DEMO_USERS["member"])
+    valid = f"/password-reset/{urlsafe_base64_encode(force_bytes(user.pk))}/{default_token_generator.make_token(user)}/"
+    return [valid, "/password-reset/MQ/expired-or-used/"]
+
+
+# Pages for visitors who are not signed in, by URL name: swept as such, not per role.
+ANONYMOUS: dict[str, Callable[[], list[str]]] = {
+    "login": lambda: ["/login/"],
+    "password-reset": lambda: ["/password-reset/"],
+    "password-reset-sent": lambda: ["/password-reset/sent/"],
+    "password-reset-done": lambda: ["/password-reset/done/"],
+    "password-reset-confirm": _reset_links,
+}
+
+
+def intended_status(role: str, name: str, path: str, data: Data) -> int:
+    """The status a role is meant to get on a page: settings are the administrator's (everyone has
+    their own API tokens); a read-only user gets no form that adds anything; a record the role may
+    see but not change or delete refuses its edit and delete pages."""
+    if role != "admin" and name.startswith("settings") and name != "settings-tokens":
+        return 403
+    if role == "read-only" and name in READ_ONLY_REFUSED:
+        return READ_ONLY_REFUSED[name]
+    return data.refused.get(path, 200)
+
+
+READ_ONLY_REFUSED = {
+    "record-new": 404,  # the type's "add" is not theirs: answered like a page that is not there
+    "quicklog": 403,
+}
+
+
+def _patterns(resolvers: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in resolvers:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _patterns(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def page_patterns() -> list[tuple[str, str, bool]]:
+    """(URL name, route, has parameters) of every address of the URLconf that is swept."""
+    out = []
+    for route, pattern in _patterns(get_resolver().url_patterns):
+        if route.startswith(NOT_PAGE_PREFIXES) or route.lstrip("^").startswith(NOT_PAGE_PREFIXES):
+            continue
+        name = pattern.name or route
+        if name in NOT_PAGES:
+            continue
+        out.append((name, route, bool(pattern.pattern.regex.groups)))
+    return out
+
+
+def test_every_address_is_swept_or_excluded() -> None:
+    """A new address must be a page the sweep can fill in, or be excluded with its reason."""
+    names = {pattern.name for _, pattern in _patterns(get_resolver().url_patterns)}
+    unknown = [
+        f"{name} ({route})"
+        for name, route, has_params in page_patterns()
+        if has_params and name not in ADDRESSES and name not in ANONYMOUS
+    ]
+    assert unknown == [], "add these to ADDRESSES (how to fill them) or NOT_PAGES (why they are no page)"
+    stale = sorted((set(NOT_PAGES) | set(ADDRESSES) | set(ANONYMOUS)) - names)
+    assert stale == [], "names no longer in the URLconf"
+
+
+def paths_for(role: str, user: User) -> list[tuple[str, int]]:
+    """(address, intended status) of every page, for ``user`` in ``role``."""
+    data = Data(user)
+    named = []
+    for name, route, has_params in page_patterns():
+        if name in ANONYMOUS:
+            continue
+        if has_params:
+            named += [(name, path) for path in ADDRESSES[name](data)]
+        else:
+            named.append((name, "/" + route.lstrip("^").rstrip("$")))
+    return [(path, intended_status(role, name, path, data)) for name, path in named]
+
+
+# Collects, per page, CSP violations (the event fires in the page before any script of the app runs).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " line " + e.lineNumber);
+});
+"""
+# Resolves when htmx has no request in flight (hx-trigger="load" parts of a page have arrived).
+SETTLED = "() => document.readyState === 'complete' && !document.querySelector('.htmx-request')"
+WIDTH = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def _open_window(context: Any, width: int, height: int) -> tuple[Any, list[str]]:
+    """A page of ``context`` at ``width``, and the list its console errors and uncaught exceptions go to."""
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    page.set_default_timeout(10_000)
+    log: list[str] = []
+    page.on("console", lambda msg: log.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: log.append(f"uncaught: {exc}"))
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    return page, log
+
+
+def _problems_of(page: Any, log: list[str], base: str, path: str, expected: int) -> list[str]:
+    log.clear()
+    try:
+        response = page.goto(base + path, wait_until="load")
+        page.wait_for_function(SETTLED)
+    except Exception as exc:  # noqa: BLE001 - the page failed to load: say so with the others
+        return [f"did not load: {str(exc).splitlines()[0]}"]
+    problems = []
+    status = response.status if response else 0
+    if status != expected:
+        problems.append(f"status {status}, meant {expected}")
+    console = list(log)
+    if expected != 200:  # the browser logs the refused page itself as a failed load
+        console = [c for c in console if not c.startswith("Failed to load resource")]
+    problems += [f"console: {c}" for c in console]
+    problems += [f"CSP: {v}" for v in page.evaluate("window.__cspViolations || []")]
+    scroll, inner = page.evaluate(WIDTH)
+    if scroll > inner:
+        problems.append(f"{scroll} px wide in a {inner} px window")
+    return problems
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_every_page_as_every_role_at_both_widths(live_server: Any, transactional_db: Any) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    base = live_server.url
+    failures: dict[str, list[str]] = {}
+    swept = 0
+    started = time.monotonic()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        for role, username in [*DEMO_USERS.items(), ("anonymous", "")]:
+            context = browser.new_context()
+            context.add_init_script(CSP_LISTENER)
+            if username:
+                user = User.objects.get(username=username)
+                client = Client()
+                client.force_login(user)
+                cookie = client.cookies["sessionid"]
+                context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": base}])
+                pages = paths_for(role, user)
+            else:
+                pages = [(path, 200) for paths in ANONYMOUS.values() for path in paths()]
+            windows = {width: _open_window(context, width, height) for width, height in WIDTHS.items()}
+            for path, expected in pages:
+                for width, (window, log) in windows.items():
+                    if expected != 200 and width != min(WIDTHS):
+                        continue  # a refusal is the one error page: checked on the phone, where it is tightest
+                    swept += 1
+                    problems = _problems_of(window, log, base, path, expected)
+                    if problems:
+                        failures[f"{role} {width}px {path}"] = problems
+            context.close()
+        browser.close()
+    elapsed = time.monotonic() - started
+    report = "\n".join(f"{where}: {'; '.join(problems)}" for where, problems in sorted(failures.items()))
+    print(f"{swept} page views in {elapsed:.0f} s")
+    assert not failures, f"{len(failures)} of {swept} page views failed ({elapsed:.0f} s):\n{report}"
