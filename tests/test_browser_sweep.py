@@ -51,6 +51,7 @@ NOT_PAGES = {
     "settings-lost-reason": "POST action",
     "settings-job-retry": "POST action",
     "deal-board-column": "htmx fragment: one board column",
+    "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-move": "POST action",
     "deal-related": "htmx fragment: the deals section of a person or company page",
     "deal-convert-lead": "POST action",
@@ -75,7 +76,9 @@ NOT_PAGES = {
     "record-bulk": "POST action",
     "record-save-view": "POST action",
     "record-delete-view": "POST action",
-    "record-autocomplete": "htmx fragment: type-ahead options",
+    "autocomplete": "JSON: the link picker's matches",
+    "healthz": "a probe for load balancers (text)",
+    "readyz": "a probe for load balancers (JSON)",
 }
 # Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).
 NOT_PAGE_PREFIXES = ("api/",)
