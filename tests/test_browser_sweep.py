@@ -25,7 +25,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from rapport.accounts.models import Role, Team, User
-from rapport.core import registry
+from rapport.core import bulkedit, registry
 from rapport.core.models import CustomField
 from rapport.deals.models import Pipeline
 from rapport.quotes.models import Quote
@@ -107,6 +107,18 @@ def _quote(data: Data) -> list[Quote]:
     return [quote] if quote else []
 
 
+def _bulk_change(data: Data) -> list[str]:
+    """A finished "select all matching" change of the user's own (the progress page is the starter's)."""
+    rtype = registry.get("people")
+    try:
+        action = bulkedit.check_action(rtype, "add_tag", {"tag": "swept"}, data.user)
+    except bulkedit.BulkInputError:
+        return []  # a role that may not change people starts none
+    change = bulkedit.start(rtype, "tag=no-record-has-this-tag", action, actor=data.user)
+    bulkedit.run_bulk_change(change.pk)
+    return [f"/people/bulk/{change.pk}/"]
+
+
 # URL name -> the addresses to sweep for it, filled from the demo data (per role).
 ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "record-list": lambda d: [f"/{k}/" for k in registry.keys()],
@@ -114,6 +126,7 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "record-detail": lambda d: [p for k in registry.keys() for p in d.records(k)],
     "record-edit": lambda d: [p for k in registry.keys() for p in d.records(k, "edit/", "change")],
     # One confirmation template for every type: one type shows it.
+    "record-bulk-progress": _bulk_change,
     "record-delete": lambda d: d.records("deals", "delete/", "delete"),
     # One template, each form's fields: every form once, on each kind of record that has them.
     "quicklog": lambda d: (
