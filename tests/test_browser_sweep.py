@@ -50,6 +50,7 @@ NOT_PAGES = {
     "settings-lost-reason-add": "POST action",
     "settings-lost-reason": "POST action",
     "settings-job-retry": "POST action",
+    "settings-outbox-retry": "POST action",
     "deal-board-column": "htmx fragment: one board column",
     "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-move": "POST action",
