@@ -106,7 +106,7 @@ def test_products_carry_their_price_in_the_asked_currency_and_inactive_ones_are_
     c = client_for(users["admin"])
     eur = c.get("/autocomplete/?type=products&q=cloud&currency=eur").json()["results"]
     assert [(r["id"], r["data"]) for r in eur] == [
-        (seat.pk, {"name": "Cloud seat", "price": "1220.00", "tax": "20.00", "note": "1,220.00 EUR"})
+        (seat.pk, {"name": "Cloud seat", "price": "1220.00", "tax": "20.00", "note": "€1,220.00"})
     ]
     jpy = c.get("/autocomplete/?type=products&q=cloud&currency=JPY").json()["results"]
     assert [(r["label"], r["data"]["price"], r["data"]["note"]) for r in jpy] == [("Cloud seat", "", "no JPY price")]

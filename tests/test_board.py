@@ -106,7 +106,7 @@ def test_an_outsiders_deals_are_neither_cards_nor_totals(users, pipeline, deals)
     member = client_for(users["member"])
     html = member.get(f"/deals/board/?pipeline={pipeline.pk}").content.decode()
     assert "99999" not in html and deals["outsider"].title not in html
-    assert "2,700.00 USD" in html
+    assert "$2,700.00" in html
     outsider_totals = totals_for(users["outsider"], pipeline)["Qualification"]
     assert (outsider_totals.count, outsider_totals.total) == (1, Decimal("99999.00"))
     admin_totals = totals_for(users["admin"], pipeline)["Qualification"]
@@ -123,7 +123,7 @@ def test_board_page_shows_columns_cards_and_flags(users, pipeline, deals):
     assert order == [s.pk for s in board.board_stages(pipeline)]
     assert [pipeline.stages.get(pk=pk).kind for pk in order] == ["open"] * 4 + ["won", "lost"]
     assert "2 without rate" in html
-    assert "1,000.00 EUR" in html and 'aria-label="Owner Member"' in html
+    assert "€1,000.00" in html and 'aria-label="Owner Member"' in html
     assert 'data-version="1"' in html
 
 
@@ -131,9 +131,9 @@ def test_filters_come_from_the_url_and_bad_ones_are_named(users, pipeline, deals
     c = client_for(users["member"])
     html = c.get(f"/deals/board/?pipeline={pipeline.pk}&owner={users['peer'].pk}").content.decode()
     assert deals["usd"].title not in html
-    assert "0.00 USD" in html
+    assert "$0.00" in html
     html = c.get("/deals/board/?close_date__after=2026-06-15").content.decode()
-    assert "600.00 USD" in html  # only the late EUR deal in Qualification
+    assert "$600.00" in html  # only the late EUR deal in Qualification
     bad = c.get("/deals/board/?colour=red")
     assert bad.status_code == 400 and "colour" in bad.content.decode()
     assert c.get("/deals/board/?pipeline=abc").status_code == 400
@@ -489,7 +489,7 @@ def test_cards_come_from_the_template_escaped_with_a_menu_per_permission(users, 
     mine = client_for(users["member"]).get("/deals/board/").content.decode()
     (card,) = [c for c in _cards(mine) if f'data-deal="{hostile.pk}"' in c]
     assert "<img" not in card and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in card
-    assert "Tom &amp; &lt;Jerry&gt;" in card and "10.00 USD" in card
+    assert "Tom &amp; &lt;Jerry&gt;" in card and "$10.00" in card
     assert "data-can-change" in card and "data-can-log" in card and "data-card-menu" in card
     assert 'aria-label="Actions for “&lt;img src=x onerror=&quot;alert(1)&quot;&gt;”"' in card
     menu = mine[mine.index('id="deal-menu"') :].split("</div>\n</div>")[0]

@@ -82,7 +82,7 @@ def test_main_path(live_server: Any, transactional_db: Any, browser_page: Any) -
     page.click("button:has-text('Save changes')")
     expect(page.locator(".flash-success")).to_contain_text("Saved")
     history = page.locator("#timeline .event").first
-    expect(history).to_contain_text("updated")
+    expect(history).to_contain_text("Changed")
     expect(history).to_contain_text("Job title")
     expect(history).to_contain_text("Programmer")
     expect(history).to_contain_text("Senior Programmer")
@@ -99,4 +99,4 @@ def test_main_path(live_server: Any, transactional_db: Any, browser_page: Any) -
     expect(page.locator(".flash-success")).to_contain_text("Restored")
     expect(page.locator("h1")).to_have_text("Peter Gibbons")
     assert re.sub(r"/$", "", page.url) == re.sub(r"/$", "", person_url)
-    expect(page.locator("#timeline .event").first).to_contain_text("restored")
+    expect(page.locator("#timeline .event").first).to_contain_text("Restored")

@@ -41,7 +41,7 @@ def test_line_items_then_quote_then_pdf(live_server: Any, transactional_db: Any,
     expect(row.locator("[data-line-net]")).to_have_text("1,000.00")  # live preview
     page.click("button:has-text('Save lines')")
     expect(page.locator(".line-editor .flash-success")).to_have_text("Line items saved.")
-    expect(page.locator("[data-total=subtotal]")).to_have_text("1,999.99")
+    expect(page.locator("[data-total=subtotal]")).to_have_text("€1,999.99")
     deal.refresh_from_db()
     assert str(deal.amount) == "1999.99"
 
@@ -66,3 +66,32 @@ def test_line_items_then_quote_then_pdf(live_server: Any, transactional_db: Any,
     expect(page.locator(".flash-success")).to_contain_text("marked as sent")
     page.click("button:has-text('Accept')")
     expect(page.locator(".flash-success")).to_contain_text("The deal is won.")
+
+
+def test_yen_line_preview_has_no_minor_unit(live_server: Any, transactional_db: Any, browser_page: Any):
+    """Worked by hand: 3 × 1001 − 12.5 % = 2627.625 → ¥2,628; tax 10 % = 262.8 → ¥263; total ¥2,891."""
+    from playwright.sync_api import expect
+
+    user = make_user("sam", "member", Team.objects.create(name="Sales"))
+    deal = make_deal(user, lines=[], currency="JPY")
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/deals/{deal.pk}/line-items/")
+    page.click("text=Add free-text line")
+    row = page.locator("[data-line-row]").first
+    row.locator("[name=name]").fill("Box")
+    row.locator("[name=quantity]").fill("3")
+    row.locator("[name=unit_price]").fill("1001")
+    row.locator("[name=discount_percent]").fill("12.5")
+    row.locator("[name=tax_percent]").fill("10")
+    expect(row.locator("[data-line-net]")).to_have_text("2,628")
+    expect(page.locator("[data-total=subtotal]")).to_have_text("¥2,628")
+    expect(page.locator("[data-total=tax]")).to_have_text("¥263")
+    expect(page.locator("[data-total=total]")).to_have_text("¥2,891")
+    page.click("button:has-text('Save lines')")
+    expect(page.locator(".line-editor .flash-success")).to_have_text("Line items saved.")
+    expect(page.locator("[data-total=total]")).to_have_text("¥2,891")
+    expect(page.locator("[name=unit_price]").first).to_have_value("1001")

@@ -64,7 +64,7 @@ def test_drag_a_deal_to_the_next_stage_and_mark_one_lost(
     q_head = page.locator(f'[data-head="{qualification.pk}"]')
     p_head = page.locator(f'[data-head="{proposal.pk}"]')
     expect(q_head).to_contain_text("2 deals")
-    expect(q_head).to_contain_text("2,000.00 USD")
+    expect(q_head).to_contain_text("$2,000.00")
     expect(p_head).to_contain_text("0 deals")
 
     # drag the card by its body onto the next column
@@ -78,20 +78,20 @@ def test_drag_a_deal_to_the_next_stage_and_mark_one_lost(
     page.mouse.move(tbox["x"] + tbox["width"] / 2, tbox["y"] + 30, steps=15)
     page.mouse.up()
     expect(page.locator(f"#cards-{proposal.pk} #deal-{moving.pk}")).to_be_visible()
-    expect(p_head).to_contain_text("1,200.00 USD")
+    expect(p_head).to_contain_text("$1,200.00")
     expect(page.locator("#board-message")).to_contain_text("Moved")
     # the heads were adjusted by the answer's deltas, as a fresh page shows them
     expect(p_head).to_contain_text("1 deal")
-    expect(p_head).to_contain_text("weighted 600.00")
+    expect(p_head).to_contain_text("weighted $600.00")
     expect(q_head).to_contain_text("1 deal")
-    expect(q_head).to_contain_text("800.00 USD")
+    expect(q_head).to_contain_text("$800.00")
 
     page.reload()
     expect(page.locator(f"#cards-{proposal.pk} #deal-{moving.pk}")).to_be_visible()
     expect(p_head).to_contain_text("1 deal")
-    expect(p_head).to_contain_text("1,200.00 USD")
-    expect(p_head).to_contain_text("weighted 600.00")
-    expect(q_head).to_contain_text("800.00 USD")
+    expect(p_head).to_contain_text("$1,200.00")
+    expect(p_head).to_contain_text("weighted $600.00")
+    expect(q_head).to_contain_text("$800.00")
     assert Deal.objects.get(pk=moving.pk).stage_id == proposal.pk
 
     # "Lost" on the other card asks for a reason; cancelling keeps it open, a reason closes it

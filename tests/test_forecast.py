@@ -214,7 +214,7 @@ def test_forecast_page_shows_table_chart_data_links_and_help(book, client):
     html = response.content.decode()
     assert "Forecast · Q1 2026" in html
     assert "1,670.00" in html and "1,870.00" in html and "Outsider" not in html
-    assert "33.4 %" in html
+    assert "33.4%" in html
     assert 'id="forecast-data"' in html and "chart.umd.js" in html and "js/forecast.js" in html
     assert "?period=2026-Q4&amp;scope=all" in html and "?period=2026-Q2&amp;scope=all" in html
     assert "closed__after=2026-01-01" in html

@@ -58,10 +58,10 @@ def test_page_lists_lines_and_products_priced_in_the_deal_currency(users, produc
     assert 'data-type="products" data-query="currency=EUR"' in page
     found = client.get("/autocomplete/?type=products&q=cloud&currency=EUR").json()["results"]
     assert [(r["id"], r["label"], r["data"]) for r in found] == [
-        (product.pk, "Cloud seat", {"name": "Cloud seat", "price": "220.00", "tax": "20.00", "note": "220.00 EUR"})
+        (product.pk, "Cloud seat", {"name": "Cloud seat", "price": "220.00", "tax": "20.00", "note": "€220.00"})
     ]
-    assert "999.99" in page  # subtotal
-    assert "1,187.49 EUR" in page  # total with tax
+    assert "€999.99" in page  # subtotal
+    assert "€1,187.49" in page  # total with tax
 
 
 def test_saving_lines_updates_the_amount_and_the_history(users, product):
@@ -192,3 +192,26 @@ def test_deal_lines_and_quote_lines_are_priced_by_one_rule(users, currency, line
     for item, line in zip(deal.line_items.all(), quote.lines.all(), strict=True):
         assert (line.net, line.tax) == (price(item, currency).net, price(item, currency).tax)
         assert line.price(currency) == price(line, currency)
+
+
+def test_yen_lines_have_no_minor_unit_in_the_editor_the_model_and_the_api(users, api_client_for):
+    """Worked by hand: 3 × 1001 − 12.5 % = 2627.625 → 2,628 yen net, tax 10 % = 262.8 → 263;
+    1 × 99 at 8 % tax = 7.92 → 8. Subtotal 2,727, tax 271, total 2,998."""
+    from rapport.quotes.models import LineItem
+
+    lines = [
+        {"name": "Box", "quantity": "3", "unit_price": "1001", "discount_percent": "12.5", "tax_percent": "10"},
+        {"name": "Tape", "quantity": "1", "unit_price": "99", "tax_percent": "8"},
+    ]
+    deal = make_deal(users["member"], lines=lines, currency="JPY")
+    items = list(LineItem.objects.filter(deal=deal).select_related("deal"))
+    assert [(i.net, i.tax) for i in items] == [(Decimal("2628"), Decimal("263")), (Decimal("99"), Decimal("8"))]
+    assert deal.amount == Decimal("2727")
+    api = api_client_for(users["member"]).get(f"/api/v1/deals/{deal.pk}/").json()
+    assert [(i["net"], i["tax"]) for i in api["line_items"]] == [("2628", "263"), ("99", "8")]
+    page = client_for(users["member"]).get(f"/deals/{deal.pk}/line-items/").content.decode()
+    assert 'data-currency="JPY" data-places="0"' in page
+    assert 'name="unit_price" value="1001"' in page and "1001.00" not in page
+    assert ">2,628<" in page and ">99<" in page  # nets without decimals
+    assert "¥2,727" in page and "¥271" in page and "¥2,998" in page  # subtotal, tax, total
+    assert "2,628.00" not in page and "2,998.00" not in page

@@ -70,7 +70,7 @@ def test_page_lists_shows_local_times_and_empty_states(users, client):
         page = client.get("/my-day/")
         nav = client.get("/my-day/nav/")
     assert b"&lt;script&gt;x&lt;/script&gt; overdue" in page.content and b"<script>x</script>" not in page.content
-    assert b"Thu 26 Nov 21:00" in page.content  # 20:00 UTC shown in Berlin time
+    assert "Nov 26, 2026, 9:00\u202fPM".encode() in page.content  # 20:00 UTC shown in Berlin time
     assert b"Nothing else due today." in page.content and b"Nothing planned for the coming week." in page.content
     assert nav.content.count(b'title="Overdue tasks">1<') == 1
 

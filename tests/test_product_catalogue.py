@@ -111,4 +111,4 @@ def test_the_line_editor_offers_the_products_the_catalogue_shows(role, users, ca
         for q in ("cloud", "onboarding")
         for r in c.get(f"/autocomplete/?type=products&q={q}&currency=EUR").json()["results"]
     }
-    assert offered == {"Cloud seat": "220.00 EUR", "Onboarding day": "1,500.00 EUR"}
+    assert offered == {"Cloud seat": "€220.00", "Onboarding day": "€1,500.00"}

@@ -334,7 +334,7 @@ def test_deal_amounts_show_in_their_currencys_decimals_on_pages(users):
         page = client.get(f"/deals/{params}").content.decode()
         assert "98,000" in page and "98000.00" not in page and "1,234.50" in page, params
     detail = client.get(f"/deals/{yen.pk}/").content.decode()
-    assert "98,000" in detail  # (the history still shows the stored value)
+    assert "¥98,000" in detail and "98000" not in detail  # the field and its history
     assert "1,234.50" in client.get(f"/deals/{euro.pk}/").content.decode()
 
 
@@ -401,7 +401,7 @@ def test_create_a_quote_from_the_pages_and_walk_it_to_accepted(users, deal):
     assert quote.valid_until - quote.created_at.date() == dt.timedelta(days=14)
     page = client.get(f"/quotes/{quote.pk}/").content.decode()
     assert quote.number in page and "Draft" in page and "Mark as sent" in page and "Save lines" in page
-    assert "1,187.49 EUR" in page
+    assert "€1,187.49" in page
     # draft lines are editable from the quote page
     response = client.post(
         f"/quotes/{quote.pk}/lines/",

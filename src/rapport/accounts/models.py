@@ -10,6 +10,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
+from rapport.core import formatting
+
 ACTIONS = ("view", "add", "change", "delete", "export", "import")
 SCOPES = (("own", "Own records"), ("team", "Own team's records"), ("all", "All records"))
 SCOPE_RANK = {"own": 1, "team": 2, "all": 3}
@@ -60,6 +62,8 @@ class User(AbstractUser):
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # How numbers, money and dates read for this user (core.formatting); new users get RAPPORT_LOCALE.
+    locale = models.CharField(max_length=10, choices=formatting.LOCALES, default=formatting.default_locale)
 
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 

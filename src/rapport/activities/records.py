@@ -34,6 +34,7 @@ activities = register(
     RecordType(
         key="activities",
         model=Activity,
+        search_markdown=True,
         label="Activity",
         label_plural="Activities",
         icon="check",

@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
-from rapport.core import customfields, registry
+from rapport.core import customfields, formatting, registry
 from rapport.core.inputs import is_id
 from rapport.core.models import Event, Record
 from rapport.web import display
@@ -77,7 +77,7 @@ class Item:
     @property
     def event_label(self) -> str:
         kind = self.event.kind if self.event else ""
-        return {"updated": "changed"}.get(kind, kind.replace("_", " "))
+        return formatting.event_verb(kind)
 
     @property
     def kind(self) -> str:
@@ -214,4 +214,5 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
                     item.stage = {"before": row["before"], "after": row["after"]}
                 changes = {k: v for k, v in changes.items() if k != "stage"}
             # A creation's full field list is in the History panel; the timeline says what changed.
-            item.changes = renderer.rows(changes) if e.kind == "updated" else []
+            own = e.type_key == type_key and e.record_id == record.pk
+            item.changes = renderer.rows(changes, record if own else None) if e.kind == "updated" else []

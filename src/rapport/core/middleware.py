@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from . import formatting
 from .services import request_context
 
 CSP = "; ".join(
@@ -65,7 +66,8 @@ class RequestContextMiddleware:
 
 
 class UserTimezoneMiddleware:
-    """Show times in the signed-in user's time zone (everything is stored in UTC)."""
+    """Show times in the signed-in user's time zone (everything is stored in UTC), and numbers, money and
+    dates in their locale (``core.formatting``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -81,7 +83,11 @@ class UserTimezoneMiddleware:
             timezone.activate(ZoneInfo(name)) if name else timezone.deactivate()
         except (ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
+        token = formatting.activate(
+            getattr(user, "locale", None) if user is not None and user.is_authenticated else None
+        )
         try:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+            formatting.deactivate(token)

@@ -60,6 +60,29 @@ class AttachedSearch:
     documents: Callable[[list[int]], list[tuple[int, int, str, str, str]]]
 
 
+@dataclass(frozen=True)
+class RowPart:
+    """One position of a child row in a record's snapshot (``Record.related_snapshot``)."""
+
+    name: str
+    kind: str = "text"  # text, number, percent, money (in the record's currency), choice, record
+    choices: tuple[tuple[str, str], ...] = ()
+    link_type: str = ""  # for kind == "record"
+
+
+@dataclass(frozen=True)
+class ChildRows:
+    """How the rows of a child list read in history and timelines: ``wording`` with ``{part}``
+    placeholders (``{quantity} × {name} at {unit_price}``), each of ``extras`` appended when its part is
+    not zero or empty (``(", {discount} off", "discount")``). A snapshot holding a mapping of currency →
+    amount (a product's prices) has ``prices=True`` and no parts."""
+
+    parts: tuple[RowPart, ...] = ()
+    wording: str = ""
+    extras: tuple[tuple[str, str], ...] = ()
+    prices: bool = False
+
+
 @dataclass
 class RecordType:
     key: str  # URL and API name, plural: "people"
@@ -97,6 +120,10 @@ class RecordType:
     # The read schema of what the model's ``api_extra()`` adds (child rows...): returns
     # {name: DRF serializer field}; the API schema of the type is derived from it and the model.
     api_fields: Callable[[], dict[str, Any]] | None = None
+    # How the child lists of the snapshot read in history ({"line_items": ChildRows(...)}); a list
+    # without one reads as its values joined by commas.
+    child_rows: dict[str, ChildRows] = field(default_factory=dict)
+    search_markdown: bool = False  # the search document's body is Markdown: snippets show it as plain text
 
     @property
     def columns_by_key(self) -> dict[str, Column]:

@@ -22,6 +22,7 @@ from .models import Record, SearchEntry
 from .visibility import scope_q
 
 MAX_QUERY = 200
+BODY_CHARS = 2000
 WORD_RE = re.compile(r"[\w]+", re.UNICODE)
 
 
@@ -32,6 +33,7 @@ class Hit:
     title: str
     detail: str
     rank: float
+    body: str = ""  # the indexed body words (up to BODY_CHARS), for snippets
 
 
 def searchable_keys(type_key: str) -> list[str]:
@@ -267,7 +269,15 @@ def _fts_quote(token: str) -> str:
 
 def _rows_to_hits(rows: list[tuple[Any, ...]]) -> list[Hit]:
     return [
-        Hit(type_key=r[0], record_id=r[1], title=r[2], detail=(r[3] or "")[:120], rank=float(r[4] or 0)) for r in rows
+        Hit(
+            type_key=r[0],
+            record_id=r[1],
+            title=r[2],
+            detail=(r[3] or "")[:120],
+            rank=float(r[4] or 0),
+            body=(r[3] or "")[:BODY_CHARS],
+        )
+        for r in rows
     ]
 
 

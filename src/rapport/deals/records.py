@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
-from rapport.core.registry import AttachedSearch, Column, Filter, RecordType, register
+from rapport.core.registry import AttachedSearch, ChildRows, Column, Filter, RecordType, RowPart, register
 
-from .models import DEAL_STATUSES, FORECAST_CATEGORIES, Deal
+from .models import CONTACT_ROLES, DEAL_STATUSES, FORECAST_CATEGORIES, Deal
 
 
 def _deal_serializer() -> type:
@@ -144,5 +144,28 @@ deals = register(
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),
         api_fields=_deal_api_fields,
+        child_rows={
+            # [person id, role] → "Ann Lee (Decision maker)"
+            "contacts": ChildRows(
+                parts=(
+                    RowPart("person", "record", link_type="people"),
+                    RowPart("role", "choice", choices=tuple(CONTACT_ROLES)),
+                ),
+                wording="{person} ({role})",
+            ),
+            # quotes.models.line_snapshot → "2 × Premium support (annual) at €9,000.00, 10% off, tax 20%"
+            "line_items": ChildRows(
+                parts=(
+                    RowPart("product", "record", link_type="products"),
+                    RowPart("name"),
+                    RowPart("quantity", "number"),
+                    RowPart("unit_price", "money"),
+                    RowPart("discount", "percent"),
+                    RowPart("tax", "percent"),
+                ),
+                wording="{quantity} × {name} at {unit_price}",
+                extras=((", {discount} off", "discount"), (", tax {tax}", "tax")),
+            ),
+        },
     )
 )

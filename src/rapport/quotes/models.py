@@ -184,11 +184,12 @@ class LineItem(PricedLine):
 
     @property
     def net(self) -> Decimal:
-        return self.price().net
+        """Rounded to the minor unit of the deal's currency (whole yen for JPY)."""
+        return self.price(self.deal.currency).net
 
     @property
     def tax(self) -> Decimal:
-        return self.price().tax
+        return self.price(self.deal.currency).tax
 
 
 class QuoteCounter(models.Model):

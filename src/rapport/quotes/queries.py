@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 
-from rapport.core.money import format_amount
+from rapport.core import formatting
+from rapport.core.money import quantum
 from rapport.deals.models import Deal
 
 from .models import Product, Quote
@@ -14,8 +16,14 @@ from .models import Product, Quote
 
 def _price_note(unit_price: Any, currency: str) -> str:
     if unit_price is not None:
-        return f"{format_amount(unit_price, currency)} {currency}"
+        return formatting.money(unit_price, currency)
     return f"no {currency} price" if currency else ""
+
+
+def _in_units(value: Decimal, currency: str) -> str:
+    """A stored price with the currency's own decimals when it fits them (1234 for JPY, 9000.00 for EUR)."""
+    fitted = value.quantize(quantum(currency))
+    return str(fitted if fitted == value else value)
 
 
 def product_picker_data(user: Any, ids: list[int], params: Any) -> dict[int, dict[str, str]]:
@@ -27,7 +35,7 @@ def product_picker_data(user: Any, ids: list[int], params: Any) -> dict[int, dic
         unit_price = p.price_in(currency) if currency else None
         out[p.pk] = {
             "name": p.name,
-            "price": "" if unit_price is None else str(unit_price),
+            "price": "" if unit_price is None else _in_units(unit_price, currency),
             "tax": "" if p.tax_rate is None else str(p.tax_rate),
             "note": _price_note(unit_price, currency),
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rapport.contacts.records import COMMON_COLUMNS, COMMON_FILTERS
-from rapport.core.registry import Column, Filter, RecordType, register
+from rapport.core.registry import ChildRows, Column, Filter, RecordType, register
 
 from .models import Product
 
@@ -62,5 +62,6 @@ products = register(
         prefetch_related=("prices",),
         api_fields=_product_api_fields,
         picker_data=_product_picker_data,
+        child_rows={"prices": ChildRows(prices=True)},  # {currency: amount} → "€220.00, $240.00"
     )
 )

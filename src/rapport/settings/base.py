@@ -171,6 +171,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "rapport.web.context.navigation",
             ],
+            "builtins": ["rapport.web.templatetags.fmt"],
         },
     }
 ]
@@ -254,6 +255,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- Locale ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("RAPPORT_TIME_ZONE", "UTC")
+# How numbers, money and dates read for users who have not picked a locale (one of core.formatting.LOCALES).
+RAPPORT_LOCALE = env_str("RAPPORT_LOCALE", "en-US")
 USE_I18N = True
 USE_TZ = True
 PHONE_DEFAULT_REGION = env_str("RAPPORT_PHONE_REGION", "US")

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from rapport.core import registry
+from rapport.core import formatting, registry
 from rapport.core.inputs import is_id
 from rapport.core.models import CustomField, Record
-from rapport.core.money import format_amount
 from rapport.core.normalize import format_phone
-from rapport.core.registry import RecordType
+from rapport.core.registry import ChildRows, RecordType, RowPart
 from rapport.core.visibility import link_label
 
 
@@ -32,6 +30,7 @@ class Shown:
     url: str = ""
     kind: str = "text"
     items: list[str] | None = None  # tags and multi-choice values, shown as badges
+    lines: list[str] | None = None  # child rows (line items, contacts), one per line
 
     def __str__(self) -> str:
         return self.text
@@ -109,14 +108,8 @@ def _is_id(value: Any) -> bool:
 
 
 def local_datetime(value: Any) -> str:
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is None:
-            return value
-        value = parsed
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    """A moment in the viewer's time zone and locale (``May 26, 2027, 2:30 PM``)."""
+    return formatting.datetime(value)
 
 
 # --- list cells -------------------------------------------------------------------------------
@@ -126,8 +119,14 @@ def cell(col: Any, value: Any, names: Names | None = None, row: Any = None) -> S
     if value in (None, "", []):
         return EMPTY
     kind = col.kind
-    if kind == "money" and col.currency and row is not None and row.get(col.currency):
-        return Shown(format_amount(value, row.get(col.currency)), kind="money")
+    if isinstance(value, bool):
+        return Shown(formatting.yes_no(value), kind="choice")
+    if kind == "money":
+        return Shown(formatting.money(value, row.get(col.currency) if col.currency and row else None), kind="money")
+    if kind == "number":
+        return Shown(formatting.number(value), kind="number")
+    if kind == "percent":
+        return Shown(formatting.percent(value), kind="percent")
     if kind in ("user", "record", "fk"):
         if value.get("name") is None:  # a record the viewer may not see: its id only
             return Shown(f"#{value.get('id')}", kind=kind)
@@ -144,8 +143,10 @@ def cell(col: Any, value: Any, names: Names | None = None, row: Any = None) -> S
         return Shown(value, url=value if str(value).startswith(("http://", "https://")) else "", kind="url")
     if kind == "tags":
         return Shown(", ".join(value), items=list(value), kind="tags")
-    if kind in ("datetime", "date"):
-        return Shown(local_datetime(value) if kind == "datetime" else str(value), kind=kind)
+    if kind == "datetime":
+        return Shown(formatting.datetime(value), kind=kind)
+    if kind == "date":
+        return Shown(formatting.date(value), kind=kind)
     return Shown(str(value))
 
 
@@ -154,17 +155,21 @@ def custom_shown(d: CustomField, value: Any, names: Names) -> Shown:
         return EMPTY
     t = d.field_type
     if t == "boolean":
-        return Shown("Yes" if value else "No")
+        return Shown(formatting.yes_no(value))
     if t == "multi_choice":
         return Shown(", ".join(value), items=list(value), kind="tags")
     if t == "money" and isinstance(value, dict):
-        return Shown(f"{value.get('amount')} {value.get('currency')}", kind="money")
+        return Shown(formatting.money(value.get("amount"), value.get("currency")), kind="money")
+    if t == "number":
+        return Shown(formatting.number(value), kind="number")
+    if t == "date":
+        return Shown(formatting.date(value), kind="date")
     if t == "user":
         return names.user_shown(value)
     if t == "reference":
         return names.record_shown(d.reference_type, value)
     if t == "datetime":
-        return Shown(local_datetime(value))
+        return Shown(formatting.datetime(value), kind="datetime")
     if t == "phone":
         return Shown(format_phone(str(value)), kind="phone")
     if t == "email":
@@ -211,18 +216,60 @@ def model_value(rtype: RecordType, record: Record, name: str, user: Any) -> Show
     if col is not None:
         currency = rtype.columns_by_key.get(col.currency) if col.currency else None
         return cell(col, value, row={col.currency: getattr(record, currency.path)} if currency else None)
+    return typed(mf, value)
+
+
+def typed(mf: Any, value: Any) -> Shown:
+    """A model field's value by its type, for fields no column describes."""
+    if isinstance(value, bool) or isinstance(mf, models.BooleanField):
+        return Shown(formatting.yes_no(value))
+    if isinstance(mf, models.DateTimeField):
+        return Shown(formatting.datetime(value), kind="datetime")
+    if isinstance(mf, models.DateField):
+        return Shown(formatting.date(value), kind="date")
+    if isinstance(mf, models.DecimalField | models.IntegerField | models.FloatField) and not isinstance(
+        mf, models.AutoField | models.BigAutoField
+    ):
+        return Shown(formatting.number(value), kind="number")
     return Shown(str(value), kind="long" if isinstance(mf, models.TextField) else "text")
 
 
 # --- history ----------------------------------------------------------------------------------
+def _shown_parts(spec: ChildRows) -> set[str]:
+    """The parts a child row's wording shows (a line item's product id is kept, not shown)."""
+    text = spec.wording + "".join(w for w, _ in spec.extras)
+    return {p.name for p in spec.parts if "{" + p.name + "}" in text}
+
+
+def child_lines(rtype: RecordType, name: str, record: Record, user: Any) -> list[str] | None:
+    """A record's child rows of ``name`` in words for its detail page (line items as "2 × Premium
+    support at €9,000.00"), or None when the type declares no wording for them or the wording names
+    linked records (the page shows those as links)."""
+    spec = rtype.child_rows.get(name)
+    if spec is None or any(p.kind == "record" for p in spec.parts if p.name in _shown_parts(spec)):
+        return None
+    snapshot = record.related_snapshot().get(name)
+    renderer = HistoryRenderer(rtype, [], Names(user))
+    currency = getattr(record, renderer.currency_path, None) if renderer.currency_path else None
+    if spec.prices and isinstance(snapshot, dict):
+        return [formatting.money(amount, code) for code, amount in snapshot.items()]
+    return [renderer.child_row(spec, row, currency) for row in snapshot or []]
+
+
 class HistoryRenderer:
-    """Per-field before → after of events, with ids shown as names (resolved in batch)."""
+    """Per-field before → after of events, with ids shown as names (resolved in batch), values in the
+    viewer's locale (money in the record's currency, percentages, dates) and child lists row by row
+    (``RecordType.child_rows``: "2 × Premium support at €9,000.00", "Ann Lee (Decision maker)")."""
 
     def __init__(self, rtype: RecordType, custom_defs: list[CustomField], names: Names):
         self.rtype = rtype
         self.model = rtype.model
         self.custom = {d.key: d for d in custom_defs}
         self.names = names
+        self.columns = {c.path: c for c in rtype.columns}
+        money = next((c for c in rtype.columns if c.kind == "money" and c.currency), None)
+        currency_col = rtype.columns_by_key.get(money.currency) if money is not None else None
+        self.currency_path = currency_col.path if currency_col is not None else ""
 
     def _field(self, name: str) -> models.Field | None:
         try:
@@ -248,6 +295,15 @@ class HistoryRenderer:
                         if key in self.custom:
                             want_custom(self.custom[key], value, self.names)
                 continue
+            spec = self.rtype.child_rows.get(name)
+            if spec is not None:
+                shown = _shown_parts(spec)
+                for side in pair:
+                    for row in side if isinstance(side, list) else []:
+                        for part, value in zip(spec.parts, row if isinstance(row, list) else [], strict=False):
+                            if part.kind == "record" and part.name in shown:
+                                self.names.want_record(part.link_type, value)
+                continue
             target = self._link_target(self._field(name))
             for value in pair:
                 if target == "user":
@@ -261,11 +317,53 @@ class HistoryRenderer:
         mf = self._field(name)
         if mf is not None:
             return str(mf.verbose_name).capitalize()
-        return name.replace("_", " ").capitalize()
+        col = self.columns.get(name)
+        if col is not None:
+            return col.label
+        return formatting.humanize_key(name)
 
-    def shown(self, name: str, value: Any) -> Shown:
+    def _part(self, part: RowPart, value: Any, currency: str | None) -> str:
+        if value in (None, ""):
+            return ""
+        if part.kind == "record":
+            return self.names.record_shown(part.link_type, value).text
+        if part.kind == "choice":
+            return str(dict(part.choices).get(value, formatting.humanize_key(str(value))))
+        if part.kind == "number":
+            return formatting.number(value)
+        if part.kind == "percent":
+            return formatting.percent(value)
+        if part.kind == "money":
+            return formatting.money(value, currency)
+        return str(value)
+
+    def child_row(self, spec: ChildRows, row: Any, currency: str | None) -> str:
+        """One child row in words: ``2 × Premium support (annual) at €9,000.00, tax 20%``."""
+        if not isinstance(row, list | tuple):
+            return str(row)
+        raw = {p.name: v for p, v in zip(spec.parts, row, strict=False)}
+        values = {p.name: self._part(p, raw.get(p.name), currency) for p in spec.parts}
+        text = spec.wording.format_map(values)
+        for wording, part in spec.extras:
+            value = raw.get(part)
+            try:
+                blank = value in (None, "") or Decimal(str(value)) == 0
+            except (InvalidOperation, ValueError):
+                blank = False
+            if not blank:
+                text += wording.format_map(values)
+        return text
+
+    def shown(self, name: str, value: Any, currency: str | None = None) -> Shown:
         if value in (None, "", [], {}):
             return Shown("—", kind="empty")
+        spec = self.rtype.child_rows.get(name)
+        if spec is not None and spec.prices and isinstance(value, dict):
+            lines = [formatting.money(amount, code) for code, amount in value.items()]
+            return Shown(", ".join(lines), lines=lines)
+        if spec is not None and isinstance(value, list):
+            lines = [self.child_row(spec, row, currency) for row in value]
+            return Shown("; ".join(lines), lines=lines)
         mf = self._field(name)
         target = self._link_target(mf)
         if target == "user":
@@ -275,19 +373,34 @@ class HistoryRenderer:
         if target:
             return self.names.record_shown(target, value)
         if isinstance(value, bool):
-            return Shown("Yes" if value else "No")
+            return Shown(formatting.yes_no(value))
         if isinstance(value, list):
             if name == "phones":
                 return Shown(", ".join(format_phone(str(v)) for v in value))
             return Shown(", ".join(str(v) for v in value))
         if mf is not None and mf.choices:
-            return Shown(str(dict(mf.flatchoices).get(value, value)))
+            return Shown(str(dict(mf.flatchoices).get(value, formatting.humanize_key(str(value)))))
         if name == "phone":
             return Shown(format_phone(str(value)))
+        col = self.columns.get(name)
+        if col is not None and col.kind in ("money", "percent", "number", "date", "datetime"):
+            return cell(col, value, row={col.currency: currency} if col.kind == "money" else None)
+        if mf is not None:
+            return typed(mf, value)
         return Shown(str(value))
 
-    def rows(self, changes: dict[str, Any]) -> list[dict[str, Any]]:
+    def rows(self, changes: dict[str, Any], record: Any = None) -> list[dict[str, Any]]:
+        """Before → after per changed field; ``record`` (as it is now) gives money its currency when the
+        change itself does not say."""
         out = []
+        currencies: list[str | None] = [None, None]
+        if self.currency_path:
+            pair = changes.get(self.currency_path)
+            if isinstance(pair, list) and len(pair) == 2:
+                currencies = [pair[0] or pair[1], pair[1] or pair[0]]
+            elif record is not None:
+                now = getattr(record, self.currency_path, None)
+                currencies = [now, now]
         for name, pair in changes.items():
             if not isinstance(pair, list) or len(pair) != 2:
                 continue
@@ -316,7 +429,11 @@ class HistoryRenderer:
                     )
                 continue
             out.append(
-                {"label": self.label(name), "before": self.shown(name, before), "after": self.shown(name, after)}
+                {
+                    "label": self.label(name),
+                    "before": self.shown(name, before, currencies[0]),
+                    "after": self.shown(name, after, currencies[1]),
+                }
             )
         for row in out:
             for side in ("before", "after"):

@@ -66,7 +66,7 @@ def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: li
             "event": e,
             "actor": e.actor.display_name if e.actor else "System",
             "when": display.local_datetime(e.occurred_at),
-            "changes": renderer.rows(e.changes or {}),
+            "changes": renderer.rows(e.changes or {}, record),
         }
         for e in events
     ]
@@ -102,7 +102,11 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
         if f.read_only or name in ("custom", "tags", "notes", "owner"):
             continue
         label = str(f.label or name)
-        if isinstance(f, serializers.ListSerializer):
+        lines = display.child_lines(rtype, name, record, user) if isinstance(f, serializers.ListSerializer) else None
+        if lines is not None:
+            items = [{"text": text, "url": "", "primary": False, "extra": ""} for text in lines]
+            out.append({"name": name, "label": label, "list": items, "value": None})
+        elif isinstance(f, serializers.ListSerializer):
             items = []
             for obj in record.related_items(name):
                 if hasattr(obj, "email"):

@@ -17,7 +17,7 @@ from rapport.core import registry, search, services
 from rapport.core.errors import PermissionDenied, RecordError
 from rapport.core.listing import QueryError, decode_cursor, encode_cursor
 
-from . import display
+from . import display, snippets
 from .common import error_page, page, query_string, signed_in
 
 RECENT = 10
@@ -61,21 +61,28 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @page
 def search_page(request: HttpRequest) -> HttpResponse:
+    """Global search: the full page, and (``live=1``) the results panel under the search box — hits
+    grouped by record type in rank order of each type's best hit, titles and a snippet of each with
+    the matched words marked (escaped part by part), Markdown bodies as plain text."""
     user = signed_in(request)
     query = request.GET.get("q", "").strip()
     live = request.GET.get("live") == "1"
     hits = search.search(user, query, limit=LIVE_LIMIT if live else SEARCH_LIMIT) if query else []
-    results = []
+    words = snippets.terms(query)
+    results: list[dict[str, Any]] = []
     labels: dict[str, tuple[str, str] | None] = {}
     for hit in hits:
         found = labels.setdefault(hit.type_key, search.type_labels(hit.type_key))  # a type, or a quote
         if found is None:
             continue
+        rtype = registry.find(hit.type_key)
+        body = snippets.plain_text(hit.body) if rtype is not None and rtype.search_markdown else hit.body
         results.append(
             {
                 "url": f"/{hit.type_key}/{hit.record_id}/",
                 "title": hit.title or f"#{hit.record_id}",
-                "detail": hit.detail,
+                "title_parts": snippets.mark(hit.title or f"#{hit.record_id}", words),
+                "snippet": snippets.snippet(body, words),
                 "type_label": found[0],
                 "type_key": hit.type_key,
             }
@@ -83,7 +90,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     groups: dict[str, dict[str, Any]] = {}
     for r in results:
         plural = (labels[r["type_key"]] or ("", ""))[1]
-        groups.setdefault(r["type_key"], {"label": plural, "items": []})["items"].append(r)
+        groups.setdefault(r["type_key"], {"key": r["type_key"], "label": plural, "items": []})["items"].append(r)
     context = {"query": query, "results": results, "groups": list(groups.values())}
     if live:
         return render(request, "web/_search_live.html", context)

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from rapport.accounts.models import User
 from rapport.api.errors import flatten
+from rapport.core import formatting
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, object_page, page, settings_required
 
@@ -25,8 +26,11 @@ from ..money import base_currency
 from ..serializers import ExchangeRateSerializer, QuotaSerializer
 
 
-def amount_text(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+def amount_text(value: Decimal | None, currency: str | None = None) -> str:
+    """In the viewer's locale: with the currency's symbol when given (``€1,234.50``)."""
+    if value is None:
+        return ""
+    return formatting.money(value, currency) if currency else formatting.number(value, 2)
 
 
 # --- forecast ------------------------------------------------------------------------------------
@@ -44,10 +48,15 @@ def forecast_page(request: HttpRequest) -> HttpResponse:
         return {
             "name": row.name,
             "cells": [
-                {"figure": f, "text": amount_text(row.figures[f]), "count": row.counts[f], "url": links[f]}
+                {
+                    "figure": f,
+                    "text": amount_text(row.figures[f], result.base_currency),
+                    "count": row.counts[f],
+                    "url": links[f],
+                }
                 for f in forecast.FIGURES
             ],
-            "quota": amount_text(row.quota),
+            "quota": amount_text(row.quota, result.base_currency),
             "attainment": row.attainment,
             "unconverted": row.unconverted,
         }

@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError as InvalidInput
 
-from rapport.core import registry, services, visibility
+from rapport.core import formatting, registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.inputs import is_id
+from rapport.core.money import minor_units, quantum
 from rapport.deals.models import Deal
 from rapport.web import display
 from rapport.web.common import error_page, page
@@ -42,6 +43,35 @@ def _quote(user: Any, pk: int) -> Quote:
     if quote is None:
         raise Http404("No such quote.")
     return quote
+
+
+def _in_units(value: Decimal | None, currency: str) -> Decimal | None:
+    """A stored price (two decimal places in the column) with the currency's own decimals: 1234 for
+    JPY, 9000.00 for EUR; a value that does not fit them is left as it is, for the validator to name."""
+    if value is None:
+        return None
+    try:
+        fitted = value.quantize(quantum(currency))
+    except InvalidOperation:
+        return value
+    return fitted if fitted == value else value
+
+
+def _fit(row: dict[str, Any], currency: str) -> dict[str, Any]:
+    """An editor row in ``currency``: its unit price with the currency's decimals, its net rounded to them."""
+    number = _decimal(row["unit_price"])
+    if number is not None and number.is_finite():
+        row["unit_price"] = f"{_in_units(number, currency):f}"
+    quantity, unit_price = _decimal(row["quantity"]), _decimal(row["unit_price"])
+    if quantity is not None and unit_price is not None and quantity.is_finite() and unit_price.is_finite():
+        try:
+            row["net"] = price(
+                {"quantity": quantity, "unit_price": unit_price, "discount_percent": _decimal(row["discount_percent"])},
+                currency,
+            ).net
+        except InvalidOperation:
+            row["net"] = None
+    return row
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -139,7 +169,7 @@ def _row_errors(errors: Any, key: str, rows: list[dict[str, Any]]) -> tuple[list
     return out, general
 
 
-def _totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+def _totals(rows: list[dict[str, Any]], currency: str | None = None) -> dict[str, Decimal]:
     """The editor's running totals, over the rows complete enough to price."""
     items = [
         {
@@ -150,7 +180,7 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
         }
         for r in rows
     ]
-    totals = price_all(i for i in items if i["quantity"] is not None and i["unit_price"] is not None)
+    totals = price_all((i for i in items if i["quantity"] is not None and i["unit_price"] is not None), currency)
     return {"subtotal": totals.net, "tax": totals.tax, "total": totals.total}
 
 
@@ -165,6 +195,7 @@ def _editor(
     errors: list[str] | None = None,
     notice: str = "",
 ) -> dict[str, Any]:
+    rows = [_fit(row, currency) for row in rows]
     if can_edit:  # each line's product by name in its picker (#id to whoever may not see it)
         names = display.Names(request.user)
         for row in rows:
@@ -180,7 +211,9 @@ def _editor(
         "can_edit": can_edit,
         "errors": errors or [],
         "notice": notice,
-        "totals": _totals(rows),
+        "totals": _totals(rows, currency),
+        "places": minor_units(currency),
+        "locale": formatting.current_locale(),
     }
 
 

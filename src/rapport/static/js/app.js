@@ -9,25 +9,76 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
   }
 
-  // "/" focuses the global search box; Escape leaves it.
-  document.addEventListener("keydown", function (event) {
+  // Global search: "/" focuses the box; the results panel under it is a listbox the box controls
+  // (ARIA combobox): ↑ ↓ move through the hits (focus stays in the box, aria-activedescendant
+  // follows), Enter opens the chosen hit (or the search page when none is chosen), Esc closes the
+  // panel and a second Esc leaves the box. Clicking elsewhere closes it.
+  function searchParts() {
     var box = document.getElementById("global-search");
-    if (!box) return;
+    return { box: box, live: document.getElementById("search-live") };
+  }
+  function searchHits(live) {
+    return live ? Array.prototype.slice.call(live.querySelectorAll("[role=option]")) : [];
+  }
+  function closeSearch(p) {
+    if (p.live) p.live.innerHTML = "";
+    if (p.box) {
+      p.box.setAttribute("aria-expanded", "false");
+      p.box.removeAttribute("aria-activedescendant");
+    }
+  }
+  function chooseHit(p, hit) {
+    searchHits(p.live).forEach(function (h) {
+      h.setAttribute("aria-selected", h === hit ? "true" : "false");
+      h.classList.toggle("is-active", h === hit);
+    });
+    if (hit) {
+      p.box.setAttribute("aria-activedescendant", hit.id);
+      hit.scrollIntoView({ block: "nearest" });
+    } else {
+      p.box.removeAttribute("aria-activedescendant");
+    }
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var p = searchParts();
+    if (!p.live || event.target !== p.live) return;
+    var open = p.live.children.length > 0;
+    p.box.setAttribute("aria-expanded", open ? "true" : "false");
+    p.box.removeAttribute("aria-activedescendant");
+  });
+  document.addEventListener("keydown", function (event) {
+    var p = searchParts();
+    if (!p.box) return;
     if (event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !isTyping(event.target)) {
       event.preventDefault();
-      box.focus();
-      box.select();
-    } else if (event.key === "Escape" && event.target === box) {
-      var live = document.getElementById("search-live");
-      if (live) live.innerHTML = "";
-      box.blur();
+      p.box.focus();
+      p.box.select();
+      return;
+    }
+    if (event.target !== p.box) return;
+    var hits = searchHits(p.live);
+    var current = hits.indexOf(document.getElementById(p.box.getAttribute("aria-activedescendant") || ""));
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!hits.length) return;
+      event.preventDefault();
+      var next = event.key === "ArrowDown" ? current + 1 : current - 1;
+      if (next >= hits.length) next = 0;
+      if (next < -1) next = hits.length - 1;
+      chooseHit(p, next >= 0 ? hits[next] : null);
+    } else if (event.key === "Enter" && current >= 0) {
+      event.preventDefault();
+      window.location.assign(hits[current].href);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      if (p.live && p.live.children.length) closeSearch(p);
+      else p.box.blur();
     }
   });
 
   // Close the live results when clicking elsewhere.
   document.addEventListener("click", function (event) {
-    var live = document.getElementById("search-live");
-    if (live && !event.target.closest(".global-search")) live.innerHTML = "";
+    var p = searchParts();
+    if (p.live && !event.target.closest(".global-search")) closeSearch(p);
   });
 
   // A select whose options depend on another one (a deal's stages on its pipeline): data-follows names

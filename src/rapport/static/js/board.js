@@ -39,9 +39,11 @@
     });
   }
 
-  function amount(value) {
+  // The base currency in the user's locale (the page's <html data-locale>), as the server writes it.
+  function amount(value, currency) {
     var rounded = Math.round(value * 100) / 100;
-    return (rounded === 0 ? 0 : rounded).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    var options = currency ? { style: "currency", currency: currency } : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    return new Intl.NumberFormat(document.documentElement.dataset.locale || "en-US", options).format(rounded === 0 ? 0 : rounded);
   }
 
   // Add a moved deal's own figures (the answer's "deltas", by stage) to the column heads, as the
@@ -62,9 +64,9 @@
       var count = figures.querySelector("[data-count]");
       if (count) count.textContent = n + " deal" + (n === 1 ? "" : "s");
       var totalEl = figures.querySelector("[data-total]");
-      if (totalEl) totalEl.textContent = amount(total) + " " + figures.dataset.base;
+      if (totalEl) totalEl.textContent = amount(total, figures.dataset.base);
       var weightedEl = figures.querySelector("[data-weighted]");
-      if (weightedEl) weightedEl.textContent = "weighted " + amount(weighted);
+      if (weightedEl) weightedEl.textContent = "weighted " + amount(weighted, figures.dataset.base);
       var badge = figures.querySelector("[data-without-rate]");
       if (withoutRate > 0) {
         if (!badge) {

@@ -13,7 +13,7 @@
     best_case: "#7c9be6",
     pipeline: "#c4cfe9"
   };
-  var money = new Intl.NumberFormat(undefined, { style: "currency", currency: data.currency, maximumFractionDigits: 0 });
+  var money = new Intl.NumberFormat(document.documentElement.dataset.locale || undefined, { style: "currency", currency: data.currency, maximumFractionDigits: 0 });
 
   var datasets = ["closed_won", "commit", "best_case", "pipeline"].map(function (key) {
     return {

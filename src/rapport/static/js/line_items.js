@@ -10,16 +10,26 @@
     return isNaN(n) ? null : n;
   }
 
-  function money(n) {
-    return n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  }
-
-  function round2(n) {
-    return Math.round((n + Number.EPSILON) * 100) / 100;
+  // The editor says its currency, how many decimals it has (ISO 4217: JPY none) and the user's locale.
+  function formats(form) {
+    var places = parseInt(form.dataset.places || "2", 10);
+    var locale = form.dataset.locale || "en-US";
+    var digits = { minimumFractionDigits: places, maximumFractionDigits: places };
+    var amount = new Intl.NumberFormat(locale, digits);
+    var money = form.dataset.currency
+      ? new Intl.NumberFormat(locale, Object.assign({ style: "currency", currency: form.dataset.currency }, digits))
+      : amount;
+    var scale = Math.pow(10, places);
+    return {
+      amount: function (n) { return amount.format(n); },
+      money: function (n) { return money.format(n); },
+      round: function (n) { return Math.round((n + Number.EPSILON) * scale) / scale; }
+    };
   }
 
   // Live net per row and totals: a preview only, the server recomputes with exact decimals on save.
   function recompute(form) {
+    var f = formats(form);
     var subtotal = 0, tax = 0;
     form.querySelectorAll("[data-line-row]").forEach(function (row) {
       var q = num(row.querySelector("[name=quantity]").value);
@@ -28,16 +38,14 @@
       var t = num(row.querySelector("[name=tax_percent]").value) || 0;
       var cell = row.querySelector("[data-line-net]");
       if (q === null || p === null) { if (cell) cell.textContent = ""; return; }
-      var net = round2(q * p * (100 - d) / 100);
+      var net = f.round(q * p * (100 - d) / 100);
       subtotal += net;
-      tax += round2(net * t / 100);
-      if (cell) cell.textContent = money(net);
+      tax += f.round(net * t / 100);
+      if (cell) cell.textContent = f.amount(net);
     });
     var set = function (key, value) {
       var el = form.querySelector("[data-total=" + key + "]");
-      if (!el) return;
-      var currency = el.textContent.replace(/^[\d.,\s-]+/, "").trim();
-      el.textContent = money(value) + (currency ? " " + currency : "");
+      if (el) el.textContent = f.money(value);
     };
     set("subtotal", subtotal);
     set("tax", tax);

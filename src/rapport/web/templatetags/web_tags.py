@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -33,12 +34,18 @@ def contains(values: Any, value: Any) -> bool:
 
 @register.filter
 def amount(value: Any, currency: str) -> str:
-    """``quote.total|amount:quote.currency``: grouped, with the currency's ISO 4217 decimals (none for JPY)."""
-    from rapport.core.money import format_amount
+    """``quote.total|amount:quote.currency``: grouped in the viewer's locale, with the currency's ISO 4217
+    decimals (none for JPY), without its symbol (a column headed by the currency)."""
+    from rapport.core import formatting
+    from rapport.core.money import minor_units, round_amount
 
     if value is None or value == "":
         return ""
-    return format_amount(value, currency)
+    try:
+        rounded = round_amount(Decimal(str(value)), currency)
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return formatting.number(rounded, minor_units(currency))
 
 
 @register.simple_tag(takes_context=True)
