@@ -27,6 +27,9 @@ def page_fixture(*, width: int = 1280, height: int = 900, accept_dialogs: bool =
     @pytest.fixture
     def browser_page() -> Iterator[Any]:
         sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+        # Assertions wait as long as actions do: on a loaded 2-core machine a fetch after a save can
+        # take more than expect()'s default 5 s.
+        sync_api.expect.set_options(timeout=10_000)
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=str(CHROMIUM),

@@ -219,15 +219,15 @@ def test_rates_page_pages_by_keyset_newest_first_with_a_currency_filter(users):
         {"currency": "GBP", "rate": Decimal("1.25"), "valid_from": dt.date(2025, 3, 15)}, actor=admin
     )
     client = client_for(admin)
-    days = lambda page: re.findall(r"<td>(\d{4}-\d\d-\d\d)", page)  # noqa: E731
+    days = lambda page: re.findall(r"<td>(\w{3} \d+, 2025)", page)  # noqa: E731  (the admin's locale: en-US)
     page1 = text(client.get("/settings/rates/?page_size=4"))
-    assert days(page1) == ["2025-05-01", "2025-04-01", "2025-03-15", "2025-03-01"]
+    assert days(page1) == ["May 1, 2025", "Apr 1, 2025", "Mar 15, 2025", "Mar 1, 2025"]
     assert page1.count(">In force<") == 2  # EUR from 1 May and GBP from 15 March
     page2 = text(client.get("/settings/rates/" + link(page1, "next")))
-    assert days(page2) == ["2025-02-01", "2025-01-01"] and link(page2, "next") == ""
+    assert days(page2) == ["Feb 1, 2025", "Jan 1, 2025"] and link(page2, "next") == ""
     assert days(text(client.get("/settings/rates/" + link(page2, "prev")))) == days(page1)
     page = text(client.get("/settings/rates/?currency=GBP"))
-    assert days(page) == ["2025-03-15"] and 'rel="next"' not in page
+    assert days(page) == ["Mar 15, 2025"] and 'rel="next"' not in page
     assert client.get("/settings/rates/?currency=XXX").status_code == 400
     assert client.get("/settings/rates/?cursor=nope").status_code == 400
 
@@ -248,12 +248,12 @@ def test_quotas_page_pages_by_keyset_past_the_old_cap(users, django_assert_num_q
     client.get("/settings/quotas/")
     with django_assert_num_queries(6):  # session, user, role, the page's keys, its rows, users for the form
         page1 = text(client.get("/settings/quotas/?page_size=3"))
-    starts = lambda page: re.findall(r"<td>(2026-\d\d-01)</td>", page)  # noqa: E731
-    assert starts(page1) == ["2026-07-01", "2026-06-01", "2026-05-01"]
+    starts = lambda page: re.findall(r"<td>(\w{3} 1, 2026)</td>", page)  # noqa: E731  (en-US)
+    assert starts(page1) == ["Jul 1, 2026", "Jun 1, 2026", "May 1, 2026"]
     page2 = text(client.get("/settings/quotas/" + link(page1, "next")))
-    assert starts(page2) == ["2026-04-01", "2026-03-01", "2026-02-01"]
+    assert starts(page2) == ["Apr 1, 2026", "Mar 1, 2026", "Feb 1, 2026"]
     page3 = text(client.get("/settings/quotas/" + link(page2, "next")))
-    assert starts(page3) == ["2026-01-01"] and link(page3, "next") == ""
+    assert starts(page3) == ["Jan 1, 2026"] and link(page3, "next") == ""
     assert starts(text(client.get("/settings/quotas/" + link(page3, "prev")))) == starts(page2)
 
 

@@ -17,6 +17,9 @@ from rapport.core.demo import DemoContext, clock, local_today, working_moment, w
 from . import pipelines
 from .models import Deal, LostReason, Pipeline
 
+# What a new installation starts with (sales/0002_default_pipeline).
+DEFAULT_LOST_REASONS = ["Price", "Chose a competitor", "No budget", "No decision", "Timing", "Missing feature", "Other"]
+
 SEED = 42
 CURRENCY_WEIGHTS = (("USD", 60), ("EUR", 25), ("GBP", 15))
 DEAL_KINDS = ("seats", "expansion", "platform", "pilot", "migration", "support plan", "analytics rollout")
@@ -79,6 +82,8 @@ class DealsDemo:
         Open deals: ROTTING_SHARE entered their stage longer ago than its rotting days allow."""
         rng, when = self.rng, self.when_rng
         reasons = list(LostReason.objects.filter(active=True))
+        if not reasons:  # an installation whose reasons were all removed (or a flushed test database)
+            reasons = [pipelines.add_lost_reason(name, actor=self.admin) for name in DEFAULT_LOST_REASONS]
         stages = {
             p.pk: [s for s in p.stages.filter(kind="open", archived=False).order_by("position")]
             for p in (new_business, renewals)

@@ -318,14 +318,18 @@
       say(saved.textContent, "success");
       closeLog();
       if (!card) return;
-      fetch("/deals/" + card.dataset.deal + "/card/" + params, {
+      var dealId = card.dataset.deal;
+      fetch("/deals/" + dealId + "/card/" + params, {
         credentials: "same-origin", headers: { "Accept": "text/html" },
       }).then(function (response) {
         return response.ok ? response.text() : null;
       }).then(function (html) {
+        // The card as it is on the page now: an earlier refresh may have replaced the element the
+        // dialog was opened from while this save was under way.
+        var live = document.querySelector('.deal-card[data-deal="' + dealId + '"]');
         var fresh = html ? fromHTML(html) : null;
-        if (fresh && document.body.contains(card)) {
-          card.replaceWith(fresh);
+        if (fresh && live) {
+          live.replaceWith(fresh);
           fresh.focus();
         }
       });
