@@ -15,6 +15,9 @@ urlpatterns = [
     path("", include("rapport.activities.urls")),
     path("", include("rapport.activities.calendar_urls")),
     path("", include("rapport.activities.my_urls")),
+    path("", include("rapport.imports.urls")),
+    path("", include("rapport.duplicates.urls")),
+    path("", include("rapport.reports.urls")),
     path("", include("rapport.web.urls")),
 ]
 

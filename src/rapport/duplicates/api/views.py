@@ -1,0 +1,1 @@
+"""Duplicates endpoints under /api/v1/."""

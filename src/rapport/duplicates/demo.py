@@ -1,0 +1,1 @@
+"""Duplicates adds nothing to ``rapport demo``."""

@@ -1,0 +1,1 @@
+"""Duplicates registers no record type of its own (declarations only)."""

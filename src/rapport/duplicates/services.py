@@ -1,0 +1,1 @@
+"""The writes of duplicates: pages, API, commands and jobs all call these."""

@@ -1,0 +1,5 @@
+"""Duplicates pages."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,1 @@
+"""Duplicates pages, one module per page family."""

@@ -1,0 +1,5 @@
+"""Imports endpoints under /api/v1/."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,1 @@
+"""Imports endpoints under /api/v1/."""

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ImportsConfig(AppConfig):
+    name = "rapport.imports"
+    label = "imports"
+    verbose_name = "Imports"
+
+    def ready(self) -> None:
+        from . import records, tasks  # noqa: F401

@@ -1,0 +1,1 @@
+"""Imports adds nothing to ``rapport demo``."""

@@ -1,0 +1,1 @@
+"""Read-side helpers of imports."""

@@ -1,0 +1,1 @@
+"""Imports registers no record type of its own (declarations only)."""

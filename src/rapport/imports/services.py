@@ -1,0 +1,1 @@
+"""The writes of imports: pages, API, commands and jobs all call these."""

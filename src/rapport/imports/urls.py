@@ -1,0 +1,5 @@
+"""Imports pages."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,1 @@
+"""Imports pages, one module per page family."""

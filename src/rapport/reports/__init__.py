@@ -1,0 +1,1 @@
+"""Standard sales reports, the report builder over every registered type, and dashboards."""

@@ -1,0 +1,5 @@
+"""Reports endpoints under /api/v1/."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,1 @@
+"""Reports endpoints under /api/v1/."""

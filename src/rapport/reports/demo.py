@@ -1,0 +1,1 @@
+"""Reports adds nothing to ``rapport demo``."""

@@ -1,0 +1,1 @@
+"""Reports's tables."""

@@ -1,0 +1,1 @@
+"""Reports registers no record type of its own (declarations only)."""

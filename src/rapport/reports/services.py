@@ -1,0 +1,1 @@
+"""The writes of reports: pages, API, commands and jobs all call these."""

@@ -1,0 +1,5 @@
+"""Reports pages."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,1 @@
+"""Reports pages, one module per page family."""
