@@ -107,18 +107,9 @@ def object_page(
     request: Request, qs: Any, path: str, *, descending: bool = True
 ) -> tuple[list[Any], str | None, str | None]:
     """A keyset page of model objects over (``path``, id) for the hand-written lists, with the
-    ``cursor`` and ``page_size`` of every list (listing.paginate); objects come back in page order."""
-    params = request.query_params
-    page = listing.paginate(
-        qs,
-        listing.Ordering(key=path, path=path, descending=descending),
-        params.get("cursor") or None,
-        listing.page_size(params),
-        fields=["id", path],
-    )
-    ids = [row["id"] for row in page.rows]
-    by_id = qs.filter(pk__in=ids).in_bulk() if ids else {}
-    return [by_id[pk] for pk in ids], page.next_cursor, page.previous_cursor
+    ``cursor`` and ``page_size`` of every list (``core.listing.object_page``); objects come back in page order."""
+    page = listing.object_page(qs, path, request.query_params, descending=descending)
+    return page.objects, page.next_cursor, page.previous_cursor
 
 
 class TokenScopePermission(permissions.BasePermission):

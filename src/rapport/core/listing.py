@@ -288,6 +288,31 @@ def paginate(qs: QuerySet, ordering: Ordering, cursor: str | None, size: int, *,
     return Page(rows=rows, next_cursor=next_cursor, previous_cursor=prev_cursor)
 
 
+@dataclass(frozen=True)
+class ObjectPage:
+    """A keyset page of model objects in page order, with the cursors around it."""
+
+    objects: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def object_page(qs: QuerySet, path: str, params: Mapping[str, Any], *, descending: bool = True) -> ObjectPage:
+    """Keyset page of model objects over (``path``, id) with the ``cursor`` and ``page_size`` of every
+    list, for the pages and endpoints that show objects rather than projected rows (settings lists,
+    rates, quotas, outbox...). Raises QueryError for a bad cursor or page size."""
+    page = paginate(
+        qs,
+        Ordering(key=path, path=path, descending=descending),
+        params.get("cursor") or None,
+        page_size(params),
+        fields=["id", path],
+    )
+    ids = [row["id"] for row in page.rows]
+    by_id = qs.filter(pk__in=ids).in_bulk() if ids else {}
+    return ObjectPage([by_id[pk] for pk in ids], page.next_cursor, page.previous_cursor)
+
+
 # --- counts -----------------------------------------------------------------------------------
 # A planner estimate this many times the bound is shown without counting first.
 ESTIMATE_TRUSTED = 2

@@ -106,22 +106,14 @@ class ObjectPage:
 
 def object_page(request: HttpRequest, qs: QuerySet, path: str, *, descending: bool = True) -> ObjectPage:
     """Keyset pages over (``path``, id) with the ``cursor`` and ``page_size`` of every list
-    (core.listing.paginate; the API's ``object_page`` is the same for DRF): constant time at any
+    (``core.listing.object_page``, which the API's ``object_page`` shares): constant time at any
     depth, Previous and Next bookmarkable. Raises QueryError for a bad cursor or page size."""
     from rapport.core import listing
 
     params = request.GET
-    page = listing.paginate(
-        qs,
-        listing.Ordering(key=path, path=path, descending=descending),
-        params.get("cursor") or None,
-        listing.page_size(params),
-        fields=["id", path],
-    )
-    ids = [row["id"] for row in page.rows]
-    by_id = qs.filter(pk__in=ids).in_bulk() if ids else {}
+    page = listing.object_page(qs, path, params, descending=descending)
     return ObjectPage(
-        objects=[by_id[pk] for pk in ids],
+        objects=page.objects,
         next_url=query_string(params, cursor=page.next_cursor) if page.next_cursor else "",
         previous_url=query_string(params, cursor=page.previous_cursor) if page.previous_cursor else "",
         first_url=(request.path + query_string(params, cursor=None)) if page.previous_cursor else "",
