@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.numbers import format_currency, format_decimal
 from django.utils import timezone
+from freezegun import freeze_time
 
 from rapport.core import formatting
 
@@ -112,6 +113,31 @@ def test_dates_and_times_in_the_viewers_locale_and_time_zone(locale, day, moment
     # a moment near midnight is the viewer's day, not UTC's
     with formatting.using("en-GB"), timezone.override(ZoneInfo("Asia/Tokyo")):
         assert formatting.date(dt.datetime(2027, 5, 26, 20, 0, tzinfo=dt.UTC)) == "27 May 2027"
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading", "month"),
+    [
+        ("en-US", "Monday, November 30", "November 2026"),
+        ("en-GB", "Monday 30 November", "November 2026"),
+        ("de-DE", "Montag, 30. November", "November 2026"),
+        ("fr-FR", "lundi 30 novembre", "novembre 2026"),
+    ],
+)
+def test_headings_name_the_weekday_and_the_month_in_the_viewers_language(locale, heading, month):
+    with formatting.using(locale):
+        assert formatting.long_day(dt.date(2026, 11, 30)) == heading  # My day's heading
+        assert formatting.month(dt.date(2026, 11, 1)) == month  # the forecast's periods
+
+
+@pytest.mark.parametrize(
+    ("locale", "this_year", "next_year"),
+    [("en-US", "Jan 5", "Jan 5, 2028"), ("en-GB", "5 Jan", "5 Jan 2028"), ("de-DE", "5. Jan.", "5. Jan. 2028")],
+)
+def test_board_cards_show_near_days_compactly(locale, this_year, next_year):
+    with freeze_time("2027-06-01 12:00:00"), formatting.using(locale):
+        assert formatting.short_day(dt.date(2027, 1, 5)) == this_year
+        assert formatting.short_day(dt.date(2028, 1, 5)) == next_year
 
 
 def test_words():

@@ -251,8 +251,19 @@ def test_pdf_is_a_real_pdf_with_the_number_and_totals(users, deal):
     assert data.startswith(b"%PDF")
     text = pdf_text(data)
     assert "Q-2026-0001" in text
-    assert "1,187.49 EUR" in text
+    # 900.00 + 99.99 net, 187.50 tax: €1,187.49 in the default en-US locale; dates as en-US shows them.
+    assert "€1,187.49" in text and "€999.99" in text and "€187.50" in text
     assert "Page 1 of 1" in text
+
+
+def test_pdf_speaks_the_locale_of_whoever_asked(users, deal):
+    from rapport.core import formatting
+
+    quote = quotes.create_quote_from_deal(deal, actor=users["member"], today=dt.date(2026, 2, 1))
+    with formatting.using("de-DE"):
+        text = pdf_text(build_pdf(quote, compress=False))
+    assert "1.187,49 €" in text and "999,99 €" in text
+    assert "900,00" in text  # a line's net: the currency's two decimals, German grouping, no symbol
 
 
 def test_long_quotes_get_numbered_pages(users):
@@ -320,10 +331,10 @@ def test_currencies_without_minor_units_print_without_decimals(users):
     quote = quotes.create_quote_from_deal(deal, actor=users["member"])
     assert (quote.subtotal, quote.tax_total, quote.total) == (Decimal("4163"), Decimal("416"), Decimal("4579"))
     text = pdf_text(build_pdf(quote))
-    assert "1,500" in text and "4,163" in text and "4,579 JPY" in text
+    assert "1,500" in text and "4,163" in text and "¥4,579" in text
     assert "1,500.00" not in text and "4,579.00" not in text
     page = client_for(users["member"]).get(f"/quotes/{quote.pk}/print/").content.decode()
-    assert "4,579 JPY" in page and "4,579.00" not in page
+    assert "¥4,579" in page and "4,579.00" not in page
 
 
 def test_deal_amounts_show_in_their_currencys_decimals_on_pages(users):
@@ -444,7 +455,7 @@ def test_printable_page_is_laid_out_like_a_quote(users, deal, monkeypatch, djang
     page = response.content.decode()
     assert "Initech &lt;GmbH&gt;" in page and "10115 Berlin" in page
     assert quote.number in page and "Acme" in page and "75001 Paris" in page
-    for text in ("900.00", "99.99", "Subtotal", "999.99 EUR", "187.50 EUR", "1,187.49 EUR", "Terms"):
+    for text in ("900.00", "99.99", "Subtotal", "€999.99", "€187.50", "€1,187.49", "Terms"):
         assert text in page
     assert 'class="num">10<' in page  # quantity without trailing zeros
 

@@ -38,16 +38,23 @@ def member(users):
 
 
 @pytest.mark.parametrize(
-    ("zone", "due_utc", "fires_utc"),
+    ("zone", "locale", "due_utc", "fires_utc", "shown"),
     [
         # Europe/Berlin leaves summer time on 2026-10-25: 09:00 local on the 26th is 08:00 UTC (CET, +01:00).
-        ("Europe/Berlin", "2026-10-26T08:00:00Z", utc(2026, 10, 25, 8, 0)),
+        ("Europe/Berlin", "de-DE", "2026-10-26T08:00:00Z", utc(2026, 10, 25, 8, 0), "Due 26.10.2026, 09:00 CET"),
         # America/New_York on 2026-11-01: 09:00 local on the 2nd is 14:00 UTC (EST, -05:00).
-        ("America/New_York", "2026-11-02T14:00:00Z", utc(2026, 11, 1, 14, 0)),
+        (
+            "America/New_York",
+            "en-US",
+            "2026-11-02T14:00:00Z",
+            utc(2026, 11, 1, 14, 0),
+            "Due Nov 2, 2026, 9:00\u202fAM EST",
+        ),
     ],
 )
-def test_one_day_reminder_fires_once_at_the_right_instant_across_dst(member, zone, due_utc, fires_utc):
+def test_one_day_reminder_fires_once_at_the_right_instant_across_dst(member, zone, locale, due_utc, fires_utc, shown):
     member.time_zone = zone
+    member.locale = locale
     member.save()
     task = task_for(member, due_utc)
     reminder = reminders.set_reminder(task, 1440, actor=member)
@@ -62,7 +69,8 @@ def test_one_day_reminder_fires_once_at_the_right_instant_across_dst(member, zon
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["member@example.com"]
     notification = Notification.objects.get()
     assert notification.title == "Task: Call Ada back"
-    assert "09:00" in notification.body  # shown in the user's zone
+    assert notification.body == shown  # in the user's zone and locale
+    assert shown in mail.outbox[0].body
     assert Reminder.objects.get().status == Reminder.SENT
 
 

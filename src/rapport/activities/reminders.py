@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from rapport.core import formatting
 from rapport.core.errors import PermissionDenied
 from rapport.core.services import record_event
 from rapport.core.visibility import can
@@ -128,14 +129,17 @@ def set_reminder(activity: Activity, minutes: int | None, *, actor: Any, source:
 
 
 # --- delivery -----------------------------------------------------------------------------------
-def _local(when: dt.datetime, tz_name: str) -> str:
+def _local(when: dt.datetime, recipient: Any) -> str:
+    """The moment in the recipient's time zone and locale, with the zone's abbreviation:
+    ``Dec 1, 2026, 9:00 AM CET`` (en-US), ``01.12.2026, 09:00 CET`` (de-DE)."""
     import zoneinfo
 
     try:
-        tz = zoneinfo.ZoneInfo(tz_name or "UTC")
+        tz = zoneinfo.ZoneInfo(recipient.time_zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         tz = zoneinfo.ZoneInfo("UTC")
-    return when.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+    with formatting.using(getattr(recipient, "locale", None)), timezone.override(tz):
+        return f"{formatting.datetime(when)} {when.astimezone(tz).strftime('%Z')}"
 
 
 def deliver_due_reminders(now: dt.datetime | None = None) -> int:
@@ -172,7 +176,7 @@ def _deliver(reminder: Reminder, activity: Activity, now: dt.datetime) -> bool:
                 when = activity.due_at or activity.start_at
                 assert when is not None
                 title = f"{activity.get_kind_display()}: {activity.subject}"
-                body = f"{'Due' if activity.due_at else 'Starts'} {_local(when, recipient.time_zone)}"
+                body = f"{'Due' if activity.due_at else 'Starts'} {_local(when, recipient)}"
                 Notification.objects.create(user=recipient, kind="reminder", title=title, body=body, activity=activity)
                 if recipient.email:
                     OutgoingEmail.objects.create(

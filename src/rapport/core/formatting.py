@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time, parse_pattern
+from babel.dates import format_date, format_datetime, format_skeleton, format_time, parse_pattern
 from babel.numbers import get_currency_symbol
 from django.conf import settings
 from django.utils import timezone
@@ -264,6 +264,49 @@ def date(value: Any) -> str:
     if not isinstance(value, dt.date):
         return "" if value is None else str(value)
     return _date(value, current_locale())
+
+
+def long_day(value: Any) -> str:
+    """A day with its weekday and no year, for headings: ``Monday, November 30`` (en-US),
+    ``Monday 30 November`` (en-GB), ``Montag, 30. November`` (de-DE), ``lundi 30 novembre`` (fr-FR)."""
+    value = _parse(value)
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if not isinstance(value, dt.date):
+        return "" if value is None else str(value)
+    return format_date(value, _long_day_pattern(current_locale()), locale=babel_locale(current_locale()))
+
+
+@functools.lru_cache(maxsize=32)
+def _long_day_pattern(code: str) -> str:
+    # CLDR's "MMMMEd" with the weekday written out (its own pattern abbreviates it).
+    loc = babel_locale(code)
+    skeleton = loc.datetime_skeletons.get("MMMMEd") or loc.datetime_skeletons["MMMEd"]
+    return re.sub(r"(?<![Ec])E{1,3}(?!E)", "EEEE", str(skeleton.pattern))
+
+
+def short_day(value: Any) -> str:
+    """A near day, compact: ``Jan 5`` (en-US), ``5 Jan`` (en-GB), ``5. Jan.`` (de-DE), ``5 janv.`` (fr-FR),
+    with the year when it is not this one (``Jan 5, 2028``). A datetime is its day in the viewer's zone."""
+    value = _parse(value)
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if not isinstance(value, dt.date):
+        return "" if value is None else str(value)
+    return _short_day(value, value.year == timezone.localdate().year, current_locale())
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_day(value: dt.date, this_year: bool, code: str) -> str:
+    return format_skeleton("MMMd" if this_year else "yMMMd", value, locale=babel_locale(code))
+
+
+def month(value: Any) -> str:
+    """A month with its year: ``November 2026`` (en-US), ``November 2026`` (de-DE), ``novembre 2026`` (fr-FR)."""
+    value = _parse(value)
+    if not isinstance(value, dt.date):
+        return "" if value is None else str(value)
+    return format_skeleton("yMMMM", value, locale=babel_locale(current_locale()))
 
 
 def datetime(value: Any) -> str:

@@ -106,14 +106,6 @@ class Card:
         return self.next_activity_at is not None and self.next_activity_at < timezone.now()
 
     @property
-    def next_activity_format(self) -> str:
-        """The next activity's date as the card shows it: ``5 Jan``, with the year when it is not this one."""
-        if self.next_activity_at is None:
-            return ""
-        same_year = timezone.localtime(self.next_activity_at).year == timezone.localdate().year
-        return "j M" if same_year else "j M Y"
-
-    @property
     def amount_text(self) -> str:
         return format_amount(self.amount)
 

@@ -22,6 +22,7 @@ from django.db.models import Count, DecimalField, F, Q, Sum
 from django.utils import timezone
 
 from rapport.accounts.models import Team, User
+from rapport.core import formatting
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
 from rapport.deals.models import Deal
@@ -59,7 +60,7 @@ class Period:
     @property
     def label(self) -> str:
         if self.kind == "month":
-            return self.start.strftime("%B %Y")
+            return formatting.month(self.start)
         return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
 
     def months(self) -> list[dt.date]:

@@ -27,6 +27,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from rapport.core import formatting
 from rapport.core import money as money_
 
 from .models import Quote
@@ -155,13 +156,18 @@ def seller() -> tuple[str, list[str]]:
 
 
 def format_money(value: Decimal, currency: str) -> str:
-    return money_.format_money(value, currency)
+    """``€1,187.49`` in en-US, ``1.187,49 €`` in de-DE: the locale of whoever asked for the PDF."""
+    return formatting.money(value, currency)
+
+
+def format_amount(value: Decimal, currency: str) -> str:
+    """A line's amount with the currency's own decimals, grouped in that locale, without the symbol."""
+    return formatting.number(money_.round_amount(Decimal(str(value)), currency), places=money_.minor_units(currency))
 
 
 def format_number(value: Decimal) -> str:
-    """Quantities and percents without trailing zeros: 10, 2.5, 7.25."""
-    text = f"{value.normalize():f}"
-    return text
+    """Quantities and percents without trailing zeros, in that locale: 10, 2.5 (2,5 in de-DE)."""
+    return formatting.number(value)
 
 
 def _footer(total_pages: int, number: str) -> Any:
@@ -252,8 +258,8 @@ def build_pdf(quote: Quote, *, compress: bool = True) -> bytes:
     customer += [para(x) for x in quote.customer_address.splitlines() if x.strip()]
     meta_rows = [
         ("Quote number", quote.number),
-        ("Date", issued.isoformat()),
-        ("Valid until", quote.valid_until.isoformat() if quote.valid_until else "—"),
+        ("Date", formatting.date(issued)),
+        ("Valid until", formatting.date(quote.valid_until) if quote.valid_until else "—"),
         ("Currency", quote.currency),
     ]
     meta = Table(
@@ -273,9 +279,9 @@ def build_pdf(quote: Quote, *, compress: bool = True) -> bytes:
             [
                 para(ln.name, cell),
                 format_number(ln.quantity),
-                money_.format_amount(ln.unit_price, quote.currency),
+                format_amount(ln.unit_price, quote.currency),
                 format_number(ln.discount_percent) if ln.discount_percent else "",
-                money_.format_amount(ln.net, quote.currency),
+                format_amount(ln.net, quote.currency),
                 format_number(ln.tax_percent),
             ]
         )

@@ -38,6 +38,16 @@ def day(value: Any) -> str:
 
 
 @register.filter
+def long_day(value: Any) -> str:
+    return formatting.long_day(value)
+
+
+@register.filter
+def short_day(value: Any) -> str:
+    return formatting.short_day(value)
+
+
+@register.filter
 def when(value: Any) -> str:
     return formatting.datetime(value)
 
