@@ -5,6 +5,7 @@ nothing is tried, the emails wait) instead of retrying localhost:25 forever."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import socket
 from email import message_from_bytes
 from typing import Any
@@ -229,7 +230,7 @@ def test_the_embedded_default_keeps_emails_waiting_and_shows_them(db, client, us
     email.refresh_from_db()
     assert (email.sent_at, email.attempts, email.error, email.failed_at) == (None, 0, "", None)
     client.force_login(users["admin"])
-    with django_assert_num_queries(4):  # session, user, its role, the emails
+    with django_assert_num_queries(5):  # session, user, its role, the page's ids, the emails
         page = client.get("/settings/outbox/")
     text = page.content.decode()
     assert "No mail server is configured" in text and "RAPPORT_EMAIL_URL" in text
@@ -251,3 +252,24 @@ def test_the_outbox_escapes_what_it_shows(db, client, users):
     client.force_login(users["admin"])
     text = client.get("/settings/outbox/?state=failed").content.decode()
     assert "<script>alert(1)" not in text and "&lt;script&gt;" in text and "&lt;b&gt;bad" in text
+
+
+def test_the_outbox_pages_through_every_email_newest_first(db, client, users):
+    base = timezone.now() - dt.timedelta(days=1)
+    for n in range(7):
+        OutgoingEmail.objects.create(
+            key=f"s{n}", to=f"p{n}@example.com", subject=f"Sent {n}", body="", sent_at=base + dt.timedelta(minutes=n)
+        )
+    client.force_login(users["admin"])
+    first = client.get("/settings/outbox/?state=sent&page_size=3").content.decode()
+    # Newest first: 6, 5, 4 on the first page, then 3, 2, 1, then 0.
+    assert [n for n in range(7) if f"p{n}@example.com" in first] == [4, 5, 6]
+    assert 'rel="next"' in first
+    next_url = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get("/settings/outbox/" + next_url).content.decode()
+    assert [n for n in range(7) if f"p{n}@example.com" in second] == [1, 2, 3]
+    third = client.get(
+        "/settings/outbox/" + re.search(r'href="([^"]+)" rel="next"', second).group(1).replace("&amp;", "&")
+    )
+    assert [n for n in range(7) if f"p{n}@example.com" in third.content.decode()] == [0]
+    assert client.get("/settings/outbox/?state=sent&cursor=nonsense").status_code == 400

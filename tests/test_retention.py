@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from rapport.activities.models import Notification, OutgoingEmail
 from rapport.activities.tasks import prune_messages
-from rapport.core.models import AuditEntry
-from rapport.jobs.tasks import prune_audit
+from rapport.core.models import AuditEntry, BulkChange
+from rapport.jobs.tasks import prune_audit, prune_jobs
 
 
 def _ago(days: float) -> dt.datetime:
@@ -37,3 +37,22 @@ def test_read_notifications_and_sent_emails_are_pruned_unread_and_unsent_ones_ke
     assert prune_messages.call() == {"notifications": 1, "emails": 1}
     assert sorted(Notification.objects.values_list("title", flat=True)) == ["old unread", "recent read"]
     assert sorted(OutgoingEmail.objects.values_list("subject", flat=True)) == ["old unsent", "recent sent"]
+
+
+def test_finished_bulk_changes_are_pruned_after_the_jobs_keep_days_running_ones_kept(users, settings):
+    settings.RAPPORT_JOBS_KEEP_DAYS = 14
+    actor = users["admin"]
+
+    def change(label: str, status: str, finished_days_ago: float | None) -> None:
+        finished = _ago(finished_days_ago) if finished_days_ago is not None else None
+        BulkChange.objects.create(
+            record_type="people", action=label, actor=actor, max_id=1, status=status, finished_at=finished
+        )
+
+    change("done-old", BulkChange.DONE, 15)
+    change("failed-old", BulkChange.FAILED, 20)
+    change("done-recent", BulkChange.DONE, 13)
+    change("running", BulkChange.RUNNING, None)
+    change("queued", BulkChange.QUEUED, None)
+    assert prune_jobs.call()["bulk_changes"] == 2
+    assert sorted(BulkChange.objects.values_list("action", flat=True)) == ["done-recent", "queued", "running"]

@@ -10,14 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from rapport.core.listing import QueryError
 from rapport.core.mail import sending_enabled
-from rapport.web.common import settings_required
+from rapport.web.common import error_page, object_page, settings_required
 
 from . import outbox
 from .models import OutgoingEmail
 
 STATES = {"waiting": "Waiting", "failed": "Failed", "sent": "Sent"}
-LIMIT = 50
 
 
 @settings_required
@@ -26,12 +26,17 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     if state not in STATES:
         state = "waiting"
     rows = OutgoingEmail.objects.defer("body")
-    if state == "waiting":
-        rows = rows.filter(sent_at__isnull=True, failed_at__isnull=True).order_by("id")
-    elif state == "failed":
-        rows = rows.filter(sent_at__isnull=True, failed_at__isnull=False).order_by("-failed_at", "-id")
-    else:
-        rows = rows.filter(sent_at__isnull=False).order_by("-sent_at", "-id")
+    # Keyset pages (the page size and cursor of every list): waiting ones oldest first, as they go out;
+    # failed and sent ones newest first.
+    try:
+        if state == "waiting":
+            pg = object_page(request, rows.filter(sent_at__isnull=True, failed_at__isnull=True), "id", descending=False)
+        elif state == "failed":
+            pg = object_page(request, rows.filter(sent_at__isnull=True, failed_at__isnull=False), "failed_at")
+        else:
+            pg = object_page(request, rows.filter(sent_at__isnull=False), "sent_at")
+    except QueryError as exc:
+        return error_page(request, f"{exc.param}: {exc.message}", back="/settings/outbox/")
     enabled = sending_enabled()
     server = ""
     if enabled and settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
@@ -40,10 +45,10 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
         if settings.EMAIL_USE_TLS:
             server += " (STARTTLS)"
     context = {
-        "rows": list(rows[:LIMIT]),
+        "rows": pg.objects,
+        "pager": pg,
         "state": state,
         "states": list(STATES.items()),
-        "limit": LIMIT,
         "sending_enabled": enabled,
         "server": server,
         "max_attempts": outbox.max_attempts(),

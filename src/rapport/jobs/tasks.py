@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,14 +29,28 @@ def sweep_events() -> int:
 
 @job(max_attempts=3)
 def prune_jobs() -> dict[str, int]:
-    """Retention: finished jobs of the database queue after RAPPORT_JOBS_KEEP_DAYS days, old scheduler slots,
-    settings audit entries after RAPPORT_AUDIT_KEEP_DAYS."""
+    """Retention: finished jobs of the database queue and finished bulk changes after RAPPORT_JOBS_KEEP_DAYS
+    days, old scheduler slots, settings audit entries after RAPPORT_AUDIT_KEEP_DAYS."""
     from django_tasks_db.models import DBTaskResult
 
     keep = timedelta(days=getattr(settings, "RAPPORT_JOBS_KEEP_DAYS", 14))
     cutoff = timezone.now() - keep
     jobs = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()[0]
-    return {"jobs": jobs, "periodic_runs": prune_runs(), "audit_entries": prune_audit()}
+    return {
+        "jobs": jobs,
+        "periodic_runs": prune_runs(),
+        "audit_entries": prune_audit(),
+        "bulk_changes": prune_bulk_changes(cutoff),
+    }
+
+
+def prune_bulk_changes(cutoff: datetime) -> int:
+    """Finished "select all N matching" changes (their progress pages) finished before ``cutoff``; the
+    records' own history keeps what they changed. Waiting and running ones are kept."""
+    from rapport.core.models import BulkChange
+
+    finished = BulkChange.objects.filter(status__in=[BulkChange.DONE, BulkChange.FAILED], finished_at__lt=cutoff)
+    return finished.delete()[0]
 
 
 def prune_audit() -> int:
