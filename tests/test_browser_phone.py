@@ -75,3 +75,51 @@ def test_the_menu_button_opens_and_closes_the_navigation(
     page.set_viewport_size({"width": 1600, "height": 900})
     assert page.get_by_role("navigation", name="Main").is_visible()
     assert not page.get_by_role("button", name="Menu").is_visible()
+
+
+def test_a_laptop_keeps_the_links_that_fit_and_folds_the_rest_behind_more(
+    live_server: Any, transactional_db: Any, browser_page: Any
+) -> None:
+    """Just above the phone layout (1100 px) an administrator's navigation does not fit in the bar: the
+    first links stay in it, the last ones move behind "More", and every link is reachable exactly once
+    (priority+)."""
+    User.objects.create_user(
+        username="ann", password=PASSWORD, first_name="Ann", last_name="Admin", role=default_role("admin")
+    )
+    page = browser_page
+    page.set_viewport_size({"width": 1120, "height": 800})
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "ann")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/settings/")
+
+    assert not page.get_by_role("button", name="Menu").is_visible()  # no hamburger on a small laptop
+    nav = page.get_by_role("navigation", name="Main")
+    every = nav.locator("a").evaluate_all("links => links.map(a => a.textContent.trim())")
+    inline = nav.locator("a:not(.is-folded)").evaluate_all("links => links.map(a => a.textContent.trim())")
+    assert every[0] == "Companies" and "Settings" in every
+    assert inline == every[: len(inline)] and 5 <= len(inline) < len(every)  # the first ones, in order
+    assert page.evaluate("(n => n.scrollWidth <= n.clientWidth + 1)(document.getElementById('main-nav'))")
+    more = page.get_by_role("button", name="More")
+    assert more.is_visible() and more.get_attribute("aria-expanded") == "false"
+    assert "current" in (more.get_attribute("class") or "")  # Settings, the page shown, is behind it
+
+    # The panel lists the folded links, in order; Escape closes it and gives focus back.
+    more.click()
+    panel = page.locator("#nav-more-panel")
+    assert panel.is_visible()
+    folded = panel.locator("a").evaluate_all("links => links.map(a => a.textContent.trim())")
+    assert folded == every[len(inline) :]
+    assert page.evaluate("document.activeElement.closest('#nav-more-panel') !== null")
+    page.keyboard.press("Escape")
+    assert not panel.is_visible() and page.evaluate("document.activeElement.matches('.nav-more-button')")
+    more.click()
+    panel.get_by_role("link", name="Recycle bin").click()
+    page.wait_for_url(f"{live_server.url}/bin/")
+
+    # Wide enough for every link: no More.
+    page.set_viewport_size({"width": 2200, "height": 900})
+    assert not page.get_by_role("button", name="More").is_visible()
+    assert nav.locator("a.is-folded").count() == 0
