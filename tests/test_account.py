@@ -20,6 +20,8 @@ from rapport.activities import reminders
 from rapport.activities.models import OutgoingEmail
 from rapport.core.models import AuditEntry
 
+from .conftest import write
+
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "plum tangerine 1987"
 
@@ -82,8 +84,8 @@ def test_profile_saves_name_email_and_time_zone_with_an_audit_entry(users: dict[
     assert '<optgroup label="Europe">' in page and 'value="Europe/Berlin"' in page
     assert "Etc/GMT+5" not in page  # aliases are not offered
     data = {"first_name": "Mia", "last_name": "Berg", "email": "mia@example.com", "time_zone": "Europe/Berlin"}
-    if page_locale(page):  # the locale, once the user has one (kept as it is)
-        data["locale"] = page_locale(page)
+    data["locale"] = page_locale(page)  # kept as it is
+    assert data["locale"] == "en-US"
     response = client.post("/account/", data)
     assert response.status_code == 302 and response["Location"] == "/account/"
     member = User.objects.get(username="member")
@@ -111,6 +113,18 @@ def test_profile_errors_name_the_field(users: dict[str, User]) -> None:
     assert "Email: Enter a valid email address." in body
     assert "Time zone: Select a valid choice." in body
     assert User.objects.get(username="member").first_name == "Member"
+
+
+def test_choosing_a_locale_changes_how_the_pages_write_numbers_and_dates(users: dict[str, User]) -> None:
+    client = signed_in("member")
+    write("deals", {"title": "Big one", "amount": "1234567.5", "currency": "EUR"}, actor=users["member"])
+    assert "€1,234,567.50" in client.get("/deals/").content.decode()
+    data = {"first_name": "Mia", "last_name": "Berg", "email": "mia@example.com", "time_zone": "UTC"}
+    assert client.post("/account/", {**data, "locale": "de-DE"}).status_code == 302
+    assert User.objects.get(username="member").locale == "de-DE"
+    page = client.get("/deals/").content.decode()
+    assert "1.234.567,50\xa0€" in page and "€1,234,567.50" not in page
+    assert client.post("/account/", {**data, "locale": "xx-XX"}).status_code == 400  # not one we offer
 
 
 def page_locale(page: str) -> str:

@@ -70,26 +70,20 @@ def time_zone_choices(current: str = "") -> list[Any]:
 
 
 class ProfileForm(forms.ModelForm):
-    """What every user sets for themselves: name, email, time zone (and locale, where the model has it)."""
+    """What every user sets for themselves: name, email, time zone and locale."""
 
     time_zone = forms.ChoiceField(label="Time zone", help_text="Dates and times are shown in it.")
 
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "email", "time_zone"]
+        fields = ["first_name", "last_name", "email", "time_zone", "locale"]
+        labels = {"locale": "Language and formats"}
+        help_texts = {"locale": "How numbers, amounts and dates are written."}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         tz_field: Any = self.fields["time_zone"]
         tz_field.choices = time_zone_choices(self.instance.time_zone)
-        locale = next((f for f in User._meta.get_fields() if f.name == "locale"), None)
-        if locale is not None:
-            self.fields["locale"] = forms.ChoiceField(
-                label="Locale",
-                choices=locale.choices or [],  # type: ignore[union-attr]
-                initial=getattr(self.instance, "locale", ""),
-                help_text="How numbers, amounts and dates are written.",
-            )
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip()
