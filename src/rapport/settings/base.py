@@ -386,6 +386,11 @@ RAPPORT_BACKUP_KEEP = env_int("RAPPORT_BACKUP_KEEP", 7)
 RAPPORT_LIST_COUNT_BOUND = env_int("RAPPORT_LIST_COUNT_BOUND", 10_000)
 RAPPORT_BULK_SYNC_LIMIT = env_int("RAPPORT_BULK_SYNC_LIMIT", 200)
 
+# --- Imports --------------------------------------------------------------------------------
+# The largest file an import reads, and the longest cell (rapport.imports.readers caps it at 10 MB of text).
+RAPPORT_IMPORT_MAX_BYTES = env_int("RAPPORT_IMPORT_MAX_BYTES", 1024**3)
+RAPPORT_IMPORT_MAX_CELL_CHARS = env_int("RAPPORT_IMPORT_MAX_CELL_CHARS", 1_000_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
