@@ -2,4 +2,10 @@
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import path
+
+from .fullexport import FullExportView
+
+urlpatterns: list[Any] = [
+    path("v1/export/all/", FullExportView.as_view(), name="api-export-all"),
+]
