@@ -83,6 +83,7 @@ NOT_PAGES = {
     "record-save-view": "POST action",
     "record-delete-view": "POST action",
     "autocomplete": "JSON: the link picker's matches",
+    "duplicates-merge-undo": "POST action",
     "healthz": "a probe for load balancers (text)",
     "readyz": "a probe for load balancers (JSON)",
 }
@@ -125,6 +126,30 @@ def _bulk_change(data: Data) -> list[str]:
     return [f"/people/bulk/{change.pk}/"]
 
 
+def _merge_compare(data: Data) -> list[str]:
+    """Two people the user may both change and delete (the comparison refuses others)."""
+    from rapport.core.visibility import can
+
+    people = registry.get("people").model.objects.visible_to(data.user, "delete").order_by("pk")[:20]
+    mine = [p.pk for p in people if can(data.user, p, "change")][:2]
+    return [f"/duplicates/merge/people/?ids={mine[0]},{mine[1]}"] if len(mine) == 2 else []
+
+
+def _merge(data: Data) -> list[str]:
+    """A merge of two demo companies (made once, by the system), shown to whoever sees the survivor."""
+    from rapport.duplicates.merge import merge_records
+    from rapport.duplicates.models import Merge
+
+    merge = Merge.objects.order_by("pk").first()
+    if merge is None:
+        companies = list(
+            registry.get("companies").model.objects.live().order_by("-pk").values_list("pk", flat=True)[:2]
+        )
+        merge = merge_records(registry.get("companies"), companies[0], [companies[1]], actor=None, source="system")
+    visible = registry.get(merge.type_key).model.objects.visible_to(data.user).filter(pk=merge.survivor_id)
+    return [f"/duplicates/merges/{merge.pk}/"] if visible.exists() else []
+
+
 # URL name -> the addresses to sweep for it, filled from the demo data (per role).
 ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "record-list": lambda d: [f"/{k}/" for k in registry.keys()],
@@ -154,6 +179,8 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
         f"/settings/fields/{f.record_type}/{f.pk}/" for f in CustomField.objects.order_by("pk")[:1]
     ],
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
+    "duplicates-merge": _merge_compare,
+    "duplicates-merge-detail": _merge,
 }
 
 

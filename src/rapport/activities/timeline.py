@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from rapport.core import customfields, formatting, registry
 from rapport.core.inputs import is_id
+from rapport.core.merged import history_ids
 from rapport.core.models import Event, Record
 from rapport.web import display
 
@@ -149,7 +150,7 @@ def build(
         for a in qs.filter(_after(cursor, "activity", "at")).order_by("-at", "-id")[: size + 1]:  # type: ignore[misc]
             rows.append(Item("activity", a.at, a.pk, activity=a))
     if kind in ("", "changes"):
-        own = Q(type_key=type_key, record_id=record.pk)
+        own = Q(type_key=type_key, record_id__in=history_ids(type_key, record.pk))  # with records merged into it
         if type_key == "companies" and target_ids.get("deals"):
             # A company's timeline also shows its (visible) deals moving through the pipeline.
             own |= Q(type_key="deals", record_id__in=target_ids["deals"], kind="updated", changes__has_key="stage")
@@ -206,6 +207,8 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
             renderer = renderers[e.type_key]
             if e.type_key != type_key or e.record_id != record.pk:
                 item.record = names.record_shown(e.type_key, e.record_id)
+                if e.type_key == type_key and not item.record.url:  # a record merged into this one
+                    item.record = display.Shown(f"{e.record_title or item.record.text} (merged into this one)")
             item.actor = e.actor.display_name if e.actor else "System"
             changes = e.changes or {}
             if e.kind == "updated" and isinstance(changes.get("stage"), list):

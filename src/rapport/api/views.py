@@ -358,8 +358,11 @@ class RecordExportView(BaseAPIView):
 
 
 def history_page(rtype: RecordType, record_id: int, cursor: str | None, size: int) -> dict[str, Any]:
-    """Events of one record, newest first, keyset by id."""
-    qs = Event.objects.filter(type_key=rtype.key, record_id=record_id).select_related("actor")
+    """Events of one record and of the records merged into it (core.merged), newest first, keyset by id."""
+    from rapport.core.merged import history_ids
+
+    ids = history_ids(rtype.key, record_id)
+    qs = Event.objects.filter(type_key=rtype.key, record_id__in=ids).select_related("actor")
     if cursor:
         try:
             qs = qs.filter(id__lt=int(cursor))
@@ -377,7 +380,11 @@ def history_page(rtype: RecordType, record_id: int, cursor: str | None, size: in
                 "actor": {"id": e.actor_id, "name": e.actor.display_name} if e.actor else None,
                 "source": e.source,
                 "request_id": e.request_id,
-                "changes": [{"field": k, "before": v[0], "after": v[1]} for k, v in e.changes.items()],
+                "changes": [
+                    {"field": k, "before": v[0], "after": v[1]}
+                    for k, v in e.changes.items()
+                    if isinstance(v, list) and len(v) == 2
+                ],
             }
             for e in events
         ],

@@ -163,6 +163,7 @@ def update_record(
     actor: Any,
     source: str,
     expected_version: int | None = None,
+    checked: bool = False,
 ) -> Record:
     """Apply validated changes. A stale ``expected_version`` raises VersionConflict and
     writes nothing; a write that changes nothing writes no event and keeps the version.
@@ -170,14 +171,27 @@ def update_record(
     ``record`` is the state the change is computed against (as the caller read it, with its
     child rows if it prefetched them); the UPDATE carries ``version = <read version>``, so a
     write that came in since is detected without a locking read. Then the change is computed
-    again against the locked current state (or refused, with ``expected_version``)."""
+    again against the locked current state (or refused, with ``expected_version``).
+
+    ``checked``: the caller has decided the actor may make this change although they may not change
+    the record itself (a merge re-points the links of records its actor cannot see); the event still
+    names the actor."""
     try:
         with transaction.atomic():
-            return _update(_working_copy(record), data, actor=actor, source=source, expected_version=expected_version)
+            return _update(
+                _working_copy(record),
+                data,
+                actor=actor,
+                source=source,
+                expected_version=expected_version,
+                checked=checked,
+            )
     except _Raced:
         with transaction.atomic():
             current = _locked_with_children(record)
-            return _update(current, data, actor=actor, source=source, expected_version=expected_version)
+            return _update(
+                current, data, actor=actor, source=source, expected_version=expected_version, checked=checked
+            )
 
 
 class _Raced(Exception):
@@ -196,13 +210,21 @@ def _working_copy(record: Record) -> Record:
     return current
 
 
-def _update(current: Record, data: dict[str, Any], *, actor: Any, source: str, expected_version: int | None) -> Record:
+def _update(
+    current: Record,
+    data: dict[str, Any],
+    *,
+    actor: Any,
+    source: str,
+    expected_version: int | None,
+    checked: bool = False,
+) -> Record:
     model = type(current)
     type_key = model.record_type_key
     data = dict(data)
     if current.deleted_at is not None:
         raise RecordGone("This record is in the recycle bin.")
-    if not _is_system(actor) and not can(actor, current, "change"):
+    if not checked and not _is_system(actor) and not can(actor, current, "change"):
         raise PermissionDenied("You may not change this record.")
     if expected_version is not None and current.version != expected_version:
         raise VersionConflict(current.etag)

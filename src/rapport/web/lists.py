@@ -36,7 +36,9 @@ BULK_ACTIONS = [  # core.bulkedit.ACTIONS, in the order the menu offers them
     ("add_tag", "Add tag"),
     ("remove_tag", "Remove tag"),
     ("delete", "Delete"),
+    ("merge", "Merge (2–5 rows)"),  # to the merge page (duplicates/views/merge.py), not a bulk change
 ]
+MERGE_MAX = 5
 VIEW_PARAMS_EXCLUDED = {"cursor", "view", "count"}
 
 
@@ -289,7 +291,11 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
         "can_change": can_change,
         "can_delete": can_delete,
         "can_export": user.scope_for(rtype.key, "export") is not None,
-        "bulk_actions": [(v, label) for v, label in BULK_ACTIONS if (can_delete if v == "delete" else can_change)],
+        "bulk_actions": [
+            (v, label)
+            for v, label in BULK_ACTIONS
+            if (can_delete if v == "delete" else can_change and can_delete if v == "merge" else can_change)
+        ],
         "users": users,
         "here": request.get_full_path(),
         "is_filtered": bool(active_filters or search),
@@ -363,6 +369,8 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
     user = signed_in(request)
     rtype = record_type(type_key, user)
     back = safe_next(request, f"/{rtype.key}/")
+    if request.POST.get("action") == "merge":
+        return _to_merge(request, rtype, back)
     value = {"owner": request.POST.get("owner", ""), "tag": request.POST.get("tag", "")}
     try:
         action = bulkedit.check_action(rtype, request.POST.get("action", ""), value, user)
@@ -403,6 +411,15 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
     skipped = len(set(ids)) - allowed
     messages.success(request, _done_message(rtype, action.name, done, skipped))
     return redirect(back)
+
+
+def _to_merge(request: HttpRequest, rtype: RecordType, back: str) -> HttpResponse:
+    """ "Merge" on ticked rows: the merge page compares them (it checks who may merge what)."""
+    ids = list(dict.fromkeys(int(i) for i in request.POST.getlist("ids") if is_id(i)))
+    if request.POST.get("scope") == "matching" or not 2 <= len(ids) <= MERGE_MAX:
+        messages.error(request, f"Select 2 to {MERGE_MAX} rows to merge.")
+        return redirect(back)
+    return redirect(f"/duplicates/merge/{rtype.key}/?ids={','.join(map(str, ids))}")
 
 
 def _input_message(exc: bulkedit.BulkInputError) -> str:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rapport.core import customfields, registry, services, visibility
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.inputs import is_id
+from rapport.core.merged import history_ids, survivor_of
 from rapport.core.models import Event, Record
 from rapport.core.normalize import format_phone
 from rapport.core.registry import RecordType
@@ -50,7 +51,9 @@ def _get_record(rtype: RecordType, user: Any, pk: int, action: str = "view") -> 
 
 # --- detail -----------------------------------------------------------------------------------
 def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: list[Any]) -> dict[str, Any]:
-    qs = Event.objects.filter(type_key=rtype.key, record_id=record.pk).select_related("actor").order_by("-id")
+    # Its history includes the records merged into it (core.merged).
+    ids = history_ids(rtype.key, record.pk)
+    qs = Event.objects.filter(type_key=rtype.key, record_id__in=ids).select_related("actor").order_by("-id")
     if is_id(before):
         qs = qs.filter(id__lt=int(before))
     events = list(qs[: HISTORY_PAGE + 1])
@@ -67,6 +70,7 @@ def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: li
             "actor": e.actor.display_name if e.actor else "System",
             "when": display.local_datetime(e.occurred_at),
             "changes": renderer.rows(e.changes or {}, record),
+            "merged_from": e.record_title or f"#{e.record_id}" if e.record_id != record.pk else "",
         }
         for e in events
     ]
@@ -171,7 +175,14 @@ def _related(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any
 def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
     user = request.user
     rtype = record_type(type_key, user)
-    record = _get_record(rtype, user, pk)
+    try:
+        record = _get_record(rtype, user, pk)
+    except Http404:
+        survivor = _merged_into(rtype, user, pk)
+        if survivor is None:
+            raise
+        messages.info(request, f"That {rtype.label.lower()} (#{pk}) was merged into this one.")
+        return redirect(f"/{rtype.key}/{survivor}/")
     defs = customfields.definitions(rtype.key)
     history = _history(rtype, record, user, request.GET.get("history_before", ""), defs) if rtype.detail_history else {}
     if rtype.detail_history and request.headers.get("HX-Request") and "history_before" in request.GET:
@@ -370,6 +381,16 @@ def edit(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
     if not visibility.can(user, record, "change"):
         raise Forbidden("You may not change this record.")
     return _save(request, rtype, record)
+
+
+def _merged_into(rtype: RecordType, user: Any, pk: int) -> int | None:
+    """The record a binned ``pk`` was merged into, when the user may see both (its address leads there)."""
+    if not rtype.model.objects.visible_to(user, deleted=True).filter(pk=pk).exists():
+        return None
+    survivor = survivor_of(rtype.key, pk)
+    if survivor is None or not rtype.model.objects.visible_to(user).filter(pk=survivor).exists():
+        return None
+    return survivor
 
 
 @page
