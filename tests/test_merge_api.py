@@ -29,7 +29,10 @@ def test_merge_and_undo_through_the_api(users, api_client_for):
     assert r["ETag"] == f'"{a.pk}-2"'  # created (1), updated by the merge (2); merged events bump nothing
     merge_id = body["merge"]["id"]
     assert client.get(f"/api/v1/merges/{merge_id}/").json()["undone_at"] is None
-    assert client.get(f"/api/v1/people/{b.pk}/").status_code == 404  # in the bin
+    gone = client.get(f"/api/v1/people/{b.pk}/")  # in the bin, with a hint to whoever sees both
+    assert gone.status_code == 404
+    assert gone.json()["message"] == f"This person was merged into #{a.pk}: /api/v1/people/{a.pk}/"
+    assert "merged" not in api_client_for(users["outsider"]).get(f"/api/v1/people/{b.pk}/").json()["message"]
     r = post(client, f"/api/v1/merges/{merge_id}/undo/")
     assert r.status_code == 200 and r.json()["undone_at"] is not None
     assert Person.objects.get(pk=a.pk).last_name == "Lee"

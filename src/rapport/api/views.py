@@ -26,7 +26,7 @@ from drf_spectacular.renderers import (
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework import permissions, serializers
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -279,6 +279,18 @@ class RecordListView(BaseAPIView):
         )
 
 
+def merged_into(rtype: RecordType, user: Any, pk: int) -> int | None:
+    """The record a binned ``pk`` was merged into, when ``user`` may see both (core.merged)."""
+    from rapport.core.merged import survivor_of
+
+    if not rtype.model.objects.visible_to(user, deleted=True).filter(pk=pk).exists():
+        return None
+    survivor = survivor_of(rtype.key, pk)
+    if survivor is None or not rtype.model.objects.visible_to(user).filter(pk=survivor).exists():
+        return None
+    return survivor
+
+
 class RecordDetailView(BaseAPIView):
     rtype: RecordType
 
@@ -289,6 +301,11 @@ class RecordDetailView(BaseAPIView):
         queryset: Any = detail_queryset(self.rtype.key, prefetch=False)
         found = list(queryset.visible_to(api_user(request)).filter(pk=pk)[:1])
         if not found:
+            survivor = merged_into(self.rtype, api_user(request), pk)
+            if survivor is not None:  # a hint, to whoever may see both: the record lives on as the survivor
+                raise exceptions.NotFound(
+                    f"This {self.rtype.label.lower()} was merged into #{survivor}: /api/v1/{self.rtype.key}/{survivor}/"
+                )
             raise Http404
         record = found[0]
         if action != "view" and not services.can(api_user(request), record, action):
