@@ -121,3 +121,25 @@ def test_bulk_action_opens_the_merge_page(users):
     r = client.post("/people/bulk/", {"action": "merge", "ids": [ann.pk]}, follow=True)
     assert "Select 2 to 5 rows to merge." in r.content.decode()
     assert '<option value="merge">' not in client_for(users["read-only"]).get("/people/").content.decode()
+
+
+def test_every_type_compares_reviews_and_merges_from_its_page(users):
+    """The pages work for every registered type (their values, child lists and related counts)."""
+    from rapport.core import registry
+
+    from .test_merge import _example
+    from .test_quotes import ensure_pipeline
+
+    admin = users["admin"]
+    ensure_pipeline()
+    client = client_for(admin)
+    for n, rtype in enumerate(registry.all_types()):
+        a = write(rtype.key, _example(rtype, 100 + 2 * n), actor=admin)
+        b = write(rtype.key, _example(rtype, 101 + 2 * n), actor=admin)
+        ids = f"{a.pk},{b.pk}"
+        assert client.get(f"/duplicates/merge/{rtype.key}/?ids={ids}").status_code == 200, rtype.key
+        review = client.post(f"/duplicates/merge/{rtype.key}/", {"ids": ids, "survivor": b.pk, "step": "review"})
+        assert "goes to the recycle bin" in review.content.decode(), rtype.key
+        done = client.post(f"/duplicates/merge/{rtype.key}/", {"ids": ids, "survivor": b.pk, "step": "merge"})
+        assert done.status_code == 302 and done["Location"] == f"/{rtype.key}/{b.pk}/", rtype.key
+        assert rtype.model.objects.get(pk=a.pk).deleted_at is not None
