@@ -143,3 +143,24 @@ def test_every_type_compares_reviews_and_merges_from_its_page(users):
         done = client.post(f"/duplicates/merge/{rtype.key}/", {"ids": ids, "survivor": b.pk, "step": "merge"})
         assert done.status_code == 302 and done["Location"] == f"/{rtype.key}/{b.pk}/", rtype.key
         assert rtype.model.objects.get(pk=a.pk).deleted_at is not None
+
+
+def test_merges_list_shows_visible_merges_newest_first(users, django_assert_num_queries):
+    member = users["member"]
+    ann, annie = two_people(users)
+    from rapport.core import registry
+    from rapport.duplicates.merge import merge_records
+
+    first = merge_records(registry.get("people"), ann.pk, [annie.pk], actor=member, source="ui")
+    c1 = write("companies", {"name": "Acme"}, actor=member)
+    c2 = write("companies", {"name": "Acme"}, actor=member)
+    second = merge_records(registry.get("companies"), c1.pk, [c2.pk], actor=member, source="ui")
+    client = client_for(member)
+    client.get("/duplicates/merges/")
+    # session, user, role, the keyset page of merges (ids, then the rows with their actors), survivor
+    # names (people, companies): 7 whatever the number of merges
+    with django_assert_num_queries(7):
+        page = client.get("/duplicates/merges/").content.decode()
+    assert page.index(f'href="/duplicates/merges/{second.pk}/"') < page.index(f'href="/duplicates/merges/{first.pk}/"')
+    outsider = client_for(users["outsider"]).get("/duplicates/merges/").content.decode()
+    assert "No merges yet." in outsider

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -17,10 +17,11 @@ from django.views.decorators.http import require_POST
 from rapport.core import customfields, formatting, registry
 from rapport.core.errors import RecordError
 from rapport.core.inputs import is_id
+from rapport.core.listing import QueryError
 from rapport.core.models import Record
 from rapport.core.registry import RecordType
 from rapport.web import display
-from rapport.web.common import page, record_type, signed_in
+from rapport.web.common import error_page, object_page, page, record_type, signed_in
 
 from .. import merge as merging
 from ..models import Merge
@@ -282,6 +283,36 @@ def merge_detail(request: HttpRequest, merge_id: int) -> HttpResponse:
         "can_undo": merge.undone_at is None and survivor is not None and can(user, survivor, "change"),
     }
     return render(request, "duplicates/merge_detail.html", context)
+
+
+@page
+def merge_list(request: HttpRequest) -> HttpResponse:
+    """The merges whose remaining record the user may see, newest first, each with its undo."""
+    user = signed_in(request)
+    visible = Q(pk__in=[])
+    for rtype in registry.all_types():
+        if user.scope_for(rtype.key, "view") is not None:
+            ids = rtype.model.objects.visible_to(user).values("pk")
+            visible |= Q(type_key=rtype.key, survivor_id__in=ids)
+    try:
+        pg = object_page(request, Merge.objects.filter(visible).select_related("actor"), "created_at")
+    except QueryError as exc:
+        return error_page(request, f"{exc.param}: {exc.message}", back="/duplicates/merges/")
+    names = display.Names(user)
+    for m in pg.objects:
+        names.want_record(m.type_key, m.survivor_id)
+    names.resolve()
+    rows = [
+        {
+            "merge": m,
+            "rtype": registry.find(m.type_key),
+            "survivor": names.record_shown(m.type_key, m.survivor_id),
+            "count": len(m.merged_ids),
+            "when": display.local_datetime(m.created_at),
+        }
+        for m in pg.objects
+    ]
+    return render(request, "duplicates/merge_list.html", {"rows": rows, "pager": pg})
 
 
 def _visible_merge(user: Any, merge_id: int) -> tuple[Merge, RecordType]:
