@@ -303,10 +303,10 @@ def write_full_export(target: IO[bytes], *, user: Any, progress: Progress | None
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         with archive.open(USERS_FILE, "w", force_zip64=True) as member, _text_member(member) as handle:
             writer = csv.writer(handle)
-            writer.writerow(["username", "email", "first_name", "last_name", "team", "role", "is_active"])
+            writer.writerow(["id", "username", "email", "first_name", "last_name", "team", "role", "is_active"])
             users = get_user_model().objects.select_related("team", "role").order_by("pk")
             for u in users.iterator(chunk_size=BATCH_SIZE):
-                row = [u.username, u.email, u.first_name, u.last_name]
+                row = [str(u.pk), u.username, u.email, u.first_name, u.last_name]
                 row += [u.team.name if u.team else "", u.role.name if u.role else "", _text(u.is_active)]
                 writer.writerow([safe(c) for c in row])
         for rtype in types:
