@@ -291,6 +291,14 @@ def test_csv_streams_with_flat_memory(tmp_path: Path) -> None:
 # --- spreadsheets ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["calamine", "streamed"])
+def xlsx_reader(request: Any, monkeypatch: Any) -> str:
+    """Each XLSX test runs on both readers: calamine, and openpyxl's read-only mode that big sheets get."""
+    if request.param == "streamed":
+        monkeypatch.setattr(spreadsheets, "STREAM_FROM", -1)
+    return str(request.param)
+
+
 def make_xlsx(tmp_path: Path, name: str = "data.xlsx") -> Path:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -307,7 +315,7 @@ def make_xlsx(tmp_path: Path, name: str = "data.xlsx") -> Path:
     return tmp_path / name
 
 
-def test_xlsx_cells_become_text_the_serializers_accept(tmp_path: Path) -> None:
+def test_xlsx_cells_become_text_the_serializers_accept(xlsx_reader: str, tmp_path: Path) -> None:
     table, rows = read(make_xlsx(tmp_path))
     assert table.format == "xlsx"
     assert table.sheets == ["People", "Companies"] and table.sheet == "People"
@@ -322,7 +330,7 @@ def test_xlsx_cells_become_text_the_serializers_accept(tmp_path: Path) -> None:
     ]
 
 
-def test_choose_the_sheet(tmp_path: Path) -> None:
+def test_choose_the_sheet(xlsx_reader: str, tmp_path: Path) -> None:
     table, rows = read(make_xlsx(tmp_path), sheet="Companies")
     assert table.sheet == "Companies" and table.headers == ["Company"] and rows == [Row(2, ["Acme"])]
     with pytest.raises(ReadError, match=r"There is no sheet 'Deals' in the file; its sheets are: People, Companies\."):
@@ -338,7 +346,7 @@ def rewrite_member(path: Path, member: str, change: Any) -> None:
             new.writestr(info, change(data) if info.filename == member else data)
 
 
-def test_a_formula_gives_its_cached_value_never_one_we_compute(tmp_path: Path) -> None:
+def test_a_formula_gives_its_cached_value_never_one_we_compute(xlsx_reader: str, tmp_path: Path) -> None:
     # A formula whose cached value (as the spreadsheet program saved it) is deliberately not its result:
     # the reader returns what was saved; nothing evaluates =1+2.
     path = make_xlsx(tmp_path)
@@ -522,7 +530,7 @@ def test_a_doctype_pushed_past_the_first_chunk_is_still_found(tmp_path: Path) ->
         read(path)
 
 
-def test_a_wide_spreadsheet_is_refused(tmp_path: Path) -> None:
+def test_a_wide_spreadsheet_is_refused(xlsx_reader: str, tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     book.active.append([f"c{i}" for i in range(1001)])
     book.save(tmp_path / "wide.xlsx")
@@ -530,7 +538,7 @@ def test_a_wide_spreadsheet_is_refused(tmp_path: Path) -> None:
         read(tmp_path / "wide.xlsx")
 
 
-def test_a_big_spreadsheet_cell_is_refused(tmp_path: Path, settings: Any) -> None:
+def test_a_big_spreadsheet_cell_is_refused(xlsx_reader: str, tmp_path: Path, settings: Any) -> None:
     settings.RAPPORT_IMPORT_MAX_CELL_CHARS = 1000
     book = openpyxl.Workbook()
     book.active.append(["Name", "Note"])

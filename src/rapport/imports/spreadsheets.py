@@ -24,6 +24,10 @@ from .readers import (
     clean_cells,
 )
 
+# calamine holds a whole sheet in memory (about three times its XML: 170 MB for 200,000 rows of 8 cells);
+# an XLSX whose largest sheet is bigger than this is read row by row with openpyxl's read-only mode instead
+# (flat memory, about ten times slower).
+STREAM_FROM = 64 * 1024**2
 # A spreadsheet (a zip) may expand to at most this much XML, and, past EXPANSION_CHECK_FROM, to at most
 # MAX_EXPANSION_RATIO times its packed size: real workbooks expand 3–20×, a zip bomb thousands of times.
 MAX_EXPANDED_BYTES = 2 * 1024**3
@@ -94,6 +98,8 @@ def open_spreadsheet(path: Path, kind: str, options: ReadOptions) -> Table:
     _, cap = _limits(options)
     if kind in ("xlsx", "ods"):
         check_archive(path)
+    if kind == "xlsx" and _largest_sheet(path) > STREAM_FROM:
+        return _open_xlsx_streamed(path, options)
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
@@ -222,3 +228,65 @@ def number_text(value: float) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def _largest_sheet(path: Path) -> int:
+    with zipfile.ZipFile(path) as archive:
+        return max((i.file_size for i in archive.infolist() if i.filename.startswith("xl/worksheets/")), default=0)
+
+
+def _open_xlsx_streamed(path: Path, options: ReadOptions) -> Table:
+    """An XLSX read row by row (openpyxl read-only, cached values): flat memory for big sheets. The archive
+    was checked first (no document type, so no entity can expand)."""
+    from openpyxl import load_workbook
+
+    _, cap = _limits(options)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl's errors all mean "not a file we can read"
+        raise ReadError(f"The spreadsheet cannot be read ({_short(exc)}).") from None
+    try:
+        sheets = list(workbook.sheetnames)
+        name = options.sheet
+        if name is None:
+            visible = [ws.title for ws in workbook.worksheets if ws.sheet_state == "visible"]
+            name = (visible or sheets or [""])[0]
+        if name not in sheets:
+            raise ReadError(f"There is no sheet {name!r} in the file; its sheets are: {', '.join(sheets)}.")
+        sheet = workbook[name]
+        _check_width(sheet.max_column or 0, 1)
+        # Row n of what iter_rows() yields from min_row=1 is sheet row n (empty rows included).
+        source = enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
+        while True:
+            first = next(source, None)
+            if first is None:
+                raise ReadError(f"The sheet {name!r} is empty.")
+            header_line, header_cells = first[0], [spreadsheet_text(v) for v in first[1]]
+            if any(c.strip() for c in header_cells):
+                break
+        _check_cell_sizes(header_cells, header_cells, header_line, cap)
+        while header_cells and not header_cells[-1].strip():
+            header_cells.pop()
+        headers = [_clean_title(h) for h in header_cells]
+    except BaseException:
+        workbook.close()
+        raise
+
+    def rows() -> Iterator[Row]:
+        for line, values in source:
+            cells = [spreadsheet_text(v) for v in values]
+            if not any(c.strip() for c in cells):
+                continue
+            _check_cell_sizes(cells, headers, line, cap)
+            cells, error = clean_cells(cells, headers, line)
+            yield Row(line=line, cells=cells, error=error)
+
+    return Table(
+        format="xlsx",
+        headers=headers,
+        header_line=header_line,
+        sheets=sheets,
+        sheet=name,
+        _rows=rows(),
+        _close=workbook.close,
+    )
