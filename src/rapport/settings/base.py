@@ -295,6 +295,19 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapp
 RAPPORT_EMAIL_MAX_ATTEMPTS = env_int("RAPPORT_EMAIL_MAX_ATTEMPTS", 8)
 BASE_CURRENCY = env_str("RAPPORT_BASE_CURRENCY", "USD")
 
+# --- Outbound HTTP (rapport.core.http; docs/configuration.md) --------------------------------
+# Ports outbound requests (webhooks) may use besides 80 and 443.
+RAPPORT_HTTP_ALLOWED_PORTS = [int(p) for p in env_list("RAPPORT_HTTP_ALLOWED_PORTS", "")]
+# Networks an administrator trusts although they are not public (e.g. 10.0.5.0/24 for an in-house receiver).
+RAPPORT_HTTP_ALLOW_PRIVATE = env_list("RAPPORT_HTTP_ALLOW_PRIVATE", "")
+for _network in RAPPORT_HTTP_ALLOW_PRIVATE:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ValueError(f"RAPPORT_HTTP_ALLOW_PRIVATE: {_network!r} is not an IP address or network") from None
+# Send outbound requests through this proxy (http://host:port); the proxy then resolves the names.
+RAPPORT_HTTP_PROXY = env_str("RAPPORT_HTTP_PROXY", "")
+
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("RAPPORT_STATIC_ROOT", str(DATA_DIR / "static")))
