@@ -113,6 +113,7 @@ def proxy_url() -> str:
 
 # --- addresses ----------------------------------------------------------------------------------------------
 
+_DIGITS = re.compile(r"[0-9]{1,20}")
 _NUMERIC_PART = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)$")
 
 
@@ -399,7 +400,7 @@ def _send_once(
             chunks: list[bytes] = []
             size = 0
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
+            if _DIGITS.fullmatch(declared) and int(declared) > max_bytes:
                 raise OutboundError(f"The answer is larger than {max_bytes} bytes and was not read.", code="too_large")
             while True:
                 left = deadline - time.monotonic()
