@@ -22,6 +22,8 @@ KINDS = {
     "quota": "Quota",
     "custom_field": "Custom field",
     "api_token": "API token",
+    "saved_report": "Saved report",
+    "dashboard": "Dashboard",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

@@ -144,6 +144,9 @@ deals = register(
         select_related=("stage", "pipeline", "company"),
         prefetch_related=("deal_contacts__person", "line_items__product"),
         api_fields=_deal_api_fields,
+        # A won or lost deal converts at the rate of the day it closed, an open one at its expected
+        # close (like the forecast); reports.engine groups by the rate period of that day.
+        money_day=("closed_on", "expected_close_date"),
         child_rows={
             # [person id, role] → "Ann Lee (Decision maker)"
             "contacts": ChildRows(

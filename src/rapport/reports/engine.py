@@ -1,0 +1,895 @@
+"""The report builder's engine: a report over any registered record type, with no per-type code.
+
+A report is a :class:`Config`: the record type, filters in the saved-view syntax (the query string
+the type's list page and API accept, ``cf_<key>`` included, parsed by ``core.listing.build_filter``),
+up to two groupings and one measure. :func:`run` answers it for one viewer:
+
+- **Visibility**: rows come from ``visible_to(viewer)``, the one rule, so a shared report shows each
+  viewer their own numbers.
+- **Groupings** (:func:`group_fields`): owner, team, every choice, link (``fk``/``record``/``user``),
+  date and datetime column of the type, text columns the list can filter on exactly, and custom
+  fields (choice, yes/no, user, reference, date, text). Dates are truncated to day, week (Monday),
+  month, quarter or year with Django's ``Trunc`` in the viewer's time zone (datetimes; dates have no
+  zone), so SQLite and PostgreSQL give the same groups.
+- **Measures** (:func:`measure_fields`): count; sum, average, minimum and maximum of number, percent
+  and money columns and number/money custom fields. Money is converted to the base currency at the
+  rate in force on the record's day (``RecordType.money_day``, else the day it was created): rows
+  are grouped by currency and rate period in SQL (``forecasting.money.RatePeriods``) and each group
+  converted once, like the board and the forecast. Rows without a rate are counted apart.
+- **Bounded**: at most :data:`MAX_GROUPS` groups per level, the rest summed into "Others"; a
+  grouping with more than :data:`MAX_RAW_GROUPS` distinct values is refused (400) before anything
+  is shown. Every error is a :class:`ReportError` naming the config field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import (
+    Count,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    F,
+    Max,
+    Min,
+    Sum,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Trunc, TruncDate
+from django.http import QueryDict
+from django.utils import timezone
+
+from rapport.core import customfields, formatting, registry
+from rapport.core.inputs import bad_text
+from rapport.core.listing import QueryError, build_filter
+from rapport.core.models import CustomField
+from rapport.core.registry import Column, RecordType
+from rapport.core.visibility import link_label
+from rapport.forecasting.money import RatePeriods, Rates, money
+
+MAX_GROUPS = 500  # per level; the rest is summed into "Others"
+MAX_RAW_GROUPS = 50_000  # distinct (groups × currency × rate period) rows read from the database
+MAX_FILTERS_LENGTH = 2000
+GRANULARITIES = ("day", "week", "month", "quarter", "year")
+OPERATIONS = ("count", "sum", "avg", "min", "max")
+OPERATION_LABELS = {"count": "Count", "sum": "Sum", "avg": "Average", "min": "Minimum", "max": "Maximum"}
+CHARTS = ("bar", "stacked_bar", "line", "area", "pie", "funnel", "number", "table")
+CHART_LABELS = {
+    "bar": "Bar",
+    "stacked_bar": "Stacked bar",
+    "line": "Line",
+    "area": "Area",
+    "pie": "Pie",
+    "funnel": "Funnel",
+    "number": "Number",
+    "table": "Table",
+}
+OTHERS = "__others__"
+AMOUNT = DecimalField(max_digits=30, decimal_places=10)
+CF_GROUP_TYPES = ("choice", "boolean", "user", "reference", "date", "text")
+
+
+class ReportError(ValueError):
+    """A report configuration that cannot run; ``field`` names the part of the config."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# --- what a type offers -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupField:
+    key: str  # "owner", "stage", "created_at", "cf_region"
+    label: str
+    kind: str  # user, team, choice, fk, record, date, datetime, text, boolean
+    path: str = ""  # the values() path (a foreign key's *_id), "" for custom fields
+    choices: tuple[tuple[str, str], ...] = ()
+    link_type: str = ""  # record: the linked type key
+    related: Any = None  # fk: the linked model
+    link_fields: tuple[str, ...] = ()
+    filter_name: str = ""  # the list filter that selects one group value ("" when none)
+    custom: CustomField | None = None
+
+    @property
+    def is_date(self) -> bool:
+        return self.kind in ("date", "datetime")
+
+
+@dataclass(frozen=True)
+class MeasureField:
+    key: str
+    label: str
+    kind: str  # number, percent, money
+    path: str = ""
+    currency_path: str = ""  # money columns: the column holding the currency
+    custom: CustomField | None = None
+
+
+def _filter_for(rtype: RecordType, path: str, kinds: tuple[str, ...]) -> str:
+    for f in rtype.filters:
+        if f.kind in kinds and f.path in (path, f"{path}_id"):
+            return f.name
+    return ""
+
+
+def group_fields(rtype: RecordType) -> dict[str, GroupField]:
+    """The fields a report over ``rtype`` can group by, in the order the builder offers them."""
+    out: dict[str, GroupField] = {
+        "owner": GroupField("owner", "Owner", "user", "owner_id", filter_name=_filter_for(rtype, "owner", ("user",))),
+        "team": GroupField("team", "Team", "team", "team_id", filter_name=_filter_for(rtype, "team", ("team",))),
+    }
+    model = rtype.model
+    for col in rtype.columns:
+        if col.key in out:
+            continue
+        spec = _group_from_column(rtype, model, col)
+        if spec is not None:
+            out[spec.key] = spec
+    for name, label in (("created_at", "Created"), ("updated_at", "Updated")):
+        if name not in out:
+            out[name] = GroupField(name, label, "datetime", name, filter_name=_filter_for(rtype, name, ("date_range",)))
+    for cf in customfields.definitions(rtype.key):
+        if cf.field_type not in CF_GROUP_TYPES:
+            continue
+        kind = {"choice": "choice", "boolean": "boolean", "user": "user", "reference": "record", "date": "date"}.get(
+            cf.field_type, "text"
+        )
+        out[f"cf_{cf.key}"] = GroupField(
+            f"cf_{cf.key}",
+            cf.label,
+            kind,
+            choices=tuple((str(c), str(c)) for c in cf.choices or ()),
+            link_type=cf.reference_type,
+            filter_name=f"cf_{cf.key}",
+            custom=cf,
+        )
+    return out
+
+
+def _group_from_column(rtype: RecordType, model: Any, col: Column) -> GroupField | None:
+    if col.kind == "user":
+        return GroupField(
+            col.key, col.label, "user", f"{col.path}_id", filter_name=_filter_for(rtype, col.path, ("user",))
+        )
+    if col.kind == "choice":
+        is_bool = model._meta.get_field(col.path).get_internal_type() == "BooleanField"
+        return GroupField(
+            col.key,
+            col.label,
+            "boolean" if is_bool else "choice",
+            col.path,
+            choices=col.choices,
+            filter_name=_filter_for(rtype, col.path, ("choice",)),
+        )
+    if col.kind == "fk":
+        related = model._meta.get_field(col.path).related_model
+        return GroupField(
+            col.key,
+            col.label,
+            "fk",
+            f"{col.path}_id",
+            related=related,
+            link_fields=col.link_fields,
+            filter_name=_filter_for(rtype, col.path, ("id", "record")),
+        )
+    if col.kind == "record":
+        return GroupField(
+            col.key,
+            col.label,
+            "record",
+            f"{col.path}_id",
+            link_type=col.link_type,
+            filter_name=_filter_for(rtype, col.path, ("record", "id")),
+        )
+    if col.kind in ("date", "datetime"):
+        return GroupField(
+            col.key, col.label, col.kind, col.path, filter_name=_filter_for(rtype, col.path, ("date_range",))
+        )
+    if col.kind == "text":
+        name = _filter_for(rtype, col.path, ("exact",))
+        if name:  # only text the list can filter on exactly (industry, country, currency)
+            return GroupField(col.key, col.label, "text", col.path, filter_name=name)
+    return None
+
+
+def measure_fields(rtype: RecordType) -> dict[str, MeasureField]:
+    """The numeric fields a report over ``rtype`` can sum, average, or take the min/max of."""
+    out: dict[str, MeasureField] = {}
+    by_key = rtype.columns_by_key
+    for col in rtype.columns:
+        if col.kind in ("number", "percent"):
+            out[col.key] = MeasureField(col.key, col.label, col.kind, col.path)
+        elif col.kind == "money" and col.currency in by_key:
+            out[col.key] = MeasureField(col.key, col.label, "money", col.path, currency_path=by_key[col.currency].path)
+    for cf in customfields.definitions(rtype.key):
+        if cf.field_type in ("number", "money"):
+            out[f"cf_{cf.key}"] = MeasureField(f"cf_{cf.key}", cf.label, cf.field_type, custom=cf)
+    return out
+
+
+def period_fields(rtype: RecordType) -> list[tuple[str, str]]:
+    """The date-range filters of ``rtype`` (name, label): what a dashboard's period can apply to."""
+    return [(f.name, f.label) for f in rtype.filters if f.kind == "date_range"]
+
+
+# --- the configuration ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grouping:
+    field: str
+    granularity: str = ""  # dates only
+
+
+@dataclass(frozen=True)
+class Config:
+    type: str
+    filters: str = ""  # a list query string: "status=open&owner=me&cf_region=EU"
+    group_by: tuple[Grouping, ...] = ()
+    op: str = "count"
+    measure: str = ""  # a measure field key ("" for count)
+    weight: str = ""  # an optional percent field each value is multiplied by (weighted pipeline)
+    chart: str = "bar"
+    period_field: str = ""  # the date-range filter a dashboard's period applies to
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "filters": self.filters,
+            "group_by": [{"field": g.field, "granularity": g.granularity} for g in self.group_by],
+            "measure": {"op": self.op, "field": self.measure or None, "weight": self.weight or None},
+            "chart": self.chart,
+            "period_field": self.period_field or None,
+        }
+
+
+def _text(data: Mapping[str, Any], name: str, *, where: str = "", limit: int = 100) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    label = where or name
+    if not isinstance(value, str):
+        raise ReportError(label, "give text.")
+    problem = bad_text(value)
+    if problem:
+        raise ReportError(label, problem)
+    if len(value) > limit:
+        raise ReportError(label, f"use at most {limit} characters.")
+    return value.strip()
+
+
+def parse_config(data: Any, user: Any) -> Config:
+    """A validated :class:`Config` from JSON (the API body, a saved report, the builder's form);
+    raises ReportError naming the field."""
+    if not isinstance(data, Mapping):
+        raise ReportError("config", "give an object.")
+    unknown = set(data) - {"type", "filters", "group_by", "measure", "chart", "period_field"}
+    if unknown:
+        raise ReportError(sorted(unknown)[0], "is not a report setting.")
+    type_key = _text(data, "type", limit=40)
+    rtype = registry.find(type_key)
+    if rtype is None or user is None or user.scope_for(type_key, "view") is None:
+        choices = ", ".join(t.key for t in registry.all_types() if user is not None and user.scope_for(t.key, "view"))
+        raise ReportError("type", f"{type_key!r} is not a record type you can report on; choose one of: {choices}.")
+    filters = _text(data, "filters", limit=MAX_FILTERS_LENGTH).lstrip("?")
+    params = QueryDict(filters)
+    try:
+        build_filter(rtype, params, user)
+    except QueryError as exc:
+        raise ReportError(f"filters.{exc.param}", exc.message)
+    for control in ("cursor", "ordering", "page_size", "columns", "view", "format"):
+        if control in params:
+            raise ReportError(f"filters.{control}", "is a list setting, not a filter.")
+
+    groups_raw = data.get("group_by") or []
+    if not isinstance(groups_raw, list):
+        raise ReportError("group_by", "give a list of at most two groupings.")
+    if len(groups_raw) > 2:
+        raise ReportError("group_by", "group by at most two fields.")
+    available = group_fields(rtype)
+    groups: list[Grouping] = []
+    for i, g in enumerate(groups_raw):
+        where = f"group_by[{i}]"
+        if isinstance(g, str):
+            g = {"field": g}
+        if not isinstance(g, Mapping) or set(g) - {"field", "granularity"}:
+            raise ReportError(where, "give {field, granularity}.")
+        key = _text(g, "field", where=f"{where}.field", limit=60)
+        spec = available.get(key)
+        if spec is None:
+            raise ReportError(
+                f"{where}.field",
+                f"{key!r} cannot group {rtype.label_plural.lower()}; use one of: {', '.join(available)}.",
+            )
+        granularity = _text(g, "granularity", where=f"{where}.granularity", limit=10)
+        if spec.is_date:
+            granularity = granularity or "month"
+            if granularity not in GRANULARITIES:
+                raise ReportError(f"{where}.granularity", f"use one of: {', '.join(GRANULARITIES)}.")
+        elif granularity:
+            raise ReportError(f"{where}.granularity", f"{spec.label} is not a date.")
+        if any(x.field == key for x in groups):
+            raise ReportError(f"{where}.field", "group by two different fields.")
+        groups.append(Grouping(key, granularity))
+
+    measure_raw = data.get("measure") or {"op": "count"}
+    if isinstance(measure_raw, str):
+        measure_raw = {"op": measure_raw}
+    if not isinstance(measure_raw, Mapping) or set(measure_raw) - {"op", "field", "weight"}:
+        raise ReportError("measure", "give {op, field, weight}.")
+    op = _text(measure_raw, "op", where="measure.op", limit=10) or "count"
+    if op not in OPERATIONS:
+        raise ReportError("measure.op", f"use one of: {', '.join(OPERATIONS)}.")
+    measures = measure_fields(rtype)
+    measure = _text(measure_raw, "field", where="measure.field", limit=60)
+    weight = _text(measure_raw, "weight", where="measure.weight", limit=60)
+    if op == "count":
+        if measure or weight:
+            raise ReportError("measure.field", "a count takes no field.")
+    else:
+        if measure not in measures:
+            names = ", ".join(measures) or "none"
+            raise ReportError("measure.field", f"{measure!r} is not a number of {rtype.key}; use one of: {names}.")
+        if weight:
+            if op != "sum":
+                raise ReportError("measure.weight", "only a sum can be weighted.")
+            if weight not in measures or measures[weight].kind != "percent" or measures[weight].custom:
+                pct = ", ".join(k for k, m in measures.items() if m.kind == "percent" and not m.custom) or "none"
+                raise ReportError("measure.weight", f"{weight!r} is not a percent field; use one of: {pct}.")
+    chart = _text(data, "chart", limit=20) or ("number" if not groups else "bar")
+    if chart not in CHARTS:
+        raise ReportError("chart", f"use one of: {', '.join(CHARTS)}.")
+    period_field = _text(data, "period_field", limit=60)
+    periods = dict(period_fields(rtype))
+    if period_field and period_field not in periods:
+        raise ReportError("period_field", f"{period_field!r} is not a date filter; use one of: {', '.join(periods)}.")
+    return Config(
+        type=type_key,
+        filters=filters,
+        group_by=tuple(groups),
+        op=op,
+        measure=measure,
+        weight=weight,
+        chart=chart,
+        period_field=period_field,
+    )
+
+
+# --- results ------------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    """One group (or pair of groups) and its figure."""
+
+    keys: tuple[Any, ...]  # the group values (a date's first day, an id, a choice, None, OTHERS)
+    labels: tuple[str, ...]
+    value: Decimal | int | None
+    count: int  # records behind the figure
+    url: str | None = None  # the records list behind it (drill-down); None for "Others"
+
+
+@dataclass
+class Result:
+    config: Config
+    type_label: str
+    group_labels: tuple[str, ...]
+    measure_label: str
+    value_kind: str  # count, number, percent, money
+    currency: str  # base currency when value_kind == money
+    rows: list[Cell]
+    total: Cell
+    others: bool = False
+    unconverted: int = 0
+    unconverted_currencies: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.total.count == 0 and self.unconverted == 0
+
+    def format(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        if self.value_kind == "money":
+            return formatting.money(value, self.currency)
+        if self.value_kind == "percent":
+            return formatting.percent(value)
+        return formatting.number(value)
+
+    def level_keys(self, level: int) -> list[tuple[Any, str]]:
+        """The distinct values of grouping ``level`` in row order: (key, label)."""
+        seen: dict[Any, str] = {}
+        for row in self.rows:
+            seen.setdefault(row.keys[level], row.labels[level])
+        return list(seen.items())
+
+    def pivot(self) -> dict[str, Any]:
+        """Two groupings as a table: rows of the first, columns of the second, totals of each."""
+        cols = self.level_keys(1)
+        cells: dict[tuple[Any, Any], Cell] = {(r.keys[0], r.keys[1]): r for r in self.rows}
+        out_rows = []
+        for key, label in self.level_keys(0):
+            out_rows.append({"label": label, "cells": [cells.get((key, c)) for c, _ in cols]})
+        return {"columns": [label for _, label in cols], "rows": out_rows}
+
+    def as_json(self) -> dict[str, Any]:
+        def value(v: Any) -> Any:
+            if v is None:
+                return None
+            return str(v) if isinstance(v, Decimal) else v
+
+        def cell(c: Cell) -> dict[str, Any]:
+            return {
+                "keys": [_json_key(k) for k in c.keys],
+                "labels": list(c.labels),
+                "value": value(c.value),
+                "count": c.count,
+                "url": c.url,
+            }
+
+        return {
+            "config": self.config.as_json(),
+            "group_labels": list(self.group_labels),
+            "measure_label": self.measure_label,
+            "value_kind": self.value_kind,
+            "currency": self.currency if self.value_kind == "money" else None,
+            "rows": [cell(r) for r in self.rows],
+            "total": cell(self.total),
+            "others": self.others,
+            "unconverted": self.unconverted,
+            "unconverted_currencies": self.unconverted_currencies,
+        }
+
+
+def _json_key(key: Any) -> Any:
+    if isinstance(key, dt.date):
+        return key.isoformat()
+    if isinstance(key, Decimal):
+        return str(key)
+    return key
+
+
+# --- running --------------------------------------------------------------------------------------
+def user_tz(user: Any) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+@dataclass
+class _Agg:
+    """Partial figures of one group, merged across currencies, rate periods and "Others"."""
+
+    n: int = 0  # records
+    values: int = 0  # records with a value
+    total: Decimal = Decimal(0)
+    low: Decimal | None = None
+    high: Decimal | None = None
+
+    def add(self, n: int, values: int, total: Any, low: Any, high: Any, rate: Decimal = Decimal(1)) -> None:
+        self.n += n
+        self.values += values
+        if total is not None:
+            self.total += Decimal(total) * rate
+        if low is not None:
+            low = Decimal(low) * rate
+            self.low = low if self.low is None else min(self.low, low)
+        if high is not None:
+            high = Decimal(high) * rate
+            self.high = high if self.high is None else max(self.high, high)
+
+    def merge(self, other: _Agg) -> None:
+        self.add(other.n, other.values, other.total, other.low, other.high)
+
+
+def run(config: Config, user: Any, *, extra_filters: Mapping[str, str] | None = None) -> Result:
+    """The report for ``user`` (only records they may view), in their time zone.
+
+    ``extra_filters`` (a dashboard's period, owner and team, as list parameters) narrow the
+    report's own filters; a date range narrows, an owner or team replaces."""
+    tz = user_tz(user)
+    with timezone.override(tz), customfields.memoized():
+        return _run(config, user, tz, dict(extra_filters or {}))
+
+
+def _merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The report's filters with ``extra`` applied: ``x__after`` keeps the later day, ``x__before``
+    the earlier, any other parameter is replaced."""
+    params = [(k, v) for k, v in QueryDict(config.filters).lists() for v in [",".join(v)]]
+    out: dict[str, str] = dict(params)
+    for k, v in extra.items():
+        if k in out and (k.endswith("__after") or k.endswith("__gte")):
+            out[k] = max(out[k], v)
+        elif k in out and (k.endswith("__before") or k.endswith("__lte")):
+            out[k] = min(out[k], v)
+        else:
+            out[k] = v
+    return list(out.items())
+
+
+def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str]) -> Result:
+    rtype = registry.get(config.type)
+    params = _merged_params(config, extra)
+    query = QueryDict(mutable=True)
+    for k, v in params:
+        query[k] = v
+    try:
+        where = build_filter(rtype, query, user)
+    except QueryError as exc:
+        raise ReportError(f"filters.{exc.param}", exc.message)
+    qs = rtype.model.objects.visible_to(user).filter(where)
+    gfields = group_fields(rtype)
+    groups = [(gfields[g.field], g.granularity) for g in config.group_by]
+    measures = measure_fields(rtype)
+    measure = measures.get(config.measure) if config.op != "count" else None
+    weight = measures.get(config.weight) if config.weight else None
+
+    annotations: dict[str, Any] = {}
+    names: list[str] = []
+    for i, (spec, granularity) in enumerate(groups):
+        name = f"g{i}"
+        annotations[name] = _group_expression(spec, granularity, tz)
+        names.append(name)
+
+    money_measure = measure is not None and measure.kind == "money"
+    periods: RatePeriods | None = None
+    rates: Rates | None = None
+    if money_measure:
+        assert measure is not None
+        rates = Rates()
+        periods = RatePeriods(rates, no_day=timezone.localdate())
+        annotations["_day"] = _money_day(rtype)
+        annotations["_rp"] = periods.expression("_day")
+        annotations["_cur"] = (
+            F(measure.currency_path)
+            if not measure.custom
+            else KeyTextTransform("currency", f"custom__{measure.custom.key}")
+        )
+        names += ["_cur", "_rp"]
+
+    aggregates: dict[str, Any] = {"_n": Count("id")}
+    if measure is not None:
+        value = _value_expression(measure)
+        if weight is not None:
+            value = value * F(weight.path) / 100
+        aggregates["_v"] = Count(value)
+        aggregates["_sum"] = Sum(value, output_field=AMOUNT)
+        if config.op in ("min", "max"):
+            aggregates["_min"] = Min(value, output_field=AMOUNT)
+            aggregates["_max"] = Max(value, output_field=AMOUNT)
+    if weight is not None:
+        qs = qs.exclude(**{f"{weight.path}__isnull": True})
+
+    rows_qs = qs.annotate(**annotations).values(*names).annotate(**aggregates).order_by()
+    raw = list(rows_qs[: MAX_RAW_GROUPS + 1])
+    if len(raw) > MAX_RAW_GROUPS:
+        raise ReportError("group_by", f"more than {MAX_RAW_GROUPS:,} groups; group by a coarser field or filter first.")
+
+    groups_agg: dict[tuple[Any, ...], _Agg] = defaultdict(_Agg)
+    unconverted = 0
+    missing: set[str] = set()
+    for r in raw:
+        keys = tuple(_group_key(spec, granularity, r[f"g{i}"], tz) for i, (spec, granularity) in enumerate(groups))
+        rate = Decimal(1)
+        if money_measure:
+            assert periods is not None
+            currency = (r["_cur"] or "").upper()
+            found = periods.rate(currency, r["_rp"]) if currency else None
+            if found is None:
+                if r.get("_v"):
+                    unconverted += r["_v"]
+                    missing.add(currency or "?")
+                groups_agg[keys].add(r["_n"], 0, None, None, None)
+                continue
+            rate = found
+        groups_agg[keys].add(r["_n"], r.get("_v", 0), r.get("_sum"), r.get("_min"), r.get("_max"), rate)
+
+    ordered_keys, others = _bound(groups, groups_agg, config)
+    labels = _labels(groups, [k for k in ordered_keys], user)
+    value_kind = "count" if measure is None else ("money" if money_measure else measure.kind)
+    base = rates.base if rates else ""
+    cells: list[Cell] = []
+    total = _Agg()
+    for keys in ordered_keys:
+        agg = groups_agg[keys]
+        total.merge(agg)
+        cells.append(
+            Cell(
+                keys=keys,
+                labels=tuple(labels[i].get(k, str(k)) for i, k in enumerate(keys)),
+                value=_figure(config.op, agg, value_kind),
+                count=agg.n,
+                url=_drill_url(rtype, params, groups, keys),
+            )
+        )
+    measure_label = "Records" if measure is None else f"{OPERATION_LABELS[config.op]} of {measure.label.lower()}"
+    if weight is not None:
+        measure_label += f" × {weight.label.lower()}"
+    return Result(
+        config=config,
+        type_label=rtype.label_plural,
+        group_labels=tuple(spec.label for spec, _ in groups),
+        measure_label=measure_label,
+        value_kind=value_kind,
+        currency=base,
+        rows=cells,
+        total=Cell((), ("Total",), _figure(config.op, total, value_kind), total.n, _drill_url(rtype, params, [], ())),
+        others=others,
+        unconverted=unconverted,
+        unconverted_currencies=sorted(missing),
+    )
+
+
+def _figure(op: str, agg: _Agg, kind: str) -> Decimal | int | None:
+    if op == "count":
+        return agg.n
+    if op == "sum":
+        value: Decimal | None = agg.total if agg.values else (Decimal(0) if agg.n else None)
+    elif op == "avg":
+        value = agg.total / agg.values if agg.values else None
+    elif op == "min":
+        value = agg.low
+    else:
+        value = agg.high
+    if value is None:
+        return None
+    if kind == "money" or op == "avg":
+        return money(value)
+    return value.normalize() if value == value.to_integral_value() else value
+
+
+def _bound(
+    groups: list[tuple[GroupField, str]], aggs: dict[tuple[Any, ...], _Agg], config: Config
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """Order the groups (dates in time order, anything else by size, largest first) and keep at most
+    MAX_GROUPS per level, the rest merged into OTHERS."""
+    if not groups:
+        return ([()] if aggs else [()]), False
+    if not aggs:
+        return [], False
+    others = False
+    for level, (spec, _) in enumerate(groups):
+        size: dict[Any, int] = defaultdict(int)
+        for keys, agg in aggs.items():
+            size[keys[level]] += agg.n
+        if len(size) <= MAX_GROUPS:
+            continue
+        keep = set(sorted(size, key=lambda k: (-size[k], _sort_key(k)))[: MAX_GROUPS - 1])
+        merged: dict[tuple[Any, ...], _Agg] = defaultdict(_Agg)
+        for keys, agg in aggs.items():
+            new = tuple(OTHERS if i == level and k not in keep else k for i, k in enumerate(keys))
+            merged[new].merge(agg)
+        aggs.clear()
+        aggs.update(merged)
+        others = True
+
+    def level_order(level: int) -> dict[Any, int]:
+        spec, _ = groups[level]
+        size: dict[Any, int] = defaultdict(int)
+        for keys, agg in aggs.items():
+            size[keys[level]] += agg.n
+        if spec.is_date:
+            ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, _sort_key(k)))
+        else:
+            ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, -size[k], _sort_key(k)))
+        return {k: i for i, k in enumerate(ordered)}
+
+    orders = [level_order(i) for i in range(len(groups))]
+    keys = sorted(aggs, key=lambda ks: tuple(orders[i][k] for i, k in enumerate(ks)))
+    return keys, others
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None or value == OTHERS:
+        return (2, "")
+    if isinstance(value, bool):
+        return (0, int(not value))
+    if isinstance(value, (int, Decimal)):
+        return (0, value)
+    if isinstance(value, dt.date):
+        return (0, value.toordinal())
+    return (1, str(value).lower())
+
+
+# --- expressions --------------------------------------------------------------------------------
+def _group_expression(spec: GroupField, granularity: str, tz: dt.tzinfo) -> Any:
+    if spec.custom is not None:
+        text = KeyTextTransform(spec.custom.key, "custom")
+        if spec.kind == "date":
+            return Trunc(Cast(text, DateField()), granularity, output_field=DateField())
+        return text
+    if spec.kind == "datetime":
+        # The day the viewer saw it, in their time zone (Trunc converts before truncating).
+        return Trunc(spec.path, granularity, output_field=DateTimeField(), tzinfo=tz)
+    if spec.kind == "date":
+        return Trunc(spec.path, granularity, output_field=DateField())
+    return F(spec.path)
+
+
+def _value_expression(measure: MeasureField) -> Any:
+    if measure.custom is not None:
+        key = measure.custom.key
+        if measure.kind == "money":
+            return Cast(KeyTextTransform("amount", f"custom__{key}"), AMOUNT)
+        return Cast(KeyTextTransform(key, "custom"), AMOUNT)
+    return F(measure.path)
+
+
+def _money_day(rtype: RecordType) -> Any:
+    """The day whose exchange rate converts a record's money: the first set of the type's
+    ``money_day`` dates (a deal's won/lost day, else its expected close), else its creation day."""
+    days = [F(p) for p in getattr(rtype, "money_day", ())]
+    created = TruncDate("created_at", tzinfo=dt.UTC)
+    if not days:
+        return created
+    return Coalesce(*days, created, output_field=DateField())
+
+
+def _group_key(spec: GroupField, granularity: str, value: Any, tz: dt.tzinfo) -> Any:
+    if value is None:
+        return None
+    if spec.is_date:
+        if isinstance(value, dt.datetime):
+            if timezone.is_aware(value):
+                value = value.astimezone(tz)
+            return value.date()
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value[:10])
+            except ValueError:
+                return None
+        return value
+    if spec.kind == "boolean":
+        if isinstance(value, str):
+            return value.lower() in ("true", "1")
+        return bool(value)
+    if spec.kind in ("user", "team", "fk", "record"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    return str(value)
+
+
+# --- labels ---------------------------------------------------------------------------------------
+def period_end(start: dt.date, granularity: str) -> dt.date:
+    """The last day of the period starting on ``start``."""
+    if granularity == "day":
+        return start
+    if granularity == "week":
+        return start + dt.timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[granularity]
+    index = start.year * 12 + start.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def period_label(start: dt.date, granularity: str) -> str:
+    from babel.dates import format_date
+
+    locale = formatting.babel_locale(formatting.current_locale())
+    if granularity == "day":
+        return formatting.date(start)
+    if granularity == "week":
+        return f"Week of {formatting.date(start)}"
+    if granularity == "month":
+        return format_date(start, "LLL y", locale=locale)
+    if granularity == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)
+
+
+def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], user: Any) -> list[dict[Any, str]]:
+    """Per level, the label of each key: one query per linked kind (users, teams, linked records)."""
+    out: list[dict[Any, str]] = []
+    for level, (spec, granularity) in enumerate(groups):
+        values = {k[level] for k in keys} - {None, OTHERS}
+        labels: dict[Any, str] = {None: _none_label(spec), OTHERS: "Others"}
+        if spec.is_date:
+            labels.update({v: period_label(v, granularity) for v in values})
+        elif spec.kind == "user":
+            from rapport.accounts.models import User
+
+            names = {u.pk: u.display_name for u in User.objects.filter(pk__in=values)}
+            labels.update({v: names.get(v, f"#{v}") for v in values})
+        elif spec.kind == "team":
+            from rapport.accounts.models import Team
+
+            names = dict(Team.objects.filter(pk__in=values).values_list("pk", "name"))
+            labels.update({v: names.get(v, f"#{v}") for v in values})
+        elif spec.kind == "fk":
+            fields = spec.link_fields or ("name",)
+            rows = spec.related._default_manager.filter(pk__in=values).values("pk", *fields)
+            names = {r["pk"]: " ".join(str(r[f] or "") for f in fields).strip() for r in rows}
+            labels.update({v: names.get(v, f"#{v}") for v in values})
+        elif spec.kind == "record":
+            target = registry.find(spec.link_type)
+            names = {}
+            if target is not None:
+                rows = target.model.objects.filter(pk__in=values).values(
+                    "pk", "owner_id", "team_id", *target.title_fields
+                )
+                for r in rows:
+                    title = " ".join(str(r[t] or "") for t in target.title_fields).strip()
+                    name = link_label(user, target.key, title, owner_id=r["owner_id"], team_id=r["team_id"])
+                    if name is not None:
+                        names[r["pk"]] = name
+            labels.update({v: names.get(v, f"#{v}") for v in values})
+        elif spec.kind == "boolean":
+            choices = {str(k).lower(): v for k, v in spec.choices}
+            labels.update({v: choices.get(str(v).lower(), "Yes" if v else "No") for v in values})
+        elif spec.kind == "choice":
+            choices = dict(spec.choices)
+            labels.update({v: choices.get(v, formatting.humanize_key(v) if not spec.custom else v) for v in values})
+        else:
+            labels.update({v: str(v) for v in values})
+        out.append(labels)
+    return out
+
+
+def _none_label(spec: GroupField) -> str:
+    if spec.is_date:
+        return "No date"
+    if spec.kind in ("user",):
+        return f"No {spec.label.lower()}"
+    if spec.kind == "team":
+        return "No team"
+    return "Not set"
+
+
+# --- drill-down -----------------------------------------------------------------------------------
+def _group_params(spec: GroupField, granularity: str, key: Any) -> list[tuple[str, str]] | None:
+    """The list filters selecting the records of one group; None when the list cannot."""
+    if key == OTHERS or not spec.filter_name:
+        return None
+    name = spec.filter_name
+    if spec.is_date:
+        if key is None:
+            return None
+        end = period_end(key, granularity)
+        if spec.custom is not None:
+            return [(f"{name}__gte", key.isoformat()), (f"{name}__lte", end.isoformat())]
+        return [(f"{name}__after", key.isoformat()), (f"{name}__before", end.isoformat())]
+    if key is None:
+        if spec.custom is not None:
+            return [(f"{name}__isnull", "true")]
+        if spec.kind in ("user", "team", "fk", "record"):
+            return [(name, "none")]
+        return None
+    if spec.kind == "boolean":
+        return [(name, "true" if key else "false")]
+    return [(name, str(key))]
+
+
+def _drill_url(
+    rtype: RecordType, params: list[tuple[str, str]], groups: list[tuple[GroupField, str]], keys: tuple[Any, ...]
+) -> str | None:
+    extra: dict[str, str] = {}
+    for (spec, granularity), key in zip(groups, keys, strict=True):
+        found = _group_params(spec, granularity, key)
+        if found is None:
+            return None
+        extra.update(found)
+    merged = dict(params)
+    for k, v in extra.items():
+        if k in merged and k.endswith(("__after", "__gte")):
+            merged[k] = max(merged[k], v)
+        elif k in merged and k.endswith(("__before", "__lte")):
+            merged[k] = min(merged[k], v)
+        else:
+            merged[k] = v
+    query = urlencode(sorted(merged.items()))
+    return f"/{rtype.key}/" + (f"?{query}" if query else "")
+
+
+def iter_table(result: Result) -> Iterator[list[Any]]:
+    """Header and rows for exports: group labels then the figure (typed by the caller)."""
+    yield [*result.group_labels, result.measure_label, "Records"]
+    for row in result.rows:
+        yield [*row.labels, row.value, row.count]
