@@ -34,6 +34,9 @@ def memoized() -> Iterator[None]:
     """Read each type's definitions at most once inside (one request or job): validation, the
     search entry and the answer of a write all need them. Any change to a definition clears it."""
     previous = getattr(_memo, "defs", None)
+    if previous is not None:  # already inside one: share it
+        yield
+        return
     _memo.defs = {}
     try:
         yield

@@ -367,3 +367,8 @@ __all__: list[str] = [
     "export_response",
     "export_rows",
 ]
+
+
+# The writers, for other typed tables (the report builder's results).
+csv_chunks = _csv_chunks
+xlsx_file = _xlsx_file

@@ -489,21 +489,22 @@ class _Agg:
         self.add(other.n, other.values, other.total, other.low, other.high)
 
 
-def run(config: Config, user: Any, *, extra_filters: Mapping[str, str] | None = None) -> Result:
+def run(
+    config: Config, user: Any, *, extra_filters: Mapping[str, str] | None = None, rates: Rates | None = None
+) -> Result:
     """The report for ``user`` (only records they may view), in their time zone.
 
     ``extra_filters`` (a dashboard's period, owner and team, as list parameters) narrow the
     report's own filters; a date range narrows, an owner or team replaces."""
     tz = user_tz(user)
     with timezone.override(tz), customfields.memoized():
-        return _run(config, user, tz, dict(extra_filters or {}))
+        return _run(config, user, tz, dict(extra_filters or {}), rates)
 
 
 def _merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, str]]:
     """The report's filters with ``extra`` applied: ``x__after`` keeps the later day, ``x__before``
     the earlier, any other parameter is replaced."""
-    params = [(k, v) for k, v in QueryDict(config.filters).lists() for v in [",".join(v)]]
-    out: dict[str, str] = dict(params)
+    out: dict[str, str] = {k: ",".join(vs) for k, vs in QueryDict(config.filters).lists()}
     for k, v in extra.items():
         if k in out and (k.endswith("__after") or k.endswith("__gte")):
             out[k] = max(out[k], v)
@@ -514,7 +515,7 @@ def _merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, 
     return list(out.items())
 
 
-def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str]) -> Result:
+def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded: Rates | None) -> Result:
     rtype = registry.get(config.type)
     params = _merged_params(config, extra)
     query = QueryDict(mutable=True)
@@ -543,7 +544,7 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str]) -> Res
     rates: Rates | None = None
     if money_measure:
         assert measure is not None
-        rates = Rates()
+        rates = loaded or Rates()
         periods = RatePeriods(rates, no_day=timezone.localdate())
         annotations["_day"] = _money_day(rtype)
         annotations["_rp"] = periods.expression("_day")
@@ -567,8 +568,11 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str]) -> Res
     if weight is not None:
         qs = qs.exclude(**{f"{weight.path}__isnull": True})
 
-    rows_qs = qs.annotate(**annotations).values(*names).annotate(**aggregates).order_by()
-    raw = list(rows_qs[: MAX_RAW_GROUPS + 1])
+    if names:
+        rows_qs = qs.annotate(**annotations).values(*names).annotate(**aggregates).order_by()
+        raw = list(rows_qs[: MAX_RAW_GROUPS + 1])
+    else:  # one figure: one aggregate row
+        raw = [qs.aggregate(**aggregates)]
     if len(raw) > MAX_RAW_GROUPS:
         raise ReportError("group_by", f"more than {MAX_RAW_GROUPS:,} groups; group by a coarser field or filter first.")
 
@@ -591,8 +595,9 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str]) -> Res
             rate = found
         groups_agg[keys].add(r["_n"], r.get("_v", 0), r.get("_sum"), r.get("_min"), r.get("_max"), rate)
 
-    ordered_keys, others = _bound(groups, groups_agg, config)
-    labels = _labels(groups, [k for k in ordered_keys], user)
+    bounded, others = _bound(groups, groups_agg, config)
+    labels = _labels(groups, bounded, user)
+    ordered_keys = _order(groups, groups_agg, labels)
     value_kind = "count" if measure is None else ("money" if money_measure else measure.kind)
     base = rates.base if rates else ""
     cells: list[Cell] = []
@@ -631,7 +636,7 @@ def _figure(op: str, agg: _Agg, kind: str) -> Decimal | int | None:
     if op == "count":
         return agg.n
     if op == "sum":
-        value: Decimal | None = agg.total if agg.values else (Decimal(0) if agg.n else None)
+        value: Decimal | None = agg.total  # a sum of nothing is zero
     elif op == "avg":
         value = agg.total / agg.values if agg.values else None
     elif op == "min":
@@ -648,14 +653,13 @@ def _figure(op: str, agg: _Agg, kind: str) -> Decimal | int | None:
 def _bound(
     groups: list[tuple[GroupField, str]], aggs: dict[tuple[Any, ...], _Agg], config: Config
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """Order the groups (dates in time order, anything else by size, largest first) and keep at most
-    MAX_GROUPS per level, the rest merged into OTHERS."""
+    """Keep at most MAX_GROUPS values per level (the largest), the rest merged into OTHERS."""
     if not groups:
-        return ([()] if aggs else [()]), False
+        return [()], False
     if not aggs:
         return [], False
     others = False
-    for level, (spec, _) in enumerate(groups):
+    for level in range(len(groups)):
         size: dict[Any, int] = defaultdict(int)
         for keys, agg in aggs.items():
             size[keys[level]] += agg.n
@@ -670,20 +674,42 @@ def _bound(
         aggs.update(merged)
         others = True
 
+    return list(aggs), others
+
+
+def _order(
+    groups: list[tuple[GroupField, str]], aggs: dict[tuple[Any, ...], _Agg], labels: list[dict[Any, str]]
+) -> list[tuple[Any, ...]]:
+    """Rows in reading order per level: dates in time order, choices in their declared order,
+    settings rows (stages, pipelines) in their own order, anything else largest first; "not set"
+    and "Others" last."""
+    if not groups:
+        return list(aggs)
+
     def level_order(level: int) -> dict[Any, int]:
         spec, _ = groups[level]
         size: dict[Any, int] = defaultdict(int)
         for keys, agg in aggs.items():
             size[keys[level]] += agg.n
         if spec.is_date:
-            ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, _sort_key(k)))
+            rank: Any = _sort_key
+        elif spec.kind in ("choice", "boolean") and spec.choices and not spec.custom:
+            declared = {_choice_key(spec, c): i for i, (c, _) in enumerate(spec.choices)}
+            rank = lambda k: (0, declared.get(k, len(declared)), _sort_key(k))  # noqa: E731
+        elif spec.kind == "fk":
+            position = {k: i for i, k in enumerate(labels[level])}  # the related model's own order
+            rank = lambda k: (0, position.get(k, 0))  # noqa: E731
         else:
-            ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, -size[k], _sort_key(k)))
+            rank = lambda k: (0, -size[k], _sort_key(k))  # noqa: E731
+        ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, rank(k)))
         return {k: i for i, k in enumerate(ordered)}
 
     orders = [level_order(i) for i in range(len(groups))]
-    keys = sorted(aggs, key=lambda ks: tuple(orders[i][k] for i, k in enumerate(ks)))
-    return keys, others
+    return sorted(aggs, key=lambda ks: tuple(orders[i][k] for i, k in enumerate(ks)))
+
+
+def _choice_key(spec: GroupField, value: str) -> Any:
+    return value.lower() in ("true", "1") if spec.kind == "boolean" else value
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -796,7 +822,8 @@ def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], u
         elif spec.kind == "user":
             from rapport.accounts.models import User
 
-            names = {u.pk: u.display_name for u in User.objects.filter(pk__in=values)}
+            users = User.objects.filter(pk__in=values).only("pk", "first_name", "last_name", "username")
+            names = {u.pk: u.display_name for u in users}
             labels.update({v: names.get(v, f"#{v}") for v in values})
         elif spec.kind == "team":
             from rapport.accounts.models import Team
@@ -806,8 +833,9 @@ def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], u
         elif spec.kind == "fk":
             fields = spec.link_fields or ("name",)
             rows = spec.related._default_manager.filter(pk__in=values).values("pk", *fields)
-            names = {r["pk"]: " ".join(str(r[f] or "") for f in fields).strip() for r in rows}
-            labels.update({v: names.get(v, f"#{v}") for v in values})
+            labels = {r["pk"]: " ".join(str(r[f] or "") for f in fields).strip() for r in rows}  # in its order
+            labels.update({v: f"#{v}" for v in values if v not in labels})
+            labels.update({None: _none_label(spec), OTHERS: "Others"})
         elif spec.kind == "record":
             target = registry.find(spec.link_type)
             names = {}

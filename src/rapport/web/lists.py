@@ -135,6 +135,11 @@ def _filter_inputs(
     return out
 
 
+def filter_inputs(rtype: RecordType, params: QueryDict, user: Any) -> list[FilterInput]:
+    """The list's filter bar inputs for ``rtype`` with ``params``' values (the report builder shows them too)."""
+    return _filter_inputs(rtype, params, user, customfields.definitions(rtype.key), user_choices())
+
+
 def _saved_views(rtype: RecordType, user: Any) -> list[SavedView]:
     return list(
         SavedView.objects.filter(record_type=rtype.key)
