@@ -29,6 +29,7 @@ from rapport.core import bulkedit, registry
 from rapport.core.models import CustomField
 from rapport.deals.models import Pipeline
 from rapport.quotes.models import Quote
+from rapport.reports.models import Dashboard, SavedReport
 
 from .browser import CHROMIUM
 
@@ -84,6 +85,18 @@ NOT_PAGES = {
     "record-delete-view": "POST action",
     "autocomplete": "JSON: the link picker's matches",
     "duplicates-merge-undo": "POST action",
+    "reports-preview": "htmx fragment: the report builder's preview",
+    "reports-export": "a CSV or XLSX file",
+    "reports-saved-export": "a CSV or XLSX file",
+    "reports-save": "POST action",
+    "reports-saved-delete": "POST action",
+    "reports-add-widget": "POST action",
+    "reports-dashboard-create": "POST action",
+    "reports-dashboard-edit": "POST action",
+    "reports-dashboard-delete": "POST action",
+    "reports-dashboard-arrange": "POST action",
+    "reports-widget-size": "POST action",
+    "reports-widget-remove": "POST action",
     "healthz": "a probe for load balancers (text)",
     "readyz": "a probe for load balancers (JSON)",
 }
@@ -181,6 +194,11 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
     "duplicates-merge": _merge_compare,
     "duplicates-merge-detail": _merge,
+    # the demo's saved reports (a bar chart and a pivot) and dashboards (the default Sales one, Management)
+    "reports-saved": lambda d: [f"/reports/saved/{r.pk}/" for r in SavedReport.objects.readable_by(d.user)[:2]],
+    "reports-dashboard": lambda d: [
+        f"/reports/dashboards/{b.pk}/" for b in Dashboard.objects.readable_by(d.user).order_by("pk")[:2]
+    ],
 }
 
 

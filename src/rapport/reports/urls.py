@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from .views import builder, dashboards
+from .views import builder, dashboards, index
 
 urlpatterns = [
+    path("reports/", index.reports_index, name="reports"),
     path("reports/builder/", builder.builder, name="reports-builder"),
     path("reports/builder/preview/", builder.preview, name="reports-preview"),
     path("reports/builder/export/", builder.export_builder, name="reports-export"),

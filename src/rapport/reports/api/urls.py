@@ -1,5 +1,18 @@
-"""Reports endpoints under /api/v1/."""
+"""Reports endpoints under /api/v1/: saved and ad hoc reports, dashboards and their widgets."""
 
-from typing import Any
+from django.urls import path
 
-urlpatterns: list[Any] = []
+from . import views
+
+urlpatterns = [
+    path("v1/reports/saved/", views.SavedReportListView.as_view(), name="api-saved-reports"),
+    path("v1/reports/saved/<int:pk>/", views.SavedReportDetailView.as_view(), name="api-saved-report"),
+    path("v1/reports/saved/<int:pk>/run/", views.SavedReportRunView.as_view(), name="api-saved-report-run"),
+    path("v1/reports/run/", views.ReportRunView.as_view(), name="api-report-run"),
+    path("v1/dashboards/", views.DashboardListView.as_view(), name="api-dashboards"),
+    path("v1/dashboards/<int:pk>/", views.DashboardDetailView.as_view(), name="api-dashboard"),
+    path("v1/dashboards/<int:pk>/run/", views.DashboardRunView.as_view(), name="api-dashboard-run"),
+    path("v1/dashboards/<int:pk>/arrange/", views.ArrangeView.as_view(), name="api-dashboard-arrange"),
+    path("v1/dashboards/<int:pk>/widgets/", views.WidgetListView.as_view(), name="api-dashboard-widgets"),
+    path("v1/dashboards/<int:pk>/widgets/<int:wid>/", views.WidgetDetailView.as_view(), name="api-dashboard-widget"),
+]

@@ -41,11 +41,13 @@ def config_data(params: QueryDict) -> dict[str, Any]:
         kept = [v for v in values if v != ""]
         if kept:
             filters.setlist(key, kept)
+    rtype = registry.find(params.get("r_type", ""))
+    dates = {k for k, f in engine.group_fields(rtype).items() if f.is_date} if rtype else set()
     groups = []
     for n in ("1", "2"):
         name = params.get(f"r_group{n}", "")
-        if name:
-            groups.append({"field": name, "granularity": params.get(f"r_gran{n}", "")})
+        if name:  # the "dates by" choice is always sent; it counts for dates only
+            groups.append({"field": name, "granularity": params.get(f"r_gran{n}", "") if name in dates else ""})
     op = params.get("r_op", "") or "count"
     measure: dict[str, Any] = {"op": op}
     if op != "count":
@@ -161,7 +163,8 @@ def preview(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("r_saved", "")
     saved = SavedReport.objects.readable_by(user).filter(pk=int(raw)).first() if raw.isdigit() else None
     ctx = _preview(request, request.GET, saved)
-    return render(request, "reports/_preview.html", ctx, status=400 if ctx["error"] else 200)
+    # a fragment: htmx swaps it in whatever it says (an error names the field)
+    return render(request, "reports/_preview.html", ctx)
 
 
 def _saved(request: HttpRequest, pk: int) -> SavedReport:

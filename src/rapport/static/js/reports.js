@@ -95,7 +95,17 @@
     link.remove();
   });
 
-  document.body.addEventListener("htmx:afterSwap", function (event) { init(event.target); });
+  // Filters left at "any" stay out of the address (a period left empty means all time: it stays).
+  document.addEventListener("submit", function (event) {
+    var emptied = [];
+    event.target.querySelectorAll("[data-omit-empty]").forEach(function (el) {
+      if (el.value === "") { el.disabled = true; emptied.push(el); }
+    });
+    window.setTimeout(function () { emptied.forEach(function (el) { el.disabled = false; }); }, 0);
+  });
+
+  // After settling: htmx settles width and height attributes, which would undo the chart's canvas size.
+  document.body.addEventListener("htmx:afterSettle", function (event) { init(event.target); });
 
   var grid = document.getElementById("dashboard-grid");
   if (grid && grid.dataset.arrange && window.Sortable) {

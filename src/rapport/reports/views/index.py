@@ -1,0 +1,13 @@
+"""The /reports/ index: where the standard reports, the builder and dashboards start."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from rapport.web.common import page
+
+
+@page
+def reports_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/index.html")
