@@ -46,7 +46,7 @@ class ReportConfigSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="The list's filters as a query string: `status=open&owner=me&cf_region=EU`.",
     )
-    group_by = GroupingSerializer(many=True, required=False, max_length=2)
+    group_by = GroupingSerializer(many=True, required=False, max_length=2)  # type: ignore[call-arg]  # ListSerializer takes it
     measure = MeasureSerializer(required=False)
     chart = serializers.ChoiceField(choices=CHARTS, required=False)
     period_field = serializers.CharField(
