@@ -252,3 +252,30 @@ def test_dashboard_page_query_count_is_pinned(quotas, django_assert_num_queries)
     with CaptureQueriesContext(connection) as ctx:
         client.get(f"/reports/dashboards/{board.pk}/")
     assert len(ctx.captured_queries) == 20, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
+
+
+def test_scheduled_email_gives_each_recipient_their_own_figures_once(quotas):
+    from rapport.activities.models import OutgoingEmail
+    from rapport.reports.tasks import send_dashboards_now
+
+    member, outsider = quotas["member"], quotas["outsider"]
+    for user, address in ((member, "member@example.com"), (outsider, "outsider@example.com")):
+        user.email = address
+        user.save(update_fields=["email"])
+    board = services.default_dashboard()
+    services.update_dashboard(board, actor=quotas["admin"], schedule="weekly", recipients=[member, outsider])
+    sunday = dt.datetime(2026, 2, 15, 9, 0, tzinfo=dt.UTC)
+    assert send_dashboards_now(sunday) == 0  # weekly: Mondays
+    monday_early = dt.datetime(2026, 2, 16, 6, 0, tzinfo=dt.UTC)
+    assert send_dashboards_now(monday_early) == 0  # from 07:00 local
+    monday = dt.datetime(2026, 2, 16, 8, 0, tzinfo=dt.UTC)
+    assert send_dashboards_now(monday) == 2
+    assert send_dashboards_now(monday + dt.timedelta(hours=2)) == 0  # once per day
+    mails = {m.to: m for m in OutgoingEmail.objects.all()}
+    mine, theirs = mails["member@example.com"].body, mails["outsider@example.com"].body
+    assert mails["member@example.com"].subject == "Weekly: Sales"
+    # member: their team's open deals this quarter d4, d5, d6 (GBP unconverted); outsider: d7
+    assert "Open deals: 3 (+3 on the period before)" in mine and "Pipeline value: $3,100.00" in mine
+    assert "Won this period: $1,670.00" in mine and "target $5,300.00, 31.5% reached" in mine
+    assert "Open deals: 1 (+1 on the period before)" in theirs and "Pipeline value: $400.00" in theirs
+    assert f"/reports/dashboards/{board.pk}/" in mine

@@ -1,1 +1,104 @@
-"""Background jobs and periodic schedules of reports."""
+"""Background jobs of reports: the scheduled email of a dashboard, weekly (Monday) or monthly (the
+1st), from 07:00 in each recipient's time zone, through the outgoing mail path (the outbox).
+
+Each recipient gets the figures *they* may see (the dashboard computed with them as the viewer),
+once per dashboard, recipient and day (``once`` key). The outbox sends plain text, so the email
+carries the figures as a text table and a link to the dashboard; charts are not attached.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from rapport.core import formatting
+from rapport.jobs import job, once, periodic
+
+from . import dashboards, engine
+from .models import Dashboard
+
+SEND_HOUR = 7
+SEND_EVERY = dt.timedelta(minutes=30)
+
+
+def due_today(schedule: str, day: dt.date) -> bool:
+    return (schedule == "weekly" and day.weekday() == 0) or (schedule == "monthly" and day.day == 1)
+
+
+def email_key(dashboard: Dashboard, user: Any, day: dt.date) -> str:
+    return f"dashboard-email:{dashboard.pk}:{user.pk}:{day.isoformat()}"
+
+
+def email_text(dashboard: Dashboard, user: Any, panels: list[dashboards.Panel], filters: dashboards.Filters) -> str:
+    from rapport.activities.reminders import site_url
+
+    period = dashboards.PERIOD_LABELS.get(filters.period, "All time")
+    lines = [f"{dashboard.name} — {period}", "Figures of the records you may see in Rapport.", ""]
+    for panel in panels:
+        name = panel.widget.report.name
+        result = panel.result
+        if result is None:
+            lines += [f"{name}: {panel.error}", ""]
+            continue
+        if not result.group_labels or result.config.chart == "number":
+            line = f"{name}: {result.format(result.total.value)}"
+            if panel.previous is not None and panel.delta is not None:
+                sign = "+" if panel.delta > 0 else ""
+                line += f" ({sign}{result.format(panel.delta)} on the period before)"
+            if panel.target is not None:
+                line += f" · target {result.format(panel.target)}"
+                if panel.attainment is not None:
+                    line += f", {formatting.percent(panel.attainment)} reached"
+            lines += [line]
+            continue
+        lines += ["", name]
+        width = max((len(" / ".join(r.labels)) for r in result.rows), default=0)
+        for row in result.rows[:20]:
+            label = " / ".join(row.labels)
+            lines.append(f"  {label.ljust(width)}  {result.format(row.value)}")
+        if len(result.rows) > 20:
+            lines.append(f"  … and {len(result.rows) - 20} more on the dashboard")
+        lines.append(f"  {'Total'.ljust(width)}  {result.format(result.total.value)}")
+        lines.append("")
+    lines += ["", f"Open the dashboard: {site_url()}/reports/dashboards/{dashboard.pk}/"]
+    return "\n".join(lines) + "\n"
+
+
+def send_dashboards_now(now: dt.datetime | None = None) -> int:
+    """Queue the email of every scheduled dashboard to each recipient whose local sending time has come
+    today (and who has not had it); each with their own figures."""
+    from rapport.activities.models import OutgoingEmail
+    from rapport.activities.reminders import flush_outbox
+
+    now = now or timezone.now()
+    queued = 0
+    for dashboard in Dashboard.objects.exclude(schedule="").prefetch_related("recipients"):
+        for user in dashboard.recipients.all():
+            if not user.is_active or not user.email:
+                continue
+            local = now.astimezone(engine.user_tz(user))
+            if local.hour < SEND_HOUR or not due_today(dashboard.schedule, local.date()):
+                continue
+            key = email_key(dashboard, user, local.date())
+            with once(key) as first:
+                if not first:
+                    continue
+                with formatting.using(getattr(user, "locale", None)), timezone.override(engine.user_tz(user)):
+                    filters = dashboards.parse_filters({}, dashboard.filters, user)
+                    panels = dashboards.compute(dashboard, user, filters, today=local.date())
+                    body = email_text(dashboard, user, panels, filters)
+                kind = "Weekly" if dashboard.schedule == "weekly" else "Monthly"
+                OutgoingEmail.objects.create(key=key, to=user.email, subject=f"{kind}: {dashboard.name}", body=body)
+                queued += 1
+    flush_outbox()
+    return queued
+
+
+@job(max_attempts=5)
+def send_dashboards() -> int:
+    return send_dashboards_now()
+
+
+periodic("dashboard_emails", send_dashboards, every=SEND_EVERY)

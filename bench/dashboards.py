@@ -1,0 +1,170 @@
+"""Rapport dashboards benchmark (not a test): a database with ``--people`` people (``rapport demo``)
+and ``--deals`` deals in bulk (``bench/sales.py load-deals``), then, in one process through Django's
+request handling (test Client: middleware, session, view, template), the default Sales dashboard page
+and a builder report grouped by month over all deals, as an administrator and as a team member.
+
+    .venv/bin/python bench/dashboards.py --db sqlite   --deals 200000
+    .venv/bin/python bench/dashboards.py --db postgres --deals 200000
+
+"cold": every request on a new database connection (SQLite's page cache and PostgreSQL's backend
+caches start empty; the OS file cache stays warm); "warm": repeated requests on one connection.
+Targets (issue 12): dashboard p95 <= 300 ms cold and <= 100 ms warm, builder report p95 <= 500 ms.
+Prints a Markdown table and writes JSON into bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import VENV_BIN, log, machine, run_command  # noqa: E402
+
+PG_DB = os.environ.get("RAPPORT_BENCH_PG_DB", "rapport_bench_dashboards")
+PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+TARGETS = {"dashboard_cold": 300.0, "dashboard_warm": 100.0, "builder_month": 500.0}
+BUILDER = "/reports/builder/preview/?r_type=deals&r_group1=created_at&r_gran1=month&r_op=sum&r_measure=amount"
+
+
+def fresh_postgres() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DB}")
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"n": len(samples), "p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
+
+
+def measure(env: dict[str, str], samples: int) -> dict[str, Any]:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from rapport.accounts.models import User
+    from rapport.deals.models import Deal
+    from rapport.reports import services
+
+    settings.ALLOWED_HOSTS = ["*"]
+    admin = User.objects.filter(is_superuser=True).first() or User.objects.filter(role__key="admin").first()
+    member = User.objects.filter(role__key="member", team__isnull=False).order_by("pk").first()
+    board = services.default_dashboard()
+    out: dict[str, Any] = {
+        "total_deals": Deal.objects.count(),
+        "open_deals": Deal.objects.filter(status="open").count(),
+    }
+
+    def timed(client: Client, path: str, cold: bool) -> float:
+        if cold:
+            connection.close()
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, (path, response.status_code)
+        return elapsed
+
+    for who, user in (("admin", admin), ("member", member)):
+        client = Client()
+        client.force_login(user)
+        for name, path in (("dashboard", f"/reports/dashboards/{board.pk}/"), ("builder_month", BUILDER)):
+            timed(client, path, False)  # templates compiled, URLconf loaded
+            for mode in ("cold", "warm"):
+                key = f"{name}_{mode}" + ("" if who == "admin" else "_member")
+                out[key] = percentiles([timed(client, path, mode == "cold") for _ in range(samples)])
+                log(f"{key}: {out[key]}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--companies", type=int, default=5_000)
+    parser.add_argument("--deals", type=int, default=200_000)
+    parser.add_argument("--open-in-pipeline", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--data-dir", help="Reuse this data folder (skips the load if it holds a database).")
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+
+    data_dir = Path(opts.data_dir) if opts.data_dir else Path(tempfile.mkdtemp(prefix=f"rapport-dash-{opts.db}-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(
+        os.environ,
+        RAPPORT_DATA_DIR=str(data_dir),
+        RAPPORT_SECRET_KEY="bench-" + "x" * 50,
+        DJANGO_SETTINGS_MODULE="rapport.settings.base",
+        PYTHONPATH=str(ROOT),
+    )
+    if opts.db == "postgres":
+        env["RAPPORT_DATABASE_URL"] = PG_URL
+    else:
+        env.pop("RAPPORT_DATABASE_URL", None)
+    if opts.measure_only:
+        print(json.dumps(measure(env, opts.samples)))
+        return
+    reuse = (data_dir / "loaded").exists()
+    if opts.db == "postgres" and not reuse:
+        fresh_postgres()
+    logfile = data_dir / "bench.log"
+    rapport = str(VENV_BIN / "rapport")
+    run_command([rapport, "migrate", "--noinput", "-v0"], env, logfile)
+    if not reuse:
+        log(f"rapport demo --people {opts.people} --companies {opts.companies}")
+        people_s = run_command(
+            [rapport, "demo", "--people", str(opts.people), "--companies", str(opts.companies)], env, logfile
+        )
+        log(f"load-deals --deals {opts.deals}")
+        deals_s = run_command(
+            [str(VENV_BIN / "python"), str(ROOT / "bench" / "sales.py"), "load-deals", "--deals", str(opts.deals),
+             "--open-in-pipeline", str(opts.open_in_pipeline)],
+            env,
+            logfile,
+        )  # fmt: skip
+        (data_dir / "loaded").write_text(
+            json.dumps({"people_seconds": round(people_s, 1), "deals_seconds": round(deals_s, 1)})
+        )
+    gen = json.loads((data_dir / "loaded").read_text())
+    log("measuring")
+    result: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "db": opts.db,
+        "people": opts.people,
+        "deals": opts.deals,
+        "machine": machine(),
+        "generation": gen,
+    }
+    result.update(measure(env, opts.samples))
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / f"dashboards-{opts.db}-{result['date'][:19].replace(':', '')}.json").write_text(
+        json.dumps(result, indent=2)
+    )
+    print(f"\n{opts.db}: {result['total_deals']:,} deals ({result['open_deals']:,} open), {opts.people:,} people")
+    print("| Scenario | p50 ms | p95 ms | target |\n|---|---|---|---|")
+    for key, value in result.items():
+        if isinstance(value, dict) and "p95" in value:
+            target = TARGETS.get(key.removesuffix("_member"), TARGETS.get(key.rsplit("_", 1)[0] + "_month", ""))
+            print(f"| {key} | {value['p50']} | {value['p95']} | {target or '—'} |")
+
+
+if __name__ == "__main__":
+    main()
