@@ -232,6 +232,11 @@ def test_dashboard_pages_and_widget_changes(quotas):
     assert client_for(member).post(f"/reports/dashboards/{mine.pk}/arrange/", {"order": f"{second.pk},{first.pk}"},
                                    HTTP_ACCEPT="application/json").status_code == 204  # fmt: skip
     assert list(mine.widgets.values_list("pk", flat=True)) == [second.pk, first.pk]
+    html = client_for(member).get(f"/reports/dashboards/{mine.pk}/?period=").content.decode()
+    assert f'name="order" value="{first.pk},{second.pk}" aria-label="Move Won later"' in html
+    client_for(member).post(f"/reports/dashboards/{mine.pk}/arrange/", {"order": f"{first.pk},{second.pk}"})
+    assert list(mine.widgets.values_list("pk", flat=True)) == [first.pk, second.pk]
+    client_for(member).post(f"/reports/dashboards/{mine.pk}/arrange/", {"order": f"{second.pk},{first.pk}"})
     client_for(member).post(f"/reports/dashboards/{mine.pk}/widgets/{first.pk}/size/", {"size": "s"})
     first.refresh_from_db()
     assert first.size == "s"

@@ -291,3 +291,33 @@ def test_every_registered_type_can_be_counted_by_each_of_its_groupings(book):
                     engine.parse_config({"type": rtype.key, "measure": {"op": op, "field": key}}, book["admin"]),
                     book["admin"],
                 )
+
+
+def test_custom_date_user_and_yes_no_groupings(book):
+    admin, member = book["admin"], book["member"]
+    customfields.create_field("deals", "signed", {"label": "Signed", "field_type": "date"}, actor=admin)
+    customfields.create_field("deals", "champion", {"label": "Champion", "field_type": "user"}, actor=admin)
+    customfields.create_field("deals", "strategic", {"label": "Strategic", "field_type": "boolean"}, actor=admin)
+    customfields.forget()
+    for key, custom in (
+        ("d1", {"signed": "2026-01-20", "champion": member.pk, "strategic": True}),
+        ("d2", {"signed": "2026-01-31", "strategic": False}),
+        ("d3", {"signed": "2026-02-01", "champion": member.pk, "strategic": True}),
+    ):
+        write("deals", {"custom": {**book[key].custom, **custom}}, actor=admin, instance=book[key])
+    signed = report(admin, group_by=[{"field": "cf_signed", "granularity": "month"}])
+    assert table(signed) == [("Jan 2026", 2), ("Feb 2026", 1), ("No date", 5)]
+    assert signed.rows[0].url == "/deals/?cf_signed__gte=2026-01-01&cf_signed__lte=2026-01-31"
+    assert table(report(admin, group_by=["cf_champion"])) == [("Member", 2), ("No champion", 6)]
+    assert table(report(admin, group_by=["cf_strategic"])) == [("Yes", 2), ("No", 1), ("Not set", 5)]
+    rtype = registry.get("deals")
+    for config in (
+        {"group_by": ["cf_strategic"]},
+        {"group_by": ["cf_champion"]},
+        {"group_by": [{"field": "cf_signed"}]},
+    ):
+        for row in report(admin, **config).rows:
+            if row.url is None:
+                continue
+            where = build_filter(rtype, QueryDict(row.url.partition("?")[2]), admin)
+            assert rtype.model.objects.visible_to(admin).filter(where).count() == row.count, (config, row)
