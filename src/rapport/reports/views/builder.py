@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from rapport.core import registry
 from rapport.core.errors import PermissionDenied
+from rapport.core.inputs import is_id
 from rapport.web.common import error_page, page, signed_in
 from rapport.web.lists import filter_inputs
 
@@ -161,7 +162,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     if rtype is None or user.scope_for(rtype.key, "view") is None:
         raise Http404("No such report.")
     raw = request.GET.get("r_saved", "")
-    saved = SavedReport.objects.readable_by(user).filter(pk=int(raw)).first() if raw.isdigit() else None
+    saved = SavedReport.objects.readable_by(user).filter(pk=int(raw)).first() if is_id(raw) else None
     ctx = _preview(request, request.GET, saved)
     # a fragment: htmx swaps it in whatever it says (an error names the field)
     return render(request, "reports/_preview.html", ctx)
@@ -237,7 +238,7 @@ def save(request: HttpRequest) -> HttpResponse:
         return error_page(request, str(exc), back=back)
     existing = request.POST.get("report", "")
     if existing:
-        report = _saved(request, int(existing)) if existing.isdigit() else None
+        report = _saved(request, int(existing)) if is_id(existing) else None
         if report is None:
             raise Http404
         try:
@@ -287,7 +288,7 @@ def add_to_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     report = _saved(request, pk)
     user = signed_in(request)
     raw = request.POST.get("dashboard", "")
-    dashboard = Dashboard.objects.readable_by(user).filter(pk=int(raw)).first() if raw.isdigit() else None
+    dashboard = Dashboard.objects.readable_by(user).filter(pk=int(raw)).first() if is_id(raw) else None
     if dashboard is None:
         return error_page(request, "dashboard: choose one of your dashboards.", back=f"/reports/saved/{pk}/")
     size = request.POST.get("size", "m")
