@@ -125,7 +125,8 @@ class RecordType:
     child_rows: dict[str, ChildRows] = field(default_factory=dict)
     search_markdown: bool = False  # the search document's body is Markdown: snippets show it as plain text
     # The date fields (in order of preference, the first set wins) whose day converts the type's money
-    # to the base currency in reports; none: the day the record was created.
+    # to the base currency in reports (none of them set: today's rate); none declared: the day the
+    # record was created.
     money_day: tuple[str, ...] = ()
 
     @property

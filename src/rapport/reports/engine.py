@@ -455,12 +455,12 @@ def _value_expression(measure: MeasureField) -> Any:
 
 def _money_day(rtype: RecordType) -> Any:
     """The day whose exchange rate converts a record's money: the first set of the type's
-    ``money_day`` dates (a deal's won/lost day, else its expected close), else its creation day."""
-    days = [F(p) for p in getattr(rtype, "money_day", ())]
-    created = TruncDate("created_at", tzinfo=dt.UTC)
+    ``money_day`` dates (a deal's won/lost day, else its expected close; neither: today, like the
+    board), or for types that declare none the day the record was created (UTC)."""
+    days = [F(p) for p in rtype.money_day]
     if not days:
-        return created
-    return Coalesce(*days, created, output_field=DateField())
+        return TruncDate("created_at", tzinfo=dt.UTC)
+    return days[0] if len(days) == 1 else Coalesce(*days, output_field=DateField())
 
 
 def _group_key(spec: GroupField, granularity: str, value: Any, tz: dt.tzinfo) -> Any:
