@@ -98,6 +98,9 @@ NOT_PAGES = {
     "reports-widget-size": "POST action",
     "reports-widget-remove": "POST action",
     "healthz": "a probe for load balancers (text)",
+    "duplicates-dismiss": "POST action",
+    "duplicates-scan": "POST action",
+    "duplicates-scan-progress": "htmx fragment: the duplicate scan's progress on the queue page",
     "readyz": "a probe for load balancers (JSON)",
 }
 # Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).

@@ -183,8 +183,13 @@ class CustomFieldForm(forms.ModelForm):
 
     class Meta:
         model = CustomField
-        fields = ["key", "label", "field_type", "required", "help_text", "position", "searchable"]
-        help_texts = {"key": "Lower-case letters, digits and underscores; used in the API as cf_<key>."}
+        fields = ["key", "label", "field_type", "required", "help_text", "position", "searchable", "is_identifier"]
+        help_texts = {
+            "key": "Lower-case letters, digits and underscores; used in the API as cf_<key>.",
+            "is_identifier": "A customer number, tax or social security id…: records with the same value are "
+            "likely duplicates.",
+        }
+        labels = {"is_identifier": "Identifier"}
 
     def __init__(self, *args: Any, type_key: str, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -43,6 +43,10 @@ class CustomFieldSerializer(serializers.Serializer):
     help_text = serializers.CharField(allow_blank=True, default="", max_length=300)  # type: ignore[assignment]
     position = serializers.IntegerField(min_value=0, max_value=100000, default=0)
     searchable = serializers.BooleanField(default=True)
+    is_identifier = serializers.BooleanField(
+        default=False,
+        help_text="An identifier (customer number, tax id…): records with the same value are likely duplicates.",
+    )
     url = serializers.CharField(read_only=True)
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -60,6 +64,7 @@ class CustomFieldPatchSerializer(serializers.Serializer):
     help_text = serializers.CharField(allow_blank=True, required=False, max_length=300)  # type: ignore[assignment]
     position = serializers.IntegerField(min_value=0, max_value=100000, required=False)
     searchable = serializers.BooleanField(required=False)
+    is_identifier = serializers.BooleanField(required=False)
 
 
 class CustomFieldListSerializer(serializers.Serializer):
@@ -79,6 +84,7 @@ def field_json(field: CustomField) -> dict[str, Any]:
         "help_text": field.help_text,
         "position": field.position,
         "searchable": field.searchable,
+        "is_identifier": field.is_identifier,
         "url": f"/api/v1/custom-fields/{field.pk}/",
     }
 

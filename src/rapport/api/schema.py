@@ -43,6 +43,43 @@ class LinkSerializer(serializers.Serializer):
 
 ERROR = OpenApiResponse(response=ErrorSerializer, description="Error: {error, message, fields}")
 
+
+class DuplicateMatchSerializer(serializers.Serializer):
+    """A record you may view that is likely the same as the one checked."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="The record in the API.")
+    score = serializers.FloatField(min_value=0, max_value=1, help_text="How alike, from 0 to 1.")
+    reasons = serializers.ListField(
+        child=serializers.CharField(), help_text='What is alike, in words: "same phone", "similar name"…'
+    )
+
+
+class DuplicateMatchesSerializer(serializers.Serializer):
+    results = DuplicateMatchSerializer(many=True)
+
+
+class LikelyDuplicatesSerializer(serializers.Serializer):
+    """A create with ``check_duplicates=true`` that found likely duplicates: nothing was created."""
+
+    error = serializers.CharField(help_text="`likely_duplicates`")
+    message = serializers.CharField()
+    matches = DuplicateMatchSerializer(many=True)
+
+
+CHECK_DUPLICATES = OpenApiParameter(
+    "check_duplicates",
+    bool,
+    description="`true`: look for likely duplicates among the records you may view first; when there are "
+    "any, nothing is created and the answer is 409 with the matches (send the request again without this "
+    "parameter to create anyway). Default `false`.",
+)
+LIKELY_DUPLICATES = OpenApiResponse(
+    response=LikelyDuplicatesSerializer,
+    description="With check_duplicates=true: likely duplicates were found and nothing was created.",
+)
+
 ETAG = OpenApiParameter(
     "ETag",
     str,

@@ -266,10 +266,26 @@ class RecordListView(BaseAPIView):
 
     def _create(self, request: Request) -> HttpResponse:
         rtype = self.rtype
+        check = check_duplicates_param(request, rtype)
         if api_user(request).scope_for(rtype.key, "add") is None:
             raise PermissionDenied(f"You may not add {rtype.label_plural.lower()}.")
         serializer = rtype.get_serializer_class()(data=request.data, context={"actor": api_user(request)})
         serializer.is_valid(raise_exception=True)
+        if check:
+            from rapport.duplicates import finder
+
+            found = finder.likely_duplicates(rtype, serializer.validated_data, actor=api_user(request))
+            if found:
+                return json_response(
+                    {
+                        "error": "likely_duplicates",
+                        "message": f"Found {len(found)} likely duplicate(s) among the {rtype.label_plural.lower()} "
+                        "you may view; nothing was created. Send it again without check_duplicates to create "
+                        "it anyway.",
+                        "matches": [match_json(rtype, m) for m in found],
+                    },
+                    status=409,
+                )
         # The answer is the record as written (its links and child rows are in memory): no re-read.
         record = services.create_record(rtype.model, serializer.validated_data, actor=api_user(request), source="api")
         return json_response(
@@ -289,6 +305,27 @@ def merged_into(rtype: RecordType, user: Any, pk: int) -> int | None:
     if survivor is None or not rtype.model.objects.visible_to(user).filter(pk=survivor).exists():
         return None
     return survivor
+
+
+def check_duplicates_param(request: Request, rtype: RecordType) -> bool:
+    """The create's opt-in ``?check_duplicates=true`` (types that declare an identity)."""
+    if rtype.identity is None:
+        return False
+    raw = request.query_params.get("check_duplicates", "false").lower()
+    if raw not in ("true", "false"):
+        raise listing.QueryError("check_duplicates", "use true or false.")
+    return raw == "true"
+
+
+def match_json(rtype: RecordType, match: Any) -> dict[str, Any]:
+    """A likely duplicate (rapport.duplicates.finder.Match) as the API shows it."""
+    return {
+        "id": match.record_id,
+        "name": match.title,
+        "url": f"/api/v1/{rtype.key}/{match.record_id}/",
+        "score": match.score,
+        "reasons": list(match.reasons),
+    }
 
 
 class RecordDetailView(BaseAPIView):
@@ -583,9 +620,15 @@ def views_for(rtype: RecordType) -> dict[str, Any]:
             "post": extend_schema(
                 summary=f"Create a {label}",
                 tags=tag,
-                parameters=[schema.IDEMPOTENCY_KEY, schema.ETAG, schema.LOCATION, schema.IDEMPOTENT_REPLAYED],
+                parameters=[
+                    schema.IDEMPOTENCY_KEY,
+                    schema.ETAG,
+                    schema.LOCATION,
+                    schema.IDEMPOTENT_REPLAYED,
+                    *([schema.CHECK_DUPLICATES] if rtype.identity is not None else []),
+                ],
                 request=write,
-                responses={201: detail},
+                responses={201: detail, **({409: schema.LIKELY_DUPLICATES} if rtype.identity is not None else {})},
                 operation_id=f"{rtype.key}_create",
             )(_own(RecordListView.post)),
         },

@@ -112,6 +112,13 @@ class Person(Record):
     lifecycle_stage = models.CharField(max_length=20, choices=LIFECYCLE_STAGES, default="lead")
     lead_status = models.CharField(max_length=20, choices=LEAD_STATUSES, blank=True, default="")
     source = models.CharField(max_length=100, blank=True, default="")
+    # A postal address, like a company's (duplicate detection compares postal code and street). The
+    # database default lets bulk loaders that name their columns leave it out.
+    street = models.CharField(max_length=200, blank=True, default="", db_default="")
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    region = models.CharField(max_length=100, blank=True, default="", db_default="")
+    postal_code = models.CharField(max_length=20, blank=True, default="", db_default="")
+    country = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     related_write_keys = frozenset({"emails", "phones"})
     # Copies of the first email and phone, kept for fast lists; history tracks the lists.
@@ -125,6 +132,8 @@ class Person(Record):
             _live_index("person_last_name_idx", "last_name", "id"),
             _live_index("person_first_name_idx", "first_name", "id"),
             _live_index("person_email_idx", "primary_email", "id"),
+            # the duplicate check's candidates at one postal code
+            _live_index("person_postcode_idx", "postal_code", "last_name"),
             _live_index("person_owner_stage_idx", "owner", "lifecycle_stage", "created_at", "id"),
             _live_index("person_stage_idx", "lifecycle_stage", "created_at", "id"),
             _live_index("person_team_idx", "team", "created_at", "id"),
@@ -209,7 +218,7 @@ class Person(Record):
         emails = [e.email for e in self.emails.all()]
         phones = [phone_search_terms(p.number) for p in self.phones.all()]
         company = search_label(self, self.company) if self.company_id else ""
-        body = " ".join(x for x in (self.job_title, company, *emails) if x)
+        body = " ".join(x for x in (self.job_title, company, self.city, self.country, *emails) if x)
         return (self.full_name, body, " ".join(emails + phones))
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rapport.core.registry import Column, Filter, RecordType, register
+from rapport.core.registry import Column, Filter, Identity, RecordType, register
 
 from .models import LEAD_STATUSES, LIFECYCLE_STAGES, SIZE_BANDS, Company, Person
 
@@ -78,6 +78,9 @@ companies = register(
             *COMMON_FILTERS,
         ],
         related=[("people", "company")],
+        identity=Identity(
+            name="name", domain="domain", phones="phone", street="street", city="city", postal_code="postal_code"
+        ),
         detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         example={
             "name": "Globex Corporation",
@@ -120,6 +123,11 @@ people = register(
                 "lead_status", "Lead status", "lead_status", kind="choice", choices=tuple(LEAD_STATUSES), default=False
             ),
             Column("source", "Source", "source", default=False),
+            Column("street", "Street", "street", default=False),
+            Column("city", "City", "city", default=False),
+            Column("postal_code", "Postal code", "postal_code", default=False),
+            Column("region", "Region", "region", default=False),
+            Column("country", "Country", "country", default=False),
             *COMMON_COLUMNS,
         ],
         filters=[
@@ -129,6 +137,9 @@ people = register(
             Filter("lead_status", "Lead status", "lead_status", kind="choice", choices=tuple(LEAD_STATUSES)),
             Filter("company", "Company", "company_id", kind="record", link_type="companies"),
             Filter("source", "Source", "source", kind="exact"),
+            Filter("city", "City", "city", kind="exact"),
+            Filter("postal_code", "Postal code", "postal_code", kind="exact"),
+            Filter("country", "Country", "country", kind="exact"),
             *COMMON_FILTERS,
         ],
         example={
@@ -142,6 +153,16 @@ people = register(
         },
         detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         prefetch_related=("emails", "phones"),
+        identity=Identity(
+            first_name="first_name",
+            last_name="last_name",
+            emails="emails__email",
+            phones="phones__number",
+            company="company",
+            street="street",
+            city="city",
+            postal_code="postal_code",
+        ),
         api_fields=_person_api_fields,
         select_related=("company",),
     )

@@ -151,6 +151,11 @@ class PersonWriteSerializer(RecordWriteSerializer):
             "lifecycle_stage",
             "lead_status",
             "source",
+            "street",
+            "city",
+            "postal_code",
+            "region",
+            "country",
             *RecordWriteSerializer.base_fields,
         )
 

@@ -397,6 +397,7 @@ DEFINITION_FIELDS = (
     "help_text",
     "position",
     "searchable",
+    "is_identifier",
 )
 
 
@@ -447,7 +448,7 @@ def create_field(record_type: str, key: str, data: dict[str, Any], *, actor: Any
 
 
 AUDITED = ("record_type", "key", "label", "field_type", "required", "choices", "reference_type", "help_text",
-           "position", "searchable")  # fmt: skip
+           "position", "searchable", "is_identifier")  # fmt: skip
 
 
 def _record_change(field: CustomField, actor: Any, action: str, before: dict[str, Any] | None) -> None:

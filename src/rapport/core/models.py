@@ -254,6 +254,9 @@ class CustomField(models.Model):
     help_text = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(default=0)
     searchable = models.BooleanField(default=True)
+    # An identifier (a customer number, a tax or social security id): two records with the same value
+    # are likely the same (the duplicate finder compares it exactly, normalised).
+    is_identifier = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -83,6 +83,25 @@ class ChildRows:
     prices: bool = False
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Which fields identify a record of a type: the duplicate finder (``rapport.duplicates.finder``)
+    compares these, generically, plus every custom field the administrator marks as an identifier.
+    A field left empty is a signal the type does not have. ``emails`` and ``phones`` name a model field
+    or a child list as ``<related name>__<attribute>`` (a person's ``emails__email``)."""
+
+    first_name: str = ""  # a person's names: fuzzy (typos, nicknames, accents, swapped)
+    last_name: str = ""
+    name: str = ""  # an organisation's name: fuzzy, legal suffixes (Inc, Ltd, GmbH…) ignored
+    emails: str = ""
+    phones: str = ""
+    domain: str = ""
+    company: str = ""  # a link to a company: the same one, or a company of a similar name
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+
+
 @dataclass
 class RecordType:
     key: str  # URL and API name, plural: "people"
@@ -128,6 +147,9 @@ class RecordType:
     # to the base currency in reports (none of them set: today's rate); none declared: the day the
     # record was created.
     money_day: tuple[str, ...] = ()
+    # The fields that identify a record, for duplicate detection (on create, on import, by the scan);
+    # None: the type is not checked for duplicates.
+    identity: Identity | None = None
 
     @property
     def columns_by_key(self) -> dict[str, Column]:

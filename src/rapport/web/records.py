@@ -8,6 +8,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as Forbidden
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework import serializers
@@ -223,6 +224,7 @@ def _render_form(
     conflict: list[dict[str, Any]] | None = None,
     version: int | None = None,
     status: int = 200,
+    duplicates: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
     if rtype.form_setup is not None:
         posted = request.method == "POST"
@@ -235,6 +237,7 @@ def _render_form(
         "fields": specs,
         "errors": errors or [],
         "conflict": conflict,
+        "duplicates": duplicates or [],
         "version": version if version is not None else (record.version if record is not None else None),
         "action": f"/{rtype.key}/{record.pk}/edit/" if record is not None else f"/{rtype.key}/new/",
         "cancel": f"/{rtype.key}/{record.pk}/" if record is not None else f"/{rtype.key}/",
@@ -313,7 +316,13 @@ def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> Htt
         )
     try:
         if record is None:
-            saved = services.create_record(rtype.model, serializer.validated_data, actor=user, source="ui")
+            try:
+                saved = _create_checked(
+                    rtype, serializer.validated_data, user, anyway=bool(request.POST.get("create_anyway"))
+                )
+            except _LikelyDuplicates as held:
+                # Nothing is kept; "Create anyway" posts the same values again.
+                return _render_form(request, rtype, specs, record=None, duplicates=_match_rows(rtype, held.matches))
             messages.success(request, f"Created {rtype.label.lower()} “{saved}”.")
         else:
             saved = services.update_record(
@@ -351,6 +360,50 @@ def _save(request: HttpRequest, rtype: RecordType, record: Record | None) -> Htt
     except (PermissionDenied, RecordGone) as exc:
         return _render_form(request, rtype, specs, record=record, errors=[str(exc)], version=expected, status=403)
     return redirect(f"/{rtype.key}/{saved.pk}/")
+
+
+class _LikelyDuplicates(Exception):
+    def __init__(self, matches: list[Any]):
+        super().__init__("likely duplicates")
+        self.matches = matches
+
+
+def _create_checked(rtype: RecordType, data: dict[str, Any], user: Any, *, anyway: bool) -> Record:
+    """Create the record; for types that declare an identity, first in a transaction that is rolled
+    back when the user may view likely duplicates of it (rapport.duplicates.finder), so the rules of
+    the write (a taken email…) answer before the warning and a warning is never shown for a record
+    that could not be created. With ``anyway`` the record stays and the pairs go to the review queue."""
+    if rtype.identity is None:
+        return services.create_record(rtype.model, data, actor=user, source="ui")
+    from rapport.duplicates import finder
+
+    with transaction.atomic():
+        saved = services.create_record(rtype.model, data, actor=user, source="ui")
+        matches = finder.likely_duplicates(rtype, data, actor=user, exclude_id=saved.pk)
+        if matches and not anyway:
+            raise _LikelyDuplicates(matches)
+        if matches:
+            _remember(rtype, saved.pk, matches)
+    return saved
+
+
+def _match_rows(rtype: RecordType, matches: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": m.title,
+            "url": f"/{rtype.key}/{m.record_id}/",
+            "percent": round(m.score * 100),
+            "reasons": m.reason_text,
+        }
+        for m in matches
+    ]
+
+
+def _remember(rtype: RecordType, record_id: int, matches: list[Any]) -> None:
+    """A record created despite the warning: its likely duplicates wait in the review queue."""
+    from rapport.duplicates import services as duplicates
+
+    duplicates.remember_matches(rtype, record_id, matches, found_by="create")
 
 
 def _prefill_from_query(request: HttpRequest, specs: list[FormField], user: Any) -> None:
