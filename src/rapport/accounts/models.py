@@ -143,3 +143,17 @@ class LoginGate(models.Model):
     """A row per throttle key, locked while a sign-in is checked, so parallel attempts queue."""
 
     key = models.CharField(max_length=200, primary_key=True)
+
+
+class LoginRecord(models.Model):
+    """One successful sign-in (the login page), for the adoption report; pruned after
+    RAPPORT_LOGIN_KEEP_DAYS like the other logs."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["at", "user"], name="login_record_at_idx"),
+            models.Index(fields=["user", "at"], name="login_record_user_idx"),
+        ]

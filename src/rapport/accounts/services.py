@@ -281,3 +281,10 @@ def send_password_reset(user: User, *, site: str) -> str:
         )
         transaction.on_commit(lambda: send_outbox.enqueue(), robust=True)
     return path
+
+
+def record_login(user: Any) -> None:
+    """A successful sign-in, for the adoption report (reports/standard_team.py)."""
+    from .models import LoginRecord
+
+    LoginRecord.objects.create(user=user)

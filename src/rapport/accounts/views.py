@@ -30,6 +30,7 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
+        services.record_login(form.get_user())
         # This browser is now one the owner signed in from: the account-wide lock no longer applies to it.
         remember_device(response, form.get_user())
         return response

@@ -41,6 +41,7 @@ def prune_jobs() -> dict[str, int]:
         "periodic_runs": prune_runs(),
         "audit_entries": prune_audit(),
         "bulk_changes": prune_bulk_changes(cutoff),
+        "logins": prune_logins(),
     }
 
 
@@ -62,6 +63,17 @@ def prune_audit() -> int:
     if days <= 0:
         return 0
     return AuditEntry.objects.filter(occurred_at__lt=timezone.now() - timedelta(days=days)).delete()[0]
+
+
+def prune_logins() -> int:
+    """Retention of the sign-in log (the adoption report's logins): rows older than
+    RAPPORT_LOGIN_KEEP_DAYS (0 keeps all)."""
+    from rapport.accounts.models import LoginRecord
+
+    days = settings.RAPPORT_LOGIN_KEEP_DAYS
+    if days <= 0:
+        return 0
+    return LoginRecord.objects.filter(at__lt=timezone.now() - timedelta(days=days)).delete()[0]
 
 
 @job(max_attempts=3)
