@@ -166,6 +166,19 @@ def _merge(data: Data) -> list[str]:
     return [f"/duplicates/merges/{merge.pk}/"] if visible.exists() else []
 
 
+def _standard_reports(data: Data) -> list[str]:
+    """Every standard report; adoption and data quality refuse whoever leads no team (403)."""
+    from rapport.reports import standard
+
+    out = []
+    for r in standard.load().values():
+        path = f"/reports/{r.key}/"
+        if r.team_leads and not standard.leads_team(data.user):
+            data.refused[path] = 403
+        out.append(path)
+    return out
+
+
 # URL name -> the addresses to sweep for it, filled from the demo data (per role).
 ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "record-list": lambda d: [f"/{k}/" for k in registry.keys()],
@@ -202,6 +215,7 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "reports-dashboard": lambda d: [
         f"/reports/dashboards/{b.pk}/" for b in Dashboard.objects.readable_by(d.user).order_by("pk")[:2]
     ],
+    "report-standard": _standard_reports,
 }
 
 

@@ -164,11 +164,11 @@ def test_builder_page_shows_the_report_and_its_drill_down(book):  # noqa: F811
 def test_builder_page_query_count_is_pinned(book, django_assert_num_queries):  # noqa: F811
     client = client_for(book["admin"])
     client.get(BUILDER)  # warm: content types, sessions
-    # session, user, role; custom fields; the filter bar's users, pipelines, stages and teams; rates;
-    # the aggregate; owner names
+    # session, user, role; custom fields; the filter bar's users, pipelines, stages, lost reasons and teams;
+    # rates; the aggregate; owner names
     with CaptureQueriesContext(connection) as ctx:
         client.get(BUILDER)
-    assert len(ctx.captured_queries) == 11, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
+    assert len(ctx.captured_queries) == 12, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
 
 
 def test_save_share_and_open_a_report(book):  # noqa: F811

@@ -56,6 +56,7 @@ activities = register(
             Filter("assignee", "Assignee", "assignee_id", kind="user"),
             Filter("done", "Done", "done", kind="choice", choices=(("true", "Yes"), ("false", "No"))),
             Filter("due", "Due", "due_at", kind="date_range"),
+            Filter("completed", "Done on", "done_at", kind="date_range"),
             Filter("priority", "Priority", "priority", kind="choice", choices=tuple(PRIORITIES)),
             Filter("person", "Person", "links", kind="link", link_type="people"),
             Filter("company", "Company", "links", kind="link", link_type="companies"),

@@ -234,6 +234,8 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
                 desc += ": " + ", ".join(c for c, _ in f.choices)
             if f.kind == "user":
                 desc += " (user id, `me` or `none`)"
+            if f.kind == "present":
+                desc += ": yes (filled in) or no (empty)"
             params.append(OpenApiParameter(f.name, str, description=desc + ". Repeat or comma-separate for any of."))
     return params  # custom field filters (cf_<key>...) are added per installation by schema.postprocess
 

@@ -75,6 +75,9 @@ companies = register(
             Filter("size_band", "Size", "size_band", kind="choice", choices=tuple(SIZE_BANDS)),
             Filter("country", "Country", "country", kind="exact"),
             Filter("parent", "Parent company", "parent_id", kind="record", link_type="companies"),
+            Filter("has_domain", "Has a domain", "domain", kind="present"),
+            Filter("has_phone", "Has a phone", "phone", kind="present"),
+            Filter("has_industry", "Has an industry", "industry", kind="present"),
             *COMMON_FILTERS,
         ],
         related=[("people", "company")],
@@ -140,6 +143,8 @@ people = register(
             Filter("city", "City", "city", kind="exact"),
             Filter("postal_code", "Postal code", "postal_code", kind="exact"),
             Filter("country", "Country", "country", kind="exact"),
+            Filter("has_email", "Has an email", "primary_email", kind="present"),
+            Filter("has_phone", "Has a phone", "primary_phone", kind="present"),
             *COMMON_FILTERS,
         ],
         example={

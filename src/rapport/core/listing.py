@@ -151,6 +151,14 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             if None in ids:
                 sub |= Q(**{f"{spec.path}__isnull": True})
             q &= sub
+        elif spec.kind == "present":
+            # yes: the text field is filled in; no: it is empty (reports' data quality drills down here)
+            wanted = {v.lower() for v in values}
+            if not wanted <= {"yes", "no"}:
+                raise QueryError(param, "use yes or no.")
+            if len(wanted) == 1:
+                empty = Q(**{spec.path: ""}) | Q(**{f"{spec.path}__isnull": True})
+                q &= ~empty if wanted == {"yes"} else empty
         elif spec.kind == "tag":
             sub = Q()
             for value in values:

@@ -39,7 +39,7 @@ class Filter:
     name: str
     label: str
     path: str
-    kind: str = "exact"  # exact, choice, user, record, tag, date_range, text
+    kind: str = "exact"  # exact, choice, user, record, tag, date_range, text, present (yes/no: filled in or not)
     choices: tuple[tuple[str, str], ...] = ()
     link_type: str = ""
     # kind == "id": a callable giving the (id, label) options, for links to settings-like rows

@@ -66,6 +66,12 @@ def _stages() -> list[tuple[str, str]]:
     return [(str(s.pk), f"{s.pipeline.name} · {s.name}") for s in Stage.objects.select_related("pipeline")]
 
 
+def _lost_reasons() -> list[tuple[str, str]]:
+    from .models import LostReason
+
+    return [(str(r.pk), r.name) for r in LostReason.objects.all()]
+
+
 def _quote_documents(deal_ids: list[int]) -> list[tuple[int, int, str, str, str]]:
     from rapport.quotes.queries import search_documents
 
@@ -120,6 +126,8 @@ deals = register(
             Filter("close_date", "Expected close", "expected_close_date", kind="date_range"),
             Filter("closed", "Closed on", "closed_on", kind="date_range"),
             Filter("currency", "Currency", "currency", kind="exact"),
+            Filter("source", "Source", "source", kind="exact"),
+            Filter("lost_reason", "Lost reason", "lost_reason_id", kind="id", options=_lost_reasons),
             *COMMON_FILTERS,
         ],
         example={

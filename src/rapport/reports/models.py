@@ -96,3 +96,19 @@ class Widget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report} on {self.dashboard}"
+
+
+class QualitySnapshot(models.Model):
+    """One day's data quality (standard report ``data-quality-trend``): of the live records of a type in a
+    team, how many have a key field filled. Written by the daily ``snapshot_data_quality`` job; per team so
+    that each viewer's history sums only the teams they may see."""
+
+    day = models.DateField()
+    type_key = models.CharField(max_length=40)
+    field_key = models.CharField(max_length=60)
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    filled = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["type_key", "day", "team"], name="quality_snapshot_idx")]

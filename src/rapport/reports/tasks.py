@@ -102,3 +102,15 @@ def send_dashboards() -> int:
 
 
 periodic("dashboard_emails", send_dashboards, every=SEND_EVERY)
+
+
+@job(max_attempts=3)
+def snapshot_data_quality() -> int:
+    """Today's data quality per type, key field and team (``standard_team.take_snapshot``): idempotent,
+    a second run the same day replaces the first."""
+    from .standard_team import take_snapshot
+
+    return take_snapshot()
+
+
+periodic("snapshot_data_quality", snapshot_data_quality, every=dt.timedelta(days=1), offset=dt.timedelta(hours=2))

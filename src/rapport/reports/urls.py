@@ -1,11 +1,16 @@
-"""Reports pages: the report builder, saved reports and dashboards."""
+"""Reports pages: the standard reports, the report builder, saved reports and dashboards."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from .views import builder, dashboards, index
+from .standard import load
+from .views import builder, dashboards, index, standard
+
+# Only the standard reports' keys: the builder's and dashboards' pages under /reports/ stay theirs.
+STANDARD_KEYS = "|".join(load())
 
 urlpatterns = [
     path("reports/", index.reports_index, name="reports"),
+    re_path(rf"^reports/(?P<key>{STANDARD_KEYS})/$", standard.report_page, name="report-standard"),
     path("reports/builder/", builder.builder, name="reports-builder"),
     path("reports/builder/preview/", builder.preview, name="reports-preview"),
     path("reports/builder/export/", builder.export_builder, name="reports-export"),

@@ -106,6 +106,8 @@ def _filter_inputs(
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any team"), *teams]))
         elif f.kind == "choice":
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.choices]))
+        elif f.kind == "present":
+            out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), ("yes", "Yes"), ("no", "No")]))
         elif f.kind == "id" and f.options is not None:
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.options()]))
         elif f.kind == "record":

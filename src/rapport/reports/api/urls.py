@@ -1,8 +1,11 @@
-"""Reports endpoints under /api/v1/: saved and ad hoc reports, dashboards and their widgets."""
+"""Reports endpoints under /api/v1/: the standard reports, saved and ad hoc reports, dashboards and their
+widgets."""
 
 from django.urls import path
 
+from ..standard import load
 from . import views
+from .standard import view_for
 
 urlpatterns = [
     path("v1/reports/saved/", views.SavedReportListView.as_view(), name="api-saved-reports"),
@@ -15,4 +18,7 @@ urlpatterns = [
     path("v1/dashboards/<int:pk>/arrange/", views.ArrangeView.as_view(), name="api-dashboard-arrange"),
     path("v1/dashboards/<int:pk>/widgets/", views.WidgetListView.as_view(), name="api-dashboard-widgets"),
     path("v1/dashboards/<int:pk>/widgets/<int:wid>/", views.WidgetDetailView.as_view(), name="api-dashboard-widget"),
+]
+urlpatterns += [
+    path(f"v1/reports/{key}/", view_for(spec).as_view(), name=f"api-report-{key}") for key, spec in load().items()
 ]
