@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,9 +55,25 @@ def _check_source(source: str) -> None:
         raise ValueError(f"unknown event source {source!r}; use one of {sorted(SOURCES)}")
 
 
+# Called inside a write's transaction once it wrote events. core imports no app: the job system adds its
+# on-commit dispatch here (rapport.jobs), so consumers (webhooks) hear of a change in seconds, not at the sweep.
+EVENT_HOOKS: list[Callable[[], None]] = []
+
+
+def on_events_written(hook: Callable[[], None]) -> Callable[[], None]:
+    if hook not in EVENT_HOOKS:
+        EVENT_HOOKS.append(hook)
+    return hook
+
+
+def events_written() -> None:
+    for hook in EVENT_HOOKS:
+        hook()
+
+
 def record_event(record: Record, kind: str, *, actor: Any, source: str, changes: dict[str, Any] | None = None) -> Event:
     _check_source(source)
-    return Event.objects.create(
+    event = Event.objects.create(
         type_key=record.record_type_key,
         record_id=record.pk,
         record_title=str(record)[:300],
@@ -67,6 +83,8 @@ def record_event(record: Record, kind: str, *, actor: Any, source: str, changes:
         request_id=current_request_id(),
         changes=changes or {},
     )
+    events_written()
+    return event
 
 
 def _is_system(actor: Any) -> bool:
@@ -358,6 +376,7 @@ def create_records_in_bulk(records: list[Record], *, actor: Any, source: str, ba
                 )
             )
         Event.objects.bulk_create(events, batch_size=batch)
+        events_written()
         search.index_records(model, [r.pk for r in records])
     return records
 
@@ -419,6 +438,8 @@ def update_records_in_bulk(
                 **raw, version=F("version") + 1, updated_at=now
             )
         Event.objects.bulk_create(events, batch_size=500)
+        if events:
+            events_written()
         search.index_records(model, [row.pk for row in rows if row.deleted_at is None])
         if renamed:  # linked names in dependents' entries follow a rename or a team move (search_label)
             reindex_dependents(renamed[0], pks=[r.pk for r in renamed])

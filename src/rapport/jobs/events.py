@@ -26,11 +26,19 @@ def register_consumer(consumer: Consumer) -> Consumer:
     return consumer
 
 
-def schedule_dispatch() -> None:
-    """Call inside the write transaction that created events: dispatch them once it commits."""
+def _enqueue_dispatch() -> None:
     from .tasks import dispatch_events
 
-    transaction.on_commit(lambda: dispatch_events.enqueue(), robust=True)
+    dispatch_events.enqueue()
+
+
+def schedule_dispatch() -> None:
+    """Call inside the write transaction that created events: dispatch them once it commits. The write
+    services call it (core.services.on_events_written); one dispatch per transaction however many events."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(entry[1] is _enqueue_dispatch for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_enqueue_dispatch, robust=True)
 
 
 def dispatch_pending(*, older_than_seconds: float = 0, limit: int = 5000) -> int:
