@@ -52,6 +52,10 @@ NOT_PAGES = {
     "settings-lost-reason": "POST action",
     "settings-job-retry": "POST action",
     "settings-outbox-retry": "POST action",
+    "settings-webhook-test": "POST action",
+    "settings-webhook-rotate": "POST action",
+    "settings-webhook-delete": "POST action",
+    "settings-webhook-redeliver": "POST action",
     "deal-board-column": "htmx fragment: one board column",
     "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-stage": "POST action",
@@ -178,6 +182,20 @@ def _standard_reports(data: Data) -> list[str]:
         out.append(path)
     return out
 
+def _webhook() -> tuple[Any, Any]:
+    """A webhook subscription (the demo has none) with one test delivery, made once by the administrator."""
+    from rapport.webhooks import services as webhooks
+    from rapport.webhooks.models import Subscription
+
+    subscription = Subscription.objects.order_by("pk").first()
+    if subscription is None:
+        admin = User.objects.get(username=DEMO_USERS["admin"])
+        subscription = webhooks.create_subscription(
+            {"name": "Swept", "url": "https://hooks.example.com/rapport"}, actor=admin
+        )
+        webhooks.send_test(subscription, actor=admin)
+    return subscription, subscription.deliveries.order_by("pk").first()
+
 
 # URL name -> the addresses to sweep for it, filled from the demo data (per role).
 ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
@@ -207,6 +225,9 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "settings-field-edit": lambda d: [
         f"/settings/fields/{f.record_type}/{f.pk}/" for f in CustomField.objects.order_by("pk")[:1]
     ],
+    "settings-webhook": lambda d: [f"/settings/webhooks/{_webhook()[0].pk}/"],
+    "settings-webhook-edit": lambda d: [f"/settings/webhooks/{_webhook()[0].pk}/edit/"],
+    "settings-webhook-delivery": lambda d: [f"/settings/webhooks/deliveries/{_webhook()[1].pk}/"],
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
     "duplicates-merge": _merge_compare,
     "duplicates-merge-detail": _merge,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("rapport.imports.urls")),
     path("", include("rapport.duplicates.urls")),
     path("", include("rapport.reports.urls")),
+    path("", include("rapport.webhooks.urls")),
     path("", include("rapport.web.urls")),
 ]
 

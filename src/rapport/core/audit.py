@@ -24,6 +24,7 @@ KINDS = {
     "api_token": "API token",
     "saved_report": "Saved report",
     "dashboard": "Dashboard",
+    "webhook": "Webhook",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

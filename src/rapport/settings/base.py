@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "rapport.imports",
     "rapport.duplicates",
     "rapport.reports",
+    "rapport.webhooks",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",
@@ -307,6 +308,10 @@ for _network in RAPPORT_HTTP_ALLOW_PRIVATE:
         raise ValueError(f"RAPPORT_HTTP_ALLOW_PRIVATE: {_network!r} is not an IP address or network") from None
 # Send outbound requests through this proxy (http://host:port); the proxy then resolves the names.
 RAPPORT_HTTP_PROXY = env_str("RAPPORT_HTTP_PROXY", "")
+# Outgoing webhooks: a subscription is disabled after this many deliveries in a row were given up.
+RAPPORT_WEBHOOK_DISABLE_AFTER = env_int("RAPPORT_WEBHOOK_DISABLE_AFTER", 5)
+# Seconds one delivery may take (connect, send, answer) before it counts as failed.
+RAPPORT_WEBHOOK_TIMEOUT = env_float("RAPPORT_WEBHOOK_TIMEOUT", 15)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

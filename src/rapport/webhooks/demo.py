@@ -1,0 +1,1 @@
+"""Webhooks adds nothing to ``rapport demo``: a demo must not send requests anywhere."""

@@ -1,0 +1,1 @@
+"""Webhooks registers no record type of its own (declarations only)."""

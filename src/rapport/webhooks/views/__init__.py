@@ -1,0 +1,1 @@
+"""Webhooks pages (Settings → Webhooks), for settings managers."""
