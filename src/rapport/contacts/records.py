@@ -84,6 +84,7 @@ companies = register(
         identity=Identity(
             name="name", domain="domain", phones="phone", street="street", city="city", postal_code="postal_code"
         ),
+        import_match={"domain": "domain"},
         detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
         example={
             "name": "Globex Corporation",
@@ -168,6 +169,7 @@ people = register(
             city="city",
             postal_code="postal_code",
         ),
+        import_match={"email": "emails__email"},
         api_fields=_person_api_fields,
         select_related=("company",),
     )

@@ -112,6 +112,13 @@ class Record(models.Model):
         has no child rows yet (``created``): nothing to delete first. Overrides keep what they wrote
         with :meth:`cache_related`, so the history, search entry and answer need not read it back."""
 
+    @classmethod
+    def write_related_in_bulk(cls, records: list[Record], data: list[dict[str, Any]]) -> None:
+        """:meth:`write_related` for many new records at once (``create_records_in_bulk``); types
+        with children override it to write each child table in one statement."""
+        for record, children in zip(records, data, strict=True):
+            record.write_related(children, created=True)
+
     def cache_related(self, name: str, rows: list[Any]) -> None:
         """Make ``getattr(self, name).all()`` answer ``rows`` without a query, as prefetch_related
         would (the rows just written by :meth:`write_related`)."""

@@ -142,6 +142,10 @@ class RecordType:
     # How the child lists of the snapshot read in history ({"line_items": ChildRows(...)}); a list
     # without one reads as its values joined by commas.
     child_rows: dict[str, ChildRows] = field(default_factory=dict)
+    # Imports: what a file's rows can be matched to existing records on, {name: lookup path}, the
+    # first being the default ({"email": "emails__email"} for people, {"domain": "domain"} for
+    # companies); a link to the type by a column also accepts these values besides the name.
+    import_match: dict[str, str] = field(default_factory=dict)
     search_markdown: bool = False  # the search document's body is Markdown: snippets show it as plain text
     # The date fields (in order of preference, the first set wins) whose day converts the type's money
     # to the base currency in reports (none of them set: today's rate); none declared: the day the

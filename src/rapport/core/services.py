@@ -327,15 +327,25 @@ def restore_record(record: Record, *, actor: Any, source: str) -> Record:
     return current
 
 
-def create_records_in_bulk(records: list[Record], *, actor: Any, source: str, batch: int = 500) -> list[Record]:
-    """Create many records of one type as one write (loads, imports of plain rows): one
-    transaction, the type's rules (``prepare_write``) on each, a ``created`` event per record with
-    its values and search entries in bulk. For rows without child rows (emails, links...); those
-    go through :func:`create_record`."""
+def create_records_in_bulk(
+    records: list[Record],
+    *,
+    actor: Any,
+    source: str,
+    batch: int = 500,
+    related: list[dict[str, Any]] | None = None,
+) -> list[Record]:
+    """Create many records of one type as one write (loads, imports): one transaction, the type's
+    rules (``prepare_write``) on each, a ``created`` event per record with its values and search
+    entries in bulk. ``related`` gives each record's child rows (a person's emails and phones, as a
+    write serializer validates them), written by the type's ``write_related_in_bulk``."""
     _check_source(source)
     if not records:
         return []
     model = type(records[0])
+    pending = related if related is not None else [{} for _ in records]
+    if len(pending) != len(records):
+        raise ValueError("give one dict of child rows per record")
     type_key = model.record_type_key
     with transaction.atomic():
         if not _is_system(actor) and actor.scope_for(type_key, "add") is None:
@@ -350,17 +360,22 @@ def create_records_in_bulk(records: list[Record], *, actor: Any, source: str, ba
             for user in owners.values():  # once per owner, not per row
                 _check_owner(actor, type_key, "add", user)
         now = timezone.now()
-        for record in records:
-            record.prepare_write(None, {})
+        for record, children in zip(records, pending, strict=True):
+            record.prepare_write(None, children)
             record.team_id = owners[record.owner_id].team_id if record.owner_id in owners else None
             record.created_by = actor if not _is_system(actor) else None
             record.created_at = record.updated_at = now
             record.version = 1
         model.objects.bulk_create(records, batch_size=batch)
+        if model.related_write_keys:
+            model.write_related_in_bulk(
+                records, [{k: children.get(k, []) for k in model.related_write_keys} for children in pending]
+            )
         actor_obj = actor if getattr(actor, "pk", None) else None
         events = []
-        for record in records:
-            changes = {k: [None, v] for k, v in record.field_snapshot().items() if v not in (None, "", [], {})}
+        for record, children in zip(records, pending, strict=True):
+            after = {**record.field_snapshot(), **record.pending_snapshot(children)}
+            changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
             record.after_write(changes, actor=actor, source=source, created=True)
             events.append(
                 Event(
