@@ -101,6 +101,11 @@ NOT_PAGES = {
     "reports-dashboard-arrange": "POST action",
     "reports-widget-size": "POST action",
     "reports-widget-remove": "POST action",
+    "import-mapping": "POST action",
+    "import-run": "POST action",
+    "import-cancel": "POST action",
+    "import-undo": "POST action",
+    "import-rejected-csv": "a CSV file",
     "healthz": "a probe for load balancers (text)",
     "duplicates-dismiss": "POST action",
     "duplicates-scan": "POST action",
@@ -197,6 +202,22 @@ def _webhook() -> tuple[Any, Any]:
     return subscription, subscription.deliveries.order_by("pk").first()
 
 
+def _import(data: Data) -> list[str]:
+    """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
+    import io
+
+    from rapport.imports import services as imports
+
+    if not imports.importable_types(data.user):
+        return []
+    text = "First name,Last name,Email\nSwept,Person,swept@example.com\nBad,Row,not-an-email\n"
+    imp = imports.create_import(
+        actor=data.user, type_key="people", upload=io.BytesIO(text.encode()), filename="swept.csv"
+    )
+    imports.run_now(imp, dry_run=True)
+    return [f"/import/{imp.pk}/"]
+
+
 # URL name -> the addresses to sweep for it, filled from the demo data (per role).
 ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "record-list": lambda d: [f"/{k}/" for k in registry.keys()],
@@ -206,6 +227,7 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     # One confirmation template for every type: one type shows it.
     "record-bulk-progress": _bulk_change,
     "record-delete": lambda d: d.records("deals", "delete/", "delete"),
+    "import-detail": _import,
     # One template, each form's fields: every form once, on each kind of record that has them.
     "quicklog": lambda d: (
         d.records("deals", "quicklog/call/")
@@ -264,6 +286,8 @@ def intended_status(role: str, name: str, path: str, data: Data) -> int:
         return 403
     if role == "read-only" and name in READ_ONLY_REFUSED:
         return READ_ONLY_REFUSED[name]
+    if name == "imports" and role in ("member", "read-only"):
+        return 404  # their roles import nothing: answered like a page that is not there
     return data.refused.get(path, 200)
 
 

@@ -85,11 +85,11 @@ def targets(rtype: RecordType) -> dict[str, Target]:
     return out
 
 
-def match_choices(rtype: RecordType) -> dict[str, str]:
+def match_choices(rtype: RecordType, found: dict[str, Target] | None = None) -> dict[str, str]:
     """What rows may be matched to existing records on: the type's declared keys (a person's email,
     a company's domain), then any plain field or custom field."""
     out = {key: key.replace("_", " ").capitalize() for key in rtype.import_match}
-    for key, target in targets(rtype).items():
+    for key, target in (found if found is not None else targets(rtype)).items():
         if target.kind in ("field", "custom") and key not in out:
             out[key] = target.label
     return out

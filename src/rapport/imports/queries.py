@@ -36,6 +36,10 @@ class MappingInfo:
     match_choices: list[tuple[str, str]]
     saved: list[str]
 
+    @property
+    def target_keys(self) -> set[str]:
+        return {k for k, _ in self.targets}
+
 
 def mapping_info(imp: Import) -> MappingInfo:
     rtype = registry.get(imp.type_key)
@@ -52,6 +56,6 @@ def mapping_info(imp: Import) -> MappingInfo:
     return MappingInfo(
         columns=columns,
         targets=[(k, t.label) for k, t in found.items()],
-        match_choices=list(match_choices(rtype).items()),
+        match_choices=list(match_choices(rtype, found).items()),
         saved=saved,
     )
