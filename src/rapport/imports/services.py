@@ -36,7 +36,7 @@ from . import layouts, readers
 from .mapping import Resolver, RowPlan, Target, default_match, match_choices, plan_row, targets
 from .models import Import, ImportChange, ImportRejection, SavedMapping
 
-BATCH = 500
+BATCH = 0  # 0: settings.RAPPORT_IMPORT_BATCH (tests set a number)
 UNDO_BATCH = 200
 SOURCE = "import"
 
@@ -331,6 +331,7 @@ def _open(imp: Import) -> readers.Table:
 
 
 def _batches(rows: Iterator[readers.Row], after_line: int) -> Iterator[list[readers.Row]]:
+    size = BATCH or settings.RAPPORT_IMPORT_BATCH
     batch: list[readers.Row] = []
     for row in rows:
         if row.line <= after_line:
@@ -338,7 +339,7 @@ def _batches(rows: Iterator[readers.Row], after_line: int) -> Iterator[list[read
         if not any(c.strip() for c in row.cells):
             continue  # a blank line is no row
         batch.append(row)
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             yield batch
             batch = []
     if batch:

@@ -43,7 +43,7 @@ def index(request: HttpRequest) -> HttpResponse:
             messages.error(request, "Choose a file to import.")
             return redirect(f"/import/?type={chosen}")
         try:
-            imp = services.create_import(actor=user, type_key=chosen, upload=upload, filename=upload.name)
+            imp = services.create_import(actor=user, type_key=chosen, upload=upload, filename=upload.name or "")
         except services.ImportInputError as exc:
             messages.error(request, f"{upload.name}: {exc.message}")
             return redirect(f"/import/?type={chosen}")
@@ -160,7 +160,7 @@ undo = _action("undo")
 
 
 @page
-def rejected_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def rejected_csv(request: HttpRequest, pk: int) -> Any:
     """The rejected rows as CSV: the file's own columns and an Error column, ready to fix and import
     again; cells a spreadsheet would run as a formula are neutralised (core.export's rule)."""
     imp = _get(request, pk)
