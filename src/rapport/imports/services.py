@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rapport.core import registry, services
+from rapport.core import customfields, registry, services
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.registry import RecordType
 from rapport.core.visibility import SYSTEM
@@ -360,7 +360,7 @@ def run_check(import_id: int, *, progress: Progress | None = None) -> Import:
     imp.save()
     work = Work(imp, write=False)
     try:
-        with _open(imp) as table:
+        with _open(imp) as table, customfields.memoized():
             for rows in _batches(table.rows(), 0):
                 result = work.batch(rows)
                 with transaction.atomic():
@@ -444,7 +444,7 @@ def fail(import_id: int, message: str) -> None:
 
 def run_now(imp: Import, *, dry_run: bool = False, progress: Progress | None = None) -> Import:
     """Dry run, then (unless ``dry_run``) the import, in this process: the command, tests, zip loads."""
-    if imp.status in Import.EDITABLE:
+    if imp.status in (Import.UPLOADED, Import.MAPPED, Import.FAILED):
         imp.status = Import.CHECKING
         imp.phase_started_at = timezone.now()
         imp.save(update_fields=["status", "phase_started_at"])
@@ -505,7 +505,24 @@ class Work:
         self.resolver = Resolver(self.rtype, self.found, self.actor, imp.batch)
         self.seen: dict[int, int] = {}  # dry run: hash of a match key → first line
         self.match_path = self.rtype.import_match.get(imp.match_field, "") if imp.match_field else ""
-        self.mapped = {t for t in imp.mapping if t} | set(imp.constants)
+        # The match field's own serializer field normalises keys (built once: a serializer is costly).
+        self.key_fields = self.serializer_class(context={"actor": self.actor}).fields
+        self._serializer: Any = None
+
+    def validated(self, payload: dict[str, Any], instance: Any) -> Any:
+        """The type's write serializer over ``payload`` (a create, or a partial update of ``instance``).
+        One serializer is reused for every row of the phase: building a ModelSerializer's fields is most
+        of its cost, and they hold no state of a row (DRF keeps that in ``initial_data``, ``_errors`` and
+        ``_validated_data``, reset here)."""
+        s = self._serializer
+        if s is None:
+            s = self._serializer = self.serializer_class(data={}, context={"actor": self.actor})
+        s.instance = instance
+        s.partial = instance is not None
+        s.initial_data = payload
+        for attr in ("_validated_data", "_errors", "_data"):
+            s.__dict__.pop(attr, None)
+        return s
 
     # -- matching --
     def keys_of(self, plan: RowPlan) -> list[str]:
@@ -519,9 +536,8 @@ class Work:
         raw = plan.payload.get(field_name)
         if raw in (None, "", []):
             return []
-        serializer = self.serializer_class(context={"actor": self.actor})
         try:
-            value = serializer.fields[field_name].run_validation(raw)
+            value = self.key_fields[field_name].run_validation(raw)
         except Exception:  # noqa: BLE001 - the row's full validation reports it
             return []
         if "__" in self.match_path:
@@ -596,13 +612,13 @@ class Work:
                     label = self.rtype.label.lower()
                     self._reject(g, [("", "", f"It matches a {label} you may not change.")], result)
                     continue
-                s = self.serializer_class(g.record, data=payload, partial=True, context={"actor": self.actor})
+                s = self.validated(payload, g.record)
                 if not s.is_valid():
                     self._reject(g, self._errors(plan, s.errors), result)
                     continue
                 updates.append((g, s.validated_data))
             else:
-                s = self.serializer_class(data=payload, context={"actor": self.actor})
+                s = self.validated(payload, None)
                 if not s.is_valid():
                     self._reject(g, self._errors(plan, s.errors), result)
                     continue

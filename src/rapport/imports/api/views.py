@@ -10,16 +10,17 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
-from rapport.api.schema import ERROR
+from rapport.api.schema import CURSOR, ERROR
 from rapport.api.views import BaseAPIView, api_user, json_response, object_page, page_response
+from rapport.core import listing
 
 from .. import queries, services
 from ..models import Import, ImportRejection
 
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 PAGE = [
-    OpenApiParameter("cursor", str, description="From `next` or `previous` of a page."),
-    OpenApiParameter("page_size", int, description="Rows per page (1–200, default 50)."),
+    CURSOR,
+    OpenApiParameter("page_size", listing.PAGE_SIZE_SCHEMA, description=f"1–{listing.MAX_PAGE_SIZE}."),
 ]
 
 
