@@ -80,7 +80,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     rtype = registry.get(imp.type_key)
     context: dict[str, Any] = {"imp": imp, "rtype": rtype, "busy": imp.status in Import.BUSY}
     if request.headers.get("HX-Request"):
-        return render(request, "imports/_progress.html", context)
+        response = render(request, "imports/_progress.html", context)
+        if not context["busy"]:  # the phase polled for is over: the whole page shows its outcome
+            response["HX-Refresh"] = "true"
+        return response
     if imp.status in Import.EDITABLE:
         info = queries.mapping_info(imp)
         context["info"] = info
