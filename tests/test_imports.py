@@ -237,3 +237,75 @@ def test_a_role_without_import_may_not_import(users: Any) -> None:
         upload(users["member"], CSV)
     assert [t.key for t in services.importable_types(users["member"])] == []
     assert "people" in [t.key for t in services.importable_types(users["manager"])]
+
+
+def test_links_by_source_id_resolve_within_the_batch_only(users: Any) -> None:
+    admin = users["admin"]
+    companies = "Id,Name,Domain\nC1,Initech,initech.example\nC2,Globex,globex.example\n"
+    first = upload(admin, companies, type_key="companies", batch="load-1")
+    first = run(first, mapping=["source_id", "name", "domain"])
+    assert first.created == 2
+    assert sorted(ImportChange.objects.filter(job=first).values_list("source_id", flat=True)) == ["C1", "C2"]
+    text = "Email,Company id\na@example.com,C2\nb@example.com,C9\n"
+    people_imp = run(upload(admin, text, batch="load-1"), mapping=["emails", "company:source_id"])
+    globex = Company.objects.get(name="Globex")
+    assert Person.objects.get(primary_email="a@example.com").company_id == globex.pk
+    assert rejections(people_imp) == [
+        (3, "Company id", "C9", "There is no company with the source id C9 in this load.")
+    ]
+    # Another batch does not see these source ids.
+    other = run(upload(admin, text.replace("@", "2@"), batch="load-2"), mapping=["emails", "company:source_id"])
+    assert [r[0] for r in rejections(other)] == [2, 3]
+
+
+def test_deals_link_pipeline_stage_owner_and_company_by_name(users: Any, company: Company) -> None:
+    from rapport.deals.models import Deal, Stage
+
+    from .conftest import default_pipeline
+
+    pipeline = default_pipeline()
+    stage = Stage.objects.filter(pipeline=pipeline, kind="open").order_by("position")[1]
+    text = (
+        "Title,Amount,Currency,Pipeline,Stage,Owner,Company,Tags\n"
+        f"Big one,1200.50,EUR,{pipeline.name.upper()},{stage.name},Peer,acme.com,vip; q4\n"
+        f"Small one,abc,EUR,{pipeline.name},No such stage,Peer,Acme,\n"
+    )
+    imp = run(
+        upload(users["manager"], text, type_key="deals"),
+        mapping=["title", "amount", "currency", "pipeline", "stage", "owner", "company", "tags"],
+        tag_separator=";",
+    )
+    deal = Deal.objects.get()
+    assert (deal.title, str(deal.amount), deal.stage_id, deal.owner_id, deal.company_id, deal.tags) == (
+        "Big one",
+        "1200.50",
+        stage.pk,
+        users["peer"].pk,
+        company.pk,
+        ["q4", "vip"],
+    )
+    assert rejections(imp) == [(3, "Stage", "No such stage", "There is no stage called No such stage.")]
+
+
+def test_products_and_activities_import_through_their_serializers(users: Any) -> None:
+    from rapport.activities.models import Activity
+    from rapport.quotes.models import Product
+
+    admin = users["admin"]
+    imp = run(upload(admin, "Name,SKU,Tax rate\nWidget,W-1,20\nGadget,G-1,300\n", type_key="products"))
+    assert list(Product.objects.values_list("name", "sku")) == [("Widget", "W-1")]
+    assert [(r[0], r[1]) for r in rejections(imp)] == [(3, "Tax rate")]
+    text = "Kind,Subject,Due\ntask,Call Ada back,2026-12-01T09:00:00Z\nnonsense,Something,\n"
+    imp = run(upload(admin, text, type_key="activities"), mapping=["kind", "subject", "due_at"])
+    assert list(Activity.objects.values_list("subject", flat=True)) == ["Call Ada back"]
+    assert [(r[0], r[1]) for r in rejections(imp)] == [(3, "Kind")]
+
+
+def test_a_full_name_is_split_into_first_and_last(users: Any) -> None:
+    text = 'Name,Email\nAda King Lovelace,a@example.com\n"Hopper, Grace",g@example.com\nPrince,p@example.com\n'
+    run(upload(users["manager"], text), mapping=["full_name", "emails"])
+    assert people() == [
+        ("Ada King", "Lovelace", "a@example.com"),
+        ("Grace", "Hopper", "g@example.com"),
+        ("Prince", "", "p@example.com"),
+    ]
