@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 
-from rapport.api.schema import CURSOR, ERROR
+from rapport.api.schema import CURSOR, ERROR, ErrorSerializer
 from rapport.api.views import BaseAPIView, api_user, json_response, object_page, page_response
 from rapport.core import listing
 
@@ -194,7 +194,10 @@ class ImportListView(BaseAPIView):
         summary="Upload a file to import (multipart: file, type); the columns get a suggested mapping",
         tags=["Imports"],
         request={"multipart/form-data": UploadSerializer},
-        responses={201: OpenApiResponse(response=ImportSerializer, description="The import, with Location")},
+        responses={
+            201: OpenApiResponse(response=ImportSerializer, description="The import, with Location"),
+            415: OpenApiResponse(response=ErrorSerializer, description="Send multipart/form-data"),
+        },
         operation_id="imports_create",
     )
     def post(self, request: Request) -> HttpResponse:
