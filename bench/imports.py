@@ -189,7 +189,11 @@ def main() -> None:
     try:
         run_command([str(VENV_BIN / "rapport"), "migrate", "-v0"], env, tmp / "setup.log")
         log(f"loading {opts.people:,} existing people")
-        run_command([str(VENV_BIN / "rapport"), "demo", "--people", str(opts.people), "--companies", "1000"], env, tmp / "setup.log")
+        run_command(
+            [str(VENV_BIN / "rapport"), "demo", "--people", str(opts.people), "--companies", "1000"],
+            env,
+            tmp / "setup.log",
+        )
         import django
 
         django.setup()
