@@ -309,3 +309,12 @@ def test_a_full_name_is_split_into_first_and_last(users: Any) -> None:
         ("Grace", "Hopper", "g@example.com"),
         ("Prince", "", "p@example.com"),
     ]
+
+
+def test_a_file_over_the_size_limit_is_refused_and_not_kept(users: Any, settings: Any) -> None:
+    settings.RAPPORT_IMPORT_MAX_BYTES = 40
+    kept = set(services.imports_dir().iterdir())
+    with pytest.raises(services.ImportInputError) as refused:
+        upload(users["manager"], CSV)
+    assert refused.value.message == "The file is larger than 40 bytes, the most an import takes."
+    assert set(services.imports_dir().iterdir()) == kept

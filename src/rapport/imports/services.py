@@ -132,7 +132,11 @@ def create_import(
 
 
 def _store(upload: Any, path: Path) -> int:
+    limit = settings.RAPPORT_IMPORT_MAX_BYTES
+    too_big = ImportInputError("file", f"The file is larger than {limit:,} bytes, the most an import takes.")
     if isinstance(upload, Path | str):
+        if Path(upload).stat().st_size > limit:
+            raise too_big
         shutil.copyfile(upload, path)
         return path.stat().st_size
     size = 0
@@ -141,8 +145,12 @@ def _store(upload: Any, path: Path) -> int:
             upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
         )
         for chunk in chunks:
-            out.write(chunk)
             size += len(chunk)
+            if size > limit:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise too_big
+            out.write(chunk)
     return size
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -96,8 +97,15 @@ class MappingWriteSerializer(serializers.Serializer):
     save_as = serializers.CharField(max_length=100, required=False, help_text="Save the mapping under this name.")
 
 
+@extend_schema_field(
+    {"type": "string", "format": "binary", "maxLength": settings.RAPPORT_IMPORT_MAX_BYTES},
+)
+class BoundedFileField(serializers.FileField):
+    """An uploaded file, at most RAPPORT_IMPORT_MAX_BYTES (the schema says so as the binary's maxLength)."""
+
+
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = BoundedFileField(max_length=255, help_text="CSV… at most RAPPORT_IMPORT_MAX_BYTES (default 1 GB).")
     type = serializers.CharField(max_length=40)
     batch = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
