@@ -21,7 +21,7 @@ pytestmark = MARKS
 browser_page = page_fixture()
 
 CSV = (
-    "First name,Last name,Work mail,Stage\n"
+    "First name,Last name,Reach,Stage\n"
     "Ada,Lovelace,ada@example.com,customer\n"
     "Alan,Turing,not-an-email,lead\n"
     "Grace,Hopper,grace@example.com,lead\n"
@@ -84,7 +84,7 @@ def test_upload_map_check_import_and_see_the_records(
         page.click("button:has-text('Upload and map columns')")
         page.wait_for_url(lambda url: "/import/" in url and url.rstrip("/").split("/")[-1].isdigit())
 
-        # "Work mail" is not recognised: map it to Email by hand; "Stage" goes to Lifecycle stage.
+        # "Reach" is not recognised: map it to Email by hand; "Stage" goes to Lifecycle stage.
         expect(page.locator("#target-2")).to_have_value("")
         page.select_option("#target-2", "emails")
         page.select_option("#target-3", "lifecycle_stage")
@@ -98,7 +98,7 @@ def test_upload_map_check_import_and_see_the_records(
         row = page.locator("table.rejections tbody tr")
         expect(row).to_have_count(1)
         expect(row.locator("td").nth(0)).to_have_text("3")
-        expect(row.locator("td").nth(1)).to_have_text("Work mail")
+        expect(row.locator("td").nth(1)).to_have_text("Reach")
         expect(row.locator("td").nth(2)).to_have_text("not-an-email")
         assert no_sideways_scroll(page)
         page.screenshot(path=f"/tmp/imports-checked-{width}.png", full_page=True)

@@ -11,7 +11,7 @@ from rapport.contacts.models import Person
 from rapport.imports.models import Import
 
 CSV = (
-    b"Full name,Mail,Lifecycle stage\n"
+    b"Full name,Reach,Lifecycle stage\n"
     b"Ada Lovelace,ada@example.com,customer\nBob,bad,lead\nCy Young,cy@example.com,nope\n"
 )
 
@@ -34,12 +34,12 @@ def test_upload_map_check_run_and_undo(
     mapping = client.get(base + "mapping/").json()
     assert [(c["header"], c["target"], c["sample"]) for c in mapping["columns"]] == [
         ("Full name", "full_name", ["Ada Lovelace", "Bob", "Cy Young"]),
-        ("Mail", "", ["ada@example.com", "bad", "cy@example.com"]),
+        ("Reach", "", ["ada@example.com", "bad", "cy@example.com"]),
         ("Lifecycle stage", "lifecycle_stage", ["customer", "lead", "nope"]),
     ]
     assert mapping["match_field"] == "email"
     changed = client.patch(
-        base + "mapping/", {"columns": {"Mail": "emails"}, "save_as": "Fair"}, content_type="application/json"
+        base + "mapping/", {"columns": {"Reach": "emails"}, "save_as": "Fair"}, content_type="application/json"
     )
     assert changed.status_code == 200, changed.content
     assert [c["target"] for c in changed.json()["columns"]] == ["full_name", "emails", "lifecycle_stage"]
@@ -56,7 +56,7 @@ def test_upload_map_check_run_and_undo(
     with django_assert_num_queries(5):  # token, rate counter, import, page ids, rows
         rejections = client.get(base + "rejections/").json()["results"]
     assert [(r["line"], r["column"], r["value"]) for r in rejections] == [
-        (3, "Mail", "bad"),
+        (3, "Reach", "bad"),
         (4, "Lifecycle stage", "nope"),
     ]
     assert Person.objects.count() == 0
