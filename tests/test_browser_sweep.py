@@ -187,6 +187,7 @@ def _standard_reports(data: Data) -> list[str]:
         out.append(path)
     return out
 
+
 def _webhook() -> tuple[Any, Any]:
     """A webhook subscription (the demo has none) with one test delivery, made once by the administrator."""
     from rapport.webhooks import services as webhooks
