@@ -198,17 +198,127 @@ class _Names:
         return self.settings[model].get(pk, "")
 
 
-def _cells(record: Any, rtype: RecordType, columns: list[Column], names: _Names, viewer: Any) -> list[str]:
+@dataclass
+class _Raw:
+    """One record's values as the export reads them: own columns, child rows (write shape), custom values."""
+
+    pk: int
+    snapshot: dict[str, Any]
+    lists: dict[str, list[Any]]
+    custom: dict[str, Any]
+
+
+class _Links:
+    """How a type's records link others: link columns, child rows' link fields (and whether they may be
+    left empty), child rows linking any type (an activity's links), reference custom fields."""
+
+    def __init__(self, rtype: RecordType, columns: list[Column]) -> None:
+        fields = _write_fields(rtype)
+        self.columns = [c for c in columns if c.kind == "link"]
+        self.children: dict[str, dict[str, tuple[str, bool]]] = {}
+        self.any_type: set[str] = set()
+        for c in columns:
+            if c.kind != "children":
+                continue
+            child = getattr(fields[c.key], "child", None)
+            if getattr(child, "any_record_link", False):
+                self.any_type.add(c.key)
+            elif isinstance(child, serializers.Serializer):
+                self.children[c.key] = {
+                    k: (registry.for_model(f.model).key, not f.required)
+                    for k, f in child.fields.items()
+                    if isinstance(f, RecordLinkField)
+                }
+        self.references = {
+            d.key: d.reference_type for d in CustomField.objects.filter(record_type=rtype.key, field_type="reference")
+        }
+
+    def live(self, raws: list[_Raw], user: Any) -> dict[str, set[Any]]:
+        """Of the records this batch links to, those the export holds (live, exportable): a link to a
+        binned record is left out, as the record is."""
+        wanted: dict[str, set[Any]] = {}
+        for raw in raws:
+            for c in self.columns:
+                if raw.snapshot.get(c.key) is not None:
+                    wanted.setdefault(c.link_type, set()).add(raw.snapshot[c.key])
+            for name, links in self.children.items():
+                for entry in raw.lists.get(name, []):
+                    for key, (link_type, _) in links.items():
+                        if isinstance(entry, dict) and entry.get(key) is not None:
+                            wanted.setdefault(link_type, set()).add(entry[key])
+            for name in self.any_type:
+                for entry in raw.lists.get(name, []):
+                    if isinstance(entry, dict) and entry.get("type") and entry.get("id") is not None:
+                        wanted.setdefault(str(entry["type"]), set()).add(entry["id"])
+            for key, link_type in self.references.items():
+                if raw.custom.get(key) is not None:
+                    wanted.setdefault(link_type, set()).add(raw.custom[key])
+        out: dict[str, set[Any]] = {}
+        for type_key, ids in wanted.items():
+            rtype = registry.find(type_key)
+            if rtype is None:
+                out[type_key] = set()
+                continue
+            exported = rtype.model.objects.visible_to(user, "export").filter(pk__in=ids)
+            out[type_key] = set(exported.values_list("pk", flat=True))
+        return out
+
+    def prune(self, raw: _Raw, live: dict[str, set[Any]]) -> None:
+        """Drop links to records the export does not hold: a link column empties, a child row whose link
+        may be empty keeps its other values (a line item of a binned product), any other goes."""
+        for c in self.columns:
+            if raw.snapshot.get(c.key) is not None and raw.snapshot[c.key] not in live.get(c.link_type, ()):
+                raw.snapshot[c.key] = None
+        for name, links in self.children.items():
+            kept = []
+            for entry in raw.lists.get(name, []):
+                keep = True
+                if isinstance(entry, dict):
+                    for key, (link_type, optional) in links.items():
+                        if entry.get(key) is not None and entry[key] not in live.get(link_type, ()):
+                            if optional:
+                                entry[key] = None
+                            else:
+                                keep = False
+                if keep:
+                    kept.append(entry)
+            raw.lists[name] = kept
+        for name in self.any_type:
+            raw.lists[name] = [
+                e
+                for e in raw.lists.get(name, [])
+                if not isinstance(e, dict) or e.get("id") in live.get(str(e.get("type")), ())
+            ]
+        for key, link_type in self.references.items():
+            if raw.custom.get(key) is not None and raw.custom[key] not in live.get(link_type, ()):
+                del raw.custom[key]
+
+
+def _raw(record: Any, rtype: RecordType, columns: list[Column], viewer: Any) -> _Raw:
     snapshot = record.field_snapshot()
     extra = record.api_extra(viewer)
     related: dict[str, Any] | None = None
+    lists: dict[str, list[Any]] = {}
+    for col in columns:
+        if col.kind not in ("list_text", "children") or col.key in lists:
+            continue
+        if col.key in extra:
+            entries = extra[col.key]
+        else:
+            related = related if related is not None else record.related_snapshot()
+            entries = related.get(col.key, [])
+        lists[col.key] = child_entries(rtype, col.key, list(entries or []))
+    return _Raw(record.pk, snapshot, lists, dict(snapshot.get("custom") or {}))
+
+
+def _cells(raw: _Raw, rtype: RecordType, columns: list[Column], names: _Names) -> list[str]:
+    snapshot, custom = raw.snapshot, raw.custom
     fields = _write_fields(rtype) if any(c.kind == "setting" for c in columns) else {}
-    custom = snapshot.get("custom") or {}
     out: list[str] = []
     for col in columns:
         value: Any
         if col.kind == "id":
-            value = record.pk
+            value = raw.pk
         elif col.kind in ("field", "link"):
             value = snapshot.get(col.key)
             # A value that follows a rule unless overridden (a deal's probability follows its stage) is
@@ -222,18 +332,12 @@ def _cells(record: Any, rtype: RecordType, columns: list[Column], names: _Names,
             value = names.setting(model.model, snapshot.get(col.key)) if model is not None else ""
         elif col.kind == "tags":
             value = TAG_SEPARATOR.join(snapshot.get(col.key) or [])
-        elif col.kind in ("list_text", "children"):
-            if col.key in extra:
-                entries = extra[col.key]
-            else:
-                related = related if related is not None else record.related_snapshot()
-                entries = related.get(col.key, [])
-            entries = child_entries(rtype, col.key, list(entries or []))
-            if col.kind == "children":
-                value = json.dumps(entries, ensure_ascii=False, sort_keys=True)
-            else:
-                first = entries[0] if entries else ""
-                value = next(iter(first.values()), "") if isinstance(first, dict) else first
+        elif col.kind == "children":
+            value = json.dumps(raw.lists[col.key], ensure_ascii=False, sort_keys=True)
+        elif col.kind == "list_text":
+            entries = raw.lists[col.key]
+            first = entries[0] if entries else ""
+            value = next(iter(first.values()), "") if isinstance(first, dict) else first
         elif col.kind == "custom":
             value = custom.get(col.key)
         else:  # custom_json
@@ -316,9 +420,13 @@ def write_full_export(target: IO[bytes], *, user: Any, progress: Progress | None
             with archive.open(filename, "w", force_zip64=True) as member, _text_member(member) as handle:
                 writer = csv.writer(handle)
                 writer.writerow([c.header for c in columns])
+                links = _Links(rtype, columns)
                 for batch in _records(rtype, user):
-                    for record in batch:
-                        writer.writerow(_cells(record, rtype, columns, names, user))
+                    raws = [_raw(record, rtype, columns, user) for record in batch]
+                    live = links.live(raws, user)
+                    for raw in raws:
+                        links.prune(raw, live)
+                        writer.writerow(_cells(raw, rtype, columns, names))
                     count += len(batch)
                     if progress:
                         progress(rtype.key, count)

@@ -588,6 +588,11 @@ class Work:
             )
             for r in rows
         ]
+        for r, plan in zip(rows, plans, strict=True):
+            if r.error is not None:  # read with a problem (a NUL, mixed encodings, extra cells): refused
+                index = imp.headers.index(r.error.column) if r.error.column in imp.headers else -1
+                value = r.cells[index] if 0 <= index < len(r.cells) else ""
+                plan.errors.insert(0, (r.error.column or "", value, r.error.message))
         self.resolver.resolve(plans, create_companies=imp.create_companies)
         groups = self._group(plans, result)
         if self.write:

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rapport.accounts.models import User
-from rapport.imports import services
+from rapport.imports import fullexport, fullload, services
 from rapport.imports.models import Import, ImportRejection
 
 MAX_SHOWN = 50
@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
-        parser.add_argument("--type", required=True, help="people, companies, deals, activities, products…")
+        parser.add_argument(
+            "--type", help="people, companies, deals, activities, products… (not for a full export's .zip)"
+        )
         parser.add_argument("--user", help="Import as this user (default: the only administrator).")
         parser.add_argument("--mapping", help="A mapping saved on the import page, by name.")
         parser.add_argument("--match", help="Match rows to existing records on this field (default: the type's).")
@@ -37,6 +39,11 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"There is no file {path}.")
         actor = self._actor(options["user"])
+        if path.suffix.lower() == ".zip" and fullload.is_full_export(path):
+            self._load_full_export(path, actor)
+            return
+        if not options["type"]:
+            raise CommandError("Say which records the file holds: --type people (or companies, deals…).")
         try:
             imp = services.create_import(actor=actor, type_key=options["type"], upload=path, filename=path.name)
             if options["mapping"]:
@@ -71,6 +78,27 @@ class Command(BaseCommand):
         if imp.status == Import.FAILED:
             raise CommandError(imp.error)
         if options["dry_run"] and imp.rejected:
+            sys.exit(1)
+
+    def _load_full_export(self, path: Path, actor: User) -> None:
+        """A zip made by ``rapport export --all``: every type in one batch (imports.fullload)."""
+        try:
+            result = fullload.load_full_export(path, actor=actor, say=self.stdout.write)
+        except fullexport.FullExportError as exc:
+            raise CommandError(str(exc)) from exc
+        for done in result.imports:
+            self.stdout.write(
+                f"{done['type']}: {done['created']:,} created, {done['rejected']:,} rejected (import #{done['import']})"
+            )
+        self.stdout.write(
+            f"Loaded as batch {result.batch}: {result.related_written:,} records got their links and child rows;"
+            f" {len(result.users_created)} users and {len(result.settings_created)} settings created."
+        )
+        for problem in result.problems:
+            self.stdout.write(f"  {problem}")
+        if result.more_problems:
+            self.stdout.write(f"  … and {result.more_problems:,} more problems.")
+        if result.problems:
             sys.exit(1)
 
     def _actor(self, username: str | None) -> User:
