@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from rapport.contacts.models import Company, Person
 from rapport.core.models import CustomField, Event
@@ -318,3 +319,33 @@ def test_a_file_over_the_size_limit_is_refused_and_not_kept(users: Any, settings
         upload(users["manager"], CSV)
     assert refused.value.message == "The file is larger than 40 bytes, the most an import takes."
     assert set(services.imports_dir().iterdir()) == kept
+
+
+def test_after_an_import_likely_duplicates_wait_in_the_review_queue(
+    users: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Jon Smith's email matches no one, so the import creates him; his phone and name are John Smith's
+    (already here): the duplicate scan the finished import queues puts the pair in /duplicates/."""
+    from rapport.duplicates.models import DuplicateCandidate
+    from rapport.jobs.worker import Worker
+
+    admin = users["admin"]
+    john = write(
+        "people",
+        {"first_name": "John", "last_name": "Smith", "emails": [{"email": "john@acme.example"}],
+         "phones": [{"number": "+1 303 555 0101"}]},
+        actor=admin,
+    )  # fmt: skip
+    text = "First name,Last name,Email,Phone\nJon,Smith,jon.smith@other.example,(303) 555-0101\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        imp = run(upload(admin, text))
+    assert (imp.status, imp.created) == ("done", 1)
+    jon = Person.objects.get(first_name="Jon")
+    Worker(worker_id="test-worker").run_pending()
+    pair = DuplicateCandidate.objects.get()
+    assert {pair.record_a, pair.record_b} == {john.pk, jon.pk}
+    assert pair.status == "open" and "same phone" in pair.reasons
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/import/{imp.pk}/").content.decode()
+    assert 'href="/duplicates/?type=people"' in page

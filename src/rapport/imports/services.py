@@ -415,9 +415,28 @@ def run_import(import_id: int, *, progress: Progress | None = None) -> Import:
                     return Import.objects.get(pk=imp.pk)
     except readers.ReadError as exc:
         return _fail(imp, f"{exc.message} (line {exc.line})" if exc.line else exc.message)
-    Import.objects.filter(pk=imp.pk, status=Import.RUNNING).update(status=Import.DONE, finished_at=timezone.now())
+    with transaction.atomic():
+        if Import.objects.filter(pk=imp.pk, status=Import.RUNNING).update(
+            status=Import.DONE, finished_at=timezone.now()
+        ):
+            _look_for_duplicates(imp)
     imp.refresh_from_db()
     return imp
+
+
+def _look_for_duplicates(imp: Import) -> None:
+    """Rows that matched nothing on the match key may still be someone already here ("Jon Smith, same
+    phone" for "John Smith"): once the import is done, an incremental duplicate scan of the type puts
+    such pairs in the review queue (/duplicates/), scored and explained like every other pair."""
+    rtype = registry.find(imp.type_key)
+    if rtype is None or rtype.identity is None or not (imp.created or imp.updated):
+        return
+    from rapport.duplicates import services as duplicates
+    from rapport.duplicates import tasks as duplicate_jobs
+
+    scan, queued = duplicates.start_scan(actor=SYSTEM, type_key=rtype.key, full=False)
+    if queued:
+        duplicate_jobs.enqueue_scan(scan.pk)
 
 
 def _add_counts(imp: Import, result: BatchResult, rows: int, last_line: int) -> None:
