@@ -101,7 +101,8 @@ def test_select_all_matching_assigns_an_owner_as_a_job(
     expect(page.locator(".bulk-status")).to_contain_text("Waiting for a worker")
     expect(page.locator("h2")).to_contain_text("Assign owner Mia Manager · people matching the list")
     page.screenshot(path="/tmp/lists-progress-1280.png", full_page=True)
-    assert Worker(worker_id="browser-test").run_pending() == 1
+    # the bulk change's job (and the event dispatches every write queues since webhooks: not counted)
+    assert Worker(worker_id="browser-test").run_pending() >= 1
     expect(page.locator(".bulk-status")).to_have_text("Updated 12 people.", timeout=5000)
     assert page.locator("#bulk-bar").get_attribute("value") == "100"
     page.screenshot(path="/tmp/lists-progress-done-1280.png", full_page=True)
