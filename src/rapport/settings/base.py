@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "rapport.duplicates",
     "rapport.reports",
     "rapport.webhooks",
+    "rapport.mail",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",
