@@ -231,11 +231,11 @@ def test_page_buckets_items_in_the_users_time_zone(users, django_assert_max_num_
     html = response.content.decode()
     days = dict(re.findall(r'data-date="([\d-]+)">(.*?)</ul>', html, re.S))
     assert list(days) == [f"2026-12-{d}" for d in range(14, 21)]  # Monday to Sunday
-    assert "Late task" in days["2026-12-17"] and "00:30" in days["2026-12-17"]  # Berlin is UTC+1
+    assert "Late task" in days["2026-12-17"] and "12:30\u202fAM" in days["2026-12-17"]  # Berlin is UTC+1
     assert "Late task" not in days["2026-12-16"]
-    assert "Board &lt;meeting&gt;" in days["2026-12-14"] and "09:00" in days["2026-12-14"]
+    assert "Board &lt;meeting&gt;" in days["2026-12-14"] and "9:00\u202fAM" in days["2026-12-14"]
     assert [d for d in days if "Offsite" in days[d]] == ["2026-12-18", "2026-12-19", "2026-12-20"]
-    assert "16:00" in days["2026-12-18"] and "continued" in days["2026-12-19"]
+    assert "4:00\u202fPM" in days["2026-12-18"] and "continued" in days["2026-12-19"]
     assert [d for d in days if "Trade fair" in days[d]] == ["2026-12-14", "2026-12-15"]
     assert f'href="/activities/{late.pk}/"' in html
     assert "Peer&#x27;s" not in html and "Outsider" not in html
@@ -248,6 +248,28 @@ def test_page_buckets_items_in_the_users_time_zone(users, django_assert_max_num_
     assert month_days[0] == "2026-11-30" and month_days[-1] == "2027-01-03" and len(month_days) == 35
     assert "Late task" in dict(re.findall(r'data-date="([\d-]+)">(.*?)</ul>', month, re.S))["2026-12-17"]
     assert "?view=month&amp;date=2026-11-01" in month and "?view=month&amp;date=2027-01-01" in month
+    assert "Calendar · December 2026</h1>" in month
+
+
+def test_page_speaks_the_users_locale(users: dict[str, Any]) -> None:
+    """Weekdays, days, the period and times read as the viewer's locale writes them (Berlin, de-DE)."""
+    member = users["member"]
+    member.time_zone, member.locale = "Europe/Berlin", "de-DE"
+    member.save(update_fields=["time_zone", "locale"])
+    write("activities", {"subject": "Late task", "due_at": "2026-12-16T23:30:00Z"}, actor=member)
+    client = client_for(member)
+    week = client.get("/calendar/", {"view": "week", "date": "2026-12-16"}).content.decode()
+    assert "Calendar · 14.–20. Dez. 2026</h1>" in week
+    heads = re.findall(r'role="columnheader">(.*?)</div>', week)
+    assert heads == ["Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."]
+    days = dict(re.findall(r'data-date="([\d-]+)">(.*?)</ul>', week, re.S))
+    assert '<span class="calendar-wd">Do.</span> 17. Dez.</div>' in days["2026-12-17"]
+    assert "00:30" in days["2026-12-17"] and "AM" not in days["2026-12-17"]
+    month = client.get("/calendar/", {"view": "month", "date": "2026-12-05"}).content.decode()
+    assert "Calendar · Dezember 2026</h1>" in month
+    month_days = dict(re.findall(r'data-date="([\d-]+)">\s*<div class="calendar-date">(.*?)</div>', month, re.S))
+    assert month_days["2026-12-01"] == "1. Dez." and month_days["2026-12-17"] == "17"
+    assert month_days["2027-01-01"] == "1. Jan."
 
 
 def test_page_query_count_does_not_grow_with_items(users, django_assert_max_num_queries):

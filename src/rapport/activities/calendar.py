@@ -18,7 +18,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from rapport.accounts.models import User, hash_token
-from rapport.core import inputs
+from rapport.core import formatting, inputs
 from rapport.core.listing import QueryError
 
 from .models import Activity, CalendarFeed
@@ -213,6 +213,10 @@ class Day:
     items: list[Activity] = field(default_factory=list)
     continued: set[int] = field(default_factory=set)  # ids of items that started on an earlier day
 
+    @property
+    def weekday_name(self) -> str:
+        return formatting.weekday_names()[self.date.weekday()]
+
 
 @dataclass
 class Grid:
@@ -238,14 +242,10 @@ class Grid:
 
     @property
     def title(self) -> str:
+        """The period in the viewer's locale: ``December 2026``, or ``Dec 14 – 20, 2026`` for a week."""
         if self.view == "month":
-            return self.anchor.strftime("%B %Y")
-        last = self.end - dt.timedelta(days=1)
-        if self.start.year != last.year:
-            return f"{self.start:%-d %b %Y} – {last:%-d %b %Y}"
-        if self.start.month != last.month:
-            return f"{self.start:%-d %b} – {last:%-d %b %Y}"
-        return f"{self.start:%-d} – {last:%-d %b %Y}"
+            return formatting.month(self.anchor)
+        return formatting.day_range(self.start, self.end - dt.timedelta(days=1))
 
 
 def parse_view(value: str | None) -> str:

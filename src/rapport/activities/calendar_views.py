@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from rapport.accounts.models import User
+from rapport.core import formatting
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, page
 
@@ -55,7 +56,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
             "view": view,
             "scope": scope,
             "today": timezone.localdate(),
-            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "weekdays": formatting.weekday_names(),
             "feed": feed,
             "feed_url": request.session.pop(SHOWN_URL_KEY, None),
             "tz_name": timezone.get_current_timezone_name(),

@@ -22,7 +22,15 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton, format_time, parse_pattern
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_interval,
+    format_skeleton,
+    format_time,
+    get_day_names,
+    parse_pattern,
+)
 from babel.numbers import get_currency_symbol
 from django.conf import settings
 from django.utils import timezone
@@ -307,6 +315,24 @@ def month(value: Any) -> str:
     if not isinstance(value, dt.date):
         return "" if value is None else str(value)
     return format_skeleton("yMMMM", value, locale=babel_locale(current_locale()))
+
+
+def weekday_names() -> list[str]:
+    """Abbreviated weekday names from Monday: ``Mon`` … (en), ``Mo.`` … (de-DE), ``lun.`` … (fr-FR)."""
+    names = get_day_names("abbreviated", locale=babel_locale(current_locale()))
+    return [names[i] for i in range(7)]
+
+
+def day_label(value: dt.date, *, with_month: bool) -> str:
+    """A calendar cell's date: the day of the month (``30``), or with its month (``Nov 30`` en-US,
+    ``30 Nov`` en-GB, ``30. Nov.`` de-DE, ``30 nov.`` fr-FR)."""
+    return format_skeleton("MMMd" if with_month else "d", value, locale=babel_locale(current_locale()))
+
+
+def day_range(start: dt.date, end: dt.date) -> str:
+    """Two days as one span, sharing what they share: ``Dec 14 – 20, 2026`` (en-US),
+    ``14–20 Dec 2026`` (en-GB), ``14.–20. Dez. 2026`` (de-DE)."""
+    return format_interval(start, end, "yMMMd", locale=babel_locale(current_locale()))
 
 
 def datetime(value: Any) -> str:

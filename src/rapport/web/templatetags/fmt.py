@@ -70,3 +70,8 @@ def event_name(value: Any) -> str:
 @register.filter
 def source_name(value: Any) -> str:
     return formatting.source_name(str(value or ""))
+
+
+@register.filter
+def day_label(value: Any, with_month: Any = False) -> str:
+    return formatting.day_label(value, with_month=bool(with_month))
