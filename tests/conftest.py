@@ -16,12 +16,17 @@ from rapport.core import registry, services
 from rapport.core.visibility import SYSTEM
 
 from . import schema_check
+from .mail_servers import dovecot, imap_account, mark_mail_server_tests, smtp_server  # noqa: F401 (fixtures)
 
 ROLE_KEYS = ["admin", "manager", "member", "read-only"]
 
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "no_schema_check: this test's /api/ answers are not checked against the schema")
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    mark_mail_server_tests(items)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -53,6 +53,11 @@ class Mailbox(models.Model):
     messages_synced = models.PositiveBigIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Per-mailbox lease so two workers never sync one mailbox at once (mail.sync.claim).
+    sync_locked_by = models.CharField(max_length=100, blank=True)
+    sync_locked_until = models.DateTimeField(null=True, blank=True)
+    # Set by the Re-sync button: the next run forgets every folder's UIDs and reads everything again.
+    resync_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -135,6 +140,10 @@ class Message(models.Model):
     truncated = models.BooleanField(default=False)
     is_bounce = models.BooleanField(default=False)
     gone_from_server_at = models.DateTimeField(null=True, blank=True)
+    # Mail BCC'd or forwarded to a dropbox mailbox is logged for the user its plus-address names.
+    logged_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     people = models.ManyToManyField("contacts.Person", blank=True, related_name="mail_messages")
     companies = models.ManyToManyField("contacts.Company", blank=True, related_name="mail_messages")
     created_at = models.DateTimeField(default=timezone.now)

@@ -318,6 +318,9 @@ RAPPORT_WEBHOOK_TIMEOUT = env_float("RAPPORT_WEBHOOK_TIMEOUT", 15)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("RAPPORT_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+# Stored files (mail attachments) on local disk; S3-compatible storage through django-storages at scale.
+MEDIA_ROOT = Path(env_str("RAPPORT_FILES_DIR", str(DATA_DIR / "files")))
+MEDIA_URL = "/files/"  # never served as such: attachments are served by views that check visibility
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -421,3 +424,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": env_str("RAPPORT_LOG_LEVEL", "WARNING")},
 }
+
+# --- Connected mailboxes (rapport.mail; docs/email.md) ----------------------------------------------
+# Fernet keys for mailbox secrets, newest first, comma-separated; unset: derived from SECRET_KEY.
+RAPPORT_MAIL_KEY = env_str("RAPPORT_MAIL_KEY", "")
+RAPPORT_MAIL_SYNC_EVERY = env_int("RAPPORT_MAIL_SYNC_EVERY", 300)  # seconds between syncs of a mailbox
+RAPPORT_MAIL_MAX_MESSAGE_BYTES = env_int("RAPPORT_MAIL_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+RAPPORT_MAIL_MAX_ATTACHMENT_BYTES = env_int("RAPPORT_MAIL_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024)
+RAPPORT_MAIL_MAX_BODY_CHARS = env_int("RAPPORT_MAIL_MAX_BODY_CHARS", 500_000)
+RAPPORT_MAIL_BATCH = env_int("RAPPORT_MAIL_BATCH", 200)  # messages fetched (and checkpointed) per batch

@@ -1,0 +1,530 @@
+"""Real mail servers on loopback for the mail tests: Debian's Dovecot (IMAP) and an aiosmtpd SMTP server.
+
+Fixtures (registered by tests/conftest.py, so any tests/test_*.py may ask for them):
+
+- ``dovecot`` (session scope): a Dovecot started from a throwaway configuration in a temporary directory,
+  listening on a free 127.0.0.1 port, plain-text login allowed (loopback only), maildirs in the same
+  directory. ``dovecot.add_user()`` makes a fresh user (so tests do not see each other's mail); the helpers
+  ``append``, ``set_uidvalidity``, ``client`` and ``folder_status`` drive it. Skipped, saying
+  ``apt-get install dovecot-imapd``, when the binary is missing.
+- ``imap_account``: a fresh Dovecot user for one test (a ``DovecotAccount``).
+- ``smtp_server``: an aiosmtpd server on a free port that keeps every message it is sent
+  (``smtp_server.messages``: envelope sender, recipients and the raw bytes). Optional AUTH PLAIN/LOGIN
+  with ``smtp_server.require_auth("user", "password")``.
+
+The marker ``mail_server`` tags tests that use these servers (``-m "not mail_server"`` leaves them out).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+INSTALL_HINT = "Dovecot is not installed: apt-get install dovecot-imapd (the mail tests run against a real IMAP server)"
+
+_CONFIG = """\
+# Throwaway configuration written by tests/mail_servers.py; nothing here touches /etc/dovecot.
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = rapport-test-{port}
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:{root}/mail/%n
+mail_plugins =
+mail_fsync = never
+mailbox_list_index = yes
+imap_capability = +CONDSTORE
+imap_max_line_length = 4M
+login_trusted_networks = 127.0.0.0/8
+passdb {{
+  driver = passwd-file
+  # One file per user: a path with variables is opened per lookup, so a user added later logs in at once.
+  args = scheme=PLAIN username_format=%u {root}/passwd/%n
+}}
+userdb {{
+  driver = static
+  args = uid={mail_uid} gid={mail_gid} home={root}/home/%n
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Archive {{
+    special_use = \\Archive
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  process_min_avail = 1
+}}
+service imap {{
+  process_limit = 200
+}}
+service auth {{
+  unix_listener auth-userdb {{
+    mode = 0666
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0666
+  }}
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_message(
+    *,
+    subject: str = "Hello",
+    sender: str = "ann@client.example",
+    to: str | list[str] = "me@rapport.test",
+    cc: str | list[str] = (),  # type: ignore[assignment]
+    body: str = "Hello there.",
+    html: str | None = None,
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    date: Any = None,
+    attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """A well-formed RFC 5322 message as bytes (CRLF line ends), for appending to a folder or sending."""
+    import datetime as dt
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to if isinstance(to, str) else ", ".join(to)
+    if cc:
+        msg["Cc"] = cc if isinstance(cc, str) else ", ".join(cc)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
+    msg["Message-ID"] = message_id or make_msgid(domain="mail.test")
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for filename, content_type, data in attachments:
+        maintype, subtype = content_type.split("/", 1)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+@dataclass
+class DovecotAccount:
+    """One user of the test Dovecot, with helpers that act on its mail over real IMAP."""
+
+    server: Dovecot
+    username: str
+    password: str
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def address(self) -> str:
+        return self.username
+
+    def client(self) -> imaplib.IMAP4:
+        """A logged-in imaplib client (the caller logs out)."""
+        return self.server.imap_login(self.username, self.password)
+
+    def append(self, raw: bytes, folder: str = "INBOX", *, flags: str = "", date: Any = None) -> int:
+        """IMAP APPEND ``raw`` to ``folder`` (created if missing); returns the new message's UID (UIDPLUS)."""
+        return self.append_many([raw], folder, flags=flags)[0]
+
+    def append_many(self, raws: list[bytes], folder: str = "INBOX", *, flags: str = "") -> list[int]:
+        imap = self.client()
+        try:
+            self._ensure_folder(imap, folder)
+            uids = []
+            for raw in raws:
+                typ, data = imap.append(_quote(folder), f"({flags})" if flags else None, None, raw)
+                assert typ == "OK", data
+                uids.append(_appenduid(data))
+            return uids
+        finally:
+            imap.logout()
+
+    def create_folder(self, folder: str) -> None:
+        imap = self.client()
+        try:
+            self._ensure_folder(imap, folder)
+        finally:
+            imap.logout()
+
+    def move(self, uid: int, source: str, target: str) -> None:
+        """UID MOVE one message (it gets a new UID in ``target``)."""
+        imap = self.client()
+        try:
+            self._ensure_folder(imap, target)
+            imap.select(_quote(source))
+            typ, data = imap.uid("MOVE", str(uid), _quote(target))
+            assert typ == "OK", data
+        finally:
+            imap.logout()
+
+    def expunge(self, uid: int, folder: str = "INBOX") -> None:
+        """Delete one message for good (as another mail client would)."""
+        imap = self.client()
+        try:
+            imap.select(_quote(folder))
+            imap.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Deleted)")
+            imap.expunge()
+        finally:
+            imap.logout()
+
+    def set_flags(self, uid: int, flags: str, folder: str = "INBOX") -> None:
+        imap = self.client()
+        try:
+            imap.select(_quote(folder))
+            imap.uid("STORE", str(uid), "+FLAGS.SILENT", f"({flags})")
+        finally:
+            imap.logout()
+
+    def flags(self, uid: int, folder: str = "INBOX") -> str:
+        imap = self.client()
+        try:
+            imap.select(_quote(folder), readonly=True)
+            typ, data = imap.uid("FETCH", str(uid), "(FLAGS)")
+            return b" ".join(d for d in data if isinstance(d, bytes)).decode()
+        finally:
+            imap.logout()
+
+    def status(self, folder: str = "INBOX") -> dict[str, int]:
+        """UIDVALIDITY, UIDNEXT, MESSAGES (and HIGHESTMODSEQ) of a folder."""
+        imap = self.client()
+        try:
+            typ, data = imap.status(_quote(folder), "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+            assert typ == "OK", data
+            text = data[0].decode() if isinstance(data[0], bytes) else str(data[0])
+            inner = text[text.rindex("(") + 1 : text.rindex(")")].split()
+            return {inner[i]: int(inner[i + 1]) for i in range(0, len(inner), 2)}
+        finally:
+            imap.logout()
+
+    def set_uidvalidity(self, folder: str = "INBOX", value: int | None = None) -> int:
+        """Change a folder's UIDVALIDITY the way a server rebuild does (doveadm mailbox update): every UID a
+        client holds for it is now meaningless. Returns the new value."""
+        current = self.status(folder)["UIDVALIDITY"]
+        new = value if value is not None else current + 1000
+        self.server.doveadm("mailbox", "update", "--uid-validity", str(new), "-u", self.username, folder)
+        assert self.status(folder)["UIDVALIDITY"] == new
+        return new
+
+    @staticmethod
+    def _ensure_folder(imap: imaplib.IMAP4, folder: str) -> None:
+        if folder.upper() == "INBOX":
+            return
+        typ, data = imap.list('""', _quote(folder))
+        if not [d for d in data if d]:
+            imap.create(_quote(folder))
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _appenduid(data: list[Any]) -> int:
+    text = b" ".join(d for d in data if isinstance(d, bytes)).decode()
+    # [APPENDUID <uidvalidity> <uid>] Append completed.
+    start = text.index("APPENDUID")
+    return int(text[start:].split()[2].rstrip("]"))
+
+
+@dataclass
+class Dovecot:
+    """A running Dovecot instance; ``add_user`` makes accounts."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    users: dict[str, str] = field(default_factory=dict)
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    host = "127.0.0.1"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    def add_user(self, name: str | None = None, password: str | None = None) -> DovecotAccount:
+        """A new user (``name@rapport.test``) with an empty mailbox (INBOX, Sent, Drafts, Trash, Archive)."""
+        with self._lock:
+            number = next(self._counter)
+            username = name or f"user{number}-{os.getpid()}@rapport.test"
+            password = password or f"secret-{number}"
+            self.users[username] = password
+            path = self.root / "passwd" / username.partition("@")[0]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(f"{username}:{{PLAIN}}{password}::::::\n")
+            tmp.chmod(0o644)
+            tmp.replace(path)
+        return DovecotAccount(self, username, password)
+
+    def imap_login(self, username: str, password: str) -> imaplib.IMAP4:
+        imap = imaplib.IMAP4(self.host, self.port, timeout=30)
+        imap.login(username, password)
+        return imap
+
+    def doveadm(self, *args: str) -> str:
+        result = subprocess.run(
+            [DOVEADM, "-c", str(self.config), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"doveadm {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_dovecot(root: Path | None = None) -> Dovecot:
+    """Start a Dovecot from a throwaway configuration; raises RuntimeError with its log when it does not come up."""
+    if not (os.path.exists(DOVECOT) and os.access(DOVECOT, os.X_OK)):
+        raise FileNotFoundError(INSTALL_HINT)
+    root = Path(root or tempfile.mkdtemp(prefix="rapport-dovecot-"))
+    root.chmod(0o755)  # the mail user and Dovecot's unprivileged processes must reach the maildirs
+    for sub in ("run", "state", "mail", "home", "passwd"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    if os.geteuid() == 0:
+        # Dovecot refuses to serve mail as root: the mail belongs to an unprivileged user.
+        login_user, internal_user = "dovenull", "dovecot"
+        mail_user = pwd.getpwnam("nobody")
+        internal_group = "dovecot"
+        for sub in ("mail", "home"):
+            os.chown(root / sub, mail_user.pw_uid, mail_user.pw_gid)
+    else:
+        me = pwd.getpwuid(os.geteuid())
+        login_user = internal_user = me.pw_name
+        internal_group = pwd.getpwuid(os.geteuid()).pw_name
+        mail_user = me
+    (root / "dovecot.conf").write_text(
+        _CONFIG.format(
+            root=root,
+            port=port,
+            login_user=login_user,
+            internal_user=internal_user,
+            internal_group=internal_group,
+            mail_uid=mail_user.pw_uid,
+            mail_gid=mail_user.pw_gid,
+        )
+    )
+    process = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "dovecot.stderr", "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    server = Dovecot(root=root, port=port, process=process)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                if sock.recv(200).startswith(b"* OK"):
+                    return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    stderr = (root / "dovecot.stderr").read_text(errors="replace")
+    raise RuntimeError(f"Dovecot did not start on port {port}:\n{stderr}\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """A real Dovecot on loopback for the whole session (skipped with the install hint when missing)."""
+    try:
+        server = start_dovecot()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def imap_account(dovecot: Dovecot) -> DovecotAccount:
+    """A fresh Dovecot user (empty INBOX, Sent, Drafts, Trash, Archive) for one test."""
+    return dovecot.add_user()
+
+
+# --- SMTP ----------------------------------------------------------------------------------------------
+@dataclass
+class CapturedMessage:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Any:
+        from email import message_from_bytes, policy
+
+        return message_from_bytes(self.data, policy=policy.default)
+
+
+class SMTPServer:
+    """An aiosmtpd server on loopback that keeps what it is sent (``messages``) and can require AUTH."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[CapturedMessage] = []
+        self.credentials: tuple[str, str] | None = None
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, e.g. "550 5.1.1 no such user"
+        self.port = free_port()
+        self._event = threading.Condition()
+        self.controller = Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_require_tls=False,
+            auth_required=False,
+        )
+
+    def require_auth(self, username: str, password: str) -> None:
+        self.credentials = (username, password)
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        if self.credentials is None:
+            return AuthResult(success=True)
+        if isinstance(auth_data, LoginPassword):
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            return AuthResult(success=given == self.credentials)
+        return AuthResult(success=False)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.credentials is not None and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._event:
+            self.messages.append(CapturedMessage(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self._event.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[CapturedMessage]:
+        """Wait until ``count`` messages have arrived (SMTP delivery from another thread or process)."""
+        with self._event:
+            self._event.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        return list(self.messages)
+
+    def clear(self) -> None:
+        with self._event:
+            self.messages.clear()
+        self.refuse.clear()
+        self.credentials = None
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    """A real SMTP server on a free loopback port capturing every message (``smtp_server.messages``)."""
+    server = SMTPServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def mark_mail_server_tests(items: list[Any]) -> None:
+    """Tag every test that uses these servers with ``mail_server`` (called from tests/conftest.py)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "dovecot" in names or "imap_account" in names or "smtp_server" in names:
+            item.add_marker(pytest.mark.mail_server)
