@@ -352,3 +352,27 @@ def test_merging_any_type_moves_every_link_to_it(users, type_key):
     if noted is not None:
         assert Activity.objects.get(pk=noted.pk).snapshot()["links"] == [[type_key, survivor.pk]]
     assert rtype.model.objects.get(pk=other.pk).deleted_at is not None
+
+
+def test_mail_links_move_to_the_survivor_once_and_undo_puts_them_back(users, pair):
+    """A message to both Ann and Annie links the survivor once after the merge (the repeated row is
+    dropped); a message to Annie alone moves to Ann; undo gives each message back exactly its people."""
+    from rapport.mail.models import Mailbox, Message, Thread
+
+    box = Mailbox.objects.create(name="Sales", address="sales@example.com", imap_host="127.0.0.1", username="sales")
+    thread = Thread.objects.create(mailbox=box, subject="Hello")
+    both = Message.objects.create(mailbox=box, thread=thread, message_id="a@x")
+    only = Message.objects.create(mailbox=box, thread=thread, message_id="b@x")
+    ann, annie = pair["ann"], pair["annie"]
+    both.people.set([ann, annie])
+    only.people.set([annie])
+    thread.deals.set([pair["d1"]])
+
+    merge = merging.merge_records(PEOPLE, ann.pk, [annie.pk], actor=users["member"], source="ui")
+    assert list(both.people.values_list("pk", flat=True)) == [ann.pk]
+    assert list(only.people.values_list("pk", flat=True)) == [ann.pk]
+    assert list(thread.deals.values_list("pk", flat=True)) == [pair["d1"].pk]  # deals were not merged
+
+    merging.undo_merge(merge, actor=users["member"], source="ui")
+    assert sorted(both.people.values_list("pk", flat=True)) == sorted([ann.pk, annie.pk])
+    assert list(only.people.values_list("pk", flat=True)) == [annie.pk]

@@ -46,6 +46,10 @@ CHILD = "child"  # a child row of a registered record (part of its history): upd
 OWN = "own"  # the merged type's own child rows: combined into the survivor's list
 DOCUMENT = "document"  # rows that are not records (quotes, quote lines): moved as they are
 STAYS = "stays"  # the merged record's own history (stage changes, reminders): stays with it, in the bin
+# A many-to-many table's rows (mail messages and their people): moved to the survivor; a row that would then
+# repeat one the survivor has is dropped (undo puts it back). Detail: the table's other column.
+LINKSET = "linkset"
+THROUGH = "through"  # the many-to-many field itself: its LINKSET table does the moving
 
 # Relations held by models that are not registered record types, "app.Model.field" -> (kind, detail):
 # OWN: the write key of the list; CHILD: "<parent foreign key>.<parent's write key>". A foreign key of
@@ -64,6 +68,12 @@ RELATIONS: dict[str, tuple[str, str]] = {
     "deals.StageChange.deal": (STAYS, ""),
     "activities.Reminder.activity": (STAYS, ""),
     "activities.Notification.activity": (STAYS, ""),
+    "mail.Message_people.person": (LINKSET, "message"),
+    "mail.Message.people": (THROUGH, ""),
+    "mail.Message_companies.company": (LINKSET, "message"),
+    "mail.Message.companies": (THROUGH, ""),
+    "mail.Thread_deals.deal": (LINKSET, "thread"),
+    "mail.Thread.deals": (THROUGH, ""),
 }
 
 
@@ -510,9 +520,42 @@ def _repoint(
             if rows:
                 rel.model._base_manager.filter(pk__in=[pk for pk, _ in rows]).update(**{f.attname: survivor_id})
                 moves.append({"kind": DOCUMENT, "model": rel.model._meta.label, "field": f.name, "rows": rows})
+        elif rel.kind == LINKSET:
+            moves += _move_linkset(rel, survivor_id, other_ids)
     moves += _repoint_activity_links(rtype, survivor_id, other_ids, actor=actor, source=source)
     moves += _repoint_custom_refs(rtype, survivor_id, other_ids, actor=actor, source=source)
     return moves
+
+
+def _move_linkset(rel: Relation, survivor_id: int, other_ids: list[int]) -> list[dict[str, Any]]:
+    """Re-point a many-to-many table's rows from the merged records to the survivor, dropping a row that
+    would repeat one the survivor has (the unique pair); the move lists both for undo."""
+    table: Any = rel.model._base_manager
+    other: Any = rel.model._meta.get_field(rel.detail)
+    col, other_col = rel.field.attname, other.attname  # type: ignore[attr-defined]
+    taken = set(table.filter(**{col: survivor_id}).values_list(other_col, flat=True))
+    moved: list[tuple[int, int]] = []
+    dropped: list[tuple[int, int]] = []  # (other column's value, the merged record it linked)
+    for pk, other_id, target in table.filter(**{f"{col}__in": other_ids}).values_list("pk", other_col, col):
+        if other_id in taken:
+            dropped.append((other_id, target))
+            table.filter(pk=pk).delete()
+        else:
+            taken.add(other_id)
+            moved.append((pk, target))
+            table.filter(pk=pk).update(**{col: survivor_id})
+    if not moved and not dropped:
+        return []
+    return [
+        {
+            "kind": LINKSET,
+            "model": rel.model._meta.label,
+            "field": rel.field.name,
+            "other": rel.detail,
+            "rows": moved,
+            "dropped": dropped,
+        }
+    ]
 
 
 def _swap(row: dict[str, Any], part: str, other_ids: list[int], survivor_id: int) -> dict[str, Any]:
@@ -707,6 +750,15 @@ def _move_back(move: dict[str, Any], merge: Merge, *, actor: Any, source: str) -
             else:
                 holder._base_manager.filter(where).update(**{f.attname: target})  # type: ignore[union-attr]
         return kind == DOCUMENT
+    if kind == LINKSET:
+        holder = apps.get_model(move["model"])
+        f = holder._meta.get_field(move["field"])
+        other_col = holder._meta.get_field(move["other"]).attname  # type: ignore[union-attr]
+        for pk, target in move["rows"]:
+            holder._base_manager.filter(pk=pk, **{f.attname: survivor_id}).update(**{f.attname: target})  # type: ignore[union-attr]
+        for other_id, target in move["dropped"]:
+            holder._base_manager.get_or_create(**{other_col: other_id, f.attname: target})  # type: ignore[union-attr]
+        return False
     rtype = registry.find(move["type"])
     if rtype is None:
         return False
