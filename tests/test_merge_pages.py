@@ -67,7 +67,8 @@ def test_compare_review_merge_and_undo(users, company):
     merge = Merge.objects.get()
     assert "Merged 1 person into this one." in body
     assert f'action="/duplicates/merges/{merge.pk}/undo/"' in body
-    assert f'href="/duplicates/merges/{merge.pk}/">See the merge or undo it' in body  # its History entry
+    changes = client.get(f"/people/{ann.pk}/timeline/?kind=changes").content.decode()
+    assert f'href="/duplicates/merges/{merge.pk}/">See the merge or undo it' in changes  # its timeline entry
     timeline = client.get(f"/people/{ann.pk}/timeline/").content.decode()
     assert "Call 0" in timeline and "Call 1" in timeline  # the merged record's activities on the survivor's
     # the merge on the survivor, and on the merged record (whose history shows here too)

@@ -269,15 +269,29 @@ def test_detail_shows_fields_links_custom_fields_and_history(users, person, comp
         actor=users["peer"],
         instance=person,
     )
-    page = text(client_for(users["member"]).get(f"/people/{person.pk}/"))
+    client = client_for(users["member"])
+    page = text(client.get(f"/people/{person.pk}/"))
     assert "Lovelace" in page and "ada@acme.com" in page and "primary" in page
     assert "+44 20 7946 0958" in page  # formatted, not E.164
     assert f'href="/companies/{company.pk}/"' in page
     assert "Budget" in page and "€5.00" in page
-    assert (
-        "Peer" in page and 'event-kind">Created<' in page and 'event-kind">Changed<' in page
-    )  # history with actors, events in words
-    assert page.index('event-kind">Changed<') < page.index('event-kind">Created<')  # newest first
+    # the timeline leads the page; its Changes tab is the history (no separate History card)
+    assert page.index('id="activity-panel-title"') < page.index("<h2>Details</h2>")
+    assert 'id="history-title"' not in page
+    history = text(client.get(f"/people/{person.pk}/timeline/?kind=changes"))
+    assert "Peer" in history and 'event-kind">created<' in history and 'event-kind">changed' in history
+    assert history.index('event-kind">changed') < history.index('event-kind">created<')  # newest first
+
+
+def test_detail_folds_empty_fields(users, person):
+    """Filled fields show; the empty ones fold under one line that counts them."""
+    page = text(client_for(users["member"]).get(f"/people/{person.pk}/"))
+    filled, _, folded = page.partition('<details class="empty-fields">')
+    assert "Job title" not in filled and "Job title" in folded.split("</details>")[0]
+    assert "Lovelace" in filled
+    # a person made with a name, an email and a company (lifecycle stage has a default) leaves these
+    # empty: phones, job title, lead status, source, street, city, postal code, region, country
+    assert "9 empty fields</summary>" in folded
 
 
 def test_company_detail_lists_its_people(users, person, company):
@@ -289,8 +303,7 @@ def test_company_detail_lists_its_people(users, person, company):
 def test_history_shows_names_for_ids(users, person, company):
     other = write("companies", {"name": "Globex"}, actor=users["member"])
     write("people", {"company": other.pk, "owner": users["peer"].pk}, actor=users["member"], instance=person)
-    page = text(client_for(users["member"]).get(f"/people/{person.pk}/"))
-    history = page[page.index('id="timeline"') :]
+    history = text(client_for(users["member"]).get(f"/people/{person.pk}/timeline/?kind=changes"))
     assert "Acme" in history and "Globex" in history and "Peer" in history
 
 
@@ -298,11 +311,11 @@ def test_history_is_keyset_paginated(users, person):
     for i in range(25):
         write("people", {"job_title": f"T{i}"}, actor=users["member"], instance=person)
     client = client_for(users["member"])
-    page = text(client.get(f"/people/{person.pk}/"))
-    assert "T24" in page and 'event-kind">Created<' not in page
-    before = re.search(r"history_before=(\d+)", page).group(1)
-    more = text(client.get(f"/people/{person.pk}/?history_before={before}", HTTP_HX_REQUEST="true"))
-    assert 'event-kind">Created<' in more and "<html" not in more
+    page = text(client.get(f"/people/{person.pk}/timeline/?kind=changes"))
+    assert "T24" in page and 'event-kind">created<' not in page
+    cursor = re.search(r"cursor=([^\"&]+)", page).group(1)
+    more = text(client.get(f"/people/{person.pk}/timeline/?kind=changes&cursor={cursor}", HTTP_HX_REQUEST="true"))
+    assert 'event-kind">created<' in more and "<html" not in more
 
 
 def test_detail_of_invisible_record_is_404(users, person):

@@ -184,8 +184,10 @@ def test_section_on_detail_pages(users, person, company):
     for url in (f"/people/{person.pk}/", f"/companies/{company.pk}/", f"/deals/{deal.pk}/"):
         html = c.get(url).content.decode()
         assert 'id="activity-timeline"' in html and "Log a call" in html and "Schedule a meeting" in html
-        # The History card repeats the timeline's Changes tab; the deal page, built around the timeline, has none.
-        assert ('id="history-title"' in html) is (not url.startswith("/deals/"))
+        # The timeline's Changes tab is the history: no page repeats it in a History card, and the timeline
+        # comes before the details.
+        assert 'id="history-title"' not in html
+        assert html.index('id="activity-timeline"') < html.index("<h2>Details</h2>")
     read_only = client_for(users["read-only"]).get(f"/people/{person.pk}/").content.decode()
     assert 'id="activity-timeline"' in read_only and "Log a call" not in read_only
 

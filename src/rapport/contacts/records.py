@@ -85,7 +85,9 @@ companies = register(
             name="name", domain="domain", phones="phone", street="street", city="city", postal_code="postal_code"
         ),
         import_match={"domain": "domain"},
-        detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
+        detail_main=["activities/timeline_section.html"],
+        detail_sections=["deals/deals_section.html"],
+        detail_history=False,  # the timeline's Changes tab shows the history
         example={
             "name": "Globex Corporation",
             "website": "https://www.globex.example.com",
@@ -157,7 +159,9 @@ people = register(
             "lifecycle_stage": "sql",
             "tags": ["conference"],
         },
-        detail_sections=["deals/deals_section.html", "activities/timeline_section.html"],
+        detail_main=["activities/timeline_section.html"],
+        detail_sections=["deals/deals_section.html"],
+        detail_history=False,  # the timeline's Changes tab shows the history
         prefetch_related=("emails", "phones"),
         identity=Identity(
             first_name="first_name",

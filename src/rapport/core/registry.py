@@ -117,6 +117,9 @@ class RecordType:
     # A valid create payload: the API docs show it and the generic test suite writes it.
     example: dict[str, Any] = field(default_factory=dict)
     detail_sections: list[str] = field(default_factory=list)  # templates included in the detail page
+    # Templates for the wide main column (a timeline): when given, the page puts them first and moves the
+    # details, ``detail_sections`` and related lists to the side column, as a person's or company's page does.
+    detail_main: list[str] = field(default_factory=list)
     # A type's own detail page: a template extending web/detail.html, and what it needs beyond the
     # generic context (``detail_context(record, user) -> dict``). ``detail_history=False`` leaves out
     # the History card (and its queries) where a timeline section shows the changes already.

@@ -210,7 +210,18 @@ def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
         extra = rtype.detail_context(record, user)
         shown_elsewhere = set(extra.pop("fields_shown_elsewhere", ()))  # e.g. a deal's stage, on its bar
         context.update(extra, fields=[f for f in fields if f["name"] not in shown_elsewhere])
+    # Filled fields first; the empty ones fold away under "N empty fields" (still one click from sight).
+    shown = context["fields"]
+    context["fields"] = [f for f in shown if not _is_empty(f)]
+    context["empty_fields"] = [f for f in shown if _is_empty(f)]
     return render(request, rtype.detail_template, context)
+
+
+def _is_empty(f: dict[str, Any]) -> bool:
+    if f["list"] is not None:
+        return not f["list"]
+    value = f["value"]
+    return value is None or not (value.text or value.url or value.items or value.lines)
 
 
 # --- forms ------------------------------------------------------------------------------------
