@@ -211,7 +211,7 @@ def detail(request: HttpRequest, type_key: str, pk: int) -> HttpResponse:
         shown_elsewhere = set(extra.pop("fields_shown_elsewhere", ()))  # e.g. a deal's stage, on its bar
         context.update(extra, fields=[f for f in fields if f["name"] not in shown_elsewhere])
     # Filled fields first; the empty ones fold away under "N empty fields" (still one click from sight).
-    shown = context["fields"]
+    shown: list[dict[str, Any]] = context["fields"]  # type: ignore[assignment]
     context["fields"] = [f for f in shown if not _is_empty(f)]
     context["empty_fields"] = [f for f in shown if _is_empty(f)]
     return render(request, rtype.detail_template, context)
