@@ -25,6 +25,7 @@ KINDS = {
     "saved_report": "Saved report",
     "dashboard": "Dashboard",
     "webhook": "Webhook",
+    "sequence": "Sequence",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

@@ -74,6 +74,10 @@ RELATIONS: dict[str, tuple[str, str]] = {
     "mail.Message.companies": (THROUGH, ""),
     "mail.Thread_deals.deal": (LINKSET, "thread"),
     "mail.Thread.deals": (THROUGH, ""),
+    # A merged-away person's sequence enrolments end with them (a step finds the person binned and stops), and a
+    # step's record of the task it created keeps pointing at it: moving either could enrol the survivor twice.
+    "sequences.Enrolment.person": (STAYS, ""),
+    "sequences.StepRun.activity": (STAYS, ""),
 }
 
 

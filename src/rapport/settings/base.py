@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "rapport.reports",
     "rapport.webhooks",
     "rapport.mail",
+    "rapport.sequences",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",
@@ -415,6 +416,10 @@ RAPPORT_IMPORT_BATCH = env_int("RAPPORT_IMPORT_BATCH", 500)
 # The largest file an import reads, and the longest cell (rapport.imports.readers caps it at 10 MB of text).
 RAPPORT_IMPORT_MAX_BYTES = env_int("RAPPORT_IMPORT_MAX_BYTES", 1024**3)
 RAPPORT_IMPORT_MAX_CELL_CHARS = env_int("RAPPORT_IMPORT_MAX_CELL_CHARS", 1_000_000)
+
+# --- Sequences ------------------------------------------------------------------------------
+# Emails one sender's sequences may queue per day (the sender's local day), counted atomically across workers.
+RAPPORT_SEQUENCE_DAILY_CAP = env_int("RAPPORT_SEQUENCE_DAILY_CAP", 200)
 
 LOGGING = {
     "version": 1,

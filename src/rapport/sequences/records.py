@@ -1,0 +1,1 @@
+"""Sequences register no record type of their own (declarations only): enrolments belong to people."""
