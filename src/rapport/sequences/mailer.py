@@ -82,6 +82,32 @@ def enrolments_in_thread(thread_id: int) -> set[int]:
     return set(rows.exclude(sequence_enrolment_id=None).values_list("sequence_enrolment_id", flat=True))
 
 
+def tracking_counts(sequence_id: int) -> dict[int, dict[str, int]] | None:
+    """Per step id, how many of its emails were opened and clicked (compose's tracking events); None without
+    compose's tracking."""
+    if not apps.is_installed("rapport.compose"):
+        return None
+    try:
+        model = _compose_model("TrackingEvent")
+    except LookupError:
+        return None
+    from .models import StepRun
+
+    step_of = dict(
+        StepRun.objects.filter(enrolment__sequence_id=sequence_id, outcome="sent", outgoing_id__isnull=False)
+        .filter(step__isnull=False)
+        .values_list("outgoing_id", "step_id")
+    )
+    out: dict[int, dict[str, int]] = {}
+    seen = model.objects.filter(outgoing_id__in=list(step_of)).values_list("outgoing_id", "kind").distinct()
+    for outgoing_id, kind in seen:
+        key = {"open": "opened", "opened": "opened", "click": "clicked", "clicked": "clicked"}.get(kind)
+        if key:
+            counts = out.setdefault(step_of[outgoing_id], {"opened": 0, "clicked": 0})
+            counts[key] += 1
+    return out
+
+
 def sender_mailbox(user: Any) -> Mailbox | None:
     """The enrolling user's own mailbox (the first active one that is not a BCC drop box); None sends through
     the organisation's server (RAPPORT_EMAIL_URL)."""

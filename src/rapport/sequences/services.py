@@ -44,6 +44,7 @@ from .models import (
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = dt.timedelta(minutes=15)
+MAX_ENROL = 500
 
 SEQUENCE_FIELDS = ("name", "description", "shared", "active", "window_start", "window_end", "holidays")
 STEP_FIELDS = ("kind", "delay_days", "template_id", "subject", "body")
@@ -165,6 +166,49 @@ def enrol_people(
             continue
         result.enrolled.append(enrolment)
     return result
+
+
+def enrol(
+    sequence: Sequence,
+    *,
+    actor: Any,
+    people_ids: list[int] | None = None,
+    saved_view_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> EnrolResult:
+    """Enrol people by id, or everyone a saved view of people lists now (at most ``MAX_ENROL``), among those the
+    actor may change. Refused as a whole (ValidationError naming the field) when an id is not such a person."""
+    from rapport.core import bulkedit, listing, registry
+    from rapport.core.models import SavedView
+
+    from .queries import enrollable_people
+
+    if not sequence.active:
+        raise ValidationError({"sequence": "This sequence is switched off; switch it on to enrol people."})
+    people = enrollable_people(actor).select_related("company").prefetch_related("emails")
+    if saved_view_id is not None:
+        view = (
+            SavedView.objects.filter(pk=saved_view_id, record_type="people")
+            .filter(Q(owner=actor) | Q(shared=True))
+            .first()
+        )
+        if view is None:
+            raise ValidationError({"saved_view": f"There is no saved view of people #{saved_view_id}."})
+        try:
+            matching = bulkedit.matching(registry.get("people"), view.params, actor, "change")
+        except listing.QueryError as exc:
+            raise ValidationError({"saved_view": f"Its filter {exc.param} cannot be used: {exc.message}"}) from exc
+        ids = list(matching.order_by("pk").values_list("pk", flat=True)[: MAX_ENROL + 1])
+        if len(ids) > MAX_ENROL:
+            raise ValidationError({"saved_view": f"It lists more than {MAX_ENROL} people; narrow it first."})
+        chosen = list(people.filter(pk__in=ids).order_by("pk"))
+    else:
+        wanted = list(dict.fromkeys(people_ids or []))
+        chosen = list(people.filter(pk__in=wanted).order_by("pk"))
+        missing = sorted(set(wanted) - {p.pk for p in chosen})
+        if missing:
+            raise ValidationError({"people": f"There is no person #{missing[0]} you may enrol."})
+    return enrol_people(sequence, chosen, actor=actor, now=now)
 
 
 def _set_state(enrolment: Enrolment, *, expect: tuple[str, ...], **values: Any) -> bool:
