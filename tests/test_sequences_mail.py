@@ -90,9 +90,9 @@ def fetch_new(account: Any, mailbox: Mailbox, folder: MailFolder) -> list[Messag
 def test_the_recipients_reply_in_the_synced_mailbox_stops_the_sequence(
     imap_account,
     smtp_server,
-    sender,
+    sender,  # noqa: F811 - the fixture imported above
     person,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     mailbox = Mailbox.objects.create(
         name="Member",
