@@ -9,18 +9,20 @@ shared dashboard, like a shared report, shows each viewer their own numbers.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from rapport.core import customfields, registry
+from rapport.core import customfields, formatting, registry
 from rapport.core.inputs import is_id
 from rapport.forecasting.money import Rates
 
-from . import engine
+from . import engine, summaries
 from .engine import Config, ReportError, Result
 from .models import Dashboard, Widget
 
@@ -181,7 +183,7 @@ def compute(dashboard: Dashboard, user: Any, filters: Filters, *, today: dt.date
     with timezone.override(engine.user_tz(user)):
         today = today or timezone.localdate()
     spans = period_span(filters.period, today)
-    with customfields.memoized():
+    with customfields.memoized(), summaries.snapshot():
         return _compute(dashboard, user, filters, spans)
 
 
@@ -198,13 +200,55 @@ def _compute(dashboard: Dashboard, user: Any, filters: Filters, spans: tuple[Spa
             panel.error = _unavailable(exc)
             continue
         current = spans[0] if spans else None
-        panel.result = engine.run(config, user, extra_filters=extra_filters(config, filters, current), rates=rates)
+        now = extra_filters(config, filters, current)
         if spans and config.chart == "number" and period_filter(config):
             before = extra_filters(config, filters, spans[1])
-            panel.previous = engine.run(config, user, extra_filters=before, rates=rates)
+            panel.result, panel.previous = _cached(config, user, [now, before], rates)
+        else:
+            (panel.result,) = _cached(config, user, [now], rates)
         if widget.options.get("target") == "quota" and spans:
             panel.target = quota_target(user, filters, spans[0])
     return panels
+
+
+CACHE_SECONDS = 300
+
+
+def _cached(config: Config, user: Any, extras: list[dict[str, str]], rates: Rates) -> tuple[Result, ...]:
+    """A widget's results under each of ``extras`` (a number widget's period and the one before it: one
+    query from the summaries), cached for repeated identical requests when the summaries answer it: the key
+    holds the report, its filters, the viewer's scope, zone, locale and day, the summaries' data
+    version and every exchange rate, so any change to what is counted or how it converts misses."""
+
+    def compute() -> tuple[Result, ...]:
+        if len(extras) == 2:
+            return engine.run_compare(config, user, current=extras[0], previous=extras[1], rates=rates)
+        return (engine.run(config, user, extra_filters=extras[0], rates=rates),)
+
+    version = summaries.data_version()
+    tz = engine.user_tz(user)
+    if (
+        version is None
+        or summaries.usable(rates) is None
+        or not all(
+            summaries.plan(registry.get(config.type), config, engine.merged_params(config, e), user, tz) for e in extras
+        )
+    ):
+        return compute()
+    scope = user.scope_for(config.type, "view")
+    who = user.pk if scope in (None, "own") or (scope == "team" and not user.team_id) else None
+    with timezone.override(tz):
+        today = timezone.localdate()
+    raw = repr(
+        (config.as_json(), extras, scope, user.team_id if scope == "team" else None, who, str(tz), today,
+         formatting.current_locale(), version, summaries.rates_values_key(rates))
+    )  # fmt: skip
+    key = "reports:widget:" + hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, CACHE_SECONDS)
+    return found
 
 
 def _unavailable(exc: ReportError) -> str:

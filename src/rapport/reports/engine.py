@@ -44,6 +44,7 @@ from rapport.core.registry import RecordType
 from rapport.core.visibility import link_label
 from rapport.forecasting.money import RatePeriods, Rates, money
 
+from . import summaries
 from .config import (  # noqa: F401  (the engine's public names, re-exported)
     AMOUNT,
     CF_GROUP_TYPES,
@@ -206,7 +207,7 @@ def run(
         return _run(config, user, tz, dict(extra_filters or {}), rates)
 
 
-def _merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, str]]:
+def merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, str]]:
     """The report's filters with ``extra`` applied: ``x__after`` keeps the later day, ``x__before``
     the earlier, any other parameter is replaced."""
     out: dict[str, str] = {k: ",".join(vs) for k, vs in QueryDict(config.filters).lists()}
@@ -221,8 +222,59 @@ def _merged_params(config: Config, extra: Mapping[str, str]) -> list[tuple[str, 
 
 
 def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded: Rates | None) -> Result:
+    return _run_many(config, user, tz, [extra], loaded)[0]
+
+
+def run_compare(
+    config: Config,
+    user: Any,
+    *,
+    current: Mapping[str, str],
+    previous: Mapping[str, str],
+    rates: Rates | None = None,
+) -> tuple[Result, Result]:
+    """The report under two sets of ``extra_filters`` (a dashboard's period and the one before): one
+    query when the summaries answer both, else one live query each."""
+    tz = user_tz(user)
+    with timezone.override(tz), customfields.memoized():
+        now, before = _run_many(config, user, tz, [dict(current), dict(previous)], rates)
+    return now, before
+
+
+def _run_many(
+    config: Config, user: Any, tz: dt.tzinfo, extras: list[dict[str, str]], loaded: Rates | None
+) -> list[Result]:
     rtype = registry.get(config.type)
-    params = _merged_params(config, extra)
+    gfields = group_fields(rtype)
+    groups = [(gfields[g.field], g.granularity) for g in config.group_by]
+    all_params = [merged_params(config, extra) for extra in extras]
+    rates = loaded or Rates()
+    plans = [summaries.plan(rtype, config, params, user, tz) for params in all_params]
+    if all(p is not None for p in plans) and summaries.usable(rates) is not None:
+        found = [p for p in plans if p is not None]
+        raw = summaries.rows(found[0], config, groups, user, previous=found[1] if len(found) > 1 else None)
+        if raw is not None:
+            no_day = timezone.localdate()
+
+            def rate_of(currency: str, r: dict[str, Any]) -> Decimal | None:
+                return rates.rate(currency, r["_rday"] or no_day)
+
+            return [
+                _result(config, rtype, params, groups, user, tz, [r for r in raw if r["_p"] == i], rate_of, rates)
+                for i, params in enumerate(all_params)
+            ]
+    return [_run_live(config, user, tz, rtype, params, groups, rates) for params in all_params]
+
+
+def _run_live(
+    config: Config,
+    user: Any,
+    tz: dt.tzinfo,
+    rtype: RecordType,
+    params: list[tuple[str, str]],
+    groups: list[tuple[GroupField, str]],
+    rates: Rates,
+) -> Result:
     query = QueryDict(mutable=True)
     for k, v in params:
         query[k] = v
@@ -231,8 +283,6 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded
     except QueryError as exc:
         raise ReportError(f"filters.{exc.param}", exc.message)
     qs = rtype.model.objects.visible_to(user).filter(where)
-    gfields = group_fields(rtype)
-    groups = [(gfields[g.field], g.granularity) for g in config.group_by]
     measures = measure_fields(rtype)
     measure = measures.get(config.measure) if config.op != "count" else None
     weight = measures.get(config.weight) if config.weight else None
@@ -246,10 +296,8 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded
 
     money_measure = measure is not None and measure.kind == "money"
     periods: RatePeriods | None = None
-    rates: Rates | None = None
     if money_measure:
         assert measure is not None
-        rates = loaded or Rates()
         periods = RatePeriods(rates, no_day=timezone.localdate())
         annotations["_day"] = _money_day(rtype)
         annotations["_rp"] = periods.expression("_day")
@@ -281,6 +329,30 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded
     if len(raw) > MAX_RAW_GROUPS:
         raise ReportError("group_by", f"more than {MAX_RAW_GROUPS:,} groups; group by a coarser field or filter first.")
 
+    def rate_of(currency: str, r: dict[str, Any]) -> Decimal | None:
+        assert periods is not None
+        return periods.rate(currency, r["_rp"])
+
+    return _result(config, rtype, params, groups, user, tz, raw, rate_of, rates)
+
+
+def _result(
+    config: Config,
+    rtype: RecordType,
+    params: list[tuple[str, str]],
+    groups: list[tuple[GroupField, str]],
+    user: Any,
+    tz: dt.tzinfo,
+    raw: list[dict[str, Any]],
+    rate_of: Any,
+    rates: Rates,
+) -> Result:
+    """The report from its raw rows (live or from the summaries): money converted per currency and
+    rate period, groups bounded, labelled, ordered, with their drill-down links."""
+    measures = measure_fields(rtype)
+    measure = measures.get(config.measure) if config.op != "count" else None
+    weight = measures.get(config.weight) if config.weight else None
+    money_measure = measure is not None and measure.kind == "money"
     groups_agg: dict[tuple[Any, ...], _Agg] = defaultdict(_Agg)
     unconverted = 0
     missing: set[str] = set()
@@ -288,9 +360,8 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded
         keys = tuple(_group_key(spec, granularity, r[f"g{i}"], tz) for i, (spec, granularity) in enumerate(groups))
         rate = Decimal(1)
         if money_measure:
-            assert periods is not None
             currency = (r["_cur"] or "").upper()
-            found = periods.rate(currency, r["_rp"]) if currency else None
+            found = rate_of(currency, r) if currency else None
             if found is None:
                 if r.get("_v"):
                     unconverted += r["_v"]
@@ -304,7 +375,7 @@ def _run(config: Config, user: Any, tz: dt.tzinfo, extra: dict[str, str], loaded
     labels = _labels(groups, bounded, user)
     ordered_keys = _order(groups, groups_agg, labels)
     value_kind = "count" if measure is None else ("money" if money_measure else measure.kind)
-    base = rates.base if rates else ""
+    base = rates.base if money_measure else ""
     cells: list[Cell] = []
     total = _Agg()
     for keys in ordered_keys:

@@ -112,3 +112,69 @@ class QualitySnapshot(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["type_key", "day", "team"], name="quality_snapshot_idx")]
+
+
+# --- pre-aggregated deal figures (reports.summaries) ------------------------------------------------
+class DealSummary(models.Model):
+    """Deals counted and summed per day of one of their dates (``basis``: created, expected close,
+    closed) × status × stage × pipeline × owner × team × currency × exchange-rate stretch. Kept current
+    by ``reports.summaries`` from the event outbox; the dashboards and the builder read it instead of
+    the deals when a report's filters and groupings are all among these columns.
+
+    Money is in cents (integers: exact on SQLite too); ``weighted_centi`` is Σ amount in cents ×
+    probability (divide by 10,000 for the weighted amount). ``rate_day`` is a day of the stretch of
+    days over which no exchange rate changed that holds each deal's money day (null: the deal has no
+    such day and converts at today's rate), so a sum is converted once per currency and stretch."""
+
+    key = models.CharField(max_length=120, unique=True)
+    basis = models.CharField(max_length=1)  # "c" created (organisation's zone), "e" expected close, "x" closed
+    day = models.DateField(null=True)
+    month = models.DateField(null=True)  # the first day of ``day``'s month
+    rate_day = models.DateField(null=True)
+    status = models.CharField(max_length=10)
+    stage_id = models.IntegerField()
+    pipeline_id = models.IntegerField()
+    owner_id = models.IntegerField(null=True)
+    team_id = models.IntegerField(null=True)
+    currency = models.CharField(max_length=3)
+    n = models.BigIntegerField(default=0)  # deals
+    n_amount = models.BigIntegerField(default=0)  # deals with an amount
+    amount_cents = models.BigIntegerField(default=0)
+    weighted_centi = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["basis", "day"], name="deal_summary_day_idx"),
+            models.Index(fields=["basis", "team_id", "day"], name="deal_summary_team_idx"),
+            models.Index(fields=["basis", "owner_id", "day"], name="deal_summary_owner_idx"),
+        ]
+
+
+class DealSummaryEntry(models.Model):
+    """What one deal currently adds to :class:`DealSummary` (its keys and values), so a change is
+    applied as the difference from it: idempotent and independent of event order."""
+
+    deal_id = models.BigIntegerField(primary_key=True)
+    created_day = models.DateField()
+    close_day = models.DateField(null=True)
+    closed_day = models.DateField(null=True)
+    rate_day = models.DateField(null=True)
+    status = models.CharField(max_length=10)
+    stage_id = models.IntegerField()
+    pipeline_id = models.IntegerField()
+    owner_id = models.IntegerField(null=True)
+    team_id = models.IntegerField(null=True)
+    currency = models.CharField(max_length=3)
+    amount_cents = models.BigIntegerField(null=True)
+    probability = models.IntegerField()
+
+
+class SummaryState(models.Model):
+    """One row: whether the summaries may be read (built, for the exchange-rate stretches and the
+    time zone they were built with) and a version bumped by every change (the dashboards' cache key)."""
+
+    built_at = models.DateTimeField(null=True)
+    rates_key = models.CharField(max_length=64, blank=True, default="")
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    version = models.BigIntegerField(default=0)
+    reconciled_at = models.DateTimeField(null=True)

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from rapport.core import formatting
 from rapport.jobs import job, once, periodic
+from rapport.jobs.events import register_consumer
 
-from . import dashboards, engine
+from . import dashboards, engine, summaries
 from .models import Dashboard
 
 SEND_HOUR = 7
@@ -114,3 +115,14 @@ def snapshot_data_quality() -> int:
 
 
 periodic("snapshot_data_quality", snapshot_data_quality, every=dt.timedelta(days=1), offset=dt.timedelta(hours=2))
+
+
+@job(max_attempts=3)
+def reconcile_summaries() -> int:
+    """Every minute: the deals changed since the last run re-synced into the report summaries (anything
+    an event did not bring), or a full rebuild when the exchange-rate stretches changed."""
+    return summaries.reconcile()
+
+
+periodic("reconcile_report_summaries", reconcile_summaries, every=dt.timedelta(minutes=1))
+register_consumer(summaries.keep_current)
