@@ -380,8 +380,8 @@ def test_a_worker_killed_mid_step_neither_skips_nor_repeats_it(compose, sender, 
     (enrolment,) = services.enrol_people(three_steps(sender), [person], actor=sender, now=MONDAY).enrolled
     real = services._send_step_email
 
-    def dies_after_queueing(*args: Any) -> Any:
-        real(*args)  # the email is queued and the run row written...
+    def dies_after_queueing(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)  # the email is queued and the run row written...
         raise KeyboardInterrupt  # ...and the process is gone before the commit (SIGKILL does the same)
 
     monkeypatch.setattr(services, "_send_step_email", dies_after_queueing)
@@ -446,3 +446,20 @@ def test_the_daily_cap_holds_under_two_parallel_workers(monkeypatch):
     assert Message.objects.filter(direction="out").count() == 3
     assert DailySendCount.objects.get().count == 3
     assert StepRun.objects.count() == 3
+
+
+def test_a_later_email_waits_for_the_previous_one_to_leave_the_queue(compose, sender, person, monkeypatch):
+    sequence = services.create_sequence(
+        actor=sender,
+        name="Two emails",
+        steps=[{"kind": "email", "subject": "Hello", "body": "One"}, {"kind": "email", "body": "Two"}],
+    )
+    (enrolment,) = services.enrol_people(sequence, [person], actor=sender, now=MONDAY).enrolled
+    monkeypatch.setattr(mailer, "sent_message", lambda outgoing_id: None)  # compose has not sent anything yet
+    counts = services.run_due_steps(MONDAY)
+    assert (counts["sent"], counts["deferred"]) == (1, 1)  # the second is due at once, but waits for the first
+    enrolment.refresh_from_db()
+    assert enrolment.next_run_at == MONDAY + services.RETRY_AFTER and len(compose.sent()) == 1
+    # A day after the first one still nothing was stored: the second goes anyway (same subject, no In-Reply-To).
+    assert services.run_due_steps(MONDAY + services.THREAD_WAIT + dt.timedelta(minutes=1))["sent"] == 1
+    assert compose.calls[1]["in_reply_to"] is None and compose.calls[1]["subject"] == "Re: Hello"

@@ -55,9 +55,10 @@ def sent_message(outgoing_id: int | None) -> Message | None:
     outgoing = _compose_model("OutgoingMessage").objects.filter(pk=outgoing_id).first()
     if outgoing is None:
         return None
-    message = getattr(outgoing, "message", None)
-    if isinstance(message, Message):
-        return message
+    for name in ("stored_message", "message"):  # compose keeps the stored copy of what it sent
+        message = getattr(outgoing, name, None)
+        if isinstance(message, Message):
+            return message
     message_id = (getattr(outgoing, "message_id", "") or "").strip("<>")
     mailbox_id = getattr(outgoing, "mailbox_id", None)
     if not message_id:
@@ -74,7 +75,9 @@ def enrolments_in_thread(thread_id: int) -> set[int]:
         return set()
     model = _compose_model("OutgoingMessage")
     names = {f.name for f in model._meta.get_fields()}
-    if "message" in names:
+    if "stored_message" in names:
+        rows = model.objects.filter(stored_message__thread_id=thread_id)
+    elif "message" in names:
         rows = model.objects.filter(message__thread_id=thread_id)
     else:
         ids = Message.objects.filter(thread_id=thread_id, direction="out").values("message_id")

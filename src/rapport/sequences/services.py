@@ -44,6 +44,8 @@ from .models import (
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = dt.timedelta(minutes=15)
+# How long an email step waits for the previous email to leave compose's queue before going without it.
+THREAD_WAIT = dt.timedelta(days=1)
 MAX_ENROL = 500
 
 SEQUENCE_FIELDS = ("name", "description", "shared", "active", "window_start", "window_end", "holidays")
@@ -429,13 +431,19 @@ def _run_step(enrolment: Enrolment, now: dt.datetime) -> str:
             later = schedule.into_window(now, tz, sequence.window_start, sequence.window_end, holidays)
             Enrolment.objects.filter(pk=enrolment.pk).update(next_run_at=later, updated_at=now)
             return "deferred"
+        previous, first_subject, last_at = _thread_start(enrolment)
+        if last_at is not None and previous is None and now - last_at < THREAD_WAIT:
+            # The previous email is still in compose's queue: wait for it, so this one answers it in its thread.
+            later = schedule.into_window(now + RETRY_AFTER, tz, sequence.window_start, sequence.window_end, holidays)
+            Enrolment.objects.filter(pk=enrolment.pk).update(next_run_at=later, updated_at=now)
+            return "deferred"
         if not take_send_slot(enrolment.enrolled_by, now):
             later = schedule.into_window(
                 next_sender_day(enrolment.enrolled_by, now), tz, sequence.window_start, sequence.window_end, holidays
             )
             Enrolment.objects.filter(pk=enrolment.pk).update(next_run_at=later, updated_at=now)
             return "deferred"
-        run = _send_step_email(enrolment, step, steps, now)
+        run = _send_step_email(enrolment, step, now, previous=previous, first_subject=first_subject)
         outcome = "sent"
     else:
         run = _create_step_task(enrolment, step, now)
@@ -452,20 +460,19 @@ def _run_step(enrolment: Enrolment, now: dt.datetime) -> str:
     return outcome
 
 
-def _thread_start(enrolment: Enrolment) -> tuple[Any, str]:
-    """The message the next email answers (the last one sent in this enrolment) and the first email's subject."""
+def _thread_start(enrolment: Enrolment) -> tuple[Any, str, dt.datetime | None]:
+    """The message the next email answers (the last one sent in this enrolment, once compose has sent and stored
+    it), the first email's subject, and when the last email step ran."""
     runs = list(StepRun.objects.filter(enrolment=enrolment, outcome=RUN_SENT).order_by("position"))
-    first_subject = runs[0].subject if runs else ""
-    for run in reversed(runs):
-        message = mailer.sent_message(run.outgoing_id)
-        if message is not None:
-            return message, first_subject
-    return None, first_subject
+    if not runs:
+        return None, "", None
+    return mailer.sent_message(runs[-1].outgoing_id), runs[0].subject, runs[-1].at
 
 
-def _send_step_email(enrolment: Enrolment, step: Step, steps: list[Step], now: dt.datetime) -> StepRun:
+def _send_step_email(
+    enrolment: Enrolment, step: Step, now: dt.datetime, *, previous: Any, first_subject: str
+) -> StepRun:
     person, sender = enrolment.person, enrolment.enrolled_by
-    previous, first_subject = _thread_start(enrolment)
     if step.template_id:
         subject, body = mailer.render_template(step.template_id, record=person, sender=sender)
     else:
