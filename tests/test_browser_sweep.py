@@ -56,6 +56,9 @@ NOT_PAGES = {
     "settings-webhook-rotate": "POST action",
     "settings-webhook-delete": "POST action",
     "settings-webhook-redeliver": "POST action",
+    "sequence-delete": "POST action",
+    "sequence-enrolment-action": "POST action: pause, resume or stop an enrolment",
+    "sequence-person": "htmx fragment: the Sequences card of a person's page",
     "deal-board-column": "htmx fragment: one board column",
     "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-stage": "POST action",
@@ -203,6 +206,35 @@ def _webhook() -> tuple[Any, Any]:
     return subscription, subscription.deliveries.order_by("pk").first()
 
 
+def _sequence() -> Any:
+    """A shared sequence of the administrator's (the demo has none) with one demo person enrolled."""
+    from rapport.contacts.models import Person
+    from rapport.sequences import services as sequences
+    from rapport.sequences.models import Sequence
+
+    sequence = Sequence.objects.order_by("pk").first()
+    if sequence is None:
+        admin = User.objects.get(username=DEMO_USERS["admin"])
+        sequence = sequences.create_sequence(
+            actor=admin,
+            name="Swept follow-up",
+            shared=True,
+            steps=[
+                {"kind": "email", "subject": "Hello {{ person.first_name }}", "body": "Hi"},
+                {"kind": "task", "delay_days": 2, "subject": "Call"},
+            ],
+        )
+        sequences.enrol_people(sequence, Person.objects.exclude(primary_email="").order_by("pk")[:1], actor=admin)
+    return sequence
+
+
+def _sequence_edit(data: Data) -> list[str]:
+    path = f"/sequences/{_sequence().pk}/edit/"
+    if data.user.username != DEMO_USERS["admin"]:
+        data.refused[path] = 403  # only the owner (or an administrator) edits a sequence
+    return [path]
+
+
 def _import(data: Data) -> list[str]:
     """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
     import io
@@ -260,6 +292,8 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
         f"/reports/dashboards/{b.pk}/" for b in Dashboard.objects.readable_by(d.user).order_by("pk")[:2]
     ],
     "report-standard": _standard_reports,
+    "sequence": lambda d: [f"/sequences/{_sequence().pk}/"],
+    "sequence-edit": _sequence_edit,
 }
 
 
@@ -295,6 +329,8 @@ def intended_status(role: str, name: str, path: str, data: Data) -> int:
 READ_ONLY_REFUSED = {
     "record-new": 404,  # the type's "add" is not theirs: answered like a page that is not there
     "quicklog": 403,
+    "sequence-new": 403,  # sequences write to people: who may not change people makes none
+    "sequence-enrol": 403,
 }
 
 

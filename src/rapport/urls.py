@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("rapport.duplicates.urls")),
     path("", include("rapport.reports.urls")),
     path("", include("rapport.webhooks.urls")),
+    path("", include("rapport.sequences.urls")),
     path("", include("rapport.web.urls")),
 ]
 

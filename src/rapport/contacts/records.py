@@ -160,7 +160,7 @@ people = register(
             "tags": ["conference"],
         },
         detail_main=["activities/timeline_section.html"],
-        detail_sections=["deals/deals_section.html"],
+        detail_sections=["deals/deals_section.html", "sequences/section.html"],
         detail_history=False,  # the timeline's Changes tab shows the history
         prefetch_related=("emails", "phones"),
         identity=Identity(

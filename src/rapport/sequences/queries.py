@@ -77,3 +77,14 @@ def state_counts(sequence: Sequence, user: Any) -> dict[str, int]:
     counts = {"active": 0, "paused": 0, "finished": 0, "stopped": 0}
     counts.update({r["state"]: r["n"] for r in rows})
     return counts
+
+
+def active_counts(sequence_ids: list[int], user: Any) -> dict[int, int]:
+    """Open (active or paused) enrolments per sequence among those the user sees."""
+    rows = (
+        visible_enrolments(user)
+        .filter(sequence_id__in=sequence_ids, state__in=("active", "paused"))
+        .values_list("sequence_id")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)

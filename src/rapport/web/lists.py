@@ -37,6 +37,7 @@ BULK_ACTIONS = [  # core.bulkedit.ACTIONS, in the order the menu offers them
     ("remove_tag", "Remove tag"),
     ("delete", "Delete"),
     ("merge", "Merge (2–5 rows)"),  # to the merge page (duplicates/views/merge.py), not a bulk change
+    ("sequence", "Enrol in sequence"),  # people only: to the enrol page (sequences/views/pages.py)
 ]
 MERGE_MAX = 5
 VIEW_PARAMS_EXCLUDED = {"cursor", "view", "count"}
@@ -302,6 +303,7 @@ def list_view(request: HttpRequest, type_key: str) -> HttpResponse:
             (v, label)
             for v, label in BULK_ACTIONS
             if (can_delete if v == "delete" else can_change and can_delete if v == "merge" else can_change)
+            and (v != "sequence" or rtype.key == "people")
         ],
         "users": users,
         "here": request.get_full_path(),
@@ -378,6 +380,8 @@ def bulk(request: HttpRequest, type_key: str) -> HttpResponse:
     back = safe_next(request, f"/{rtype.key}/")
     if request.POST.get("action") == "merge":
         return _to_merge(request, rtype, back)
+    if request.POST.get("action") == "sequence" and rtype.key == "people":
+        return _to_enrol(request, back)
     value = {"owner": request.POST.get("owner", ""), "tag": request.POST.get("tag", "")}
     try:
         action = bulkedit.check_action(rtype, request.POST.get("action", ""), value, user)
@@ -427,6 +431,18 @@ def _to_merge(request: HttpRequest, rtype: RecordType, back: str) -> HttpRespons
         messages.error(request, f"Select 2 to {MERGE_MAX} rows to merge.")
         return redirect(back)
     return redirect(f"/duplicates/merge/{rtype.key}/?ids={','.join(map(str, ids))}")
+
+
+def _to_enrol(request: HttpRequest, back: str) -> HttpResponse:
+    """ "Enrol in sequence" on ticked people: the enrol page chooses the sequence (and checks who may enrol whom)."""
+    if request.POST.get("scope") == "matching":
+        messages.error(request, "Tick the people to enrol (at most 500), or enrol a saved view from the enrol page.")
+        return redirect(back)
+    ids = list(dict.fromkeys(int(i) for i in request.POST.getlist("ids") if is_id(i)))[:500]
+    if not ids:
+        messages.error(request, "Select at least one row.")
+        return redirect(back)
+    return redirect("/sequences/enrol/?" + urlencode({"people": ",".join(map(str, ids)), "next": back}))
 
 
 def _input_message(exc: bulkedit.BulkInputError) -> str:
