@@ -127,7 +127,9 @@ class DealSummary(models.Model):
     such day and converts at today's rate), so a sum is converted once per currency and stretch."""
 
     key = models.CharField(max_length=120, unique=True)
-    basis = models.CharField(max_length=1)  # "c" created (organisation's zone), "e" expected close, "x" closed
+    # "c" created (organisation's zone), "e" expected close, "x" closed; upper case: per month (``day`` is
+    # the month's first day)
+    basis = models.CharField(max_length=1)
     day = models.DateField(null=True)
     month = models.DateField(null=True)  # the first day of ``day``'s month
     rate_day = models.DateField(null=True)

@@ -97,10 +97,13 @@ def summary_zone() -> dt.tzinfo:
     return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
+LAYOUT = "2"  # the buckets' layout: summaries built with another are rebuilt
+
+
 def rates_key(rates: Rates) -> str:
     """The exchange-rate stretches the summaries are keyed by (their first days, and the base)."""
     days = ",".join(d.isoformat() for d in rates.change_days())
-    return hashlib.sha1(f"{rates.base}:{days}".encode(), usedforsecurity=False).hexdigest()
+    return hashlib.sha1(f"{LAYOUT}:{rates.base}:{days}".encode(), usedforsecurity=False).hexdigest()
 
 
 def rates_values_key(rates: Rates) -> str:
@@ -174,7 +177,10 @@ def buckets(entry: Entry) -> Iterable[tuple[str, tuple[Any, ...], tuple[int, int
     """The summary buckets ``entry`` counts in (one per basis): key, key columns, figures."""
     cents = entry.amount_cents
     figures = (1, 0 if cents is None else 1, cents or 0, (cents or 0) * entry.probability)
-    for basis, day in (("c", entry.created_day), ("e", entry.close_day), ("x", entry.closed_day)):
+    days = (("c", entry.created_day), ("e", entry.close_day), ("x", entry.closed_day))
+    # each date twice: per day ("c", "e", "x") and per month ("C", "E", "X": ``day`` is the month's first),
+    # so a report over whole months (a quarter, a grouping by month) reads far fewer rows
+    for basis, day in (*days, *((b.upper(), _month(d)) for b, d in days)):
         parts = (
             basis,
             _iso(day),
@@ -454,6 +460,9 @@ def plan(rtype: RecordType, config: Config, params: Sequence[tuple[str, str]], u
     basis = basis or "c"
     if basis == "c" and getattr(tz, "key", "UTC" if tz is dt.UTC else None) != settings.TIME_ZONE:
         return None  # creation days are counted in the organisation's zone only
+    whole_months = (start is None or start.day == 1) and (end is None or (end + dt.timedelta(days=1)).day == 1)
+    if whole_months and all(g.granularity in ("", "month", "quarter", "year") for g in config.group_by):
+        basis = basis.upper()
     try:
         where = build_filter(rtype, plain, user)
     except QueryError:
