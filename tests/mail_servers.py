@@ -195,16 +195,18 @@ class DovecotAccount:
         return self.server.imap_login(self.username, self.password)
 
     def append(self, raw: bytes, folder: str = "INBOX", *, flags: str = "", date: Any = None) -> int:
-        """IMAP APPEND ``raw`` to ``folder`` (created if missing); returns the new message's UID (UIDPLUS)."""
-        return self.append_many([raw], folder, flags=flags)[0]
+        """IMAP APPEND ``raw`` to ``folder`` (created if missing), with ``date`` as its internal date when given;
+        returns the new message's UID (UIDPLUS)."""
+        return self.append_many([raw], folder, flags=flags, date=date)[0]
 
-    def append_many(self, raws: list[bytes], folder: str = "INBOX", *, flags: str = "") -> list[int]:
+    def append_many(self, raws: list[bytes], folder: str = "INBOX", *, flags: str = "", date: Any = None) -> list[int]:
         imap = self.client()
         try:
             self._ensure_folder(imap, folder)
             uids = []
             for raw in raws:
-                typ, data = imap.append(_quote(folder), f"({flags})" if flags else None, None, raw)
+                when = imaplib.Time2Internaldate(date) if date is not None else None
+                typ, data = imap.append(_quote(folder), f"({flags})" if flags else None, when, raw)
                 assert typ == "OK", data
                 uids.append(_appenduid(data))
             return uids
