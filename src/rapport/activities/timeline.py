@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ class Cursor:
             at = parse_datetime(at_text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadCursor("This page link is no longer valid.") from exc
-        if at is None or at.tzinfo is None or source not in SOURCES or not is_id(id_text):
+        if at is None or at.tzinfo is None or source not in (*SOURCES, *_sources) or not is_id(id_text):
             raise BadCursor("This page link is no longer valid.")
         return cls(at, source, int(id_text))
 
@@ -74,6 +75,9 @@ class Item:
     actor: str = ""
     when: str = ""
     record: display.Shown | None = None  # the record an event happened to
+    # Items of a registered TimelineSource: what its template shows.
+    payload: Any = None
+    template: str = ""
 
     @property
     def event_label(self) -> str:
@@ -85,6 +89,30 @@ class Item:
         if self.activity is not None:
             return self.activity.kind
         return "stage" if self.stage else (self.event.kind if self.event else "")
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    """Another app's entries on the timeline (mail), declared with ``register_source`` from its AppConfig.ready().
+
+    ``fetch(user, type_key, record, target_ids, after, size)`` returns at most ``size + 1`` Items of this source,
+    newest first, that ``user`` may see, for the records in ``target_ids`` (the record and, for a company, its
+    visible people and deals), each older than the cursor: ``after(time_field)`` is the Q to filter with. Items
+    carry ``payload`` and ``template`` (a partial rendering one ``item``). Sources show under "Everything".
+    """
+
+    name: str  # the cursor's source; orders ties at the same instant after "activity" and "event"
+    fetch: Callable[[Any, str, Record, dict[str, list[int]], Callable[[str], Q], int], list[Item]]
+
+
+_sources: dict[str, TimelineSource] = {}
+
+
+def register_source(source: TimelineSource) -> TimelineSource:
+    if source.name in SOURCES or "|" in source.name:
+        raise ValueError(f"timeline source name {source.name!r} is taken or invalid")
+    _sources[source.name] = source
+    return source
 
 
 @dataclass
@@ -126,6 +154,10 @@ def _after(cursor: Cursor | None, source: str, time_field: str) -> Q:
     return older
 
 
+def _source_after(cursor: Cursor | None, source: str) -> Callable[[str], Q]:
+    return lambda time_field: _after(cursor, source, time_field)
+
+
 def activity_queryset(user: Any, target_ids: dict[str, list[int]]) -> QuerySet[Any]:
     linked = ActivityLink.objects.filter(_link_q(target_ids)).values("activity_id")
     return (
@@ -136,9 +168,16 @@ def activity_queryset(user: Any, target_ids: dict[str, list[int]]) -> QuerySet[A
 
 
 def build(
-    user: Any, type_key: str, record: Record, *, kind: str = "", cursor: Cursor | None = None, size: int = PAGE_SIZE
+    user: Any,
+    type_key: str,
+    record: Record,
+    *,
+    kind: str = "",
+    cursor: Cursor | None = None,
+    size: int = PAGE_SIZE,
+    sources: bool = True,
 ) -> Page:
-    """One page of ``record``'s timeline for ``user``."""
+    """One page of ``record``'s timeline for ``user`` (``sources``: with the registered TimelineSources' items)."""
     if kind not in ("", *KIND_FILTERS):
         raise ValueError(f"kind: one of {', '.join(KIND_FILTERS)}.")
     target_ids = targets(user, type_key, record)
@@ -161,6 +200,9 @@ def build(
             .order_by("-occurred_at", "-id")[: size + 1]
         )
         rows.extend(Item("event", e.occurred_at, e.pk, event=e) for e in events)
+    if kind == "" and sources:
+        for source in _sources.values():
+            rows.extend(source.fetch(user, type_key, record, target_ids, _source_after(cursor, source.name), size))
     rows.sort(key=lambda i: (i.at, i.source, i.id), reverse=True)
     more = len(rows) > size
     rows = rows[:size]

@@ -7,5 +7,5 @@ class MailConfig(AppConfig):
     verbose_name = "Mail"
 
     def ready(self) -> None:
-        # Registers the mailbox sync with the scheduler.
-        from . import tasks  # noqa: F401
+        # Registers the mailbox sync with the scheduler and mail as a source of the record timelines.
+        from . import tasks, timeline  # noqa: F401

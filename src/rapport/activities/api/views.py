@@ -374,7 +374,8 @@ class RecordTimelineView(BaseAPIView):
             cursor = timeline.Cursor.decode(raw) if raw else None
         except timeline.BadCursor as exc:
             raise QueryError("cursor", "this cursor is not valid.") from exc
-        page = timeline.build(api_user(request), type_key, record, kind=kind, cursor=cursor)
+        # Other apps' timeline entries have endpoints of their own (mail: /api/v1/mail/messages/?person=).
+        page = timeline.build(api_user(request), type_key, record, kind=kind, cursor=cursor, sources=False)
         return page_response(request, [_timeline_item(i) for i in page.items], page.next_cursor)
 
 
