@@ -59,6 +59,13 @@ NOT_PAGES = {
     "sequence-delete": "POST action",
     "sequence-enrolment-action": "POST action: pause, resume or stop an enrolment",
     "sequence-person": "htmx fragment: the Sequences card of a person's page",
+    "mail-thread-private": "POST action",
+    "mail-thread-deal": "POST action",
+    "mail-create-person": "POST action",
+    "mail-mailbox-resync": "POST action",
+    "mail-mailbox-delete": "POST action",
+    "settings-mail-privacy-remove": "POST action",
+    "mail-attachment": "a file download (attachment or inline image)",
     "deal-board-column": "htmx fragment: one board column",
     "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-stage": "POST action",
@@ -235,6 +242,26 @@ def _sequence_edit(data: Data) -> list[str]:
     return [path]
 
 
+def _mail(data: Data) -> tuple[Any, Any]:
+    """A personal mailbox of the user with one stored message (the demo has no mail), made once per user."""
+    from rapport.mail import services as mail
+    from rapport.mail.models import Mailbox
+
+    mailbox = Mailbox.objects.filter(owner=data.user, name="Swept").first()
+    if mailbox is None:
+        mailbox = Mailbox.objects.create(
+            name="Swept", address=f"{data.user.username}@swept.example", owner=data.user, imap_host="imap.example.com",
+            username=data.user.username, active=False,
+        )  # fmt: skip
+        raw = (
+            b"From: Ann <ann@client.example>\r\nTo: me@swept.example\r\nSubject: Swept\r\n"
+            b"Message-ID: <swept-" + str(data.user.pk).encode() + b"@x>\r\n"
+            b'Content-Type: text/html\r\n\r\n<p>Hello <img src="https://img.example/x.png"></p>\r\n'
+        )
+        mail.store_message(mailbox, raw)
+    return mailbox, mailbox.threads.order_by("pk").first()
+
+
 def _import(data: Data) -> list[str]:
     """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
     import io
@@ -282,6 +309,9 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     ],
     "settings-webhook": lambda d: [f"/settings/webhooks/{_webhook()[0].pk}/"],
     "settings-webhook-edit": lambda d: [f"/settings/webhooks/{_webhook()[0].pk}/edit/"],
+    "mail-thread": lambda d: [f"/mail/threads/{_mail(d)[1].pk}/", f"/mail/threads/{_mail(d)[1].pk}/?images=1"],
+    "mail-mailbox": lambda d: [f"/settings/mailboxes/{_mail(d)[0].pk}/"],
+    "mail-mailbox-edit": lambda d: [f"/settings/mailboxes/{_mail(d)[0].pk}/edit/"],
     "settings-webhook-delivery": lambda d: [f"/settings/webhooks/deliveries/{_webhook()[1].pk}/"],
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
     "duplicates-merge": _merge_compare,

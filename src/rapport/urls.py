@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("rapport.reports.urls")),
     path("", include("rapport.webhooks.urls")),
     path("", include("rapport.sequences.urls")),
+    path("", include("rapport.mail.urls")),
     path("", include("rapport.web.urls")),
 ]
 

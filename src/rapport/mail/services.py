@@ -446,3 +446,68 @@ def mark_gone(folder: MailFolder, uids_on_server: set[int]) -> int:
 
 def limits() -> MailLimits:
     return MailLimits.from_settings()
+
+
+# --- mailboxes -----------------------------------------------------------------------------------------
+MAILBOX_FIELDS = (
+    "name", "address", "imap_host", "imap_port", "imap_security", "username", "auth_method", "oauth_provider",
+    "smtp_host", "smtp_port", "smtp_security", "sync_from", "active", "shared", "team", "is_dropbox",
+)  # fmt: skip
+
+
+def save_mailbox(mailbox: Mailbox | None, data: dict[str, Any], *, actor: Any) -> Mailbox:
+    """Create or change a mailbox from validated form/API data. ``secret`` (password or access token) is
+    encrypted; left empty on a change it keeps the stored one. Shared and dropbox mailboxes: settings managers
+    only (the caller checks); a personal mailbox belongs to the actor who adds it."""
+    from . import crypto
+
+    with transaction.atomic():
+        created = mailbox is None
+        if mailbox is None:
+            mailbox = Mailbox(owner=None if data.get("shared") or data.get("is_dropbox") else actor)
+        for name in MAILBOX_FIELDS:
+            if name in data:
+                setattr(mailbox, name, data[name])
+        if mailbox.shared or mailbox.is_dropbox:
+            mailbox.owner = None
+        elif mailbox.owner_id is None:
+            mailbox.owner = actor
+        secret = data.get("secret") or ""
+        if secret:
+            mailbox.secret_encrypted = crypto.encrypt(secret)
+            mailbox.last_error = ""
+        mailbox.updated_at = timezone.now()
+        if created or secret or "sync_from" in data:
+            mailbox.next_sync_at = timezone.now()  # try it soon, so the health page tells whether it works
+        mailbox.save()
+        if "folders" in data:
+            chosen = set(data["folders"])
+            for folder in MailFolder.objects.filter(mailbox=mailbox):
+                selected = folder.name in chosen or folder.role in ("inbox", "sent")
+                if folder.selected != selected:
+                    MailFolder.objects.filter(pk=folder.pk).update(selected=selected)
+    return mailbox
+
+
+def delete_mailbox(mailbox: Mailbox, *, actor: Any) -> None:
+    """Disconnect a mailbox and forget its mail (its messages, threads and attachments)."""
+    mailbox.delete()
+
+
+def create_person_from_address(address: str, name: str, *, actor: Any) -> Any:
+    """ "Create person" from an unknown sender: a person with this address (through the write path), then
+    the stored mail that mentions the address is linked to them."""
+    from rapport.core import registry
+    from rapport.core.services import create_record
+
+    first, _, last = (name or "").strip().partition(" ")
+    if not first and not last:
+        first = address.partition("@")[0][:100]
+    rtype = registry.get("people")
+    serializer = rtype.get_serializer_class()(
+        data={"first_name": first[:100], "last_name": last[:100], "emails": [address]}, context={"actor": actor}
+    )
+    serializer.is_valid(raise_exception=True)
+    person = create_record(rtype.model, serializer.validated_data, actor=actor, source="email")
+    relink_address(address)
+    return person

@@ -14,7 +14,6 @@ from rapport.activities.timeline import Item, TimelineSource, register_source
 from .models import Message, Thread
 from .queries import visible_messages
 
-
 SHOWN = (
     "id",
     "thread_id",
