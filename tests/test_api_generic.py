@@ -46,7 +46,10 @@ def example(type_key: str, n: int = 0) -> dict[str, Any]:
             return [bump(v) for v in value]
         return value
 
-    return bump(data)
+    data = bump(data)
+    if isinstance(data.get("number"), str):  # an invoice's number: unique among live records
+        data["number"] = f"{data['number']}-{n}"
+    return data
 
 
 def make(type_key: str, actor: Any, n: int = 0) -> Any:

@@ -121,6 +121,9 @@ NOT_PAGES = {
     "duplicates-scan": "POST action",
     "duplicates-scan-progress": "htmx fragment: the duplicate scan's progress on the queue page",
     "readyz": "a probe for load balancers (JSON)",
+    "invoices-section": "htmx fragment: the invoices section of a company or deal page",
+    "settings-integration-rotate": "POST action",
+    "settings-integration-delete": "POST action",
 }
 # Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).
 NOT_PAGE_PREFIXES = ("api/",)
@@ -262,6 +265,22 @@ def _mail(data: Data) -> tuple[Any, Any]:
     return mailbox, mailbox.threads.order_by("pk").first()
 
 
+def _integration() -> Any:
+    """An integration (the demo has none) with one refused delivery in its log, made once by the administrator."""
+    from rapport.integrations import services as integrations
+    from rapport.integrations.models import Integration
+
+    integration = Integration.objects.order_by("pk").first()
+    if integration is None:
+        admin = User.objects.get(username=DEMO_USERS["admin"])
+        integration, _ = integrations.create_integration({"name": "Swept PBX", "kind": "telephony"}, actor=admin)
+        integrations.InboundDelivery.objects.create(
+            integration=integration, delivery_id="msg_swept", event_type="call", status="failed", http_status=400,
+            message="Invalid fields: number.", fields={"number": ["Not a phone number."]},
+        )  # fmt: skip
+    return integration
+
+
 def _import(data: Data) -> list[str]:
     """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
     import io
@@ -313,6 +332,8 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "mail-mailbox": lambda d: [f"/settings/mailboxes/{_mail(d)[0].pk}/"],
     "mail-mailbox-edit": lambda d: [f"/settings/mailboxes/{_mail(d)[0].pk}/edit/"],
     "settings-webhook-delivery": lambda d: [f"/settings/webhooks/deliveries/{_webhook()[1].pk}/"],
+    "settings-integration": lambda d: [f"/settings/integrations/{_integration().pk}/"],
+    "settings-integration-edit": lambda d: [f"/settings/integrations/{_integration().pk}/edit/"],
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
     "duplicates-merge": _merge_compare,
     "duplicates-merge-detail": _merge,

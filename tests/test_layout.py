@@ -13,7 +13,7 @@ from django.apps import apps
 SKELETON = ("models", "records", "serializers", "services", "queries", "tasks", "demo", "urls", "api.views", "api.urls")
 
 
-@pytest.mark.parametrize("app", ["deals", "quotes", "forecasting"])
+@pytest.mark.parametrize("app", ["deals", "quotes", "forecasting", "invoices"])
 def test_domain_app_has_the_skeleton(app):
     package = importlib.import_module(f"rapport.{app}")
     root = Path(package.__file__).parent

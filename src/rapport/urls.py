@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("rapport.webhooks.urls")),
     path("", include("rapport.sequences.urls")),
     path("", include("rapport.mail.urls")),
+    path("", include("rapport.invoices.urls")),
+    path("", include("rapport.integrations.urls")),
     path("", include("rapport.web.urls")),
 ]
 

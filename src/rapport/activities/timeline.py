@@ -193,6 +193,7 @@ def build(
         if type_key == "companies" and target_ids.get("deals"):
             # A company's timeline also shows its (visible) deals moving through the pipeline.
             own |= Q(type_key="deals", record_id__in=target_ids["deals"], kind="updated", changes__has_key="stage")
+        own |= _linked_records_q(user, record)
         events = (
             Event.objects.filter(own)
             .filter(_after(cursor, "event", "occurred_at"))
@@ -210,6 +211,22 @@ def build(
     last = rows[-1] if rows else None
     next_cursor = Cursor(last.at, last.source, last.id).encode() if more and last else None
     return Page(rows, next_cursor)
+
+
+def _linked_records_q(user: Any, record: Record) -> Q:
+    """Events of the records that declare ``record``'s type in their ``timeline_links`` (a company's
+    invoices): created, and status changes; only records the user may see."""
+    q = Q()
+    for other in registry.all_types():
+        for fk in other.timeline_links:
+            if other.model._meta.get_field(fk).related_model is not type(record):
+                continue
+            if user.scope_for(other.key, "view") is None:
+                continue
+            ids = other.model.objects.visible_to(user).filter(**{f"{fk}_id": record.pk}).values("id")
+            changed = Q(kind="created") | Q(kind="updated", changes__has_key="status")
+            q |= Q(type_key=other.key, record_id__in=ids) & changed
+    return q
 
 
 def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> None:

@@ -86,7 +86,7 @@ companies = register(
         ),
         import_match={"domain": "domain"},
         detail_main=["activities/timeline_section.html"],
-        detail_sections=["deals/deals_section.html"],
+        detail_sections=["deals/deals_section.html", "invoices/section.html"],
         detail_history=False,  # the timeline's Changes tab shows the history
         example={
             "name": "Globex Corporation",

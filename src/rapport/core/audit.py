@@ -26,6 +26,7 @@ KINDS = {
     "dashboard": "Dashboard",
     "webhook": "Webhook",
     "sequence": "Sequence",
+    "integration": "Integration",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

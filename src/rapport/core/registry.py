@@ -157,6 +157,10 @@ class RecordType:
     # The fields that identify a record, for duplicate detection (on create, on import, by the scan);
     # None: the type is not checked for duplicates.
     identity: Identity | None = None
+    # Link fields of this type whose record's timeline shows this type's records being created and changing
+    # status (an invoice's ``company`` and ``deal``): declared here, on the type that links, so the linked
+    # type's registration and the timeline need no change for it.
+    timeline_links: tuple[str, ...] = ()
 
     @property
     def columns_by_key(self) -> dict[str, Column]:

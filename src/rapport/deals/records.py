@@ -145,7 +145,7 @@ deals = register(
         detail_history=False,  # the timeline's Changes tab shows the history
         # Global search finds a deal's quotes by number, for whoever may see the deal.
         attached_search=AttachedSearch("quotes", "Quote", "Quotes", documents=_quote_documents),
-        detail_sections=["quotes/line_items.html"],
+        detail_sections=["quotes/line_items.html", "invoices/section.html"],
         # line items are edited on the deal's line-items page; the status follows the stage
         form_exclude=("line_items", "status"),
         form_setup=_deal_form_setup,

@@ -137,6 +137,8 @@ INSTALLED_APPS = [
     "rapport.webhooks",
     "rapport.mail",
     "rapport.sequences",
+    "rapport.invoices",
+    "rapport.integrations",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",

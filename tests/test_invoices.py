@@ -1,0 +1,216 @@
+"""Invoices and payments: registered types whose visibility follows the company, payments keeping the amount
+paid and the status current through the write path, the daily overdue marking with its task for the account
+owner, the sections on company and deal pages and the timelines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from rapport.activities.models import Activity, ActivityLink
+from rapport.core import services as core_services
+from rapport.core.models import Event
+from rapport.invoices import services
+from rapport.invoices.models import Invoice, status_for
+from rapport.jobs.events import dispatch_pending
+
+from .conftest import write
+
+
+def write_as(type_key, data, *, actor, instance=None):
+    """Like the API: the serializer validates for the writer (whose links and owners it may give)."""
+    from rapport.core import registry
+
+    rtype = registry.get(type_key)
+    serializer = rtype.get_serializer_class()(
+        instance, data=data, partial=instance is not None, context={"actor": actor}
+    )
+    assert serializer.is_valid(), serializer.errors
+    if instance is None:
+        return core_services.create_record(rtype.model, serializer.validated_data, actor=actor, source="ui")
+    return core_services.update_record(instance, serializer.validated_data, actor=actor, source="ui")
+
+
+def _invoice(company, actor, **extra):
+    data = {
+        "number": "INV-1",
+        "company": company.pk,
+        "issue_date": "2026-10-01",
+        "due_date": "2026-10-31",
+        "currency": "EUR",
+        "amount": "1000.00",
+        "status": "sent",
+    }
+    data.update(extra)
+    return write_as("invoices", data, actor=actor)
+
+
+def _pay(invoice, amount, actor, **extra):
+    return write_as(
+        "payments", {"invoice": invoice.pk, "amount": amount, "paid_on": "2026-10-20", **extra}, actor=actor
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "amount", "paid", "due", "expected"),
+    [
+        ("draft", "100", "100", None, "draft"),  # draft and void are set by hand
+        ("void", "100", "0", None, "void"),
+        ("sent", "100", "0", None, "sent"),
+        ("sent", "100", "40", None, "partly_paid"),
+        ("sent", "100", "100", None, "paid"),
+        ("partly_paid", "100", "120", None, "paid"),  # overpaid is paid
+        ("overdue", "100", "40", dt.date(2026, 11, 1), "overdue"),  # still past due
+        ("overdue", "100", "100", dt.date(2026, 11, 1), "paid"),
+        ("overdue", "100", "0", dt.date(2026, 12, 31), "sent"),  # due date moved out
+        ("paid", "100", "50", None, "partly_paid"),  # a payment taken back
+        ("sent", "0", "0", None, "sent"),  # nothing to pay is not "paid"
+    ],
+)
+def test_status_follows_the_money(status, amount, paid, due, expected):
+    assert status_for(status, Decimal(amount), Decimal(paid), due, dt.date(2026, 11, 30)) == expected
+
+
+def test_owner_and_team_follow_the_company(users, company):
+    # The company is the member's (team East); the admin writes the invoice without naming an owner.
+    invoice = _invoice(company, users["admin"])
+    assert (invoice.owner_id, invoice.team_id) == (users["member"].pk, users["member"].team_id)
+    assert Invoice.objects.visible_to(users["peer"]).filter(pk=invoice.pk).exists()
+    assert not Invoice.objects.visible_to(users["outsider"]).filter(pk=invoice.pk).exists()
+    payment = _pay(invoice, "100.00", users["admin"])
+    assert (payment.owner_id, payment.team_id, payment.currency) == (users["member"].pk, users["member"].team_id, "EUR")
+    # One given to someone else on purpose keeps its owner.
+    kept = _invoice(company, users["admin"], number="INV-2", owner=users["manager"].pk)
+    assert kept.owner_id == users["manager"].pk
+
+    # The company goes to the outsider (team West): the invoices and payments that were the member's follow,
+    # each with an event; the manager's stays.
+    write("companies", {"owner": users["outsider"].pk}, actor=users["admin"], instance=company)
+    dispatch_pending()
+    for row in (invoice, payment, kept):
+        row.refresh_from_db()
+    assert (invoice.owner_id, invoice.team_id) == (users["outsider"].pk, users["outsider"].team_id)
+    assert (payment.owner_id, payment.team_id) == (users["outsider"].pk, users["outsider"].team_id)
+    assert kept.owner_id == users["manager"].pk
+    moved = Event.objects.get(type_key="invoices", record_id=invoice.pk, kind="updated", changes__has_key="owner")
+    assert moved.changes["owner"] == [users["member"].pk, users["outsider"].pk]
+    assert not Invoice.objects.visible_to(users["peer"]).filter(pk=invoice.pk).exists()
+
+
+def test_payments_update_amount_paid_and_status(users, company):
+    invoice = _invoice(company, users["admin"])
+    first = _pay(invoice, "400.00", users["member"])
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status, invoice.version) == (Decimal("400.00"), "partly_paid", 2)
+    _pay(invoice, "600.00", users["member"])
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status, invoice.outstanding) == (Decimal("1000.00"), "paid", Decimal("0"))
+    # The history says who and how: the payment's writer, a diff of amount paid and status.
+    last = Event.objects.filter(type_key="invoices", record_id=invoice.pk).order_by("-id").first()
+    assert last.changes == {"amount_paid": ["400.00", "1000.00"], "status": ["partly_paid", "paid"]}
+    assert last.actor_id == users["member"].pk
+
+    # A payment binned: the amount paid goes down, the invoice is partly paid again.
+    core_services.delete_record(first, actor=users["admin"], source="ui")
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status) == (Decimal("600.00"), "partly_paid")
+    core_services.restore_record(first, actor=users["admin"], source="ui")
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status) == (Decimal("1000.00"), "paid")
+
+
+def test_write_rules_name_the_field(users, company, api_client_for):
+    client = api_client_for(users["admin"])
+    base = {"number": "INV-9", "company": company.pk, "currency": "JPY", "amount": "10.50"}
+    answer = client.post("/api/v1/invoices/", base, content_type="application/json")
+    assert answer.status_code == 400 and "amount" in answer.json()["fields"]
+    answer = client.post(
+        "/api/v1/invoices/",
+        {**base, "currency": "EUR", "issue_date": "2026-10-10", "due_date": "2026-10-01"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 400 and list(answer.json()["fields"]) == ["due_date"]
+    answer = client.post(
+        "/api/v1/invoices/", {**base, "currency": "EUR", "status": "paid"}, content_type="application/json"
+    )
+    assert answer.status_code == 400 and list(answer.json()["fields"]) == ["status"]
+    created = client.post("/api/v1/invoices/", {**base, "currency": "EUR"}, content_type="application/json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["status"], body["amount_paid"], body["owner"]["id"]) == ("draft", "0.00", users["member"].pk)
+    # A company the writer may not see is answered like one that does not exist.
+    other = write("companies", {"name": "Westco"}, actor=users["outsider"])
+    answer = api_client_for(users["member"]).post(
+        "/api/v1/invoices/", {"number": "INV-10", "company": other.pk}, content_type="application/json"
+    )
+    assert answer.status_code == 400 and answer.json()["fields"] == {"company": [f"There is no company #{other.pk}."]}
+
+
+def test_overdue_marking_makes_one_task_for_the_account_owner(users, company):
+    late = _invoice(company, users["admin"], number="INV-LATE", due_date="2026-11-01")
+    _pay(late, "250.00", users["admin"])
+    on_time = _invoice(company, users["admin"], number="INV-OK", due_date="2026-12-15")
+    paid = _invoice(company, users["admin"], number="INV-PAID", due_date="2026-11-01")
+    _pay(paid, "1000.00", users["admin"])
+    draft = _invoice(company, users["admin"], number="INV-DRAFT", due_date="2026-11-01", status="draft")
+
+    marked = services.mark_overdue(on=dt.date(2026, 11, 30))
+    assert [i.number for i in marked] == ["INV-LATE"]
+    dispatch_pending()
+    dispatch_pending()  # at least once: a second dispatch makes no second task
+    for invoice in (on_time, paid, draft):
+        invoice.refresh_from_db()
+    assert (on_time.status, paid.status, draft.status) == ("sent", "paid", "draft")
+    tasks = list(Activity.objects.filter(kind="task"))
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert (task.assignee_id, task.owner_id, task.priority, task.done) == (
+        users["member"].pk,
+        users["member"].pk,
+        "high",
+        False,
+    )
+    assert task.subject == "Chase overdue invoice INV-LATE"
+    assert "750.00 EUR is outstanding" in task.body
+    links = set(ActivityLink.objects.filter(activity=task).values_list("type_key", "record_id"))
+    assert links == {("invoices", late.pk), ("companies", company.pk)}
+    event = Event.objects.filter(type_key="invoices", record_id=late.pk).order_by("-id").first()
+    assert (event.changes, event.source) == ({"status": ["partly_paid", "overdue"]}, "system")
+    # The next day's run marks nothing more and makes no more tasks.
+    assert services.mark_overdue(on=dt.date(2026, 12, 1)) == []
+    dispatch_pending()
+    assert Activity.objects.filter(kind="task").count() == 1
+
+
+def test_sections_and_timelines(users, company, person):
+    deal = write(
+        "deals",
+        {"title": "Acme 10 seats", "company": company.pk, "amount": "1000", "currency": "EUR"},
+        actor=users["member"],
+    )
+    invoice = _invoice(company, users["admin"], deal=deal.pk)
+    _pay(invoice, "100.00", users["admin"])
+    client = Client()
+    client.force_login(users["peer"])
+    page = client.get(f"/companies/{company.pk}/").content.decode()
+    assert "/invoices/section/?company=" in page
+    section = client.get(f"/invoices/section/?company={company.pk}").content.decode()
+    assert "INV-1" in section and "Partly paid" in section and "Outstanding" in section and "€900.00" in section
+    deal_page = client.get(f"/deals/{deal.pk}/").content.decode()
+    assert f"/invoices/section/?deal={deal.pk}" in deal_page
+    assert "INV-1" in client.get(f"/invoices/section/?deal={deal.pk}").content.decode()
+    assert client.get("/invoices/section/?company=x").status_code == 400
+    # The company's and the deal's timelines show the invoice made and its status change (the payment).
+    for address in (f"/companies/{company.pk}/timeline/", f"/deals/{deal.pk}/timeline/"):
+        timeline = client.get(address).content.decode()
+        assert timeline.count(f'href="/invoices/{invoice.pk}/"') == 2, address
+    events = client.get(f"/api/v1/companies/{company.pk}/timeline/?kind=changes").json()["results"]
+    assert [e["event"]["changes"].get("status") for e in events][:1] == [["sent", "partly_paid"]]
+    # Someone who may not see the company sees no section and no invoice.
+    outsider = Client()
+    outsider.force_login(users["outsider"])
+    assert outsider.get(f"/invoices/section/?company={company.pk}").status_code == 404
+    assert outsider.get(f"/invoices/{invoice.pk}/").status_code == 404
