@@ -174,3 +174,24 @@ def test_call_logged_with_an_api_token(users, ada, api_client_for):
         .status_code
         == 400
     )
+
+
+def test_click_to_call_on_pages_lists_and_custom_fields(users, ada, company, settings):
+    from rapport.core.models import CustomField
+
+    write("companies", {"phone": "+44 20 7946 0000"}, actor=users["member"], instance=company)
+    CustomField.objects.create(record_type="people", key="mobile2", label="Second mobile", field_type="phone")
+    write("people", {"custom": {"mobile2": "+44 7911 123456"}}, actor=users["member"], instance=ada)
+    client = Client()
+    client.force_login(users["member"])
+    person_page = client.get(f"/people/{ada.pk}/").content.decode()
+    assert 'href="tel:+442079460018"' in person_page and 'href="tel:+447911123456"' in person_page
+    assert 'href="tel:+442079460000"' in client.get(f"/companies/{company.pk}/").content.decode()
+    assert 'href="tel:+442079460018"' in client.get("/people/").content.decode()
+    assert 'href="tel:+442079460000"' in client.get("/companies/", {"columns": "name,phone"}).content.decode()
+
+    settings.RAPPORT_DIALER_URL = "https://pbx.example.com/call?to={number}&from=crm"
+    page = client.get(f"/people/{ada.pk}/").content.decode()
+    assert 'href="https://pbx.example.com/call?to=%2B442079460018&amp;from=crm"' in page
+    settings.RAPPORT_DIALER_URL = "sip:{digits}@pbx.example.com"
+    assert 'href="sip:442079460018@pbx.example.com"' in client.get("/people/").content.decode()

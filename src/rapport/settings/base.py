@@ -268,6 +268,17 @@ RAPPORT_LOCALE = env_str("RAPPORT_LOCALE", "en-US")
 USE_I18N = True
 USE_TZ = True
 PHONE_DEFAULT_REGION = env_str("RAPPORT_PHONE_REGION", "US")
+# Click to call: the address a phone number links to, {number} being its E.164 form (+33123456789) and
+# {digits} the same without "+"; empty: tel:{number}. E.g. sip:{number}@pbx.example.com, or
+# https://pbx.example.com/call?to={number} for a softphone's web API.
+RAPPORT_DIALER_URL = env_str("RAPPORT_DIALER_URL", "")
+if RAPPORT_DIALER_URL and (
+    ("{number}" not in RAPPORT_DIALER_URL and "{digits}" not in RAPPORT_DIALER_URL)
+    or RAPPORT_DIALER_URL.split(":", 1)[0].lower() not in ("tel", "sip", "sips", "callto", "http", "https")
+):
+    raise ValueError(
+        "RAPPORT_DIALER_URL must hold {number} or {digits} and start with tel:, sip:, sips:, callto:, http: or https:"
+    )
 # The address people reach Rapport at, for links in emails (reminders, digests).
 # Unset, it is where `rapport serve` listens (RAPPORT_HOST and RAPPORT_PORT, which `make run` sets).
 _SERVE_HOST = env_str("RAPPORT_HOST", "127.0.0.1")

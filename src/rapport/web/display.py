@@ -10,7 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
 
@@ -112,6 +114,19 @@ def local_datetime(value: Any) -> str:
     return formatting.datetime(value)
 
 
+def dial_url(e164: Any) -> str:
+    """Click to call: where a stored (E.164) phone number links to: ``tel:`` or the installation's
+    ``RAPPORT_DIALER_URL`` (a SIP softphone, a PBX's web dialer) with the number filled in."""
+    number = str(e164 or "").strip()
+    if not number:
+        return ""
+    template = getattr(settings, "RAPPORT_DIALER_URL", "") or "tel:{number}"
+    web = template.lower().startswith(("http:", "https:"))
+    digits = "".join(ch for ch in number if ch.isdigit())
+    shown = quote(number, safe="") if web else quote(number, safe="+")
+    return template.replace("{number}", shown).replace("{digits}", digits)
+
+
 # --- list cells -------------------------------------------------------------------------------
 def cell(col: Any, value: Any, names: Names | None = None, row: Any = None) -> Shown:
     """A list cell from a projected row value (see core.listing.project_row); ``row`` gives a money
@@ -136,7 +151,7 @@ def cell(col: Any, value: Any, names: Names | None = None, row: Any = None) -> S
     if kind == "choice":
         return Shown(dict(col.choices).get(value, str(value)), kind="choice")
     if kind == "phone":
-        return Shown(format_phone(value), kind="phone")
+        return Shown(format_phone(value), url=dial_url(value), kind="phone")
     if kind == "email":
         return Shown(value, url=f"mailto:{value}", kind="email")
     if kind == "url":
@@ -171,7 +186,7 @@ def custom_shown(d: CustomField, value: Any, names: Names) -> Shown:
     if t == "datetime":
         return Shown(formatting.datetime(value), kind="datetime")
     if t == "phone":
-        return Shown(format_phone(str(value)), kind="phone")
+        return Shown(format_phone(str(value)), url=dial_url(value), kind="phone")
     if t == "email":
         return Shown(str(value), url=f"mailto:{value}", kind="email")
     if t == "url":

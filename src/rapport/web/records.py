@@ -123,7 +123,7 @@ def _fields(rtype: RecordType, record: Record, user: Any) -> list[dict[str, Any]
                     items.append(
                         {
                             "text": format_phone(obj.number),
-                            "url": f"tel:{obj.number}",
+                            "url": display.dial_url(obj.number),
                             "primary": obj.is_primary,
                             "extra": kind,
                         }

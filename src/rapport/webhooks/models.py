@@ -19,6 +19,7 @@ EVENT_TYPES = [
     ("stage_changed", "Deal stage changed"),
     ("won", "Deal won"),
     ("lost", "Deal lost"),
+    ("order", "Order (a deal won, with its line items, company and contact)"),
 ]
 EVENT_TYPE_KEYS = [key for key, _ in EVENT_TYPES]
 
@@ -55,6 +56,8 @@ class Subscription(models.Model):
         """The event type this subscription receives an event as (the most specific it listens to), or None."""
         if self.type_keys and type_key not in self.type_keys:
             return None
+        if "won" in kinds and "order" in self.event_types:
+            return "order"  # asked for by name only: a subscription to every event keeps getting deal.won
         for kind in kinds:
             if not self.event_types or kind in self.event_types:
                 return kind

@@ -194,6 +194,12 @@ def deliveries_for_event(event: Event) -> int:
         return 0
     made = []
     for subscription, kind in wanted:
+        if kind == "order":
+            payload = _order_payload(event, subscription.created_by, kinds)
+            if payload is None:
+                continue
+            made.append(_delivery(subscription, event, payload))
+            continue
         record = _record_as_seen_by(event.type_key, event.record_id, subscription.created_by)
         if record is None:
             continue
@@ -213,22 +219,49 @@ def deliveries_for_event(event: Event) -> int:
                 "record": record,
             },
         }
-        made.append(
-            Delivery(
-                subscription=subscription,
-                event_id=event.pk,
-                message_id=new_message_id(),
-                event_type=payload["type"],
-                type_key=event.type_key,
-                record_id=event.record_id,
-                payload=payload,
-                next_attempt_at=timezone.now(),
-            )
-        )
+        made.append(_delivery(subscription, event, payload))
     if made:
         Delivery.objects.bulk_create(made, ignore_conflicts=True)
         schedule_send()
     return len(made)
+
+
+def _delivery(subscription: Subscription, event: Event, payload: dict[str, Any]) -> Delivery:
+    return Delivery(
+        subscription=subscription,
+        event_id=event.pk,
+        message_id=new_message_id(),
+        event_type=payload["type"],
+        type_key=event.type_key,
+        record_id=event.record_id or 0,
+        payload=payload,
+        next_attempt_at=timezone.now(),
+    )
+
+
+def _order_payload(event: Event, viewer: Any, kinds: list[str]) -> dict[str, Any] | None:
+    """``order.created`` for a won deal (webhooks.orders), as ``viewer`` may see it; None when they may not
+    see the deal, or it is no longer won."""
+    from .orders import order_payload, won_deal
+
+    deal = won_deal(event.record_id or 0, viewer)
+    if deal is None:
+        return None
+    return {
+        "type": "order.created",
+        "timestamp": to_json_value(event.occurred_at),
+        "data": {
+            "event_id": event.pk,
+            "kind": event.kind,
+            "kinds": kinds,
+            "record_type": event.type_key,
+            "record_id": event.record_id,
+            "actor": _actor_json(event),
+            "source": event.source,
+            "occurred_at": to_json_value(event.occurred_at),
+            "order": order_payload(deal, viewer),
+        },
+    }
 
 
 def schedule_send() -> None:
