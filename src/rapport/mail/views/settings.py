@@ -18,7 +18,6 @@ from rapport.web.common import page, settings_required, signed_in
 
 from .. import queries, services
 from ..models import AUTH_METHODS, SECURITY, IgnoredAddress, Mailbox, MailFolder
-from ..sync import request_resync
 
 
 class MailboxForm(forms.Form):
@@ -135,6 +134,9 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @page
 @require_POST
 def mailbox_resync(request: HttpRequest, pk: int) -> HttpResponse:
+    # Imported here: the page URLs load without the IMAP client library (only the sync needs it).
+    from ..sync import request_resync
+
     mailbox = _manageable(request, pk)
     request_resync(mailbox, actor=signed_in(request))
     flash.success(request, "A full re-sync starts within a minute; nothing is duplicated.")
