@@ -124,6 +124,8 @@ NOT_PAGES = {
     "invoices-section": "htmx fragment: the invoices section of a company or deal page",
     "settings-integration-rotate": "POST action",
     "settings-integration-delete": "POST action",
+    "email-open": "a 1x1 GIF: the open-tracking pixel",
+    "email-click": "a redirect: click tracking",
 }
 # Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).
 NOT_PAGE_PREFIXES = ("api/",)
@@ -361,7 +363,14 @@ ANONYMOUS: dict[str, Callable[[], list[str]]] = {
     "password-reset-sent": lambda: ["/password-reset/sent/"],
     "password-reset-done": lambda: ["/password-reset/done/"],
     "password-reset-confirm": _reset_links,
+    "email-unsubscribe": lambda: [f"/email/unsubscribe/{_unsubscribe_token()}/"],
 }
+
+
+def _unsubscribe_token() -> str:
+    from rapport.compose.unsubscribe import token
+
+    return token(1, "ann@example.com")
 
 
 def intended_status(role: str, name: str, path: str, data: Data) -> int:

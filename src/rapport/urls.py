@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("rapport.mail.urls")),
     path("", include("rapport.invoices.urls")),
     path("", include("rapport.integrations.urls")),
+    path("", include("rapport.compose.urls")),
     path("", include("rapport.web.urls")),
 ]
 

@@ -27,6 +27,7 @@ KINDS = {
     "webhook": "Webhook",
     "sequence": "Sequence",
     "integration": "Integration",
+    "email_template": "Email template",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

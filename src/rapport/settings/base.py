@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "rapport.sequences",
     "rapport.invoices",
     "rapport.integrations",
+    "rapport.compose",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",
@@ -309,6 +310,12 @@ if RAPPORT_EMAIL_URL:
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = env_str("RAPPORT_EMAIL_FROM", "Rapport <rapport@localhost>")
 # A send that fails is tried again after 1, 2, 4 … minutes (at most 6 h apart), and given up after this many.
 RAPPORT_EMAIL_MAX_ATTEMPTS = env_int("RAPPORT_EMAIL_MAX_ATTEMPTS", 8)
+# Email sent from the CRM (rapport.compose, docs/email.md): at most this many messages per sender and day (the
+# sender's local day; 0 = no limit), attachments of one message together at most this many bytes, and how long
+# a worker may hold a message it is sending before it counts as gone.
+RAPPORT_MAIL_DAILY_CAP = env_int("RAPPORT_MAIL_DAILY_CAP", 200)
+RAPPORT_MAIL_MAX_ATTACHMENT_BYTES = env_int("RAPPORT_MAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+RAPPORT_MAIL_CLAIM_TIMEOUT = env_int("RAPPORT_MAIL_CLAIM_TIMEOUT", 900)
 BASE_CURRENCY = env_str("RAPPORT_BASE_CURRENCY", "USD")
 
 # --- Outbound HTTP (rapport.core.http; docs/configuration.md) --------------------------------
