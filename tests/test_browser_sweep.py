@@ -126,6 +126,8 @@ NOT_PAGES = {
     "settings-integration-delete": "POST action",
     "email-open": "a 1x1 GIF: the open-tracking pixel",
     "email-click": "a redirect: click tracking",
+    "email-sent-cancel": "POST action",
+    "email-template-delete": "POST action",
 }
 # Prefixes that hold no pages: the REST API (its docs page is Swagger's, tested by the API suites).
 NOT_PAGE_PREFIXES = ("api/",)
@@ -283,6 +285,40 @@ def _integration() -> Any:
     return integration
 
 
+def _email_template() -> list[str]:
+    """The organisation's email template (the demo has none), made once by the administrator."""
+    from rapport.compose import services as compose
+    from rapport.compose.models import EmailTemplate
+
+    template = EmailTemplate.objects.filter(owner__isnull=True).order_by("pk").first()
+    if template is None:
+        admin = User.objects.get(username=DEMO_USERS["admin"])
+        template = compose.create_template(
+            actor=admin, name="Follow-up", subject="Following up, {{ person.first_name|default:\"there\" }}",
+            body="Hi {{ person.first_name }},\n\nThanks for your time. **{{ sender.full_name }}**", shared=True,
+        )  # fmt: skip
+    return [f"/email/templates/{template.pk}/"]
+
+
+def _sent_email(data: Data) -> list[str]:
+    """An email the user sent (scheduled for later, so nothing goes out), made once per user."""
+    from rapport.compose.models import OutgoingMessage
+    from rapport.compose.services import send_email
+
+    message = OutgoingMessage.objects.filter(sender=data.user).order_by("pk").first()
+    if message is None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        later = timezone.now() + timedelta(days=30)
+        message = send_email(
+            sender=data.user, mailbox=None, to=["ann@example.com"], subject="Our call",
+            body_html="<p>Thanks for the call.</p>", send_at=later, tracking=True,
+        )  # fmt: skip
+    return [f"/email/sent/{message.pk}/"]
+
+
 def _import(data: Data) -> list[str]:
     """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
     import io
@@ -347,6 +383,8 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "report-standard": _standard_reports,
     "sequence": lambda d: [f"/sequences/{_sequence().pk}/"],
     "sequence-edit": _sequence_edit,
+    "email-template": lambda d: _email_template(),
+    "email-sent-detail": _sent_email,
 }
 
 
@@ -387,6 +425,7 @@ def intended_status(role: str, name: str, path: str, data: Data) -> int:
 
 
 READ_ONLY_REFUSED = {
+    "email-compose": 403,  # sending is logging an interaction: roles that add activities
     "record-new": 404,  # the type's "add" is not theirs: answered like a page that is not there
     "quicklog": 403,
     "sequence-new": 403,  # sequences write to people: who may not change people makes none

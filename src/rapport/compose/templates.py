@@ -112,6 +112,20 @@ def render_markdown(text: str, context: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: html.escape(values[int(m.group(1))]), body)
 
 
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")
+
+
+def render_markdown_source(text: str, context: dict[str, str]) -> str:
+    """A Markdown template with its values in, as Markdown a person edits before sending (the compose form):
+    every Markdown character of a value is backslash-escaped, so a value stays text when the body is rendered."""
+    return TAG.sub(
+        lambda m: MARKDOWN_SPECIALS.sub(
+            r"\\\1", _value(Tag(m.group(1), re.sub(r"\\(.)", r"\1", m.group(2) or "")), context)
+        ),
+        text or "",
+    )
+
+
 def _custom(record: Any, scope: str, out: dict[str, str]) -> None:
     for key, value in (getattr(record, "custom", None) or {}).items():
         if isinstance(value, dict) and "amount" in value:
