@@ -175,7 +175,14 @@ def sent_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such message.")
     events = list(message.tracking_events.order_by("-at", "-id")[:50])
     may_cancel = message.status == "scheduled" and message.sender_id == user.pk
-    return render(request, "compose/sent_detail.html", {"message": message, "events": events, "may_cancel": may_cancel})
+    record_label = ""
+    if message.record_type in compose.RECORD_TYPES and message.record_id:
+        try:
+            record_label = str(compose.resolve_record(user, message.record_type, message.record_id))
+        except ComposeError:  # binned, or not the viewer's to see: the id only
+            record_label = ""
+    context = {"message": message, "events": events, "may_cancel": may_cancel, "record_label": record_label}
+    return render(request, "compose/sent_detail.html", context)
 
 
 @require_POST
