@@ -136,3 +136,18 @@ def test_the_sent_list_reads_a_fixed_number_of_queries(users, count):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/email/sent/").status_code == 200
     assert len(queries) == 5, [q["sql"] for q in queries]
+
+
+@pytest.mark.parametrize("events", [0, 5])
+def test_a_sent_message_page_reads_a_fixed_number_of_queries(users, person, events):
+    from rapport.compose.models import TrackingEvent
+
+    member = users["member"]
+    message = send_email(sender=member, mailbox=None, to=["ada@acme.com"], subject="s", body_html="x", record=person)
+    for _ in range(events):
+        TrackingEvent.objects.create(message=message, kind="open")
+    client = client_for(member)
+    client.get(f"/email/sent/{message.pk}/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/email/sent/{message.pk}/").status_code == 200
+    assert len(queries) == 6, [q["sql"] for q in queries]

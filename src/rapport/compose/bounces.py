@@ -18,6 +18,8 @@ from . import suppression
 from .models import Bounce, OutgoingMessage, TrackingEvent
 
 logger = logging.getLogger("rapport.compose")
+STATUS_PARTS = ("message/delivery-status", "message/global-delivery-status")
+HEADER_PARTS = ("text/rfc822-headers", "message/rfc822", "message/global-headers")
 STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
 
@@ -147,12 +149,14 @@ def on_received(message: Any) -> None:
 
     The stored message keeps its delivery-status part as an attachment (content type message/delivery-status)
     or in its text; the original's Message-ID comes from an rfc822 part or In-Reply-To/References."""
-    parts = []
+    parts: list[str] = []
+    headers: list[str] = []
     for attachment in message.attachments.all():
-        if attachment.content_type in ("message/delivery-status", "message/global-delivery-status"):
-            if attachment.file:
-                with attachment.file.open("rb") as handle:
-                    parts.append(handle.read(200_000).decode("utf-8", "replace"))
+        kind = attachment.content_type
+        if kind in STATUS_PARTS + HEADER_PARTS and attachment.file:
+            with attachment.file.open("rb") as handle:
+                text = handle.read(200_000).decode("utf-8", "replace")
+            (parts if kind in STATUS_PARTS else headers).append(text)
     text = "\n\n".join(parts) or (message.body_text or "")
     failures = parse_delivery_status(text)
     if not failures:
@@ -164,7 +168,7 @@ def on_received(message: Any) -> None:
             original = candidate
             break
     if not original:
-        found = re.search(r"^Message-ID:\s*<([^>]+)>", message.body_text or "", re.I | re.M)
+        found = re.search(r"^Message-ID:\s*<([^>]+)>", "\n".join([*headers, message.body_text or ""]), re.I | re.M)
         original = found.group(1) if found else ""
     record(Report(failures=failures, original_message_id=original), report_message=message)
 

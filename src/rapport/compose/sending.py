@@ -294,26 +294,68 @@ def _retry_later(message: OutgoingMessage, error: str) -> None:
 def keep_copy(message: OutgoingMessage) -> None:
     """Store the sent message with the mailbox's mail (threaded, Message-ID kept) and append it to Sent. A
     failure here never un-sends anything: it is logged, and the next sync of Sent stores the message anyway."""
-    if message.mailbox_id is None:
+    if message.mailbox is None:
         return
     raw = build(message, tracked=False).as_bytes()
     try:
         mail_services: Any = importlib.import_module("rapport.mail.services")
-        imap: Any = importlib.import_module("rapport.mail.imap")
-    except ImportError:  # the mail sync is not installed: the OutgoingMessage is the only copy
-        return
-    try:
         stored = mail_services.store_message(message.mailbox, raw, direction="out")
         if stored is not None:
             OutgoingMessage.objects.filter(pk=message.pk).update(stored_message=stored)
     except Exception:
         logger.exception("outgoing message %s: storing the sent copy failed", message.pk)
+    if not message.mailbox.imap_host:
+        return
     try:
-        if message.mailbox is not None and message.mailbox.imap_host:
-            imap.append_sent(message.mailbox, raw)
-            OutgoingMessage.objects.filter(pk=message.pk).update(appended_to_sent=True)
+        append_sent(message.mailbox, raw)
+        OutgoingMessage.objects.filter(pk=message.pk).update(appended_to_sent=True)
     except Exception:
         logger.exception("outgoing message %s: appending to Sent failed", message.pk)
+
+
+def append_sent(mailbox: Any, raw: bytes) -> None:
+    """``mail.imap.append_sent`` when the mail app has it; until then one IMAP APPEND to the mailbox's Sent
+    folder (the synced folder with the sent role, else "Sent"), with the \\Seen flag."""
+    try:
+        imap: Any = importlib.import_module("rapport.mail.imap")
+    except ImportError:
+        imap = None
+    if imap is not None and hasattr(imap, "append_sent"):
+        imap.append_sent(mailbox, raw)
+        return
+    import imaplib
+    import time
+
+    folder = mailbox.folders.filter(role="sent").values_list("name", flat=True).first() or "Sent"
+    timeout = float(getattr(settings, "EMAIL_TIMEOUT", 30) or 30)
+    client: imaplib.IMAP4
+    if mailbox.imap_security == "ssl":
+        client = imaplib.IMAP4_SSL(mailbox.imap_host, mailbox.imap_port, ssl_context=ssl.create_default_context(),
+                                   timeout=timeout)  # fmt: skip
+    else:
+        client = imaplib.IMAP4(mailbox.imap_host, mailbox.imap_port, timeout=timeout)
+        if mailbox.imap_security == "starttls":
+            client.starttls(ssl_context=ssl.create_default_context())
+    try:
+        secret = ""
+        if mailbox.secret_encrypted:
+            crypto: Any = importlib.import_module("rapport.mail.crypto")
+            secret = crypto.decrypt(mailbox.secret_encrypted)
+        if mailbox.auth_method == "xoauth2":
+            client.authenticate(
+                "XOAUTH2", lambda _: f"user={mailbox.username}\x01auth=Bearer {secret}\x01\x01".encode()
+            )
+        else:
+            client.login(mailbox.username, secret)
+        quoted = '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        status, answer = client.append(quoted, "(\\Seen)", imaplib.Time2Internaldate(time.time()), raw)
+        if status != "OK":
+            raise RuntimeError(f"the server refused to keep the copy in {folder}: {answer!r}")
+    finally:
+        try:
+            client.logout()
+        except Exception:  # the connection broke already
+            logger.debug("IMAP logout failed", exc_info=True)
 
 
 # --- the sweep ----------------------------------------------------------------------------------------------

@@ -168,6 +168,13 @@ def parse(raw: bytes, *, limits: MailLimits | None = None, partial: bool = False
     content_type = msg.get_content_type()
     is_bounce = content_type == "multipart/report" and "delivery-status" in _header(msg, "Content-Type").lower()
     for part in msg.walk():
+        if part.get_content_type() == "message/delivery-status":
+            # Parsed as a list of header blocks (so is_multipart() is true): keep their text, which bounce
+            # handling reads (compose.bounces: Final-Recipient, Action, Status per recipient).
+            blocks = part.get_payload()
+            if isinstance(blocks, list):
+                text_parts.append("\n\n".join(str(b).strip() for b in blocks))
+            continue
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
