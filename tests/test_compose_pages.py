@@ -145,7 +145,7 @@ def test_a_sent_message_page_reads_a_fixed_number_of_queries(users, person, even
     member = users["member"]
     message = send_email(sender=member, mailbox=None, to=["ada@acme.com"], subject="s", body_html="x", record=person)
     for _ in range(events):
-        TrackingEvent.objects.create(message=message, kind="open")
+        TrackingEvent.objects.create(outgoing=message, kind="open")
     client = client_for(member)
     client.get(f"/email/sent/{message.pk}/")
     with CaptureQueriesContext(connection) as queries:

@@ -258,7 +258,7 @@ def test_one_click_unsubscribe_stops_every_later_send(smtp, sender, client):
     answer = Client(enforce_csrf_checks=True).post(path, {"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200 and b"You are unsubscribed" in answer.content
     assert Suppression.objects.get().reason == "unsubscribed"
-    assert TrackingEvent.objects.get(kind="unsubscribe").message == first
+    assert TrackingEvent.objects.get(kind="unsubscribe").outgoing == first
     send_email(sender=sender, mailbox=None, to=["ada@acme.com"], subject="More news", body_html="x")
     assert send_now() == 0 and len(smtp.messages) == 1
     # A token for another address cannot be made from this one.

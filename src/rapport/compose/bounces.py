@@ -128,7 +128,7 @@ def record(report: Report, *, report_message: Any = None) -> list[Bounce]:
             made.append(bounce)
             if outgoing is not None and failure.action == "failed":
                 TrackingEvent.objects.create(
-                    message=outgoing, kind="bounce", address=failure.address, detail=failure.status, at=now
+                    outgoing=outgoing, kind="bounce", address=failure.address, detail=failure.status, at=now
                 )
                 OutgoingMessage.objects.filter(pk=outgoing.pk, bounced_at__isnull=True).update(bounced_at=now)
             if failure.hard:

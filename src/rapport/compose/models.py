@@ -21,7 +21,7 @@ TRACKING_KINDS = [("open", "Opened"), ("click", "Clicked"), ("bounce", "Bounced"
 SUPPRESSION_REASONS = [("unsubscribed", "Unsubscribed"), ("hard_bounce", "Hard bounce"), ("manual", "Added by hand")]
 
 
-class EmailTemplate(models.Model):
+class Template(models.Model):
     """A subject and a Markdown body with merge fields; personal (owner set) or the organisation's (no owner)."""
 
     name = models.CharField(max_length=150)
@@ -41,6 +41,9 @@ class EmailTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+EmailTemplate = Template  # the name the rest of the app reads best with
 
 
 class OutgoingMessage(models.Model):
@@ -65,7 +68,7 @@ class OutgoingMessage(models.Model):
     )
     in_reply_to_header = models.CharField(max_length=998, blank=True)
     references_header = models.TextField(blank=True)
-    template = models.ForeignKey(EmailTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    template = models.ForeignKey(Template, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     record_type = models.CharField(max_length=40, blank=True)
     record_id = models.BigIntegerField(null=True, blank=True)
     sequence_enrolment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -128,7 +131,7 @@ class OutgoingAttachment(models.Model):
 
 
 class TrackingEvent(models.Model):
-    message = models.ForeignKey(OutgoingMessage, on_delete=models.CASCADE, related_name="tracking_events")
+    outgoing = models.ForeignKey(OutgoingMessage, on_delete=models.CASCADE, related_name="tracking_events")
     kind = models.CharField(max_length=12, choices=TRACKING_KINDS)
     url = models.CharField(max_length=2000, blank=True)
     address = models.CharField(max_length=254, blank=True)
@@ -138,7 +141,7 @@ class TrackingEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["message", "kind"], name="compose_tracking_idx")]
+        indexes = [models.Index(fields=["outgoing", "kind"], name="compose_tracking_idx")]
 
 
 class Bounce(models.Model):

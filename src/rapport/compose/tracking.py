@@ -84,7 +84,7 @@ def record_open(message: OutgoingMessage, request: Any) -> bool:
     if _is_sender(request, message) or message.status != "sent":
         return False
     now = timezone.now()
-    TrackingEvent.objects.create(message=message, kind="open", user_agent=_agent(request), at=now)
+    TrackingEvent.objects.create(outgoing=message, kind="open", user_agent=_agent(request), at=now)
     OutgoingMessage.objects.filter(pk=message.pk).update(
         opens=F("opens") + 1, first_opened_at=Coalesce(F("first_opened_at"), now), last_opened_at=now
     )
@@ -94,7 +94,7 @@ def record_open(message: OutgoingMessage, request: Any) -> bool:
 def record_click(message: OutgoingMessage, url: str, request: Any) -> bool:
     if _is_sender(request, message) or message.status != "sent":
         return False
-    TrackingEvent.objects.create(message=message, kind="click", url=url[:2000], user_agent=_agent(request))
+    TrackingEvent.objects.create(outgoing=message, kind="click", url=url[:2000], user_agent=_agent(request))
     OutgoingMessage.objects.filter(pk=message.pk).update(clicks=F("clicks") + 1)
     return True
 

@@ -40,6 +40,6 @@ def unsubscribe(message_id: int, address: str, *, user_agent: str = "") -> bool:
         added = suppression.suppress(address, reason="unsubscribed", message=message)
         if added and message is not None:
             TrackingEvent.objects.create(
-                message=message, kind="unsubscribe", address=suppression.normalise(address), user_agent=user_agent
+                outgoing=message, kind="unsubscribe", address=suppression.normalise(address), user_agent=user_agent
             )
     return added
