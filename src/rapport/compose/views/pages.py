@@ -164,7 +164,8 @@ def sent_list(request: HttpRequest) -> HttpResponse:
         found = object_page(request, queries.visible_outgoing(user), "id")
     except QueryError as exc:
         return error_page(request, exc.message, back=reverse("email-sent"))
-    return render(request, "compose/sent_list.html", {"page": found, "rows": found.objects})
+    context = {"page": found, "rows": found.objects, "may_email": _may_email(user)}
+    return render(request, "compose/sent_list.html", context)
 
 
 @page
@@ -270,7 +271,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
     subject, html = templates.render(template, record=person, sender=user)
     return render(request, "compose/template_form.html", {
         "form": form, "template": template, "may_change": may_change, "preview_subject": subject,
-        "preview_html": html, "person": person,
+        "preview_html": html, "person": person, "may_email": _may_email(user),
     })  # fmt: skip
 
 
