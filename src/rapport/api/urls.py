@@ -10,7 +10,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from rapport.core import registry
 
-from . import customfields, views
+from . import changes, customfields, views
 
 
 def app_api_urls() -> list[str]:
@@ -39,6 +39,7 @@ for _rtype in registry.all_types():
     urlpatterns += [
         path(f"v1/{_rtype.key}/", _views["list"].as_view(), name=f"api-{_rtype.key}-list"),
         path(f"v1/{_rtype.key}/export/", _views["export"].as_view(), name=f"api-{_rtype.key}-export"),
+        path(f"v1/{_rtype.key}/changes/", changes.changes_view(_rtype).as_view(), name=f"api-{_rtype.key}-changes"),
         path(f"v1/{_rtype.key}/<int:pk>/", _views["detail"].as_view(), name=f"api-{_rtype.key}-detail"),
         path(f"v1/{_rtype.key}/<int:pk>/restore/", _views["restore"].as_view(), name=f"api-{_rtype.key}-restore"),
         path(f"v1/{_rtype.key}/<int:pk>/history/", _views["history"].as_view(), name=f"api-{_rtype.key}-history"),
