@@ -19,9 +19,10 @@ from django.utils import timezone
 from rapport.core import registry
 from rapport.core.listing import QueryError, build_filter, decode_cursor, encode_cursor, keyset_condition
 from rapport.core.models import to_json_value
-from rapport.core.visibility import link_label
+from rapport.core.visibility import link_label, scope_q
 from rapport.forecasting.money import RatePeriods, Rates, money
 
+from . import totals as stage_totals
 from .models import Deal, Pipeline, Stage
 
 CARDS_PER_COLUMN = 25
@@ -145,7 +146,12 @@ def visible_deals(user: Any, pipeline: Pipeline, q: Q) -> QuerySet[Deal]:
 
 # --- totals -----------------------------------------------------------------------------------
 def column_totals(
-    qs: QuerySet[Deal], stages: Iterable[Stage], rates: Rates | None = None, *, today: dt.date | None = None
+    qs: QuerySet[Deal],
+    stages: Iterable[Stage],
+    rates: Rates | None = None,
+    *,
+    today: dt.date | None = None,
+    kept: Q | None = None,
 ) -> dict[int, Totals]:
     """Count, total and weighted total per stage in the base currency.
 
@@ -155,7 +161,11 @@ def column_totals(
     — the stretch of days between two exchange-rate changes holding the deal's expected close date
     (today when it has none), or its closed date for won and lost — then each group is converted
     in Python with the rate of its period (``RatePeriods``): the rows to convert are a few per stage
-    and currency, however many deals or distinct days there are."""
+    and currency, however many deals or distinct days there are.
+
+    ``kept``: the board is not filtered beyond this visibility scope (``scope_q`` over the owner and
+    team), so the open columns read the figures the write path keeps (``deals/totals.py``): a few rows
+    per stage, however many open deals there are."""
     rates = rates or Rates()
     today = today or timezone.localdate()
     stages = list(stages)
@@ -174,7 +184,17 @@ def column_totals(
     open_ids = [s.pk for s in stages if s.kind == "open"]
     closed_ids = [s.pk for s in stages if s.kind != "open"]
     groups: list[tuple[RatePeriods, Any]] = []
-    if open_ids:
+    if open_ids and kept is not None:
+        for row in stage_totals.stage_sums(open_ids, kept):
+            totals = out[row["stage_id"]]
+            totals.count += row["sn"]
+            rate = rates.rate(row["currency"], stage_totals.period_day(row["period"], today))
+            if rate is None:
+                totals.without_rate += row["sp"]
+                continue
+            raw_total[row["stage_id"]] += Decimal(row["st"]) / 100 * rate
+            raw_weighted[row["stage_id"]] += Decimal(row["sw"]) / 10000 * rate
+    elif open_ids:
         periods = RatePeriods(rates, no_day=today)
         groups.append(
             (
@@ -459,7 +479,8 @@ def mark_next_activities(cards: list[Card]) -> None:
 def build_board(user: Any, pipeline: Pipeline, q: Q, *, size: int | None = None) -> list[Column]:
     stages = board_stages(pipeline)
     qs = visible_deals(user, pipeline, q)
-    totals = column_totals(qs, stages)
+    # Unfiltered: the open columns' figures kept by the write path, within the user's scope.
+    totals = column_totals(qs, stages, kept=None if q else scope_q(user, "deals", "view"))
     columns = []
     for stage in stages:
         if stage.kind == "open":

@@ -23,6 +23,7 @@ from rapport.core import bulk
 from rapport.forecasting.models import ExchangeRate
 from rapport.forecasting.money import base_currency
 
+from . import totals
 from .models import LostReason, Pipeline, Stage
 
 DEAL_COLS = (
@@ -154,6 +155,7 @@ def load_deals(
                 elapsed = time.monotonic() - started
                 progress(f"deals: {written:,}/{total:,}, {elapsed:.1f}s, {written / max(elapsed, 1e-6):,.0f} rows/s")
         bulk.reset_sequences(["sales_deal", "sales_stagechange", "core_event", "core_searchentry"])
+        totals.rebuild()  # rows written without the write path: the board's kept figures afresh
         if total >= 10_000 and not connection.in_atomic_block:
             bulk.analyze()
     return DealLoadResult(

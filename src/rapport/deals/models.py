@@ -202,8 +202,18 @@ class Deal(Record):
             self.stage_entered_at = timezone.now()
         if "line_items" in pending and pending["line_items"]:
             self.amount = price_all(pending["line_items"], self.currency).net
+        # The write service gives the deal its owner's team after this: keep the one it leaves.
+        if before is not None:
+            self._team_before = self.team_id
 
     def after_write(self, changes: dict[str, Any], *, actor: Any, source: str, created: bool) -> None:
+        from . import totals  # the board's column figures, in this write's transaction
+
+        if created:
+            totals.apply(None, totals.state_of(self))
+        else:
+            team_before = self.__dict__.pop("_team_before", totals.KEEP)
+            totals.apply(totals.state_before(self, changes, team_before), totals.state_of(self))
         if created or "stage" in changes:
             previous = None if created else changes["stage"][0]
             entered = getattr(self, "_left_stage_entered_at", None)  # when the deal entered the stage it left
@@ -217,6 +227,16 @@ class Deal(Record):
                     int((self.stage_entered_at - entered).total_seconds()) if entered is not None else None
                 ),
             )
+
+    def on_soft_delete(self) -> None:
+        from . import totals
+
+        totals.apply(totals.state_of(self, live=True), None)
+
+    def on_restore(self) -> None:
+        from . import totals
+
+        totals.apply(None, totals.state_of(self))
 
     # --- children -----------------------------------------------------------------------------
     def related_snapshot(self) -> dict[str, Any]:
@@ -299,6 +319,32 @@ class Deal(Record):
     def search_document(self) -> tuple[str, str, str]:
         company = search_label(self, self.company) if self.company_id else ""
         return (self.title, " ".join(x for x in (company, self.source) if x), "")
+
+
+class StageTotal(models.Model):
+    """The board's column figures kept current by every deal write (deals/totals.py): open deals per
+    stage, team, owner, currency and exchange-rate period, so the board reads a few rows per stage
+    however many open deals there are. Amounts in cents (exact on SQLite too); ``weighted`` is the sum
+    of cents × probability percent. ``period`` is the first day of the stretch without a rate change
+    holding the expected close date (``totals.NO_DAY`` for deals without one: converted at today's rate).
+    Team and owner 0 stand for none (so the unique key holds)."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    team_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    period = models.DateField()
+    n = models.BigIntegerField()
+    priced = models.BigIntegerField()
+    total = models.BigIntegerField()
+    weighted = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stage", "team_id", "owner_id", "currency", "period"], name="stage_total_key"
+            )
+        ]
 
 
 class DealContact(models.Model):

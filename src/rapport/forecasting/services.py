@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from rest_framework import serializers
 
 from rapport.core.audit import record_setting_change, values
+from rapport.deals import totals as stage_totals
 
 from .models import ExchangeRate, Quota
 
@@ -43,6 +44,7 @@ def add_exchange_rate(data: dict[str, Any], *, actor: Any) -> ExchangeRate:
                 after=values(rate, RATE_FIELDS),
                 label=_rate_label(rate),
             )
+            stage_totals.rebuild()  # the rate periods the board's kept figures are grouped by moved
             return rate
     except IntegrityError:  # a parallel add of the same day
         raise serializers.ValidationError(
@@ -56,6 +58,7 @@ def delete_exchange_rate(rate: ExchangeRate, *, actor: Any) -> None:
         "exchange_rate", rate, actor=actor, action="deleted", before=values(rate, RATE_FIELDS), label=_rate_label(rate)
     )
     rate.delete()
+    stage_totals.rebuild()  # the rate periods the board's kept figures are grouped by moved
 
 
 def set_quota(data: dict[str, Any], *, actor: Any) -> Quota:
