@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import http.client
 import json
 import os
@@ -158,8 +159,10 @@ class Client:
                     name, _, rest = value.partition("=")
                     self.cookies[name.strip()] = rest.split(";", 1)[0]
                 return resp.status, data
-            except (http.client.HTTPException, ConnectionError):
-                if attempt == 2 or method != "GET":
+            except (http.client.HTTPException, ConnectionError) as exc:
+                # A keep-alive connection the server closed while it sat idle (a slow earlier scenario)
+                # breaks on sending: the request never arrived, so even a POST is sent again.
+                if attempt == 2 or (method != "GET" and not isinstance(exc, BrokenPipeError)):
                     raise
                 self.conn.close()
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -276,9 +279,105 @@ class BoardMover:
 
 
 # --- main ---------------------------------------------------------------------------------------
+def totals_main(argv: list[str]) -> None:
+    """``bench/sales.py totals --db sqlite|postgres --data-dir DIR``: in one process, on a database loaded by
+    an earlier run (``--keep``/``--data-dir``), the board's column totals read by scanning the open deals
+    (the code before the kept figures) and from the kept figures (deals/totals.py), alternating, as the
+    admin and a member; then the whole board page and the forecast API through Django's test client. CPU
+    (``time.process_time``) and wall time per call, medians and p95 over ``--rounds``."""
+    parser = argparse.ArgumentParser(prog="bench/sales.py totals")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--rounds", type=int, default=60)
+    opts = parser.parse_args(argv)
+    env = {
+        "RAPPORT_DATA_DIR": opts.data_dir,
+        "RAPPORT_SECRET_KEY": "bench-" + "x" * 50,
+        "PYTHONPATH": str(ROOT),
+    }
+    if opts.db == "postgres":
+        env["RAPPORT_DATABASE_URL"] = PG_URL
+    else:
+        os.environ.pop("RAPPORT_DATABASE_URL", None)
+    django_setup(env, "rapport.settings.base")
+    from django.conf import settings
+    from django.test import Client as DjangoClient
+    from django.utils import timezone
+
+    from rapport.accounts.models import User
+    from rapport.deals import board
+    from rapport.deals.models import Deal, Pipeline, StageTotal
+
+    settings.ALLOWED_HOSTS = ["*"]
+    pipeline = Pipeline.objects.get(name="Sales pipeline")
+    stages = board.board_stages(pipeline)
+    users = {u.username: u for u in User.objects.filter(username__in=["bench-sales-admin", "bench-sales-member"])}
+    quarter = current_quarter(timezone.localdate())
+
+    def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+        c0, w0 = time.process_time(), time.perf_counter()
+        fn()
+        return (time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000
+
+    def summary(samples: list[tuple[float, float]]) -> dict[str, float]:
+        cpu = sorted(s[0] for s in samples)
+        wall = sorted(s[1] for s in samples)
+        p95 = max(0, int(len(wall) * 0.95) - 1)
+        return {
+            "cpu_p50_ms": round(statistics.median(cpu), 2),
+            "wall_p50_ms": round(statistics.median(wall), 2),
+            "wall_p95_ms": round(wall[p95], 2),
+        }
+
+    out: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "db": opts.db,
+        "machine": machine(),
+        "open_in_pipeline": Deal.objects.live().filter(pipeline=pipeline, status="open").count(),
+        "kept_rows": StageTotal.objects.count(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
+    for name, user in sorted(users.items()):
+        role = name.rsplit("-", 1)[-1]
+        qs = board.visible_deals(user, pipeline, board.deal_filter({}, user))
+        scope = board.scope_q(user, "deals", "view")
+        scan: list[tuple[float, float]] = []
+        kept: list[tuple[float, float]] = []
+        for i in range(opts.rounds):  # alternating, so both see the same load
+            first, second = (scan, kept) if i % 2 else (kept, scan)
+            for bucket in (first, second):
+                use = scope if bucket is kept else None
+                bucket.append(timed(functools.partial(board.column_totals, qs, stages, kept=use)))
+        a = board.column_totals(qs, stages)
+        b = board.column_totals(qs, stages, kept=scope)
+        assert all(
+            (a[s.pk].count, a[s.pk].total, a[s.pk].weighted) == (b[s.pk].count, b[s.pk].total, b[s.pk].weighted)
+            for s in stages
+        ), "kept totals differ from the scan"
+        out[f"totals_scan_{role}"] = summary(scan)
+        out[f"totals_kept_{role}"] = summary(kept)
+        client = DjangoClient()
+        client.force_login(user)
+        page = f"/deals/board/?pipeline={pipeline.pk}"
+        client.get(page)
+        out[f"board_page_{role}"] = summary([timed(functools.partial(client.get, page)) for _ in range(opts.rounds)])
+        api = f"/api/v1/forecast/?{urlencode({'period': quarter, 'scope': 'all'})}"
+        client.get(api)
+        out[f"forecast_api_{role}"] = summary([timed(functools.partial(client.get, api)) for _ in range(opts.rounds)])
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"sales-totals-{opts.db}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "load-deals":
         load_deals_main(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "totals":
+        totals_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
