@@ -22,6 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from rapport.core import inputs
+
 from .models import Attachment, IgnoredAddress, Mailbox, MailFolder, Message, MessageLocation, Thread
 from .parsing import MailLimits, ParsedMessage, parse, snippet, subject_key
 
@@ -110,7 +112,7 @@ def dropbox_user(mailbox: Mailbox, addresses: Iterable[str]) -> Any:
             continue
         token = a_local[len(local) + 1 :]
         user_id, _, _ = token.partition(".")
-        if not user_id.isdigit():
+        if not inputs.is_id(user_id):
             continue
         user = get_user_model().objects.filter(pk=int(user_id), is_active=True).first()
         if user is not None and hmac.compare_digest(dropbox_token(user), token):

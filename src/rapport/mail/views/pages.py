@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from rapport.api.errors import flatten
+from rapport.core import inputs
 from rapport.core.listing import QueryError
 from rapport.web.common import error_page, object_page, page, signed_in
 
@@ -135,7 +136,7 @@ def create_person(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     address = (request.POST.get("address") or "").strip().lower()
     back = request.POST.get("thread") or ""
-    back_url = reverse("mail-thread", args=[int(back)]) if back.isdigit() else reverse("mail")
+    back_url = reverse("mail-thread", args=[int(back)]) if inputs.is_id(back) else reverse("mail")
     # Only an address of a message the user may read: no probing of other people's mail.
     if (
         not address

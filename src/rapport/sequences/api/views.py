@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from rapport.api.schema import CURSOR, ERROR, page_serializer
 from rapport.api.views import BaseAPIView, api_user, get_or_404, json_response, object_page, page_response
-from rapport.core import listing
+from rapport.core import inputs, listing
 from rapport.core.errors import PermissionDenied
 from rapport.core.listing import QueryError
 from rapport.core.models import to_json_value
@@ -191,7 +191,7 @@ def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not inputs.is_id(raw) or len(raw) > 18:
         raise QueryError(name, "use a whole number (an id).")
     return int(raw)
 

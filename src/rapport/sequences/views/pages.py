@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from rapport.api.errors import flatten
+from rapport.core import inputs
 from rapport.core.models import SavedView
 from rapport.web.common import error_page, object_page, page, safe_next, signed_in
 
@@ -59,7 +60,7 @@ def _posted_steps(post: Any) -> list[dict[str, Any]]:
             "subject": post.get(prefix + "subject", ""),
             "body": post.get(prefix + "body", ""),
         }
-        if post.get(prefix + "id", "").isdigit():
+        if inputs.is_id(post.get(prefix + "id", "")):
             step["id"] = int(post[prefix + "id"])
         if post.get(prefix + "template_id", "").strip():
             step["template_id"] = post[prefix + "template_id"].strip()
@@ -75,7 +76,7 @@ def _apply_button(post: Any, steps: list[dict[str, Any]]) -> tuple[list[dict[str
             return steps, f"step-{len(steps) - 1}"
     for key in post:
         action, _, index = key.partition(":")
-        if action in ("up", "down", "remove") and index.isdigit() and int(index) < len(steps):
+        if action in ("up", "down", "remove") and inputs.is_id(index) and int(index) < len(steps):
             i = int(index)
             if action == "remove":
                 steps.pop(i)
@@ -249,7 +250,7 @@ def enrolment_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
 
 # --- enrolling ----------------------------------------------------------------------------------------------
 def _ids(raw: str) -> list[int]:
-    return list(dict.fromkeys(int(p) for p in raw.replace(" ", "").split(",") if p.isdigit() and len(p) < 19))[:500]
+    return list(dict.fromkeys(int(p) for p in raw.replace(" ", "").split(",") if inputs.is_id(p) and len(p) < 19))[:500]
 
 
 @page
@@ -272,7 +273,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
         view_id = request.POST.get("saved_view", "")
         if sequence is None:
             error = "Choose a sequence."
-        elif not people and not view_id.isdigit():
+        elif not people and not inputs.is_id(view_id):
             error = "Choose the people: tick them on the people list, or pick a saved view."
         else:
             try:
