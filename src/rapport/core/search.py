@@ -133,6 +133,31 @@ def index_records(model: type[Record], pks: list[int], batch: int = 1000) -> int
     return total
 
 
+SEARCH_COLUMNS = ("type_key", "record_id", "owner_id", "team_id", "title", "body", "identifiers")
+
+
+def index_new_records(model: type[Record], records: list[Record]) -> int:
+    """Write the entries of records just created in bulk, built from the records in memory (their
+    child rows cached by ``write_related``; linked records shown in documents fetched in one query per
+    link), and inserted by COPY / executemany: new records have no entry to compare with."""
+    from django.db.models import prefetch_related_objects
+
+    from . import bulk
+
+    live = [r for r in records if r.deleted_at is None]
+    if not live:
+        return 0
+    rtype = registry.for_model(model)
+    links = [name for name in document_links(model) if any(getattr(r, f"{name}_id", None) for r in live)]
+    # Child rows just written are cached already (prefetch skips them); others are read once per list.
+    if links or rtype.prefetch_related:
+        prefetch_related_objects(live, *links, *rtype.prefetch_related)
+    keys = searchable_keys(rtype.key)
+    rows = [tuple(_entry_params(r, keys)) for r in live]
+    bulk.insert_rows(SearchEntry._meta.db_table, SEARCH_COLUMNS, rows)
+    return len(rows)
+
+
 def remove_record(record: Record) -> None:
     SearchEntry.objects.filter(type_key=record.record_type_key, record_id=record.pk).delete()
 

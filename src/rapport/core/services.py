@@ -338,7 +338,14 @@ def create_records_in_bulk(
     """Create many records of one type as one write (loads, imports): one transaction, the type's
     rules (``prepare_write``) on each, a ``created`` event per record with its values and search
     entries in bulk. ``related`` gives each record's child rows (a person's emails and phones, as a
-    write serializer validates them), written by the type's ``write_related_in_bulk``."""
+    write serializer validates them), written by the type's ``write_related_in_bulk``.
+
+    Rows stream (DESIGN.md §12): ids are taken up front (``bulk.allocate_ids``), and the records, their
+    events and their search entries are written by ``COPY`` on PostgreSQL and ``executemany`` on
+    SQLite from the records in memory (their documents built from the child rows just written), not
+    compiled by the ORM row by row nor read back. ``batch`` is kept for callers; it no longer matters."""
+    from . import bulk
+
     _check_source(source)
     if not records:
         return []
@@ -360,40 +367,63 @@ def create_records_in_bulk(
             for user in owners.values():  # once per owner, not per row
                 _check_owner(actor, type_key, "add", user)
         now = timezone.now()
+        created_by = actor.pk if not _is_system(actor) and getattr(actor, "pk", None) else None
         for record, children in zip(records, pending, strict=True):
             record.prepare_write(None, children)
             record.team_id = owners[record.owner_id].team_id if record.owner_id in owners else None
-            record.created_by = actor if not _is_system(actor) else None
+            record.created_by_id = created_by
             record.created_at = record.updated_at = now
             record.version = 1
-        model.objects.bulk_create(records, batch_size=batch)
+        for record, pk in zip(records, bulk.allocate_ids(model, len(records)), strict=True):
+            record.pk = pk
+        try:
+            bulk.insert_objects(model, records)
+        except IntegrityError as exc:
+            raise ValidationError(records[0].integrity_error_message(exc)) from exc
         if model.related_write_keys:
             model.write_related_in_bulk(
                 records, [{k: children.get(k, []) for k in model.related_write_keys} for children in pending]
             )
-        actor_obj = actor if getattr(actor, "pk", None) else None
+        actor_id = actor.pk if getattr(actor, "pk", None) else None
+        request_id = current_request_id()
+        moment = bulk.sql_value(now)
         events = []
         for record, children in zip(records, pending, strict=True):
             after = {**record.field_snapshot(), **record.pending_snapshot(children)}
             changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
             record.after_write(changes, actor=actor, source=source, created=True)
             events.append(
-                Event(
-                    occurred_at=now,
-                    type_key=type_key,
-                    record_id=record.pk,
-                    record_title=str(record)[:300],
-                    kind="created",
-                    actor=actor_obj,
-                    source=source,
-                    request_id=current_request_id(),
-                    changes=changes,
+                (
+                    moment,
+                    type_key,
+                    record.pk,
+                    str(record)[:300],
+                    "created",
+                    actor_id,
+                    source,
+                    request_id,
+                    bulk.sql_value(changes),
+                    None,
                 )
             )
-        Event.objects.bulk_create(events, batch_size=batch)
+        bulk.insert_rows(Event._meta.db_table, EVENT_COLUMNS, events)
         events_written()
-        search.index_records(model, [r.pk for r in records])
+        search.index_new_records(model, records)
     return records
+
+
+EVENT_COLUMNS = (
+    "occurred_at",
+    "type_key",
+    "record_id",
+    "record_title",
+    "kind",
+    "actor_id",
+    "source",
+    "request_id",
+    "changes",
+    "dispatched_at",
+)
 
 
 def update_records_in_bulk(

@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from rapport.core import customfields, registry, services
+from rapport.core import bulk, customfields, registry, services
 from rapport.core.errors import PermissionDenied, RecordGone, VersionConflict
 from rapport.core.registry import RecordType
 from rapport.core.visibility import SYSTEM
@@ -405,8 +405,8 @@ def run_import(import_id: int, *, progress: Progress | None = None) -> Import:
             for rows in _batches(table.rows(), imp.checkpoint_line):
                 with transaction.atomic(), services.request_context(imp.request_id):
                     result = work.batch(rows)
-                    ImportChange.objects.bulk_create(result.changes)
-                    ImportRejection.objects.bulk_create(result.rejections)
+                    bulk.insert_objects(ImportChange, result.changes, with_id=False)
+                    bulk.insert_objects(ImportRejection, result.rejections, with_id=False)
                     _add_counts(imp, result, len(rows), rows[-1].line)
                 if progress:
                     progress(imp)
@@ -419,6 +419,8 @@ def run_import(import_id: int, *, progress: Progress | None = None) -> Import:
         if Import.objects.filter(pk=imp.pk, status=Import.RUNNING).update(
             status=Import.DONE, finished_at=timezone.now()
         ):
+            # Without a dry run (a full export loaded back) the row total is known only now.
+            Import.objects.filter(pk=imp.pk, total=0).update(total=F("rows_done"))
             _look_for_duplicates(imp)
     imp.refresh_from_db()
     return imp
@@ -469,8 +471,13 @@ def fail(import_id: int, message: str) -> None:
     )
 
 
-def run_now(imp: Import, *, dry_run: bool = False, progress: Progress | None = None) -> Import:
-    """Dry run, then (unless ``dry_run``) the import, in this process: the command, tests, zip loads."""
+def run_now(imp: Import, *, dry_run: bool = False, check: bool = True, progress: Progress | None = None) -> Import:
+    """Dry run, then (unless ``dry_run``) the import, in this process: the command, tests, zip loads.
+    ``check=False`` goes straight to the import (a full export loaded back: nobody reads a dry run's
+    figures there, and the import validates every row itself and stores the rejected ones)."""
+    if not check and not dry_run and imp.status in (Import.UPLOADED, Import.MAPPED, Import.FAILED):
+        _begin_run(imp)
+        return run_import(imp.pk, progress=progress)
     if imp.status in (Import.UPLOADED, Import.MAPPED, Import.FAILED):
         imp.status = Import.CHECKING
         imp.phase_started_at = timezone.now()
@@ -505,6 +512,18 @@ class BatchResult:
     @property
     def rejected_rows(self) -> int:
         return len({r.line for r in self.rejections})
+
+
+class _TrialDone(Exception):
+    """Rolls back the dry run's trial write."""
+
+
+@dataclass
+class Checked:
+    """A row's validation as a create: its validated data, or the serializer's errors."""
+
+    data: dict[str, Any] | None
+    errors: Any
 
 
 @dataclass
@@ -552,10 +571,16 @@ class Work:
         return s
 
     # -- matching --
-    def keys_of(self, plan: RowPlan) -> list[str]:
+    def keys_of(self, plan: RowPlan, checked: Checked | None = None) -> list[str]:
+        """The row's match keys, normalised by the match field's own serializer field. A key in a list
+        of entries (a person's emails) is taken from the row's validated data when the whole row was
+        valid (the same entries: the list's validation is part of the row's), not validated again."""
         name = self.imp.match_field
         if not name:
             return []
+        if checked is not None and checked.data is not None and "__" in self.match_path:
+            field_name, sub = self.match_path.split("__", 1)
+            return [str(v[sub]).casefold() for v in checked.data.get(field_name) or [] if v.get(sub)]
         if name.startswith("cf_"):
             value = plan.payload.get("custom", {}).get(name[3:])
             return [str(value).strip().casefold()] if value not in (None, "") else []
@@ -613,7 +638,8 @@ class Work:
                 value = r.cells[index] if 0 <= index < len(r.cells) else ""
                 plan.errors.insert(0, (r.error.column or "", value, r.error.message))
         self.resolver.resolve(plans, create_companies=imp.create_companies)
-        groups = self._group(plans, result)
+        checked = self._check_rows(plans)
+        groups = self._group(plans, result, checked)
         if self.write:
             self._create_companies(groups, result)
         creates: list[tuple[Group, dict[str, Any]]] = []
@@ -650,6 +676,13 @@ class Work:
                     continue
                 updates.append((g, s.validated_data))
             else:
+                done = checked.get(id(plan)) if not g.merged else None
+                if done is not None:  # validated once, before grouping, with this very payload
+                    if done.data is None:
+                        self._reject(g, self._errors(plan, done.errors), result)
+                    else:
+                        creates.append((g, done.data))
+                    continue
                 s = self.validated(payload, None)
                 if not s.is_valid():
                     self._reject(g, self._errors(plan, s.errors), result)
@@ -657,19 +690,32 @@ class Work:
                 creates.append((g, s.validated_data))
         if not self.write:
             result.created += len(creates)
-            result.updated += len(updates)
-            result.skipped += sum(len(g.merged) for g, _ in [*creates, *updates])
+            result.skipped += sum(len(g.merged) for g, _ in creates)
+            for g, data in updates:
+                self._try_update(g, data, result)
             return result
         self._write_creates(creates, result)
         self._write_updates(updates, result)
         return result
 
-    def _group(self, plans: list[RowPlan], result: BatchResult) -> list[Group]:
+    def _check_rows(self, plans: list[RowPlan]) -> dict[int, Checked]:
+        """Each row without a problem so far validated as a create by the type's write serializer, once
+        per phase: the outcome serves its match keys and, when it turns out to be a new record on its
+        own, its write or its rejection. (A row that will create its company is validated after that.)"""
+        out: dict[int, Checked] = {}
+        for plan in plans:
+            if plan.errors or plan.missing_company:
+                continue
+            s = self.validated(dict(plan.payload), None)
+            out[id(plan)] = Checked(s.validated_data, None) if s.is_valid() else Checked(None, s.errors)
+        return out
+
+    def _group(self, plans: list[RowPlan], result: BatchResult, checked: dict[int, Checked]) -> list[Group]:
         groups: list[Group] = []
         by_key: dict[str, Group] = {}
         keyed: list[tuple[Group, list[str]]] = []
         for plan in plans:
-            keys = self.keys_of(plan) if not plan.errors else []
+            keys = self.keys_of(plan, checked.get(id(plan))) if not plan.errors else []
             lead = next((by_key[k] for k in keys if k in by_key), None)
             if lead is not None:
                 lead.merged.append(plan)
@@ -781,6 +827,9 @@ class Work:
         for g, data in updates:
             record = g.record
             before = record.snapshot()
+            # Child rows as the API shows them (a phone with its kind, not only its number), so undo
+            # gives back exactly what was there; read before the write replaces them.
+            shown = record.api_extra(self.actor) if set(data) & self.model.related_write_keys else {}
             try:
                 with transaction.atomic():
                     after_record = services.update_record(record, data, actor=self.actor, source=SOURCE)
@@ -793,9 +842,32 @@ class Work:
                 continue
             after = after_record.snapshot()
             changed = {k: before.get(k) for k, v in after.items() if before.get(k) != v}
+            for key in self.model.related_write_keys & set(changed) & set(shown):
+                changed[key] = shown[key]
             result.updated += 1
             result.skipped += len(g.merged)
             self._change(g, ImportChange.UPDATED, record.pk, after_record.version, result, before=changed)
+
+    def _try_update(self, g: Group, data: Any, result: BatchResult) -> None:
+        """The dry run's answer for a matched row: the update written through the write path and rolled
+        back, so a row that would change nothing counts as skipped (unchanged), as the import will count
+        it, and a row the write would refuse is rejected with the write's reason."""
+        record = g.record
+        try:
+            with transaction.atomic():
+                after = services.update_record(record, data, actor=self.actor, source=SOURCE)
+                changes = after.version != record.version
+                raise _TrialDone
+        except _TrialDone:
+            pass
+        except (ValidationError, IntegrityError, PermissionDenied, RecordGone, VersionConflict) as exc:
+            self._reject(g, self._django_errors(g.lead, exc), result)
+            return
+        if changes:
+            result.updated += 1
+            result.skipped += len(g.merged)
+        else:
+            result.skipped += 1 + len(g.merged)
 
     # -- bookkeeping --
     def _change(
@@ -979,8 +1051,12 @@ def _undo_one(change: ImportChange, actor: Any) -> bool:
                 return True
             if record.deleted_at is not None:
                 return False
-            serializer = rtype.get_serializer_class()(
-                record, data=_restorable(record, change.before), partial=True, context={"actor": SYSTEM}
+            serializer_class = rtype.get_serializer_class()
+            serializer = serializer_class(
+                record,
+                data=_restorable(record, change.before, serializer_class(context={"actor": SYSTEM}).fields),
+                partial=True,
+                context={"actor": SYSTEM},
             )
             if not serializer.is_valid():
                 return False
@@ -994,10 +1070,21 @@ def _undo_one(change: ImportChange, actor: Any) -> bool:
     return True
 
 
-def _restorable(record: Any, before: dict[str, Any]) -> dict[str, Any]:
+def _restorable(record: Any, before: dict[str, Any], fields: Any = None) -> dict[str, Any]:
     """Snapshot values as a write serializer takes them (links by id; a custom field set by the import
-    and absent before is cleared)."""
+    and absent before is cleared; child rows kept as the API showed them — a phone's kind with its
+    number — with their read-only keys left out and their links as ids)."""
     data = dict(before)
+    for key, value in list(data.items()):
+        child: Any = getattr(fields.get(key), "child", None) if fields is not None else None
+        if isinstance(value, list) and child is not None and hasattr(child, "fields"):
+            writable = {n for n, f in child.fields.items() if not f.read_only}
+            data[key] = [
+                {k: (v["id"] if isinstance(v, dict) and "id" in v else v) for k, v in entry.items() if k in writable}
+                if isinstance(entry, dict)
+                else entry
+                for entry in value
+            ]
     if "custom" in data:
         old = data["custom"] or {}
         data["custom"] = {**{k: None for k in record.custom if k not in old}, **old}

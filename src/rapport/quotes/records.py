@@ -60,6 +60,7 @@ products = register(
             "prices": [{"currency": "USD", "unit_price": "240.00"}, {"currency": "EUR", "unit_price": "220.00"}],
         },
         prefetch_related=("prices",),
+        import_match={"sku": "sku"},  # an import finds the product by its SKU (re-importing a catalogue)
         api_fields=_product_api_fields,
         picker_data=_product_picker_data,
         child_rows={"prices": ChildRows(prices=True)},  # {currency: amount} → "€220.00, $240.00"

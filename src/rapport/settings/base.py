@@ -430,7 +430,7 @@ RAPPORT_BACKUP_KEEP = env_int("RAPPORT_BACKUP_KEEP", 7)
 RAPPORT_LIST_COUNT_BOUND = env_int("RAPPORT_LIST_COUNT_BOUND", 10_000)
 RAPPORT_BULK_SYNC_LIMIT = env_int("RAPPORT_BULK_SYNC_LIMIT", 200)
 # Rows an import writes per transaction (each batch commits with its checkpoint).
-RAPPORT_IMPORT_BATCH = env_int("RAPPORT_IMPORT_BATCH", 500)
+RAPPORT_IMPORT_BATCH = env_int("RAPPORT_IMPORT_BATCH", 2000)
 
 # --- Imports --------------------------------------------------------------------------------
 # The largest file an import reads, and the longest cell (rapport.imports.readers caps it at 10 MB of text).
