@@ -66,6 +66,9 @@ NOT_PAGES = {
     "mail-mailbox-delete": "POST action",
     "settings-mail-privacy-remove": "POST action",
     "mail-attachment": "a file download (attachment or inline image)",
+    "settings-automation-switch": "POST action",
+    "settings-automation-dry-run": "POST action (answers the rule's page with the dry run)",
+    "settings-automation-delete": "POST action",
     "deal-board-column": "htmx fragment: one board column",
     "deal-card": "htmx fragment: one board card, refreshed in place",
     "deal-stage": "POST action",
@@ -319,6 +322,13 @@ def _sent_email(data: Data) -> list[str]:
     return [f"/email/sent/{message.pk}/"]
 
 
+def _rule() -> Any:
+    """A workflow rule (the demo's first example, off)."""
+    from rapport.automation.models import Rule
+
+    return Rule.objects.order_by("pk").first()
+
+
 def _import(data: Data) -> list[str]:
     """An import of the user's own, checked (a dry run with one rejected row); none for roles without import."""
     import io
@@ -372,6 +382,8 @@ ADDRESSES: dict[str, Callable[[Data], list[str]]] = {
     "settings-webhook-delivery": lambda d: [f"/settings/webhooks/deliveries/{_webhook()[1].pk}/"],
     "settings-integration": lambda d: [f"/settings/integrations/{_integration().pk}/"],
     "settings-integration-edit": lambda d: [f"/settings/integrations/{_integration().pk}/edit/"],
+    "settings-automation-rule": lambda d: [f"/settings/automation/{_rule().pk}/"],
+    "settings-automation-edit": lambda d: [f"/settings/automation/{_rule().pk}/edit/"],
     "settings-pipeline-edit": lambda d: [f"/settings/pipelines/{p.pk}/" for p in Pipeline.objects.order_by("pk")[:1]],
     "duplicates-merge": _merge_compare,
     "duplicates-merge-detail": _merge,

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("rapport.invoices.urls")),
     path("", include("rapport.integrations.urls")),
     path("", include("rapport.compose.urls")),
+    path("", include("rapport.automation.urls")),
     path("", include("rapport.web.urls")),
 ]
 

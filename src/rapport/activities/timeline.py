@@ -250,6 +250,7 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
             if key != type_key or item.event.record_id != record.pk:
                 names.want_record(key, item.event.record_id)
     names.resolve()
+    actors = display.actor_names([item.event for item in rows if item.event is not None])
     for item in rows:
         item.when = display.local_datetime(item.at)
         if item.activity is not None:
@@ -268,7 +269,7 @@ def _decorate(user: Any, type_key: str, record: Record, rows: list[Item]) -> Non
                 item.record = names.record_shown(e.type_key, e.record_id)
                 if e.type_key == type_key and not item.record.url:  # a record merged into this one
                     item.record = display.Shown(f"{e.record_title or item.record.text} (merged into this one)")
-            item.actor = e.actor.display_name if e.actor else "System"
+            item.actor = actors[e.pk]
             changes = e.changes or {}
             if e.kind == "updated" and isinstance(changes.get("stage"), list):
                 row = next(iter(renderer.rows({"stage": changes["stage"]})), None)

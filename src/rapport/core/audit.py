@@ -28,6 +28,7 @@ KINDS = {
     "sequence": "Sequence",
     "integration": "Integration",
     "email_template": "Email template",
+    "automation_rule": "Workflow rule",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "rapport.invoices",
     "rapport.integrations",
     "rapport.compose",
+    "rapport.automation",
     "rapport.api",
     "rapport.web",
     "rapport.jobs",
@@ -334,6 +335,8 @@ RAPPORT_HTTP_PROXY = env_str("RAPPORT_HTTP_PROXY", "")
 RAPPORT_WEBHOOK_DISABLE_AFTER = env_int("RAPPORT_WEBHOOK_DISABLE_AFTER", 5)
 # Seconds one delivery may take (connect, send, answer) before it counts as failed.
 RAPPORT_WEBHOOK_TIMEOUT = env_float("RAPPORT_WEBHOOK_TIMEOUT", 15)
+# Workflow rules: how many rules may follow one another (each triggered by the one before) before a run is stopped.
+RAPPORT_AUTOMATION_MAX_DEPTH = env_int("RAPPORT_AUTOMATION_MAX_DEPTH", 5)
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -65,10 +65,11 @@ def _history(rtype: RecordType, record: Record, user: Any, before: str, defs: li
     for e in events:
         renderer.collect(e.changes or {})
     names.resolve()
+    actors = display.actor_names(events)
     items = [
         {
             "event": e,
-            "actor": e.actor.display_name if e.actor else "System",
+            "actor": actors[e.pk],
             "when": display.local_datetime(e.occurred_at),
             "changes": renderer.rows(e.changes or {}, record),
             "merged_from": e.record_title or f"#{e.record_id}" if e.record_id != record.pk else "",

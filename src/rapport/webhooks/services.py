@@ -264,6 +264,41 @@ def _order_payload(event: Event, viewer: Any, kinds: list[str]) -> dict[str, Any
     }
 
 
+def deliver_record(
+    subscription: Subscription,
+    *,
+    event_type: str,
+    type_key: str,
+    record_id: int,
+    data: dict[str, Any],
+    send: bool = True,
+) -> Delivery | None:
+    """A delivery of a record outside the event feed (a workflow rule's "call a webhook" action): the record as
+    the subscription's creator may see it, plus ``data``; signed, ordered per record, retried and logged like every
+    delivery. None when the creator may not see the record. Sent once the caller's transaction commits."""
+    record = _record_as_seen_by(type_key, record_id, subscription.created_by)
+    if record is None:
+        return None
+    now = timezone.now()
+    payload = {
+        "type": event_type,
+        "timestamp": to_json_value(now),
+        "data": {**data, "record_type": type_key, "record_id": record_id, "record": record},
+    }
+    delivery = Delivery.objects.create(
+        subscription=subscription,
+        message_id=new_message_id(),
+        event_type=event_type[:80],
+        type_key=type_key,
+        record_id=record_id,
+        payload=payload,
+        next_attempt_at=now,
+    )
+    if send:  # (a caller making many, one transaction each, enqueues the sender once itself: schedule_send)
+        schedule_send()
+    return delivery
+
+
 def schedule_send() -> None:
     """Send once the transaction that made deliveries commits (the minute schedule catches anything missed)."""
     from .tasks import send_webhooks

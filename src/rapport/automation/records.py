@@ -1,0 +1,1 @@
+"""Automation registers no record type of its own (declarations only)."""

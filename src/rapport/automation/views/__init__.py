@@ -1,0 +1,1 @@
+"""Automation pages (Settings → Automation), for settings managers."""
