@@ -6,6 +6,10 @@
 Prints a Markdown table and writes the figures as JSON into bench/results/. Targets (issue 2):
 list and filtered list p95 <= 50 ms, search p95 <= 100 ms, list >= 0.5x the requests per
 second of the raw SQL + orjson reference endpoint (bench/reference.py).
+
+The other benchmarks reuse this module's helpers (``log``, ``machine``, ``run_command``) and are run on their
+own: bench/writes.py, bench/sales.py, bench/lists.py, bench/webhooks.py, bench/automation.py (workflow rules:
+``cost``, ``latency``, ``throughput``), bench/imports.py, bench/reports.py, bench/dashboards.py.
 """
 
 from __future__ import annotations
