@@ -98,7 +98,7 @@ def test_the_type_filter_knows_quotes(users, quote, api_client_for):
     assert [(h["type"], h["id"], h["url"]) for h in response.json()["results"]] == [
         ("quotes", quote.pk, f"/api/v1/quotes/{quote.pk}/")
     ]
-    assert api.get("/api/v1/search/", {"q": "x", "type": "invoices"}).status_code == 400
+    assert api.get("/api/v1/search/", {"q": "x", "type": "tickets"}).status_code == 400
 
 
 def test_the_customer_name_is_the_hits_detail(users, quote, api_client_for):

@@ -19,7 +19,7 @@ from rapport.core.visibility import SYSTEM, can_assign_owner
 from rapport.deals.models import Deal
 from rapport.forecasting.serializers import clean_currency
 
-from .models import DRAFT, INVOICE_STATUSES, PAID, PARTLY_PAID, Invoice, Payment
+from .models import DRAFT, INVOICE_STATUSES, PAID, PARTLY_PAID, SENT, Invoice, Payment
 
 # Statuses a write may ask for; paid and partly paid follow the payments.
 SETTABLE = [(k, v) for k, v in INVOICE_STATUSES if k not in (PAID, PARTLY_PAID)]
@@ -40,9 +40,12 @@ class InvoiceWriteSerializer(RecordWriteSerializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False)
     currency = serializers.CharField(max_length=3, required=False)
     status = serializers.ChoiceField(
-        choices=SETTABLE,
+        choices=INVOICE_STATUSES,
         required=False,
-        help_text="draft, sent, overdue or void; paid and partly paid follow the payments.",
+        help_text=(
+            "draft, sent, overdue or void; paid and partly paid follow the payments: given, they keep the "
+            "invoice's status (sent for a new one), so a representation read back writes no change."
+        ),
     )
 
     class Meta:
@@ -75,6 +78,8 @@ class InvoiceWriteSerializer(RecordWriteSerializer):
         deal = attrs.get("deal", instance.deal if instance else None)
         if deal is not None and company is not None and deal.company_id not in (None, company.pk):
             raise serializers.ValidationError({"deal": "This deal belongs to another company."})
+        if attrs.get("status") in (PAID, PARTLY_PAID):  # these follow the payments, never set by hand
+            attrs["status"] = instance.status if instance is not None else SENT
         if instance is None:
             attrs.setdefault("currency", str(settings.BASE_CURRENCY).upper())
             attrs.setdefault("status", DRAFT)
