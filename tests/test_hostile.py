@@ -341,7 +341,9 @@ def test_every_text_in_every_request_body_declares_its_maximum_length():
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
-            bounded = "maxLength" in node or "enum" in node or node.get("format") in ("date", "date-time", "time", "decimal")
+            bounded = (
+                "maxLength" in node or "enum" in node or node.get("format") in ("date", "date-time", "time", "decimal")
+            )
             if node.get("type") == "string" and not bounded and not node.get("readOnly"):
                 unbounded.append(path)
             for key, value in node.items():
