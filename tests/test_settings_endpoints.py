@@ -10,6 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from rapport.api.views import SettingsAPIView
+from rapport.automation import services as automation
 from rapport.core.models import Event
 from rapport.deals.models import Pipeline, Stage
 from rapport.forecasting.models import ExchangeRate, Quota
@@ -49,7 +50,12 @@ def test_only_settings_managers_write(users, api_client_for, route, view, method
     stage = Stage.objects.first()
     rate = ExchangeRate.objects.create(currency="EUR", rate="1.1", valid_from="2026-01-01")
     quota = Quota.objects.create(user=users[role], period="month", period_start="2026-01-01", amount="1")
-    pk = {"pipelines": pipeline.pk, "stages": stage.pk, "exchange-rates": rate.pk, "quotas": quota.pk}
+    rule = automation.create_rule(
+        {"name": "Kept", "type_key": "people", "trigger": "created",
+         "actions": [{"type": "add_tags", "params": {"tags": ["x"]}}]},
+        actor=users["admin"],
+    )  # fmt: skip
+    pk = {"pipelines": pipeline.pk, "stages": stage.pk, "exchange-rates": rate.pk, "quotas": quota.pk, "rules": rule.pk}
     url = route.replace("<int:pk>", str(next(v for k, v in pk.items() if f"/{k}/" in route)))
     before = (Pipeline.objects.count(), Stage.objects.count(), ExchangeRate.objects.count(), Quota.objects.count())
     events = Event.objects.count()
@@ -61,3 +67,4 @@ def test_only_settings_managers_write(users, api_client_for, route, view, method
     after = (Pipeline.objects.count(), Stage.objects.count(), ExchangeRate.objects.count(), Quota.objects.count())
     assert after == before and Event.objects.count() == events
     assert Pipeline.objects.get(pk=pipeline.pk).name == pipeline.name
+    assert automation.Rule.objects.get(pk=rule.pk).name == "Kept"

@@ -24,6 +24,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from rapport.core import registry, services
+from rapport.core.inputs import is_id
 from rapport.core.models import Record
 from rapport.core.serializers import RejectUnknownFields
 from rapport.core.visibility import SYSTEM
@@ -287,7 +288,7 @@ class CreateActivityParams(Params):
     def validate_assignee(self, value: str) -> str:
         if value == "owner":
             return value
-        if not value.isdigit() or not get_user_model().objects.filter(pk=int(value), is_active=True).exists():
+        if not is_id(value) or not get_user_model().objects.filter(pk=int(value), is_active=True).exists():
             raise serializers.ValidationError("Use owner or the id of an active user.")
         return value
 
@@ -369,8 +370,8 @@ class NotifyParams(Params):
     body = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_recipients(self, value: list[str]) -> list[str]:
-        ids = [int(v) for v in value if v.isdigit()]
-        bad = [v for v in value if v != "owner" and not v.isdigit()]
+        ids = [int(v) for v in value if is_id(v)]
+        bad = [v for v in value if v != "owner" and not is_id(v)]
         if bad:
             raise serializers.ValidationError(f"{bad[0]!r}: use owner or a user's id.")
         known = set(get_user_model().objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))

@@ -62,7 +62,7 @@ def _value(text: str) -> Any:
 
 def _int(text: str, default: int | None = None) -> Any:
     text = (text or "").strip()
-    if text.lstrip("-").isdigit():
+    if is_id(text.removeprefix("-")):
         return int(text)
     return text if text else default
 
@@ -187,7 +187,7 @@ def _editing(post: Any, data: dict[str, Any]) -> str:
             actions.append({"type": kind, "params": {}})
     elif op.startswith(("remove-", "up-", "down-")):
         verb, _, index = op.partition("-")
-        i = int(index) if index.isdigit() else -1
+        i = int(index) if is_id(index) else -1
         if 0 <= i < len(actions):
             if verb == "remove":
                 actions.pop(i)
