@@ -18,6 +18,8 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from rapport.core import inputs
+
 from .models import OutgoingMessage, TrackingEvent
 
 OPEN_SALT = "rapport.compose.open"
@@ -38,7 +40,7 @@ def read_open_token(token: str) -> int | None:
         value = signing.Signer(salt=OPEN_SALT, algorithm="sha256").unsign(token)
     except signing.BadSignature:
         return None
-    return int(value) if value.isdigit() else None
+    return int(value) if inputs.is_id(value) else None
 
 
 def read_click_token(token: str) -> tuple[int, int] | None:
@@ -47,7 +49,7 @@ def read_click_token(token: str) -> tuple[int, int] | None:
     except signing.BadSignature:
         return None
     pk, _, index = value.partition(".")
-    return (int(pk), int(index)) if pk.isdigit() and index.isdigit() else None
+    return (int(pk), int(index)) if inputs.is_id(pk) and inputs.is_id(index) else None
 
 
 def links_of(body_html: str) -> list[str]:

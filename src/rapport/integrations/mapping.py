@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import ValidationError
 
 from rapport.api.errors import flatten
-from rapport.core import registry, services
+from rapport.core import inputs, registry, services
 from rapport.core.errors import PermissionDenied, RecordGone
 
 from .models import GENERIC, Integration
@@ -68,7 +68,7 @@ def find(rtype: registry.RecordType, match: Any, *, actor: Any, prefix: str = "m
         raise Refused(400, "invalid", f"match.{key}: not a key.", {f"{prefix}.{key}": [f"Use one of: {allowed}."]})
     if not isinstance(value, (str, int)) or isinstance(value, bool) or value in ("", None):
         raise Refused(400, "invalid", f"match.{key}: give a value.", {f"{prefix}.{key}": ["Give a text or a number."]})
-    if key == "id" and not str(value).isdigit():
+    if key == "id" and not inputs.is_id(str(value)):
         raise Refused(400, "invalid", "match.id: not an id.", {f"{prefix}.id": ["Give a record id (a number)."]})
     path = lookups[key]
     value = str(value).strip()

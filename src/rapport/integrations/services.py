@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from rapport.core import inputs
 from rapport.core.audit import record_setting_change, values
 from rapport.core.models import to_json_value
 
@@ -218,7 +219,7 @@ def authenticate(integration: Integration, headers: Mapping[str, str], body: byt
     message_id, stamp = _header(headers, "webhook-id"), _header(headers, "webhook-timestamp")
     if len(message_id) > MAX_ID:
         raise Refused(400, "invalid", "webhook-id is too long.", {"webhook-id": [f"At most {MAX_ID} characters."]})
-    if not stamp.isdigit() or len(stamp) > 12:
+    if not inputs.is_id(stamp) or len(stamp) > 12:
         raise Refused(
             401,
             "authentication_failed",

@@ -145,7 +145,7 @@ def dial_url(e164: Any) -> str:
         return ""
     template = getattr(settings, "RAPPORT_DIALER_URL", "") or "tel:{number}"
     web = template.lower().startswith(("http:", "https:"))
-    digits = "".join(ch for ch in number if ch.isdigit())
+    digits = "".join(ch for ch in number if ch in "0123456789")
     shown = quote(number, safe="") if web else quote(number, safe="+")
     return template.replace("{number}", shown).replace("{digits}", digits)
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 
 from rapport.api.schema import CURSOR, ERROR, page_serializer
 from rapport.api.views import BaseAPIView, api_user, get_or_404, json_response, object_page, page_response
-from rapport.core import listing
+from rapport.core import inputs, listing
 from rapport.core.listing import QueryError
 from rapport.core.models import to_json_value
 
@@ -235,7 +235,7 @@ class TemplatePreviewView(BaseAPIView):
         user = api_user(request)
         template = get_or_404(services.visible_templates(user), pk)
         raw_id = request.query_params.get("record_id", "")
-        if raw_id and not raw_id.isdigit():
+        if raw_id and not inputs.is_id(raw_id):
             raise QueryError("record_id", "must be a whole number.")
         try:
             record = compose.resolve_record(user, request.query_params.get("record_type"), int(raw_id or 0) or None)

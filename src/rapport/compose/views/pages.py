@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from rapport.core import inputs
 from rapport.core.listing import QueryError
 from rapport.web.common import can, error_page, object_page, page, signed_in
 
@@ -90,7 +91,7 @@ def _initial(request: HttpRequest, user: Any, record: Any, reply: Any) -> dict[s
         initial["subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         initial["body"] = _quoted(reply)
     template_id = request.GET.get("template", "")
-    if template_id.isdigit():
+    if inputs.is_id(template_id):
         template = services.visible_templates(user).filter(pk=int(template_id)).first()
         if template is not None:
             context = templates.merge_context(record=record, sender=user)
@@ -118,10 +119,10 @@ def compose_page(request: HttpRequest) -> HttpResponse:
     try:
         raw_id = params.get("record_id", "")
         record = compose.resolve_record(
-            user, params.get("record_type") or None, int(raw_id) if raw_id.isdigit() else None
+            user, params.get("record_type") or None, int(raw_id) if inputs.is_id(raw_id) else None
         )
         raw_reply = params.get("reply", "")
-        reply = compose.resolve_reply(user, int(raw_reply) if raw_reply.isdigit() else None)
+        reply = compose.resolve_reply(user, int(raw_reply) if inputs.is_id(raw_reply) else None)
     except ComposeError:
         raise Http404("No such record or message.")
     if request.method == "POST":
@@ -129,7 +130,7 @@ def compose_page(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             to = _addresses(data["to"])
-            if data.get("add_person", "").isdigit():
+            if inputs.is_id(data.get("add_person", "")):
                 person = compose.resolve_record(user, "people", int(data["add_person"]))
                 if person is not None and person.primary_email:
                     to.append(person.primary_email)
@@ -263,7 +264,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
                             user=user, editing=True)  # fmt: skip
     preview_id = request.GET.get("person", "")
     person = None
-    if preview_id.isdigit():
+    if inputs.is_id(preview_id):
         try:
             person = compose.resolve_record(user, "people", int(preview_id))
         except ComposeError:

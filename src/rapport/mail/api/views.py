@@ -28,11 +28,16 @@ PAGE_PARAMS = [
 ]
 
 
-def _address(**kwargs: Any) -> Any:
-    # A fresh serializer per use: DRF binds a field to one parent.
-    return inline_serializer(
-        "MailAddress", {"name": serializers.CharField(allow_blank=True), "address": serializers.CharField()}, **kwargs
+# One class (the schema has one MailAddress component), a fresh instance per use: DRF binds a field to one parent.
+_MAIL_ADDRESS = type(
+    inline_serializer(
+        "MailAddress", {"name": serializers.CharField(allow_blank=True), "address": serializers.CharField()}
     )
+)
+
+
+def _address(**kwargs: Any) -> Any:
+    return _MAIL_ADDRESS(**kwargs)
 
 
 def _message_fields() -> dict[str, serializers.Field]:

@@ -98,10 +98,16 @@ def _totals(sequence_ids: set[int]) -> dict[int, int]:
     return {r["sequence_id"]: r["n"] for r in rows}
 
 
-def _link() -> Any:
-    return inline_serializer(
+# One class per component name, a fresh instance per use (DRF binds a field to one parent).
+_SEQUENCE_LINK = type(
+    inline_serializer(
         "SequenceLink", {"id": serializers.IntegerField(), "name": serializers.CharField(allow_null=True)}
     )
+)
+
+
+def _link() -> Any:
+    return _SEQUENCE_LINK()
 
 
 STATS = inline_serializer(
@@ -165,9 +171,7 @@ ENROLMENT = inline_serializer("Enrolment", _ENROLMENT_FIELDS)
 ENROL_RESULT = inline_serializer(
     "EnrolResult",
     {
-        "enrolled": inline_serializer(
-            "Enrolment", {k: copy.deepcopy(v) for k, v in _ENROLMENT_FIELDS.items()}, many=True
-        ),
+        "enrolled": type(ENROLMENT)(many=True),
         "already_enrolled": serializers.ListField(child=serializers.IntegerField(), help_text="Person ids."),
         "no_email": serializers.ListField(child=serializers.IntegerField(), help_text="Person ids."),
     },
