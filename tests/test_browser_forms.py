@@ -165,7 +165,7 @@ def test_contacts_and_company_are_picked_by_name_with_the_keyboard(
     assert deal.company == company
     kept = ada if first_name == "Ada Lovelace" else adam
     assert list(deal.deal_contacts.values_list("person_id", "role")) == [(kept.pk, "champion")]
-    expect(page.locator(".fields")).to_contain_text(first_name)
+    expect(page.locator("section.card:has(h2:text-is('Details'))")).to_contain_text(first_name)
 
 
 def test_a_line_items_product_is_picked_by_name_and_fills_its_price(
