@@ -216,3 +216,14 @@ def test_sections_and_timelines(users, company, person):
     outsider.force_login(users["outsider"])
     assert outsider.get(f"/invoices/section/?company={company.pk}").status_code == 404
     assert outsider.get(f"/invoices/{invoice.pk}/").status_code == 404
+
+
+def test_the_navigation_has_invoices_and_reaches_payments_through_them(users):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(users["member"])
+    page = client.get("/invoices/").content.decode()
+    nav = page[page.index('<nav class="nav"') : page.index("</nav>")]
+    assert 'href="/invoices/"' in nav and 'href="/payments/"' not in nav
+    assert client.get("/payments/").status_code == 200  # still a page, linked from each invoice's Payments card

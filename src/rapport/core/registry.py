@@ -126,6 +126,8 @@ class RecordType:
     detail_template: str = "web/detail.html"
     detail_context: Callable[[Any, Any], dict[str, Any]] | None = None
     detail_history: bool = True
+    # A link in the main navigation; False for a type reached through another's pages (payments, from invoices).
+    in_nav: bool = True
     attached_search: AttachedSearch | None = None  # documents found through this type (a deal's quotes)
     form_exclude: tuple[str, ...] = ()  # serializer fields the generic form leaves out
     # The type's own form defaults, choices and hints: called by the generic create/edit page with

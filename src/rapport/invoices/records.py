@@ -74,6 +74,7 @@ invoices = register(
 payments = register(
     RecordType(
         key="payments",
+        in_nav=False,  # on each invoice's page, and the list from there
         model=Payment,
         label="Payment",
         label_plural="Payments",
