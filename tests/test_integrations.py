@@ -15,6 +15,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 from standardwebhooks import Webhook
 
+from rapport.accounts.models import User
 from rapport.contacts.models import Company
 from rapport.core.models import AuditEntry, Event
 from rapport.integrations import services
@@ -246,6 +247,15 @@ def test_settings_api_shows_the_secret_once_and_is_for_administrators(users, api
     assert admin.delete(f"/api/v1/integrations/{body['id']}/").status_code == 204
     service_user = Integration.objects.filter(pk=body["id"]).first()
     assert service_user is None
+    # the deleted one's service user stays (deactivated): the same slug again gets the next free username
+    remade = admin.post(
+        "/api/v1/integrations/", {"name": "Billing", "slug": "billing"}, content_type="application/json"
+    )
+    assert remade.status_code == 201, remade.json()
+    usernames = sorted(
+        User.objects.filter(username__startswith="integration-billing").values_list("username", "is_active")
+    )
+    assert usernames == [("integration-billing", False), ("integration-billing-2", True)]
 
 
 def test_settings_pages_show_the_secret_once(users):

@@ -72,11 +72,16 @@ def current_secrets(integration: Integration) -> list[str]:
 
 
 def _service_user(name: str, slug: str, role: Any, *, actor: Any) -> Any:
-    from rapport.accounts.models import Role
+    from rapport.accounts.models import Role, User
     from rapport.accounts.services import create_user
 
     role = role or Role.objects.get(key="admin")
-    username = f"integration-{slug}"[:150]
+    # A deleted integration's service user stays (deactivated, its records keep it): a new integration of the
+    # same name takes the next free username.
+    base = f"integration-{slug}"[:140]
+    username, n = base, 2
+    while User.objects.filter(username=username).exists():
+        username, n = f"{base}-{n}", n + 1
     return create_user(
         username=username, password=None, actor=actor, first_name=name[:150], last_name="(integration)", role=role
     )
