@@ -128,8 +128,29 @@ class Deal(Record):
             models.Index(fields=["expected_close_date", "id"], name="deal_close_idx", condition=LIVE),
             models.Index(fields=["closed_on", "id"], name="deal_closed_on_idx", condition=LIVE),
             models.Index(fields=["amount", "id"], name="deal_amount_idx", condition=LIVE),
-            # board won/lost columns (recent closes) and the forecast's period ranges
-            models.Index(fields=["stage", "closed_on"], name="deal_stage_closed_idx", condition=LIVE),
+            # board won/lost columns (recent closes) and the forecast's period ranges; covering the won and lost
+            # columns' figures of the last 30 days (SQLite read ~1,400 deals' rows for them: 5.6 -> 1 ms)
+            models.Index(
+                fields=[
+                    "stage",
+                    "closed_on",
+                    "status",
+                    "pipeline",
+                    "team",
+                    "owner",
+                    "currency",
+                    "amount",
+                    "probability",
+                    "deleted_at",
+                ],
+                name="deal_stage_closed_idx",
+                condition=LIVE,
+            ),
+            # an open column's cards for a member who sees their team's deals (the stage's index read every
+            # other team's deals to find 25 of theirs)
+            models.Index(
+                fields=["team", "stage", "expected_close_date", "id"], name="deal_team_stage_close_idx", condition=LIVE
+            ),
             # covers the board's per-column totals (an index-only scan: 16 -> 5 ms for two columns at 10k open deals)
             models.Index(
                 fields=[

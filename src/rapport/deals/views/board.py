@@ -78,9 +78,9 @@ def _board_params(request: HttpRequest) -> str:
     return query_string(request.GET, cursor=None)
 
 
-def _pipeline(request: HttpRequest) -> Pipeline:
+def _pipeline(request: HttpRequest, available: list[Pipeline] | None = None) -> Pipeline:
     raw = request.GET.get("pipeline", "")
-    available = board.pipelines()
+    available = board.pipelines() if available is None else available
     if raw:
         if not is_id(raw):
             raise board.QueryError("pipeline", f"{raw!r} is not a pipeline id.")
@@ -109,20 +109,21 @@ def _with_permissions(ctx: BoardContext, columns: list[board.Column]) -> None:
 def board_page(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     record_type("deals", user)
+    available = board.pipelines()
     try:
-        pipeline = _pipeline(request)
+        pipeline = _pipeline(request, available)
         q = board.deal_filter(request.GET, user)
     except board.QueryError as exc:
         return error_page(request, f"{exc.param}: {exc.message}", back="/deals/board/")
     stages = board.board_stages(pipeline)
     ctx = BoardContext(user, pipeline, stages, _board_params(request))
-    columns = board.build_board(user, pipeline, q)
+    columns = board.build_board(user, pipeline, q, stages=stages)
     _with_permissions(ctx, columns)
     filters = {k: request.GET.get(k, "") for k in ("owner", "team", "tag", "close_date__after", "close_date__before")}
     context = {
         "ctx": ctx,
         "pipeline": pipeline,
-        "pipelines": board.pipelines(),
+        "pipelines": available,
         "columns": columns,
         "reasons": LostReason.objects.filter(active=True).order_by("position", "name"),
         # Dragging and the card menu's moves: only for who may change some deal.
