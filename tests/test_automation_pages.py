@@ -3,6 +3,7 @@ form posts), the rule's page with the dry run, the switch and the run log; setti
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -68,13 +69,13 @@ def test_create_a_rule_in_the_editor_and_see_it_act(admin_client: Any, users: di
     assert editor.status_code == 200 and b"New rule for people" in editor.content
     answer = admin_client.post("/settings/automation/new/", editor_post(active="on"))
     assert answer.status_code == 302
-    made = Rule.objects.get()
+    made = Rule.objects.get(shipped=None)
     assert answer["Location"] == f"/settings/automation/{made.pk}/"
     assert made.actions == [
         {"type": "add_tags", "params": {"tags": ["welcome", "new"]}},
         {"type": "create_activity", "params": {"kind": "task", "subject": "Call {record}", "body": "",
                                                "due_from": "now", "due_days": 1, "due_hours": 0,
-                                               "assignee": "owner"}},
+                                               "assignee": "owner", "priority": "normal", "also_link": []}},
     ]  # fmt: skip
     assert made.active and made.conditions == "lifecycle_stage=lead" and made.created_by == users["admin"]
     person = write("people", {"first_name": "Ada"}, actor=users["member"])
@@ -87,7 +88,7 @@ def test_create_a_rule_in_the_editor_and_see_it_act(admin_client: Any, users: di
 
 def test_editor_buttons_add_move_and_remove_actions_without_saving(admin_client: Any) -> None:
     added = admin_client.post("/settings/automation/new/", editor_post(op="add", new_action="notify"))
-    assert added.status_code == 200 and not Rule.objects.exists()
+    assert added.status_code == 200 and not Rule.objects.filter(shipped=None).exists()
     text = added.content.decode()
     assert "3. Notify users" in text and 'name="a-count" value="3"' in text
     moved = admin_client.post("/settings/automation/new/", editor_post(op="up-1")).content.decode()
@@ -102,7 +103,7 @@ def test_editor_shows_errors_naming_the_field_and_keeps_the_input(admin_client: 
         "/settings/automation/new/",
         editor_post(conditions="colour=red", **{"a-1-subject": "", "name": "Mine"}),
     )
-    assert answer.status_code == 400 and not Rule.objects.exists()
+    assert answer.status_code == 400 and not Rule.objects.filter(shipped=None).exists()
     text = answer.content.decode()
     assert "conditions: colour:" in text
     assert "Action 2, subject: This field may not be blank." in text
@@ -133,7 +134,7 @@ def test_changed_from_to_rows(admin_client: Any) -> None:
                                              "c-0-to-set": "on", "c-0-to": "customer", "c-1-field": "job_title",
                                              "c-1-to-set": "on", "c-1-to": ""})  # fmt: skip
     assert admin_client.post("/settings/automation/new/", data).status_code == 302
-    assert Rule.objects.get().changes == [
+    assert Rule.objects.get(shipped=None).changes == [
         {"field": "lifecycle_stage", "from": "lead", "to": "customer"},
         {"field": "job_title", "to": ""},
     ]
@@ -165,7 +166,7 @@ def test_switch_and_delete(admin_client: Any, users: dict[str, User]) -> None:
     settle()
     assert RuleRun.objects.count() == 1
     assert admin_client.post(f"/settings/automation/{r.pk}/delete/").status_code == 302
-    assert not Rule.objects.exists() and not RuleRun.objects.exists()
+    assert not Rule.objects.filter(shipped=None).exists() and not RuleRun.objects.exists()
 
 
 def test_list_and_rule_pages_take_a_fixed_number_of_queries(admin_client: Any, users: dict[str, User]) -> None:
@@ -185,3 +186,66 @@ def test_list_and_rule_pages_take_a_fixed_number_of_queries(admin_client: Any, u
     settle()
     assert count("/settings/automation/") == few_list
     assert count(f"/settings/automation/{first.pk}/") == few_rule
+
+
+class EditorForm(HTMLParser):
+    """What a browser submits from the rule editor as it is shown: inputs, checked boxes, selected options,
+    textareas (the "Save" button's op is empty)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, list[str]] = {}
+        self.select: str | None = None
+        self.textarea: str | None = None
+        self.in_editor = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and "rule-editor" in a.get("class", "").split():
+            self.in_editor = True
+        if not self.in_editor or "disabled" in a:
+            return
+        name = a.get("name", "")
+        if tag == "input" and name and a.get("type") not in ("submit", "button"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.data.setdefault(name, []).append(a.get("value", "on" if a.get("type") == "checkbox" else ""))
+        elif tag == "select":
+            self.select = name
+        elif tag == "option" and self.select and "selected" in a:
+            self.data.setdefault(self.select, []).append(a.get("value", ""))
+        elif tag == "textarea":
+            self.textarea = name
+            self.data.setdefault(name, []).append("")
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea:
+            self.data[self.textarea][-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+        elif tag == "form":
+            self.in_editor = False
+
+
+def test_the_shipped_overdue_rule_saved_from_its_editor_keeps_what_it_does(admin_client: Any) -> None:
+    shipped = Rule.objects.get(shipped="invoice_overdue")
+    before = shipped.actions[0]["params"]
+    page = admin_client.get(f"/settings/automation/{shipped.pk}/edit/")
+    assert page.status_code == 200
+    form = EditorForm()
+    form.feed(page.content.decode())
+    data = {k: (v if len(v) > 1 else v[0]) for k, v in form.data.items()}
+    assert data["a-0-assignee"] == "company.owner" and data["a-0-priority"] == "high"
+    assert data["a-0-also_link"] == "company" and data.get("or_created") == "1"
+    data["a-0-subject"] = "Call about {number}"
+    data["op"] = ""
+    answer = admin_client.post(f"/settings/automation/{shipped.pk}/edit/", data)
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    shipped.refresh_from_db()
+    assert shipped.actions[0]["params"] == {**before, "subject": "Call about {number}"}
+    assert shipped.trigger_config == {"fields": ["status"], "value": "overdue", "or_created": True}
+    assert shipped.active and shipped.shipped == "invoice_overdue"

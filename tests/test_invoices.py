@@ -1,6 +1,6 @@
 """Invoices and payments: registered types whose visibility follows the company, payments keeping the amount
-paid and the status current through the write path, the daily overdue marking with its task for the account
-owner, the sections on company and deal pages and the timelines."""
+paid and the status current through the write path, the daily overdue marking with the shipped rule's task for
+the account owner, the sections on company and deal pages and the timelines."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ import pytest
 from django.test import Client
 
 from rapport.activities.models import Activity, ActivityLink
+from rapport.automation import engine
+from rapport.automation import services as automation_services
+from rapport.automation.models import Rule, RuleRun
+from rapport.automation.tasks import start_runs
 from rapport.core import services as core_services
 from rapport.core.models import Event
 from rapport.invoices import services
@@ -151,18 +155,37 @@ def test_write_rules_name_the_field(users, company, api_client_for):
     assert answer.status_code == 400 and answer.json()["fields"] == {"company": [f"There is no company #{other.pk}."]}
 
 
+def settle() -> None:
+    """What the worker does: dispatch events to the consumers (the rules among them), run the rule runs."""
+    for _ in range(10):
+        if not dispatch_pending() and not engine.run_due():
+            return
+    raise AssertionError("events kept coming")
+
+
+def overdue_rule() -> Rule:
+    return Rule.objects.get(shipped="invoice_overdue")
+
+
 def test_overdue_marking_makes_one_task_for_the_account_owner(users, company):
+    engine.forget_rules()
     late = _invoice(company, users["admin"], number="INV-LATE", due_date="2026-11-01")
     _pay(late, "250.00", users["admin"])
     on_time = _invoice(company, users["admin"], number="INV-OK", due_date="2026-12-15")
     paid = _invoice(company, users["admin"], number="INV-PAID", due_date="2026-11-01")
     _pay(paid, "1000.00", users["admin"])
     draft = _invoice(company, users["admin"], number="INV-DRAFT", due_date="2026-11-01", status="draft")
+    # The account owner is the company's: an invoice given to someone else still makes the task theirs.
+    late = write_as("invoices", {"owner": users["peer"].pk}, actor=users["admin"], instance=late)
+    settle()
+    assert not Activity.objects.exists()
 
     marked = services.mark_overdue(on=dt.date(2026, 11, 30))
     assert [i.number for i in marked] == ["INV-LATE"]
-    dispatch_pending()
-    dispatch_pending()  # at least once: a second dispatch makes no second task
+    settle()
+    for event in Event.objects.filter(type_key="invoices"):  # at least once: the same events again, no second task
+        start_runs(event)
+    settle()
     for invoice in (on_time, paid, draft):
         invoice.refresh_from_db()
     assert (on_time.status, paid.status, draft.status) == ("sent", "paid", "draft")
@@ -176,15 +199,89 @@ def test_overdue_marking_makes_one_task_for_the_account_owner(users, company):
         False,
     )
     assert task.subject == "Chase overdue invoice INV-LATE"
-    assert "750.00 EUR is outstanding" in task.body
+    # 1000.00 invoiced, one payment of 250.00.
+    assert task.body == "Invoice INV-LATE for Acme was due on 2026-11-01: 1000.00 EUR, 250.00 paid."
     links = set(ActivityLink.objects.filter(activity=task).values_list("type_key", "record_id"))
     assert links == {("invoices", late.pk), ("companies", company.pk)}
     event = Event.objects.filter(type_key="invoices", record_id=late.pk).order_by("-id").first()
     assert (event.changes, event.source) == ({"status": ["partly_paid", "overdue"]}, "system")
+    # The task was written by the rule: source automation, the rule's run in its request id (history names it).
+    rule = overdue_rule()
+    (run,) = RuleRun.objects.filter(rule=rule)
+    made = Event.objects.get(type_key="activities", record_id=task.pk, kind="created")
+    assert (made.source, made.actor_id, made.request_id) == ("automation", None, f"rule-{rule.pk}-run-{run.pk}")
+    assert (run.status, run.record_id, run.outcomes[0]["status"]) == ("succeeded", late.pk, "done")
     # The next day's run marks nothing more and makes no more tasks.
     assert services.mark_overdue(on=dt.date(2026, 12, 1)) == []
-    dispatch_pending()
+    settle()
     assert Activity.objects.filter(kind="task").count() == 1
+
+
+def test_the_overdue_rule_is_shipped_shown_and_not_deleted(users, api_client_for):
+    from rapport.automation.shipped import ensure_shipped_rules
+
+    rule = overdue_rule()  # made by the migrations
+    assert (rule.active, rule.type_key, rule.trigger, rule.trigger_config) == (
+        True,
+        "invoices",
+        "updated",
+        {"fields": ["status"], "value": "overdue", "or_created": True},
+    )
+    ensure_shipped_rules()
+    ensure_shipped_rules()
+    assert Rule.objects.filter(shipped__isnull=False).count() == 1
+    client = Client()
+    client.force_login(users["admin"])
+    assert "Overdue invoice: a task for the account owner" in client.get("/settings/automation/").content.decode()
+    page = client.get(f"/settings/automation/{rule.pk}/").content.decode()
+    assert "it cannot be deleted" in page and "Delete rule" not in page
+    assert client.post(f"/settings/automation/{rule.pk}/delete/").status_code == 302
+    answer = api_client_for(users["admin"]).delete(f"/api/v1/automation/rules/{rule.pk}/")
+    assert answer.status_code == 409 and answer.json()["error"] == "shipped"
+    assert Rule.objects.filter(pk=rule.pk).exists()
+    # Switched off, it is not made again (a migrate keeps an administrator's choice).
+    automation_services.set_active(rule, False, actor=users["admin"])
+    ensure_shipped_rules()
+    assert Rule.objects.get(pk=rule.pk).active is False
+
+
+def test_an_invoice_that_arrives_overdue_makes_the_task_too(users, company):
+    """The invoicing tool may send an invoice already overdue: created so, it triggers the rule once."""
+    engine.forget_rules()
+    invoice = _invoice(company, users["admin"], number="INV-OLD", due_date="2026-10-01", status="overdue")
+    assert invoice.status == "overdue"
+    settle()
+    (task,) = Activity.objects.all()
+    assert (task.subject, task.assignee_id) == ("Chase overdue invoice INV-OLD", users["member"].pk)
+    # A change that leaves the status alone makes no second task.
+    write_as("invoices", {"issue_date": "2026-09-01"}, actor=users["admin"], instance=invoice)
+    settle()
+    assert Activity.objects.count() == 1
+
+
+def test_the_overdue_rule_switched_off_makes_no_task(users, company):
+    engine.forget_rules()
+    automation_services.set_active(overdue_rule(), False, actor=users["admin"])
+    _invoice(company, users["admin"], number="INV-LATE", due_date="2026-11-01")
+    assert [i.number for i in services.mark_overdue(on=dt.date(2026, 11, 30))] == ["INV-LATE"]
+    settle()
+    assert not Activity.objects.exists() and not RuleRun.objects.exists()
+
+
+def test_the_overdue_rule_edited_makes_the_task_it_says(users, company, api_client_for):
+    engine.forget_rules()
+    rule = overdue_rule()
+    actions = [{**rule.actions[0], "params": {**rule.actions[0]["params"], "subject": "Call {company} about {number}"}}]
+    answer = api_client_for(users["admin"]).patch(
+        f"/api/v1/automation/rules/{rule.pk}/", {"actions": actions}, content_type="application/json"
+    )
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["shipped"] == "invoice_overdue"
+    _invoice(company, users["admin"], number="INV-7", due_date="2026-11-01")
+    services.mark_overdue(on=dt.date(2026, 11, 30))
+    settle()
+    (task,) = Activity.objects.all()
+    assert (task.subject, task.assignee_id) == ("Call Acme about INV-7", users["member"].pk)
 
 
 def test_sections_and_timelines(users, company, person):

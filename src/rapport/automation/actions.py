@@ -278,7 +278,18 @@ class CreateActivityParams(Params):
     )
     due_days = serializers.IntegerField(min_value=-3650, max_value=3650, default=0)
     due_hours = serializers.IntegerField(min_value=-1000, max_value=1000, default=0)
-    assignee = serializers.CharField(max_length=20, default="owner", help_text="owner, or a user's id.")
+    assignee = serializers.CharField(
+        max_length=60,
+        default="owner",
+        help_text="owner (the record's), <link>.owner (the owner of a linked record, e.g. company.owner for an "
+        "invoice's account owner; the record's own owner when the link is empty), or a user's id.",
+    )
+    priority = serializers.ChoiceField(choices=[("low", "Low"), ("normal", "Normal"), ("high", "High")],
+                                       default="normal")  # fmt: skip
+    also_link = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list, max_length=10,
+        help_text="Link fields whose records the activity is linked to as well (e.g. company).",
+    )  # fmt: skip
 
     def validate_due_from(self, value: str) -> str:
         if value != "now" and value not in dict(date_fields(self.type_key)):
@@ -288,9 +299,48 @@ class CreateActivityParams(Params):
     def validate_assignee(self, value: str) -> str:
         if value == "owner":
             return value
+        if value.endswith(".owner"):
+            if value.removesuffix(".owner") not in dict(owned_links(self.type_key)):
+                names = ", ".join(f"{name}.owner" for name, _ in owned_links(self.type_key)) or "none"
+                raise serializers.ValidationError(f"Use owner, a user's id or a linked record's owner ({names}).")
+            return value
         if not is_id(value) or not get_user_model().objects.filter(pk=int(value), is_active=True).exists():
             raise serializers.ValidationError("Use owner or the id of an active user.")
         return value
+
+    def validate_also_link(self, value: list[str]) -> list[str]:
+        known = dict(record_links(self.type_key))
+        for name in value:
+            if name not in known:
+                raise serializers.ValidationError(
+                    f"{name!r} is not a link field of {self.type_key} (use {', '.join(known) or 'none'})."
+                )
+        return list(dict.fromkeys(value))
+
+
+def record_links(type_key: str) -> list[tuple[str, str]]:
+    """The type's link fields to other registered record types (name, label): what an activity may also be
+    linked to, and whose owner it may be for."""
+    from django.db import models
+
+    out = []
+    for f in registry.get(type_key).model._meta.concrete_fields:
+        if (
+            isinstance(f, models.ForeignKey)
+            and registry.find(getattr(f.related_model, "record_type_key", "")) is not None
+        ):
+            out.append((f.name, str(f.verbose_name).capitalize()))
+    return out
+
+
+def owned_links(type_key: str) -> list[tuple[str, str]]:
+    """The link fields whose records have an owner (``<name>.owner`` is a choice of assignee)."""
+    model = registry.get(type_key).model
+    return [
+        (name, label)
+        for name, label in record_links(type_key)
+        if any(f.name == "owner" for f in cast(Any, model._meta.get_field(name).related_model)._meta.concrete_fields)
+    ]
 
 
 def date_fields(type_key: str) -> list[tuple[str, str]]:
@@ -338,7 +388,7 @@ def create_activity(ctx: Context, params: dict[str, Any]) -> str:
     if base is None:
         raise ValueError(f"The record has no {params['due_from']} to count from.")
     when = base + timedelta(days=params["due_days"], hours=params["due_hours"])
-    assignee = record.owner_id if params["assignee"] == "owner" else int(params["assignee"])
+    assignee = _assignee(record, params["assignee"])
     if assignee is None:
         raise ValueError("The record has no owner to give the activity to.")
     data: dict[str, Any] = {
@@ -347,15 +397,36 @@ def create_activity(ctx: Context, params: dict[str, Any]) -> str:
         "body": render_text(params.get("body", ""), record),
         "assignee": assignee,
         "owner": assignee,
+        "priority": params.get("priority", "normal"),
     }
     data["due_at" if params["kind"] == "task" else "start_at"] = when.isoformat()
-    if record.record_type_key != "activities":
-        data["links"] = [{"type": record.record_type_key, "id": record.pk}]
+    links = [] if record.record_type_key == "activities" else [{"type": record.record_type_key, "id": record.pk}]
+    for name in params.get("also_link") or []:
+        linked_id = getattr(record, f"{name}_id", None)
+        if linked_id is not None:
+            linked_type = registry.for_model(cast(Any, type(record)._meta.get_field(name).related_model)).key
+            links.append({"type": linked_type, "id": linked_id})
+    if links:
+        data["links"] = links
     serializer = ActivityWriteSerializer(data=data, context={"actor": SYSTEM})
     serializer.is_valid(raise_exception=True)
     activity = cast(Activity, services.create_record(Activity, serializer.validated_data, actor=None, source=SOURCE))
     kind = activity.get_kind_display().lower()
     return f"Created {kind} “{activity.subject}” (#{activity.pk}) due {when:%Y-%m-%d %H:%M} UTC."
+
+
+def _assignee(record: Record, assignee: str) -> int | None:
+    """``owner``: the record's owner; ``<link>.owner``: the linked record's owner (an invoice's account owner is
+    its company's), the record's own when the link is empty or the linked owner inactive; else a user's id."""
+    if assignee == "owner":
+        return cast(int | None, record.owner_id)
+    if assignee.endswith(".owner"):
+        linked = getattr(record, assignee.removesuffix(".owner"), None)
+        owner = getattr(linked, "owner", None) if linked is not None else None
+        if owner is not None and owner.is_active:
+            return cast(int, owner.pk)
+        return cast(int | None, record.owner_id)
+    return int(assignee)
 
 
 # --- notify users ----------------------------------------------------------------------------------------------
@@ -476,16 +547,24 @@ def send_email(ctx: Context, params: dict[str, Any]) -> str:
         import importlib
 
         compose = importlib.import_module("rapport.compose.services")
+        sender = record.owner or ctx.rule.created_by
+        if sender is None:
+            raise ValueError("No one to send as: the record has no owner and the rule no creator.")
         template = None
         if params.get("template") is not None:
-            models = importlib.import_module("rapport.compose.models")
-            template = getattr(models, "Template", None) or models.EmailTemplate
-            template = template.objects.get(pk=params["template"])
-        sender = record.owner or ctx.rule.created_by
+            # A template the sender may use, rendered for the record as they would see it (compose's own merge).
+            template = compose.visible_templates(sender).filter(pk=params["template"]).first()
+            if template is None:
+                raise ValueError(f"There is no email template #{params['template']} the sender may use.")
+            rendered_subject, rendered_html = importlib.import_module("rapport.compose.templates").render(
+                template, record=record, sender=sender
+            )
+            subject = subject or rendered_subject
+            body = body or rendered_html
         compose.send_email(
             sender=sender, mailbox=None, to=to, subject=subject, body_html=body, template=template, record=record
         )
-        return f"Email “{subject or 'from template'}” queued to {', '.join(to)}."
+        return f"Email “{subject}” queued to {', '.join(to)}."
     from rapport.activities.models import OutgoingEmail
 
     for address in to:

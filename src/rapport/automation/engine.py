@@ -144,9 +144,13 @@ def event_kinds(event: Event) -> set[str]:
 
 
 def trigger_matches(rule: Rule, event: Event, kinds: set[str]) -> bool:
-    if rule.trigger not in kinds:
-        return False
+    """Whether the event is the rule's trigger. An "updated" rule with ``or_created`` also takes a record created
+    with the watched change (a created event's diff is every field from None)."""
     config = rule.trigger_config or {}
+    if rule.trigger not in kinds and not (
+        rule.trigger == "updated" and config.get("or_created") and "created" in kinds
+    ):
+        return False
     changes = event.changes or {}
     if rule.trigger == "updated":
         fields = config.get("fields") or []

@@ -25,8 +25,8 @@ TIME_TRIGGERS = frozenset({"date_reached", "idle"})
 class Rule(models.Model):
     """When ``trigger`` happens to a record of ``type_key`` and the conditions hold, run ``actions`` in order.
 
-    ``trigger_config``: updated → ``{"fields": [...], "value": ...}`` (any of the fields changes, to ``value`` when
-    given); stage_changed → ``{"stage": id}``; date_reached → ``{"field": name, "offset_days": n}``; idle →
+    ``trigger_config``: updated → ``{"fields": [...], "value": ..., "or_created": bool}`` (any of the fields
+    changes, to ``value`` when given; with ``or_created`` also a record created so); stage_changed → ``{"stage": id}``; date_reached → ``{"field": name, "offset_days": n}``; idle →
     ``{"days": n}``. ``conditions``: the list filter syntax (a query string, as saved views store it).
     ``changes``: ``[{"field", "from"?, "to"?}]`` checked on the event's diff. ``actions``: ``[{"type", "params"}]``."""
 
@@ -41,6 +41,10 @@ class Rule(models.Model):
     # When it was last switched on: it acts on changes made from then on, not on events still in the outbox.
     activated_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Set on the rules Rapport ships (``automation.shipped``): every installation has them from its migrations.
+    # They are edited and switched off like any rule, but not deleted (they would come back with the next
+    # migrate).
+    shipped = models.CharField(max_length=40, null=True, blank=True, unique=True, editable=False)
     # Time-based rules: the moment up to which dates were looked at (records reached before it are done).
     checked_until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

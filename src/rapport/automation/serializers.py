@@ -144,7 +144,7 @@ class RuleSerializer(RejectUnknownFields, serializers.Serializer):
         def fail(key: str, message: str) -> None:
             raise serializers.ValidationError({f"trigger_config.{key}" if key else "trigger_config": message})
 
-        allowed = {"updated": {"fields", "value"}, "stage_changed": {"stage"}, "date_reached": {"field", "offset_days"},
+        allowed = {"updated": {"fields", "value", "or_created"}, "stage_changed": {"stage"}, "date_reached": {"field", "offset_days"},
                    "idle": {"days"}}.get(trigger, set())  # fmt: skip
         unknown = sorted(set(config) - allowed)
         if unknown:
@@ -163,6 +163,11 @@ class RuleSerializer(RejectUnknownFields, serializers.Serializer):
                 if len(names) != 1:
                     fail("value", "name exactly one field to watch for a value.")
                 out["value"] = config["value"]
+            if "or_created" in config:
+                if not isinstance(config["or_created"], bool):
+                    fail("or_created", "true or false.")
+                if config["or_created"]:
+                    out["or_created"] = True
         elif trigger == "stage_changed":
             if config.get("stage") not in (None, ""):
                 from rapport.deals.models import Stage

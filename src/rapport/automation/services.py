@@ -55,7 +55,15 @@ def set_active(rule: Rule, active: bool, *, actor: Any) -> Rule:
     return update_rule(rule, {"active": active}, actor=actor)
 
 
+class ShippedRule(Exception):
+    """A rule Rapport ships is switched off, not deleted (the next migrate would bring it back)."""
+
+    message = "Rapport ships this rule: switch it off instead of deleting it."
+
+
 def delete_rule(rule: Rule, *, actor: Any) -> None:
+    if rule.shipped:
+        raise ShippedRule(ShippedRule.message)
     with transaction.atomic():
         record_setting_change("automation_rule", rule, actor=actor, action="deleted", before=values(rule, AUDITED))
         rule.delete()

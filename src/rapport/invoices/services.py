@@ -1,5 +1,6 @@
 """The writes of invoices beyond core's write path: the amount paid following the payments, overdue marking
-with its task for the account owner, and invoices following their company's owner."""
+(the shipped workflow rule makes the account owner's task from its event), and invoices following their
+company's owner."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def due_for_overdue(on: dt.date) -> Any:
 
 def mark_overdue(*, on: dt.date | None = None, limit: int = 1000) -> list[Invoice]:
     """Mark open invoices past their due date overdue (source ``system``), each through the write path; the
-    ``invoice overdue`` task follows from the event (``tasks.overdue_invoice_task``)."""
+    task for the account owner follows from the event (the shipped rule, ``automation.shipped``)."""
     day = on or today()
     marked: list[Invoice] = []
     for invoice in list(due_for_overdue(day)[:limit]):
@@ -45,53 +46,6 @@ def mark_overdue(*, on: dt.date | None = None, limit: int = 1000) -> list[Invoic
         if updated.status == OVERDUE:
             marked.append(updated)
     return marked
-
-
-def became_overdue(event: Event) -> bool:
-    changes = event.changes or {}
-    status = changes.get("status")
-    return (
-        event.type_key == "invoices"
-        and event.kind in ("created", "updated")
-        and isinstance(status, list)
-        and len(status) == 2
-        and status[1] == OVERDUE
-    )
-
-
-def create_overdue_task(invoice: Invoice) -> Any | None:
-    """A task for the account owner (the company's owner) to chase ``invoice``, linked to the invoice and
-    its company; None when the company has no owner. Written with the activities' serializer and
-    ``create_record`` (source ``system``)."""
-    from rapport.activities.models import Activity
-    from rapport.activities.serializers import ActivityWriteSerializer
-    from rapport.core.visibility import SYSTEM
-
-    company = invoice.company
-    owner = company.owner if company is not None else invoice.owner
-    if owner is None or not owner.is_active:
-        return None
-    outstanding = invoice.outstanding
-    links = [{"type": "invoices", "id": invoice.pk}]
-    if company is not None:
-        links.append({"type": "companies", "id": company.pk})
-    data = {
-        "kind": "task",
-        "subject": f"Chase overdue invoice {invoice.number}"[:200],
-        "body": (
-            f"Invoice {invoice.number}{f' for {company.name}' if company else ''} was due on "
-            f"{invoice.due_date:%Y-%m-%d}; "
-            f"{outstanding} {invoice.currency} is outstanding."
-        ),
-        "due_at": dt.datetime.combine(today(), dt.time(9), tzinfo=dt.UTC).isoformat(),
-        "assignee": owner.pk,
-        "owner": owner.pk,
-        "priority": "high",
-        "links": links,
-    }
-    serializer = ActivityWriteSerializer(data=data, context={"actor": SYSTEM})
-    serializer.is_valid(raise_exception=True)
-    return services.create_record(Activity, serializer.validated_data, actor=None, source="system")
 
 
 def follow_company_owner(event: Event) -> int:

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
+from rapport.api.errors import error_response
 from rapport.api.schema import CURSOR, ERROR, page_serializer
 from rapport.api.views import SettingsAPIView, api_user, get_or_404, json_response, object_page, page_response
 from rapport.core import listing, registry
@@ -38,6 +39,7 @@ def rule_json(rule: Rule) -> dict[str, Any]:
         "actions": list(rule.actions or []),
         "active": rule.active,
         "position": rule.position,
+        "shipped": rule.shipped,
         "created_by": {"id": creator.pk, "name": creator.display_name} if creator else None,
         "created_at": to_json_value(rule.created_at),
         "updated_at": to_json_value(rule.updated_at),
@@ -103,6 +105,9 @@ RULE = inline_serializer(
         "actions": serializers.ListField(child=ACTION_SPEC),
         "active": serializers.BooleanField(),
         "position": serializers.IntegerField(),
+        "shipped": serializers.CharField(
+            allow_null=True, help_text="The key of a rule Rapport ships (edited and switched off, not deleted)."
+        ),
         "created_by": inline_serializer(
             "AutomationRuleCreator",
             {"id": serializers.IntegerField(), "name": serializers.CharField()},
@@ -287,14 +292,18 @@ class RuleDetailView(AutomationAPIView):
 
     @extend_schema(
         summary="Delete a workflow rule",
-        description="Its run log goes with it.",
+        description="Its run log goes with it. A rule Rapport ships (`shipped` set) is not deleted (409): switch it "
+        "off instead.",
         tags=TAGS,
         parameters=ID_PARAM,
-        responses={204: None, 403: ERROR, 404: ERROR},
+        responses={204: None, 403: ERROR, 404: ERROR, 409: ERROR},
         operation_id="automation_rules_delete",
     )
     def delete(self, request: Request, pk: int) -> HttpResponse:
-        services.delete_rule(get_or_404(Rule.objects, pk), actor=api_user(request))
+        try:
+            services.delete_rule(get_or_404(Rule.objects, pk), actor=api_user(request))
+        except services.ShippedRule as exc:
+            return error_response(409, "shipped", str(exc))
         return HttpResponse(status=204)
 
 

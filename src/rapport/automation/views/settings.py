@@ -22,7 +22,7 @@ from rapport.core.listing import QueryError
 from rapport.web.common import error_page, object_page, settings_required
 
 from .. import queries, services
-from ..actions import ACTIONS, date_fields
+from ..actions import ACTIONS, date_fields, owned_links, record_links
 from ..models import TRIGGERS, Rule, RuleRun
 from ..serializers import DEAL_TRIGGERS, RuleSerializer, rule_fields
 
@@ -96,6 +96,8 @@ def action_params(kind: str, prefix: str, post: Any) -> dict[str, Any]:
             "due_days": _int(get("due_days"), 0),
             "due_hours": _int(get("due_hours"), 0),
             "assignee": get("assignee") or "owner",
+            "priority": get("priority") or "normal",
+            "also_link": list(post.getlist(f"{prefix}also_link")) if hasattr(post, "getlist") else [],
         }
         if params["assignee"] == "user":
             params["assignee"] = get("assignee_user")
@@ -130,6 +132,8 @@ def rule_from_post(post: Any, type_key: str) -> dict[str, Any]:
             config["fields"] = fields
         if str(post.get("watch_value", "")).strip():
             config["value"] = _value(str(post.get("watch_value")))
+        if post.get("or_created"):
+            config["or_created"] = True
     elif trigger == "stage_changed" and str(post.get("stage", "")).strip():
         config["stage"] = _int(str(post.get("stage")))
     elif trigger == "date_reached":
@@ -220,7 +224,9 @@ def _action_view(i: int, spec: dict[str, Any], errors: dict[str, list[str]]) -> 
         shown["users_text"] = ", ".join(str(r) for r in recipients if r != "owner")
     if kind == "create_activity":
         assignee = str(params.get("assignee", "owner"))
-        shown["assignee_user"] = "" if assignee == "owner" else assignee
+        shown["assignee_user"] = "" if assignee == "owner" or assignee.endswith(".owner") else assignee
+        shown["assignee"] = assignee
+        shown["also_link"] = list(params.get("also_link") or [])
     if action is None or kind not in BUILT_IN:
         shown["params_text"] = json.dumps({k: v for k, v in params.items() if k != "__json__"}) or "{}"
     prefix = f"actions[{i}]"
@@ -251,6 +257,11 @@ def _choices(type_key: str) -> dict[str, Any]:
     return {
         "fields": rule_fields(type_key),
         "date_fields": date_fields(type_key),
+        "owned_links": [
+            (f"{name}.owner", f"The owner of its {label.lower()}") for name, label in owned_links(type_key)
+        ],
+        "record_links": record_links(type_key),
+        "priorities": [("low", "Low"), ("normal", "Normal"), ("high", "High")],
         "stages": stages,
         "teams": list(Team.objects.order_by("name").values_list("pk", "name")),
         "users": [
@@ -372,6 +383,8 @@ def describe_trigger(rule: Rule) -> str:
         text = f"Updated: {names} changes"
         if "value" in config:
             text += f" to {_shown_value(config['value'])}"
+        if config.get("or_created"):
+            text += ", or created so"
         return text
     if rule.trigger == "stage_changed" and config.get("stage"):
         from rapport.deals.models import Stage
@@ -498,6 +511,10 @@ def rule_switch(request: HttpRequest, pk: int) -> HttpResponse:
 @settings_required
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=pk)
-    services.delete_rule(rule, actor=request.user)
+    try:
+        services.delete_rule(rule, actor=request.user)
+    except services.ShippedRule as exc:
+        messages.error(request, str(exc))
+        return redirect("settings-automation-rule", pk=pk)
     messages.success(request, f"Rule {rule.name} deleted with its log.")
     return redirect("settings-automation")
