@@ -24,6 +24,7 @@ from freezegun import freeze_time
 from standardwebhooks import Webhook
 
 from rapport.accounts.models import Role, User
+from rapport.contacts.models import Company
 from rapport.core.models import AuditEntry
 from rapport.jobs.events import dispatch_pending
 from rapport.webhooks import services
@@ -65,7 +66,7 @@ class Receiver:
                 verified = None
                 if owner.secret:
                     verified = Webhook(owner.secret).verify(body, headers)
-                owner.received.append({"headers": headers, "body": body, "verified": verified})
+                owner.received.append({"headers": headers, "body": body, "verified": verified, "status": owner.status})
                 owner.got_one.set()
                 if owner.hold:
                     time.sleep(owner.hold)
@@ -324,37 +325,52 @@ def test_deliveries_go_in_order_per_record_a_later_one_waits_for_the_earlier(
 def test_a_receiver_down_for_an_hour_gets_every_delivery_afterwards_in_order(
     receiver: Receiver, users: dict[str, User]
 ) -> None:
+    """Three companies made, then changed every ten minutes while the receiver answers 503 for an hour; the sender
+    runs every minute (simulated time) for seven hours. Each company's first delivery backs off 5 s, 5 min, 30 min
+    (attempts at minutes 0, 1, 6–7 and 34–40: four failures each within the hour), the next wait is 2 h ±10 %
+    (108–132 min): so nothing arrives before minute 114, and then every delivery arrives once, in order per record."""
     subscribe(receiver, users["admin"])
     start_at = timezone.now().replace(microsecond=0)
     receiver.status = 503
-    names: dict[int, list[str]] = {}
+    written: dict[int, list[str]] = {}
     with freeze_time(start_at) as clock:
         companies = [write("companies", {"name": f"C{i}"}, actor=users["member"]) for i in range(3)]
-        for minute in range(60):  # a change every few minutes while the receiver is down, the sender every minute
+        for c in companies:
+            written[c.pk] = [c.name]
+        for minute in range(60):  # a change every ten minutes while the receiver is down, the sender every minute
             if minute % 10 == 5:
                 c = companies[minute % 3]
-                write("companies", {"name": f"{c.name}-{minute}"}, actor=users["member"], instance=c)
+                name = f"C{minute % 3}-{minute}"
+                write("companies", {"name": name}, actor=users["member"], instance=Company.objects.get(pk=c.pk))
+                written[c.pk].append(name)
             deliver()
             clock.tick(timedelta(minutes=1))
+        assert DeliveryAttempt.objects.filter(status_code=503).count() == 3 * 4
+        assert not DeliveryAttempt.objects.filter(status_code=200).exists()
         receiver.status = 200
+        came_back = timezone.now()
         for _ in range(6 * 60):  # the sender keeps running every minute for six more hours
             services.send_due()
             clock.tick(timedelta(minutes=1))
     assert Delivery.objects.exclude(status="succeeded").count() == 0
-    assert Delivery.objects.count() == 3 + 6
-    succeeded = [r for r in receiver.received if r is not None]
-    ok = [
-        json.loads(r["body"])
-        for r, a in zip(succeeded, DeliveryAttempt.objects.order_by("id"), strict=True)
-        if a.status_code == 200
-    ]
+    assert Delivery.objects.count() == 3 + 6  # no event lost: three creations, six changes
+    ok_attempts = list(DeliveryAttempt.objects.filter(status_code=200).order_by("id"))
+    assert len(ok_attempts) == 9  # each exactly once
+    assert min(a.at for a in ok_attempts) >= came_back + timedelta(minutes=114 - 60)
+    ok = [json.loads(r["body"]) for r in receiver.received if r["status"] == 200]
+    assert len(ok) == 9 and all(r["verified"] is not None for r in receiver.received)
     for company in companies:
-        names[company.pk] = [p["data"]["record"]["name"] for p in ok if p["data"]["record_id"] == company.pk]
-        kinds = [p["data"]["kind"] for p in ok if p["data"]["record_id"] == company.pk]
-        assert kinds == ["created"] + ["updated"] * (len(kinds) - 1)
-        event_ids = [p["data"]["event_id"] for p in ok if p["data"]["record_id"] == company.pk]
+        mine = [p for p in ok if p["data"]["record_id"] == company.pk]
+        # Hand-worked: C0 changed at minute 15 and 45, C1 at 25 and 55, C2 at 5 and 35.
+        assert [p["data"]["record"]["name"] for p in mine] == written[company.pk]
+        assert [p["data"]["kind"] for p in mine] == ["created", "updated", "updated"]
+        event_ids = [p["data"]["event_id"] for p in mine]
         assert event_ids == sorted(event_ids)
-    assert DeliveryAttempt.objects.filter(status_code=200).count() == 9  # each exactly once
+    assert {pk: names[1:] for pk, names in written.items()} == {
+        companies[0].pk: ["C0-15", "C0-45"],
+        companies[1].pk: ["C1-25", "C1-55"],
+        companies[2].pk: ["C2-5", "C2-35"],
+    }
 
 
 # --- a worker killed mid-delivery ----------------------------------------------------------------------------
