@@ -26,8 +26,9 @@ class Rule(models.Model):
     """When ``trigger`` happens to a record of ``type_key`` and the conditions hold, run ``actions`` in order.
 
     ``trigger_config``: updated → ``{"fields": [...], "value": ..., "or_created": bool}`` (any of the fields
-    changes, to ``value`` when given; with ``or_created`` also a record created so); stage_changed → ``{"stage": id}``; date_reached → ``{"field": name, "offset_days": n}``; idle →
-    ``{"days": n}``. ``conditions``: the list filter syntax (a query string, as saved views store it).
+    changes, to ``value`` when given; with ``or_created`` also a record created so); stage_changed →
+    ``{"stage": id}``; date_reached → ``{"field": name, "offset_days": n}``; idle → ``{"days": n}``.
+    ``conditions``: the list filter syntax (a query string, as saved views store it).
     ``changes``: ``[{"field", "from"?, "to"?}]`` checked on the event's diff. ``actions``: ``[{"type", "params"}]``."""
 
     name = models.CharField(max_length=100)

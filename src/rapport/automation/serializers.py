@@ -144,8 +144,8 @@ class RuleSerializer(RejectUnknownFields, serializers.Serializer):
         def fail(key: str, message: str) -> None:
             raise serializers.ValidationError({f"trigger_config.{key}" if key else "trigger_config": message})
 
-        allowed = {"updated": {"fields", "value", "or_created"}, "stage_changed": {"stage"}, "date_reached": {"field", "offset_days"},
-                   "idle": {"days"}}.get(trigger, set())  # fmt: skip
+        allowed = {"updated": {"fields", "value", "or_created"}, "stage_changed": {"stage"},
+                   "date_reached": {"field", "offset_days"}, "idle": {"days"}}.get(trigger, set())  # fmt: skip
         unknown = sorted(set(config) - allowed)
         if unknown:
             fail(unknown[0], f"not a setting of the trigger {trigger}.")
