@@ -4,11 +4,11 @@ errors naming the field, each viewer's own numbers; every answer checked against
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
 
 from rapport.reports.models import Dashboard, SavedReport
 
@@ -121,6 +121,28 @@ def test_dashboards_and_widgets(book, api_client_for):  # noqa: F811
     assert client.get(f"/api/v1/dashboards/{pk}/run/?period=fortnight").status_code == 400
     bad = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"report": 999999})
     assert bad.status_code == 400 and "report" in bad.json()["fields"]
+    # a standard report as a widget: the conversion per stage, under the dashboard's filters
+    funnel = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"standard": "funnel", "size": "w"})
+    assert funnel.status_code == 201, funnel.content
+    assert {k: funnel.json()[k] for k in ("report", "standard", "report_name")} == {
+        "report": None, "standard": "funnel", "report_name": "Funnel conversion"
+    }  # fmt: skip
+    with freeze_time("2026-11-30 12:00"):  # this year: 2026
+        run = client.get(f"/api/v1/dashboards/{pk}/run/?period=this_year&owner={member.pk}").json()
+    shown = run["panels"][-1]
+    assert shown["result"] is None and shown["standard"] == "funnel" and shown["name"] == "Funnel conversion"
+    entered = {r["label"]: r["values"]["entered"] for r in shown["standard_result"]["rows"]}
+    # the member's deals of 2026: d4 created in Proposal, d8 in Qualification, d1–d3 won
+    assert (entered["Qualification"], entered["Proposal"], entered["Won"]) == (1, 1, 3)
+    assert shown["standard_result"]["filters"]["owner"] == member.pk
+    both = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"report": rid, "standard": "funnel"})
+    assert both.status_code == 400 and "report" in both.json()["fields"]
+    neither = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"size": "s"})
+    assert neither.status_code == 400 and "report" in neither.json()["fields"]
+    unknown = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"standard": "horoscope"})
+    assert unknown.status_code == 400 and "standard" in unknown.json()["fields"]
+    leads_only = post(client, f"/api/v1/dashboards/{pk}/widgets/", {"standard": "adoption"})
+    assert leads_only.status_code == 400 and "standard" in leads_only.json()["fields"]  # a member is no team lead
     sales = Dashboard.objects.get(slug="sales")
     assert patch(client, f"/api/v1/dashboards/{sales.pk}/", {"name": "Mine"}).status_code == 403
     assert api_client_for(book["outsider"]).get(f"/api/v1/dashboards/{pk}/").status_code == 404
@@ -136,8 +158,10 @@ def test_sales_dashboard_run_query_count(book, api_client_for):  # noqa: F811
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(f"/api/v1/dashboards/{sales.pk}/run/?period=")
     assert response.status_code == 200
-    values = [p["result"]["total"]["value"] for p in response.json()["panels"]]
-    assert values[:4] == ["5", "3500.00", "1210.00", "1670.00"] and Decimal(values[4]) == 8
+    values = [p["result"]["total"]["value"] for p in response.json()["panels"][:4]]
+    assert values == ["5", "3500.00", "1210.00", "1670.00"]
+    assert response.json()["panels"][4]["standard"] == "funnel"
     # token, throttle, user, role, dashboard, rates, widgets, custom fields; four number widgets
-    # (no period: no comparison), the stage aggregate and stage names
-    assert len(ctx.captured_queries) <= 16, "\n".join(q["sql"][:120] for q in ctx.captured_queries)
+    # (no period: no comparison); the conversion per stage: pipeline, stage entries, time in stage, stages,
+    # the base currency
+    assert len(ctx.captured_queries) <= 19, "\n".join(q["sql"][:120] for q in ctx.captured_queries)

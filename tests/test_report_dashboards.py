@@ -5,6 +5,7 @@ saving and sharing, typed XLSX cells, and pinned query counts."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,11 @@ def figures(user: Any, **filters: Any) -> dict[str, Any]:
     parsed = dashboards.parse_filters(filters, board.filters, user)
     out: dict[str, Any] = {}
     for panel in dashboards.compute(board, user, parsed, today=Q1_DAY):
+        if panel.standard is not None:  # the conversion per stage: (stage, entered, advanced) where any entered
+            funnel = panel.standard
+            out[panel.widget.title] = [(r.label, r.values["entered"], r.values["advanced"]) for r in funnel.rows]
+            out["funnel period"] = (funnel.filters.start, funnel.filters.end)
+            continue
         result = panel.result
         assert result is not None, panel.error
         if result.group_labels:
@@ -58,13 +64,14 @@ def test_the_default_sales_dashboard_is_made_once(db):
     first = services.default_dashboard()
     again = services.default_dashboard()
     assert first.pk == again.pk and Dashboard.objects.filter(slug="sales").count() == 1
-    assert [w.report.name for w in first.widgets.order_by("position")] == [
+    assert [w.title for w in first.widgets.order_by("position")] == [
         "Open deals",
         "Pipeline value",
         "Weighted pipeline",
         "Won this period",
-        "Deals per stage",
+        "Funnel conversion",  # the conversion per stage: a standard report on the dashboard
     ]
+    assert first.widgets.get(standard="funnel").report is None
     assert first.owner is None and first.sharing == "everyone"
 
 
@@ -82,8 +89,13 @@ def test_default_dashboard_figures_this_quarter(quotas):
         "Won this period before": D("0"),
         "target": D("6200"),  # member's quarter 5000 + peer's months 100 + 200 + outsider's 900
         "attainment": D("26.9"),  # 1670 / 6200
-        "Deals per stage": [("Qualification", 2), ("Proposal", 1), ("Won", 3)],
-    }
+        # stage entries in Q1: d5, d6 created in Qualification, d4 in Proposal, d1–d3 created won; none moved on
+        "Funnel conversion": [
+            ("Qualification", 2, 0), ("Needs analysis", 0, 0), ("Proposal", 1, 0), ("Negotiation", 0, 0),
+            ("Won", 3, None), ("Lost", 0, None),
+        ],
+        "funnel period": (dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+    }  # fmt: skip
 
 
 def test_dashboard_filters_change_every_widget(quotas):
@@ -100,17 +112,25 @@ def test_dashboard_filters_change_every_widget(quotas):
         "Won this period before": D("0"),
         "target": D("5000"),
         "attainment": D("33.4"),
-        "Deals per stage": [("Proposal", 1), ("Won", 3)],
-    }
+        "Funnel conversion": [
+            ("Qualification", 0, 0), ("Needs analysis", 0, 0), ("Proposal", 1, 0), ("Negotiation", 0, 0),
+            ("Won", 3, None), ("Lost", 0, None),
+        ],  # the member's own: d4 and d1–d3
+        "funnel period": (dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+    }  # fmt: skip
     west = figures(quotas["admin"], team=str(quotas["outsider"].team_id))
     assert west["Open deals"] == 1 and west["Pipeline value"] == D("400.00") and west["target"] == D("900")
     # last quarter (Q4 2025) compared with Q3 2025: nothing
     last = figures(quotas["admin"], period="last_quarter")
-    assert last["Open deals"] == 0 and last["Deals per stage"] == []
+    assert last["Open deals"] == 0 and last["Funnel conversion"] == []
+    assert last["funnel period"] == (dt.date(2025, 10, 1), dt.date(2025, 12, 31))
     # all time: no period, no comparison
     everything = figures(quotas["admin"], period="")
     assert everything["Open deals"] == 5 and "Open deals before" not in everything
-    assert everything["Deals per stage"] == [("Qualification", 4), ("Proposal", 1), ("Won", 3)]
+    # all time: a standard report needs a period, so the funnel shows the last 12 months (Mar 2025 – Feb
+    # 2026): d1–d4; d5 (2 March) and later are not in it
+    assert everything["funnel period"] == (dt.date(2025, 3, 1), dt.date(2026, 2, 28))
+    assert [row for row in everything["Funnel conversion"] if row[1]] == [("Proposal", 1, 0), ("Won", 3, None)]
 
 
 def test_each_viewer_sees_their_own_numbers_on_a_shared_dashboard(quotas):
@@ -220,6 +240,9 @@ def test_dashboard_pages_and_widget_changes(quotas):
     page = client_for(member).get(f"/reports/dashboards/{board.pk}/?period=")
     assert page.status_code == 200
     assert "Remove" not in page.content.decode()  # the installation's dashboard: settings managers change it
+    html = page.content.decode()  # the conversion per stage, linked to its report under the same period
+    assert '<a href="/reports/funnel/?period=custom&amp;start=' in html and "Funnel conversion" in html
+    assert '<th scope="row">Qualification</th>' in html and "First stage to won" in html
     created = client_for(member).post("/reports/dashboards/new/", {"name": "Mine", "sharing": "private"})
     mine = Dashboard.objects.get(name="Mine")
     assert created["Location"] == f"/reports/dashboards/{mine.pk}/"
@@ -252,12 +275,12 @@ def test_dashboard_page_query_count_is_pinned(quotas, django_assert_num_queries)
     board = services.default_dashboard()
     client.get(f"/reports/dashboards/{board.pk}/")
     # session, user, dashboard, rates, widgets, role, custom fields; four number widgets × (this period,
-    # the one before); quotas; the stage widget's aggregate (no deal created this quarter: no names);
-    # the filter bar's teams and users; the recipients; the summaries' state, read once (not built here:
-    # the widgets read the deals)
+    # the one before); quotas; the conversion per stage (pipeline, stage entries, time in stage, stages,
+    # the base currency); the filter bar's teams and users; the recipients; the summaries' state, read once
+    # (not built here: the widgets read the deals)
     with CaptureQueriesContext(connection) as ctx:
         client.get(f"/reports/dashboards/{board.pk}/")
-    assert len(ctx.captured_queries) == 21, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
+    assert len(ctx.captured_queries) == 25, "\n".join(q["sql"][:150] for q in ctx.captured_queries)
 
 
 def test_scheduled_email_gives_each_recipient_their_own_figures_once(quotas):
@@ -285,3 +308,23 @@ def test_scheduled_email_gives_each_recipient_their_own_figures_once(quotas):
     assert "Won this period: $1,670.00" in mine and "target $5,300.00, 31.5% reached" in mine
     assert "Open deals: 1 (+1 on the period before)" in theirs and "Pipeline value: $400.00" in theirs
     assert f"/reports/dashboards/{board.pk}/" in mine
+    # the conversion per stage as a text table: the member's team's stage entries of Q1 (d5, d6, d4, d1–d3)
+    assert "Funnel conversion · Sales pipeline" in mine and "  Reached won: 3" in mine
+    rows = {line.split()[0]: line.split()[1:] for line in mine.splitlines() if line.startswith("  Qualification")}
+    assert rows["Qualification"] == ["2", "0", "0%", "0", "0", "—"]
+    assert "Funnel conversion · Sales pipeline\n  Entered the first stage: 0\n  Reached won: 0" in theirs
+    assert "Nothing to show for this period." in theirs  # the outsider's d7 entered in April
+
+
+def test_an_existing_sales_dashboard_gains_the_conversion_per_stage_once(db):
+    from django.apps import apps
+
+    board = services.default_dashboard()
+    board.widgets.filter(standard="funnel").delete()  # a Sales dashboard made before it existed
+    migration = importlib.import_module("rapport.reports.migrations.0004_widget_standard_report")
+    migration.add_conversion(apps, None)
+    migration.add_conversion(apps, None)
+    assert [(w.standard, w.size, w.position) for w in board.widgets.order_by("position")][-2:] == [
+        ("", "s", 4),
+        ("funnel", "w", 5),
+    ]

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from rapport.core import customfields, formatting, registry
 from rapport.core.inputs import is_id
+from rapport.core.listing import QueryError
 from rapport.forecasting.money import Rates
 
-from . import engine, summaries
+from . import engine, standard, summaries
 from .engine import Config, ReportError, Result
 from .models import Dashboard, Widget
 
@@ -155,6 +156,7 @@ class Panel:
     error: str = ""
     previous: Result | None = None
     target: Decimal | None = None
+    standard: standard.Result | None = None  # a standard report's widget (e.g. conversion per stage)
 
     @property
     def delta(self) -> Any:
@@ -184,18 +186,23 @@ def compute(dashboard: Dashboard, user: Any, filters: Filters, *, today: dt.date
         today = today or timezone.localdate()
     spans = period_span(filters.period, today)
     with customfields.memoized(), summaries.snapshot():
-        return _compute(dashboard, user, filters, spans)
+        return _compute(dashboard, user, filters, spans, today)
 
 
-def _compute(dashboard: Dashboard, user: Any, filters: Filters, spans: tuple[Span, Span] | None) -> list[Panel]:
+def _compute(
+    dashboard: Dashboard, user: Any, filters: Filters, spans: tuple[Span, Span] | None, today: dt.date
+) -> list[Panel]:
     rates = Rates()
     panels = []
     widgets = list(dashboard.widgets.select_related("report").order_by("position", "id"))
     for widget in widgets:
         panel = Panel(widget)
         panels.append(panel)
+        if widget.standard:
+            _compute_standard(panel, user, filters, spans, today, rates)
+            continue
         try:
-            config = engine.parse_config(widget.report.config, user)
+            config = engine.parse_config(widget.report.config, user)  # type: ignore[union-attr]  # not standard
         except ReportError as exc:
             panel.error = _unavailable(exc)
             continue
@@ -209,6 +216,71 @@ def _compute(dashboard: Dashboard, user: Any, filters: Filters, spans: tuple[Spa
         if widget.options.get("target") == "quota" and spans:
             panel.target = quota_target(user, filters, spans[0])
     return panels
+
+
+def standard_filters(filters: Filters, spans: tuple[Span, Span] | None, user: Any, today: dt.date) -> standard.Filters:
+    """The dashboard's filters as a standard report's: the dates of its period (all time as the last 12
+    months: a standard report needs a period), owner and team."""
+    if spans is not None:
+        start, end = spans[0].start, spans[0].end
+    else:
+        start, end = standard.preset_range("last_12_months", today)
+    params = {"start": start.isoformat(), "end": end.isoformat()}
+    if filters.owner is not None:
+        params["owner"] = str(filters.owner)
+    if filters.team is not None:
+        params["team"] = str(filters.team)
+    return standard.parse_filters(params, user)
+
+
+# Standard reports whose figures change with what the deal summaries' data version follows (deals' stage,
+# status, owner, team, bin), so their result may be cached like a builder widget's; for a minute at most, as
+# a deal moved on and back between two runs of the summaries leaves their version alone.
+CACHED_STANDARD = frozenset({"funnel"})
+STANDARD_CACHE_SECONDS = 60
+
+
+def _compute_standard(
+    panel: Panel, user: Any, filters: Filters, spans: tuple[Span, Span] | None, today: dt.date, rates: Rates
+) -> None:
+    spec = standard.get(panel.widget.standard)
+    if spec is None:
+        panel.error = "This report no longer exists."
+        return
+    if spec.team_leads and not standard.leads_team(user):
+        panel.error = "This report is for team leads and administrators."
+        return
+    try:
+        wanted = standard_filters(filters, spans, user, today)
+    except QueryError as exc:
+        panel.error = f"This report no longer works: {exc.param}: {exc.message}"
+        return
+    version = summaries.data_version()
+    if spec.key not in CACHED_STANDARD or version is None or summaries.usable(rates) is None:
+        panel.standard = spec.compute(user, wanted)
+        return
+    key = _cache_key(("standard", spec.key, wanted.as_json()), "deals", user, version, rates)
+    found = cache.get(key)
+    if found is None:
+        found = spec.compute(user, wanted)
+        cache.set(key, found, STANDARD_CACHE_SECONDS)
+    panel.standard = found
+
+
+def _cache_key(what: Any, type_key: str, user: Any, version: Any, rates: Rates) -> str:
+    """A cache key for a figure computed for ``user`` from ``type_key`` records: it holds ``what``, the
+    viewer's scope, zone, locale and day, the summaries' data version and every exchange rate, so any change
+    to what is counted or how it converts misses."""
+    scope = user.scope_for(type_key, "view")
+    who = user.pk if scope in (None, "own") or (scope == "team" and not user.team_id) else None
+    tz = engine.user_tz(user)
+    with timezone.override(tz):
+        today = timezone.localdate()
+    raw = repr(
+        (what, scope, user.team_id if scope == "team" else None, who, str(tz), today, formatting.current_locale(),
+         version, summaries.rates_values_key(rates))
+    )  # fmt: skip
+    return "reports:widget:" + hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
 
 
 CACHE_SECONDS = 300
@@ -235,15 +307,7 @@ def _cached(config: Config, user: Any, extras: list[dict[str, str]], rates: Rate
         )
     ):
         return compute()
-    scope = user.scope_for(config.type, "view")
-    who = user.pk if scope in (None, "own") or (scope == "team" and not user.team_id) else None
-    with timezone.override(tz):
-        today = timezone.localdate()
-    raw = repr(
-        (config.as_json(), extras, scope, user.team_id if scope == "team" else None, who, str(tz), today,
-         formatting.current_locale(), version, summaries.rates_values_key(rates))
-    )  # fmt: skip
-    key = "reports:widget:" + hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
+    key = _cache_key((config.as_json(), extras), config.type, user, version, rates)
     found = cache.get(key)
     if found is None:
         found = compute()

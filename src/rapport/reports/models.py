@@ -82,10 +82,12 @@ class Dashboard(models.Model):
 
 
 class Widget(models.Model):
-    """One saved report on a dashboard, at a position, in a size."""
+    """One report on a dashboard, at a position, in a size: a saved builder report, or a standard report
+    (``standard``: its key, e.g. "funnel" for the conversion per stage) run with the dashboard's filters."""
 
     dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="widgets")
-    report = models.ForeignKey(SavedReport, on_delete=models.CASCADE, related_name="widgets")
+    report = models.ForeignKey(SavedReport, null=True, blank=True, on_delete=models.CASCADE, related_name="widgets")
+    standard = models.CharField(max_length=40, blank=True, default="")
     position = models.PositiveIntegerField(default=0)
     size = models.CharField(max_length=1, choices=SIZES, default="m")
     # {"target": "quota"}: a number widget compared with the quotas of the period
@@ -93,9 +95,29 @@ class Widget(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(report__isnull=False) & Q(standard="")) | (Q(report__isnull=True) & ~Q(standard="")),
+                name="widget_report_or_standard",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.report} on {self.dashboard}"
+        return f"{self.title} on {self.dashboard}"
+
+    @property
+    def title(self) -> str:
+        if self.report_id is not None:
+            return self.report.name  # type: ignore[union-attr]
+        from .standard import get
+
+        spec = get(self.standard)
+        return spec.title if spec is not None else self.standard
+
+    @property
+    def ref(self) -> str:
+        """What the widget shows, in the settings audit trail: a saved report's id or a standard report's key."""
+        return str(self.report_id) if self.report_id is not None else self.standard
 
 
 class QualitySnapshot(models.Model):

@@ -5,16 +5,36 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from rapport.core import export
+from rapport.core import export, formatting
+from rapport.forecasting.money import money
 
 from .engine import OTHERS, Result
+from .standard import Col
+
+TENTH = Decimal("0.1")
+
+
+def cell_text(col: Col, value: Any, currency: str) -> str:
+    """A standard report's figure as the viewer reads it (their locale): money in the base currency,
+    percent, days."""
+    if value is None:
+        return "—"
+    if col.kind == "money":
+        return formatting.money(money(Decimal(value)), currency)
+    if col.kind == "percent":
+        return formatting.percent(Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP))
+    if col.kind in ("days", "number"):
+        return formatting.number(Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP), 1)
+    if col.kind == "count":
+        return formatting.number(value)
+    return str(value)
 
 
 def chart_data(result: Result, *, element_id: str = "") -> dict[str, Any]:

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rapport.core.serializers import RejectUnknownFields
 
 from . import engine
+from . import standard as standard_reports
 from .dashboards import PERIOD_LABELS
 from .engine import CHARTS, GRANULARITIES, OPERATIONS, ReportError
 from .models import SCHEDULES, SHARING, SIZES, SavedReport
@@ -98,7 +99,12 @@ class DashboardWriteSerializer(RejectUnknownFields, serializers.Serializer):
 
 
 class WidgetWriteSerializer(RejectUnknownFields, serializers.Serializer):
-    report = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="A saved report you may open.")
+    report = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="A saved report you may open (or give standard)."
+    )
+    standard = serializers.ChoiceField(
+        choices=list(standard_reports.ORDER), required=False, help_text="A standard report's key (or give report)."
+    )
     size = serializers.ChoiceField(choices=[k for k, _ in SIZES], default="m", help_text="s, m, l or w (wide).")
     target = serializers.ChoiceField(
         choices=["", "quota"], required=False, allow_blank=True, help_text="quota: compare with the period's quotas."
@@ -109,6 +115,19 @@ class WidgetWriteSerializer(RejectUnknownFields, serializers.Serializer):
         if report is None:
             raise serializers.ValidationError(f"There is no saved report #{value}.")
         return report
+
+    def validate_standard(self, value: str) -> str:
+        spec = standard_reports.get(value)
+        if spec is None:
+            raise serializers.ValidationError(f"There is no standard report {value!r}.")
+        if spec.team_leads and not standard_reports.leads_team(self.context["actor"]):
+            raise serializers.ValidationError("This report is for team leads and administrators.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("report" in attrs) == ("standard" in attrs):
+            raise serializers.ValidationError({"report": ["Give a saved report or a standard report (standard)."]})
+        return attrs
 
 
 class WidgetChangeSerializer(RejectUnknownFields, serializers.Serializer):
@@ -164,7 +183,8 @@ class SavedReportSerializer(serializers.Serializer):
 
 class WidgetSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    report = serializers.IntegerField()
+    report = serializers.IntegerField(allow_null=True, help_text="The saved report shown (null for a standard report).")
+    standard = serializers.CharField(allow_null=True, help_text="The standard report shown (its key), else null.")
     report_name = serializers.CharField()
     position = serializers.IntegerField()
     size = serializers.ChoiceField(choices=[k for k, _ in SIZES])
@@ -184,13 +204,36 @@ class DashboardSerializer(serializers.Serializer):
     url = serializers.CharField()
 
 
+class StandardRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the row's label, not the field's
+    values = serializers.DictField(
+        child=serializers.JSONField(), help_text="By column key: counts as integers, other figures as decimal strings."
+    )
+    links = serializers.DictField(child=serializers.CharField(), help_text="The records list behind a value.")
+
+
+class StandardResultSerializer(serializers.Serializer):
+    """A standard report's answer, as GET /api/v1/reports/<key>/ gives it (typed per report there)."""
+
+    report = serializers.CharField()
+    filters = serializers.DictField(child=serializers.JSONField())
+    base_currency = serializers.CharField(allow_blank=True)
+    unconverted = serializers.IntegerField()
+    summary = serializers.DictField(child=serializers.JSONField())
+    summary_links = serializers.DictField(child=serializers.CharField())
+    rows = StandardRowSerializer(many=True)
+
+
 class PanelSerializer(serializers.Serializer):
     widget = serializers.IntegerField()
-    report = serializers.IntegerField()
+    report = serializers.IntegerField(allow_null=True)
+    standard = serializers.CharField(allow_null=True)
     name = serializers.CharField()
     size = serializers.CharField()
     error = serializers.CharField(allow_null=True)
-    result = ReportResultSerializer(allow_null=True)
+    result = ReportResultSerializer(allow_null=True, help_text="A saved report's figures.")
+    standard_result = StandardResultSerializer(allow_null=True, help_text="A standard report's figures.")
     previous = serializers.CharField(allow_null=True, help_text="The figure of the period before (number widgets).")
     target = serializers.CharField(allow_null=True)
 

@@ -104,7 +104,7 @@ def _dashboard_values(dashboard: Dashboard) -> dict[str, Any]:
         "schedule": dashboard.schedule,
         "recipients": sorted(u.pk for u in dashboard.recipients.all()) if dashboard.pk else [],
         "widgets": [
-            f"{w.report_id}:{w.size}" for w in Widget.objects.filter(dashboard=dashboard).order_by("position", "id")
+            f"{w.ref}:{w.size}" for w in Widget.objects.filter(dashboard=dashboard).order_by("position", "id")
         ]
         if dashboard.pk
         else [],
@@ -170,16 +170,30 @@ def delete_dashboard(dashboard: Dashboard, *, actor: Any) -> None:
 
 
 def add_widget(
-    dashboard: Dashboard, report: SavedReport, *, actor: Any, size: str = "m", options: dict[str, Any] | None = None
+    dashboard: Dashboard,
+    report: SavedReport | None,
+    *,
+    actor: Any,
+    size: str = "m",
+    options: dict[str, Any] | None = None,
+    standard: str = "",
 ) -> Widget:
+    """Add a saved report, or (``report`` None) the standard report ``standard``, to ``dashboard``."""
     _check(actor, dashboard)
+    if (report is None) == (not standard):
+        raise ValueError("a widget shows a saved report or a standard report")
     with transaction.atomic():
         before = _dashboard_values(dashboard)
         last = (
             Widget.objects.filter(dashboard=dashboard).order_by("-position").values_list("position", flat=True).first()
         )
         widget = Widget.objects.create(
-            dashboard=dashboard, report=report, size=size, position=(last or 0) + 1, options=options or {}
+            dashboard=dashboard,
+            report=report,
+            standard=standard,
+            size=size,
+            position=(last or 0) + 1,
+            options=options or {},
         )
         record_setting_change("dashboard", dashboard, actor=actor, before=before, after=_dashboard_values(dashboard))
     return widget
@@ -270,13 +284,9 @@ SALES_WIDGETS: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         "s",
         {"target": "quota"},
     ),
-    (
-        "Deals per stage",
-        {"type": "deals", "group_by": [{"field": "stage"}], "chart": "funnel", "period_field": "created"},
-        "w",
-        {},
-    ),
 ]
+# Standard reports on it, after those: (key, size). The conversion per stage of the first pipeline.
+SALES_STANDARD_WIDGETS: list[tuple[str, str]] = [("funnel", "w")]
 
 
 def default_dashboard(actor: Any = None) -> Dashboard:
@@ -304,6 +314,8 @@ def default_dashboard(actor: Any = None) -> Dashboard:
                     actor=actor or SYSTEM, name=name, config=parse_config(data, builder), system=True
                 )
                 Widget.objects.create(dashboard=dashboard, report=report, position=position, size=size, options=options)
+            for position, (key, size) in enumerate(SALES_STANDARD_WIDGETS, start=len(SALES_WIDGETS) + 1):
+                Widget.objects.create(dashboard=dashboard, standard=key, position=position, size=size)
     except IntegrityError:  # made by a concurrent first visit
         return Dashboard.objects.get(slug=SALES_SLUG)
     return dashboard

@@ -38,7 +38,10 @@ def email_text(dashboard: Dashboard, user: Any, panels: list[dashboards.Panel], 
     period = dashboards.PERIOD_LABELS.get(filters.period, "All time")
     lines = [f"{dashboard.name} — {period}", "Figures of the records you may see in Rapport.", ""]
     for panel in panels:
-        name = panel.widget.report.name
+        name = panel.widget.title
+        if panel.standard is not None:
+            lines += standard_lines(name, panel.standard)
+            continue
         result = panel.result
         if result is None:
             lines += [f"{name}: {panel.error}", ""]
@@ -65,6 +68,27 @@ def email_text(dashboard: Dashboard, user: Any, panels: list[dashboards.Panel], 
         lines.append("")
     lines += ["", f"Open the dashboard: {site_url()}/reports/dashboards/{dashboard.pk}/"]
     return "\n".join(lines) + "\n"
+
+
+def standard_lines(name: str, result: Any) -> list[str]:
+    """A standard report's widget as text: its headline figures, then its table (columns aligned)."""
+    from .presentation import cell_text
+
+    currency = result.base_currency
+    lines = ["", f"{name} · {result.note}" if result.note else name]
+    lines += [f"  {c.label}: {cell_text(c, v, currency)}" for c, v, _ in result.summary]
+    if not result.rows:
+        return [*lines, "  Nothing to show for this period.", ""]
+    table = [["", *(c.label for c in result.columns)]]
+    for r in result.rows[:20]:
+        table.append([r.label, *(cell_text(c, r.values.get(c.key), currency) for c in result.columns)])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [row[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))]
+        lines.append("  " + "  ".join(cells).rstrip())
+    if len(result.rows) > 20:
+        lines.append(f"  … and {len(result.rows) - 20} more on the dashboard")
+    return [*lines, ""]
 
 
 def send_dashboards_now(now: dt.datetime | None = None) -> int:

@@ -62,7 +62,8 @@ def widget_json(widget: Widget) -> dict[str, Any]:
     return {
         "id": widget.pk,
         "report": widget.report_id,
-        "report_name": widget.report.name,
+        "standard": widget.standard or None,
+        "report_name": widget.title,
         "position": widget.position,
         "size": widget.size,
         "target": widget.options.get("target") or None,
@@ -349,10 +350,12 @@ class DashboardRunView(BaseAPIView):
                     {
                         "widget": p.widget.pk,
                         "report": p.widget.report_id,
-                        "name": p.widget.report.name,
+                        "standard": p.widget.standard or None,
+                        "name": p.widget.title,
                         "size": p.widget.size,
                         "error": p.error or None,
                         "result": result_json(p.result) if p.result else None,
+                        "standard_result": p.standard.as_json() if p.standard is not None else None,
                         "previous": None
                         if p.previous is None or p.previous.total.value is None
                         else str(p.previous.total.value),
@@ -367,7 +370,8 @@ class DashboardRunView(BaseAPIView):
 class WidgetListView(BaseAPIView):
     @extend_schema(
         summary="Add a widget",
-        description="Puts a saved report you may open on your dashboard, last.",
+        description="Puts a saved report you may open (`report`), or a standard report (`standard`: its key, e.g. "
+        "`funnel` for the conversion per stage), on your dashboard, last.",
         tags=["Dashboards"],
         parameters=ID_PARAM,
         request=WidgetWriteSerializer,
@@ -381,7 +385,14 @@ class WidgetListView(BaseAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         options = {"target": data["target"]} if data.get("target") else {}
-        widget = services.add_widget(dashboard, data["report"], actor=user, size=data["size"], options=options)
+        widget = services.add_widget(
+            dashboard,
+            data.get("report"),
+            standard=data.get("standard") or "",
+            actor=user,
+            size=data["size"],
+            options=options,
+        )
         return json_response(widget_json(widget), status=201)
 
 

@@ -20,6 +20,7 @@ from rapport.web.forms import user_choices
 from .. import dashboards, presentation, services
 from ..engine import ReportError
 from ..models import SCHEDULES, SHARING, SIZES, Dashboard, Widget
+from ..presentation import cell_text
 
 
 def _dashboard(request: HttpRequest, pk: int) -> Dashboard:
@@ -51,7 +52,16 @@ def dashboard_create(request: HttpRequest) -> HttpResponse:
 
 
 def panel_view(panel: dashboards.Panel, user: Any, index: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"panel": panel, "widget": panel.widget, "report": panel.widget.report, "error": panel.error}
+    widget = panel.widget
+    out: dict[str, Any] = {
+        "panel": panel,
+        "widget": widget,
+        "title": widget.title,
+        "url": f"/reports/saved/{widget.report_id}/" if widget.report_id else f"/reports/{widget.standard}/",
+        "error": panel.error,
+    }
+    if panel.standard is not None:
+        return out | standard_panel(panel.standard, widget)
     result = panel.result
     if result is None:
         return out
@@ -76,6 +86,54 @@ def panel_view(panel: dashboards.Panel, user: Any, index: int) -> dict[str, Any]
         out["target_text"] = result.format(panel.target) if result.value_kind == "money" else str(panel.target)
         out["attainment"] = panel.attainment
     return out
+
+
+def standard_panel(result: Any, widget: Widget) -> dict[str, Any]:
+    """A standard report's widget: its headline figures, chart and table as on its own page, linked to that
+    page under the same filters."""
+    currency = result.base_currency
+    return {
+        "standard": result,
+        "url": f"/reports/{widget.standard}/?{result.filters.query()}",
+        "note": result.note,
+        "summary": [{"label": c.label, "text": cell_text(c, v, currency), "url": u} for c, v, u in result.summary],
+        "columns": [c.label for c in result.columns],
+        "table": [
+            {
+                "label": r.label,
+                "cells": [
+                    {"text": cell_text(c, r.values.get(c.key), currency), "url": r.links.get(c.key, "")}
+                    for c in result.columns
+                ],
+            }
+            for r in result.rows
+        ],
+        "chart": _standard_chart(result, widget.standard),
+        "chart_id": f"widget-chart-{widget.pk}",
+        "data_id": f"widget-data-{widget.pk}",
+    }
+
+
+def _standard_chart(result: Any, key: str) -> dict[str, Any] | None:
+    """A standard report's chart in the shape static/js/reports.js draws (a funnel's stages across), each
+    point linked to the records behind it where the report gives a link."""
+    cols = [c for c in result.columns if c.chart]
+    if not cols or not result.rows:
+        return None
+    return {
+        "chart": "funnel" if key == "funnel" else ("line" if result.chart == "line" else "bar"),
+        "kind": cols[0].kind if cols[0].kind in ("money", "percent") else "count",
+        "currency": result.base_currency,
+        "labels": [r.label for r in result.rows],
+        "datasets": [
+            {
+                "label": c.label,
+                "data": [float(r.values[c.key]) if r.values.get(c.key) is not None else None for r in result.rows],
+                "urls": [r.links.get(c.key) or None for r in result.rows],
+            }
+            for c in cols
+        ],
+    }
 
 
 @page
@@ -190,7 +248,7 @@ def widget_remove(request: HttpRequest, pk: int, wid: int) -> HttpResponse:
         services.remove_widget(widget, actor=signed_in(request))
     except PermissionDenied as exc:
         return error_page(request, str(exc), status=403, back=f"/reports/dashboards/{pk}/")
-    messages.success(request, f"“{widget.report.name}” removed from the dashboard.")
+    messages.success(request, f"“{widget.title}” removed from the dashboard.")
     return redirect("reports-dashboard", pk=pk)
 
 

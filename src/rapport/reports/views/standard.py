@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -10,31 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from rapport.accounts.models import Team, User
-from rapport.core import formatting
 from rapport.core.listing import QueryError
 from rapport.deals.models import Pipeline
-from rapport.forecasting.money import money
 from rapport.web.common import error_page, page, signed_in
 
 from .. import standard
-from ..standard import Col, Result
-
-TENTH = Decimal("0.1")
-
-
-def cell_text(col: Col, value: Any, currency: str) -> str:
-    """A figure as the viewer reads it (their locale): money in the base currency, percent, days."""
-    if value is None:
-        return "—"
-    if col.kind == "money":
-        return formatting.money(money(Decimal(value)), currency)
-    if col.kind == "percent":
-        return formatting.percent(Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP))
-    if col.kind in ("days", "number"):
-        return formatting.number(Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP), 1)
-    if col.kind == "count":
-        return formatting.number(value)
-    return str(value)
+from ..presentation import cell_text
+from ..standard import Result
 
 
 def chart_data(result: Result) -> dict[str, Any]:
