@@ -264,3 +264,66 @@ def test_the_forecast_opens_on_what_the_user_is_responsible_for(users):
 
     assert parse_scope(None, users["member"]).key == "me"
     assert parse_scope("", users["admin"]).key == "all"
+
+
+# --- figures kept by the write path (deals.totals, ForecastTotal) ---------------------------------------
+def test_kept_figures_follow_writes_rate_changes_and_the_reconcile(book):
+    from rapport.core import services
+    from rapport.deals import totals
+    from rapport.deals.models import Deal, ForecastTotal
+    from rapport.deals.tasks import reconcile_stage_totals
+    from rapport.forecasting import services as rates
+
+    admin, member = book["admin"], book["member"]
+    assert totals.differences() == {}
+    # A EUR rate of 1.50 from 25 January (added through the rate service: the periods are rebuilt). The
+    # best-case 1,000 EUR closing on 31 January now converts at 1.50: 1,500 instead of 1,100 (weighted
+    # 75 %: 1,125 instead of 825); the won 500 EUR of 20 January keeps 1.10, the won 100 EUR of 10 February
+    # and the peer's 100 EUR of 1 February keep 1.20 (the rate from 1 February).
+    added = rates.add_exchange_rate(
+        {"currency": "EUR", "rate": D("1.50"), "valid_from": dt.date(2026, 1, 25)}, actor=admin
+    )
+    assert totals.differences() == {}
+    member_q1 = figures(next(r for r in run(admin).rows if r.name == "Member"))
+    assert member_q1 == {
+        **MEMBER_Q1,
+        "best_case": D("3500.00"),  # 2,000 commit + 1,500
+        "pipeline": D("3900.00"),  # + 400
+        "weighted": D("2225.00"),  # 2,000 × 50 % + 1,125 + 400 × 25 %
+    }
+    assert figures(next(r for r in run(admin).rows if r.name == "Peer")) == PEER_Q1
+    rates.delete_exchange_rate(added, actor=admin)
+    assert figures(next(r for r in run(admin).rows if r.name == "Member")) == MEMBER_Q1
+
+    # The best-case deal moves to April (next quarter), the commit one is reopened as omitted, and the
+    # 100 EUR won in February is deleted: Q1 loses 1,100 of best case, 2,000 of commit and 120 of won.
+    eur_open = Deal.objects.get(amount=D("1000"), currency="EUR")
+    services.update_record(eur_open, {"expected_close_date": dt.date(2026, 4, 1)}, actor=member, source="api")
+    commit = Deal.objects.get(amount=D("2000"))
+    services.update_record(commit, {"forecast_category": "omitted"}, actor=member, source="api")
+    won_feb = Deal.objects.get(amount=D("100"), currency="EUR", status="won")
+    services.delete_record(won_feb, actor=member, source="api")
+    assert totals.differences() == {}
+    member_q1 = figures(next(r for r in run(admin).rows if r.name == "Member"))
+    assert member_q1 == {
+        **MEMBER_Q1,
+        "closed_won": D("1550.00"),
+        "commit": D("0.00"),
+        "best_case": D("0.00"),
+        "pipeline": D("400.00"),
+        "weighted": D("100.00"),
+        "attainment": D("31.0"),
+    }
+    q2 = figures(next(r for r in run(admin, "2026-Q2").rows if r.name == "Member"))
+    assert q2["best_case"] == D("1200.00")  # 1,000 EUR at the rate from 1 February, 1.20
+    assert q2["closed_won"] == D("700.00") and q2["pipeline"] == D("2000.00")  # + the 800 of 20 April
+    services.restore_record(Deal.objects.get(pk=won_feb.pk), actor=member, source="ui")
+    assert totals.differences() == {}
+    assert figures(next(r for r in run(admin).rows if r.name == "Member"))["closed_won"] == D("1670.00")
+
+    # Drift (a write behind the services' back) is found and rebuilt by the nightly reconcile.
+    ForecastTotal.objects.filter(owner_id=member.pk).update(total=1)
+    assert totals.differences() != {}
+    assert reconcile_stage_totals.call() > 0
+    assert totals.differences() == {}
+    assert figures(next(r for r in run(admin).rows if r.name == "Member"))["closed_won"] == D("1670.00")

@@ -368,6 +368,33 @@ class StageTotal(models.Model):
         ]
 
 
+class ForecastTotal(models.Model):
+    """The forecast's figures kept current by every deal write (deals/totals.py), as the board's are: won
+    deals per month of their close, open deals per month of their expected close and forecast category, each
+    per team, owner, currency and exchange-rate period, so a forecast reads a few rows per owner and month
+    however many deals there are. Deals without an amount, open deals without an expected close date or
+    omitted from the forecast, and lost deals add nothing. Amounts in cents; ``weighted`` is the sum of
+    cents × probability percent. ``figure`` is "won" or the open deal's forecast category; ``month`` the
+    first day of the month; ``period`` as in :class:`StageTotal`. Team and owner 0 stand for none."""
+
+    month = models.DateField()
+    team_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    figure = models.CharField(max_length=12)
+    period = models.DateField()
+    n = models.BigIntegerField()
+    total = models.BigIntegerField()
+    weighted = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "team_id", "owner_id", "currency", "figure", "period"], name="forecast_total_key"
+            )
+        ]
+
+
 class DealContact(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="deal_contacts")
     person = models.ForeignKey("contacts.Person", on_delete=models.CASCADE, related_name="deal_roles")

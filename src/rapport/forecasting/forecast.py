@@ -1,10 +1,12 @@
 """Forecast figures per owner for a month or a quarter, in the base currency.
 
-Deals are summed in SQL grouped by owner, currency (and forecast category) and rate period — the
-stretch of the forecast period between two exchange-rate changes holding the deal's day — and each
-group is converted once in Python with the rate of its period (``money.RatePeriods``): nothing is
-converted per row, and the work in Python is bounded by owners × currencies × rate changes. Every query starts from
-``Deal.objects.visible_to(user)``: a member asking for everyone gets what they may see, totals included.
+The deals' figures are kept current by the write path per month, team, owner, currency, figure and
+exchange-rate period (``deals.totals``, ``ForecastTotal``); a forecast sums those rows in SQL per owner,
+currency, figure and rate period — the stretch between two exchange-rate changes holding the deals' day —
+and converts each group once in Python with the rate of its period: nothing is converted per deal, and
+the work is bounded by owners × currencies × months × rate changes, not by deals. The rows are filtered by
+the same visibility rule as the deals (``visibility.scope_q`` over their owner and team): a member asking
+for everyone gets what they may see, totals included.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, DecimalField, F, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from rapport.accounts.models import Team, User
 from rapport.core import formatting
 from rapport.core.inputs import is_id
 from rapport.core.listing import QueryError
-from rapport.deals.models import Deal
+from rapport.core.visibility import scope_q
+from rapport.deals.models import ForecastTotal
 
 from .models import Quota
-from .money import RatePeriods, Rates, money
+from .money import Rates, money
 
 FIGURES = ("closed_won", "commit", "best_case", "pipeline", "weighted")
 FIGURE_LABELS = {
@@ -197,6 +200,7 @@ class Forecast:
     rows: list[Row]
     total: Row
     unconverted_currencies: list[str]
+    _queries: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -211,19 +215,25 @@ class Forecast:
             base = [("owner", str(row.owner_id) if row.owner_id is not None else "none")]
             if self.scope.team_id is not None:
                 base.append(("team", str(self.scope.team_id)))
-        start, end = self.period.start.isoformat(), self.period.end.isoformat()
-        won = [("status", "won"), ("closed__after", start), ("closed__before", end)]
-        open_ = [("status", "open"), ("close_date__after", start), ("close_date__before", end)]
-        cats = {
-            "commit": "commit",
-            "best_case": "best_case,commit",
-            "pipeline": "pipeline,best_case,commit",
-            "weighted": "pipeline,best_case,commit",
-        }
-        out = {"closed_won": "/deals/?" + urlencode(base + won)}
-        for figure, value in cats.items():
-            out[figure] = "/deals/?" + urlencode(base + open_ + [("forecast_category", value)])
-        return out
+        head = "/deals/?" + (urlencode(base) + "&" if base else "")
+        return {figure: head + query for figure, query in self._figure_queries().items()}
+
+    def _figure_queries(self) -> dict[str, str]:
+        """Each figure's deal-list filters for the period (the same for every row: encoded once)."""
+        if self._queries is None:
+            start, end = self.period.start.isoformat(), self.period.end.isoformat()
+            won = [("status", "won"), ("closed__after", start), ("closed__before", end)]
+            open_ = [("status", "open"), ("close_date__after", start), ("close_date__before", end)]
+            cats = {
+                "commit": "commit",
+                "best_case": "best_case,commit",
+                "pipeline": "pipeline,best_case,commit",
+                "weighted": "pipeline,best_case,commit",
+            }
+            self._queries = {"closed_won": urlencode(won)}
+            for figure, value in cats.items():
+                self._queries[figure] = urlencode(open_ + [("forecast_category", value)])
+        return self._queries
 
     def as_json(self) -> dict[str, Any]:
         def row_json(row: Row) -> dict[str, Any]:
@@ -254,9 +264,15 @@ class Forecast:
 
 def compute(user: Any, period: Period, scope: Scope) -> Forecast:
     """Closed won, commit, best case, pipeline and weighted pipeline per owner (see the page's
-    help text for the definitions), with quotas and attainment. A fixed number of queries."""
+    help text for the definitions), with quotas and attainment. A fixed number of queries.
+
+    The deals' figures are read from the rows the write path keeps per month, team, owner, currency,
+    figure (won, or the open deal's forecast category) and exchange-rate period (``deals.totals``,
+    ``ForecastTotal``): a few rows per owner and month, however many deals there are. Each group is
+    converted once with the rate of its period — the rate in force on each of its deals' own day — and
+    rounded once per owner and figure, within the same visibility rule as the deals
+    (``visibility.scope_q`` over the rows' owner and team)."""
     rates = Rates()
-    deals = Deal.objects.visible_to(user).filter(scope.deal_q()).exclude(amount__isnull=True)
     rows: dict[int | None, Row] = {}
     missing: set[str] = set()
 
@@ -265,53 +281,26 @@ def compute(user: Any, period: Period, scope: Scope) -> Forecast:
             rows[owner_id] = Row(owner_id, "")
         return rows[owner_id]
 
-    # Grouped before converted: by owner, currency (and category) and the rate period of the day
-    # inside the forecast period (a stretch without rate changes), then each group converted once.
-    periods = RatePeriods(rates, start=period.start, end=period.end, no_day=period.start)
     raw: dict[tuple[int | None, str], Decimal] = defaultdict(Decimal)
-    won = (
-        deals.filter(status="won", closed_on__gte=period.start, closed_on__lte=period.end)
-        .annotate(rate_period=periods.expression("closed_on"))
-        .values("owner_id", "currency", "rate_period")
-        .annotate(total=Sum("amount", output_field=AMOUNT), n=Count("id"))
-        .order_by()
-    )
-    for g in won:
-        row = row_for(g["owner_id"])
-        rate = periods.rate(g["currency"], g["rate_period"])
+    for g in _kept_groups(user, period, scope):
+        owner_id = g["owner_id"] or None
+        row = row_for(owner_id)
+        rate = rates.rate(g["currency"], g["period"])
         if rate is None:
             row.unconverted += g["n"]
             missing.add(g["currency"])
             continue
-        raw[(g["owner_id"], "closed_won")] += Decimal(g["total"]) * rate
-        row.counts["closed_won"] += g["n"]
-
-    open_deals = (
-        deals.filter(status="open", expected_close_date__gte=period.start, expected_close_date__lte=period.end)
-        .exclude(forecast_category="omitted")
-        .annotate(rate_period=periods.expression("expected_close_date"))
-        .values("owner_id", "currency", "forecast_category", "rate_period")
-        .annotate(
-            total=Sum("amount", output_field=AMOUNT),
-            weighted=Sum(F("amount") * F("probability"), output_field=AMOUNT),
-            n=Count("id"),
-        )
-        .order_by()
-    )
-    for g in open_deals:
-        row = row_for(g["owner_id"])
-        rate = periods.rate(g["currency"], g["rate_period"])
-        if rate is None:
-            row.unconverted += g["n"]
-            missing.add(g["currency"])
+        amount = Decimal(g["total"]) / 100 * rate
+        category = g["figure"]
+        if category == "won":
+            raw[(owner_id, "closed_won")] += amount
+            row.counts["closed_won"] += g["n"]
             continue
-        amount = Decimal(g["total"]) * rate
-        category = g["forecast_category"]
         figures = ["commit", "best_case"] if category == "commit" else ["best_case"] if category == "best_case" else []
         for figure in (*figures, "pipeline"):
-            raw[(g["owner_id"], figure)] += amount
+            raw[(owner_id, figure)] += amount
             row.counts[figure] += g["n"]
-        raw[(g["owner_id"], "weighted")] += Decimal(g["weighted"]) * rate / 100
+        raw[(owner_id, "weighted")] += Decimal(g["weighted"]) / 10000 * rate
         row.counts["weighted"] += g["n"]
     for (owner_id, figure), value in raw.items():  # rounded once per owner and figure
         rows[owner_id].figures[figure] += money(value)
@@ -336,8 +325,19 @@ def compute(user: Any, period: Period, scope: Scope) -> Forecast:
     return Forecast(period, scope, rates.base, ordered, total, sorted(missing))
 
 
-AMOUNT = DecimalField(max_digits=30, decimal_places=10)
-RATE = DecimalField(max_digits=18, decimal_places=8)
+def _kept_groups(user: Any, period: Period, scope: Scope) -> list[dict[str, Any]]:
+    """Per owner, currency, figure and rate period: n, total cents and cents × probability of the deals
+    in ``period`` that ``user`` may see within ``scope`` (``ForecastTotal``)."""
+    visible = scope_q(user, "deals", "view")
+    if visible is None:
+        return []
+    rows: Any = (
+        ForecastTotal.objects.filter(visible, scope.deal_q(), month__in=period.months())
+        .values("owner_id", "currency", "figure", "period")
+        .annotate(n=Sum("n"), total=Sum("total"), weighted=Sum("weighted"))
+        .order_by()
+    )
+    return list(rows)
 
 
 def _add_quotas(user: Any, period: Period, scope: Scope, rows: dict[int | None, Row], row_for: Any) -> None:
