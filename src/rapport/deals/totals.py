@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +53,7 @@ FieldKey = tuple[int, int, str, str, dt.date]  # team, owner, currency, figure, 
 FieldAmounts = tuple[int, int, int]  # n, total cents, cents × probability
 
 
-def forecast_contribution(deal: dict[str, Any] | None) -> tuple[FieldKey, FieldAmounts] | None:
+def forecast_contribution(deal: Mapping[str, Any] | None) -> tuple[FieldKey, FieldAmounts] | None:
     """What a deal in this state adds to the forecast's table (None: it adds nothing) — the deals that
     ``forecasting.forecast.compute`` counts: priced, and won with a close date, or open with an expected
     close date and not omitted."""
