@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -40,8 +42,8 @@ class TokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def _fields(model: Any) -> list[Any]:
-    return list(model._meta.concrete_fields)
+def _fields(model: Any) -> Any:
+    return model._meta.concrete_fields
 
 
 def _lookup(digest: str) -> tuple[ApiToken, Any] | None:
@@ -72,8 +74,9 @@ def _lookup(digest: str) -> tuple[ApiToken, Any] | None:
     token = _from_db(ApiToken, token_fields, values[:n_token])
     user = _from_db(User, user_fields, values[n_token : n_token + n_user])
     role_values = values[n_token + n_user :]
-    user.role = _from_db(Role, role_fields, role_values) if role_values[0] is not None else None
-    token.user = user
+    # The related objects as Django caches them after `user.role = role` (role_id and user_id already match).
+    user._state.fields_cache["role"] = _from_db(Role, role_fields, role_values) if role_values[0] is not None else None
+    token._state.fields_cache["user"] = user
     return token, user
 
 
@@ -89,17 +92,28 @@ def _from_db(model: Any, fields: list[Any], values: list[Any]) -> Any:
             funcs = connection.ops.get_db_converters(expr) + expr.get_db_converters(connection)
             if funcs:
                 steps.append((index, expr, funcs))
-        plan = _CONVERTERS[key] = (steps, [f.attname for f in fields])
-    steps, attnames = plan
+        # A field whose class attribute intercepts assignment (a file field's descriptor) needs Model.__init__.
+        direct = not any(hasattr(type(getattr(model, f.attname, None)), "__set__") for f in fields)
+        plan = _CONVERTERS[key] = (steps, [f.attname for f in fields], direct)
+    steps, attnames, direct = plan
     for index, expr, funcs in steps:
         value = values[index]
         for func in funcs:
             value = func(value, expr, connection)
         values[index] = value
-    return model.from_db(connection.alias, attnames, values)
+    if not direct or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(connection.alias, attnames, values)
+    # What Model.from_db leaves, without Model.__init__'s per-field loop and signals (none listened to): every
+    # concrete field's value under its attname, and a state saying the row came from this database.
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = connection.alias
+    return obj
 
 
-_CONVERTERS: dict[tuple[str, Any], tuple[list[tuple[int, Any, list[Any]]], list[str]]] = {}
+_CONVERTERS: dict[tuple[str, Any], tuple[list[tuple[int, Any, list[Any]]], list[str], bool]] = {}
 
 
 _LOOKUP_SQL: dict[str, str] = {}

@@ -1,11 +1,19 @@
 """The API's URLs: schema and docs, search and me, each app's own endpoints (its ``api/urls.py``, found
-by name so this module imports no domain app), then the generic record endpoints from the registry."""
+by name so this module imports no domain app), then the generic record endpoints from the registry.
 
+Django tries a URLconf's patterns one by one; with ~200 endpoints a record list was matched after some
+130 failed patterns (~0.1 ms of CPU in a loop, ~0.4 ms inside a request: a fifth of a list's CPU). The
+patterns are therefore gathered under one ``include`` per leading ``v1/<name>/`` (``by_prefix``), in the
+order Django would have tried them, so a request tries a few dozen prefixes and then its own few routes."""
+
+import importlib
 import importlib.util
+from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.urls import include, path
+from django.urls import URLPattern, include, path
+from django.urls.resolvers import RoutePattern
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from rapport.core import registry
@@ -24,6 +32,42 @@ def app_api_urls() -> list[str]:
     return found
 
 
+def _prefix(pattern: Any) -> str | None:
+    """The two leading literal segments of a ``path()`` endpoint's route ("v1/people/" of
+    "v1/people/<int:pk>/"), or None (a regular expression, a converter among them, an include)."""
+    if not isinstance(pattern, URLPattern) or not isinstance(pattern.pattern, RoutePattern):
+        return None
+    parts = str(pattern.pattern).split("/", 2)
+    if len(parts) < 3 or not parts[0] or not parts[1] or "<" in parts[0] + parts[1]:
+        return None
+    return f"{parts[0]}/{parts[1]}/"
+
+
+def by_prefix(patterns: Iterable[Any]) -> list[Any]:
+    """``patterns`` with those sharing their two leading literal segments gathered under one include of
+    that prefix. A path can only match routes of its own prefix, so trying the groups one after the other
+    answers exactly what trying the patterns in their order did: within a group the order is kept, and a
+    pattern without such a prefix (a regular expression) is a barrier no route is moved across."""
+    out: list[Any] = []
+    groups: dict[str, list[Any]] = {}
+
+    def close() -> None:
+        for prefix, members in groups.items():
+            rest = [path(str(p.pattern)[len(prefix) :], p.callback, p.default_args, name=p.name) for p in members]
+            out.append(path(prefix, include(rest)))
+        groups.clear()
+
+    for pattern in patterns:
+        prefix = _prefix(pattern)
+        if prefix is None:
+            close()
+            out.append(pattern)
+        else:
+            groups.setdefault(prefix, []).append(pattern)
+    close()
+    return out
+
+
 urlpatterns: list[Any] = [
     path("schema/", views.SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
@@ -32,7 +76,8 @@ urlpatterns: list[Any] = [
     path("v1/custom-fields/", customfields.CustomFieldListView.as_view(), name="api-custom-fields"),
     path("v1/custom-fields/<int:pk>/", customfields.CustomFieldDetailView.as_view(), name="api-custom-field"),
 ]
-urlpatterns += [path("", include(module)) for module in app_api_urls()]
+for _module in app_api_urls():
+    urlpatterns += importlib.import_module(_module).urlpatterns
 
 for _rtype in registry.all_types():
     _views = views.views_for(_rtype)
@@ -44,3 +89,5 @@ for _rtype in registry.all_types():
         path(f"v1/{_rtype.key}/<int:pk>/restore/", _views["restore"].as_view(), name=f"api-{_rtype.key}-restore"),
         path(f"v1/{_rtype.key}/<int:pk>/history/", _views["history"].as_view(), name=f"api-{_rtype.key}-history"),
     ]
+
+urlpatterns = by_prefix(urlpatterns)

@@ -249,12 +249,12 @@ class RecordListView(BaseAPIView):
         q = listing.build_filter(rtype, params, api_user(request))
         ordering = listing.parse_ordering(rtype, params.get("ordering"))
         size = listing.page_size(params)
-        qs = rtype.model.objects.visible_to(api_user(request))
-        if q:
-            qs = qs.filter(q)
         prefix = f"/api/v1/{rtype.key}/"
-        page = projection.fetch_page(rtype, qs, ordering, params.get("cursor"), size, user=api_user(request))
+        page = projection.fetch_page(rtype, q, ordering, params.get("cursor"), size, user=api_user(request))
         if page is None:  # a filter needing joins: the ORM projection
+            qs = rtype.model.objects.visible_to(api_user(request))
+            if q:
+                qs = qs.filter(q)
             fields = listing.projection_fields(rtype)
             page = listing.paginate(qs, ordering, params.get("cursor"), size, fields=fields)
             page.rows = [listing.project_row(rtype, raw, user=api_user(request)) for raw in page.rows]

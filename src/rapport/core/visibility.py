@@ -7,6 +7,25 @@ from functools import partial
 from typing import Any
 
 from django.db.models import Q
+from django.db.models.sql import Query
+
+
+def _scope_column(user: Any, type_key: str, action: str) -> tuple[str, Any] | None:
+    """The rule as (column, value) the records must have: ("team_id", 3), ("owner_id", 7), ("", None) for
+    every record; None when ``user`` may ``action`` none."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    scope = user.scope_for(type_key, action)
+    if scope is None:
+        return None
+    if scope == "all":
+        return "", None
+    if scope == "team" and user.team_id:
+        # A record's team is always its owner's team (services.sync_owner_team keeps it so when
+        # a user changes team), so "my team's" includes "mine" and one indexed column suffices:
+        # (team_id, created_at, id) then serves the list in order instead of an OR and a sort.
+        return "team_id", user.team_id
+    return "owner_id", user.id
 
 
 def scope_q(user: Any, type_key: str, action: str = "view", *, prefix: str = "") -> Q | None:
@@ -15,19 +34,44 @@ def scope_q(user: Any, type_key: str, action: str = "view", *, prefix: str = "")
     ``prefix`` is prepended to the owner/team column names, for tables that copy them
     (the search index uses ``owner_id``/``team_id`` columns of its own).
     """
-    if user is None or not getattr(user, "is_authenticated", False):
+    rule = _scope_column(user, type_key, action)
+    if rule is None:
         return None
-    scope = user.scope_for(type_key, action)
-    if scope is None:
+    column, value = rule
+    return Q(**{f"{prefix}{column}": value}) if column else Q()
+
+
+def visible_where(model: Any, user: Any, connection: Any, action: str = "view") -> tuple[str, list[Any]] | None:
+    """The WHERE clause of ``model.objects.visible_to(user, action)`` (live records in the user's scope) as
+    SQL over the model's table and its parameters; None when the user may see none of them.
+
+    The same Q as :func:`scope_q`, compiled by the ORM once per (model, scope column, database) and reused
+    with this user's value: the API list runs it on every request, where compiling it cost more than
+    running the page's statement."""
+    rule = _scope_column(user, model.record_type_key, action)
+    if rule is None:
         return None
-    if scope == "all":
-        return Q()
-    if scope == "team" and user.team_id:
-        # A record's team is always its owner's team (services.sync_owner_team keeps it so when
-        # a user changes team), so "my team's" includes "mine" and one indexed column suffices:
-        # (team_id, created_at, id) then serves the list in order instead of an OR and a sort.
-        return Q(**{f"{prefix}team_id": user.team_id})
-    return Q(**{f"{prefix}owner_id": user.id})
+    column, value = rule
+    if column and value is None:  # never for a signed-in user; compiled as IS NULL, so not shared
+        return _compile(model, Q(deleted_at__isnull=True, **{column: None}), connection)
+    key = (model, column, connection.vendor)
+    sql = _VISIBLE_WHERE.get(key)
+    if sql is None:
+        sample = Q(deleted_at__isnull=True, **{column: 0}) if column else Q(deleted_at__isnull=True)
+        sql, params = _compile(model, sample, connection)
+        if params != ([0] if column else []):  # the one parameter must be the value (none for all)
+            raise RuntimeError(f"unexpected parameters in the visibility clause: {params!r}")
+        _VISIBLE_WHERE[key] = sql
+    return sql, [value] if column else []
+
+
+def _compile(model: Any, q: Q, connection: Any) -> tuple[str, list[Any]]:
+    query = Query(model)
+    sql, params = query.get_compiler(connection=connection).compile(query.build_where(q))
+    return sql, list(params)
+
+
+_VISIBLE_WHERE: dict[tuple[Any, str, str], str] = {}
 
 
 def can(user: Any, record: Any, action: str) -> bool:
