@@ -166,25 +166,10 @@ def store_parsed(
     rules: IgnoreRules | None = None,
 ) -> Message | None:
     rules = rules or IgnoreRules.load()
-    own = own_addresses(mailbox)
-    logged_for = None
-    if mailbox.is_dropbox:
-        logged_for = dropbox_user(
-            mailbox, [*parsed.envelope_recipients, *(p["address"] for p in parsed.to + parsed.cc)]
-        )
-        if logged_for is None:
-            logger.info("mail: dropbox message %s names no user; not stored", parsed.message_id)
-            return None
-        own |= user_addresses(logged_for) | {mailbox.address.lower()}
-        own |= {a for a in [*parsed.envelope_recipients, *(p["address"] for p in parsed.to + parsed.cc)]
-                if a.startswith(mailbox.address.lower().partition("@")[0] + "+")}  # fmt: skip
-    outside = [a for a in parsed.participants if a not in own]
-    if outside and all(rules.ignores(a) for a in outside):
+    verdict = admit(mailbox, parsed, own_addresses(mailbox), rules, folder=folder, direction=direction)
+    if verdict is None:
         return None
-    if not outside and rules.ignores(parsed.from_address):
-        return None
-    if direction is None:
-        direction = "out" if parsed.from_address in own or (folder is not None and folder.role == "sent") else "in"
+    direction, logged_for, own = verdict
 
     with transaction.atomic():
         existing = Message.objects.filter(mailbox=mailbox, message_id=parsed.message_id).first()
@@ -203,6 +188,38 @@ def store_parsed(
         if direction == "in":
             transaction.on_commit(lambda: run_received_hooks(message))
     return message
+
+
+def admit(
+    mailbox: Mailbox,
+    parsed: ParsedMessage,
+    own: set[str],
+    rules: IgnoreRules,
+    *,
+    folder: MailFolder | None = None,
+    direction: str | None = None,
+) -> tuple[str, Any, set[str]] | None:
+    """Whether ``parsed`` is stored at all (privacy rules, the dropbox's plus-address) and how: its direction,
+    the user a dropbox message is logged for, and the addresses that count as the mailbox's own for it."""
+    logged_for = None
+    if mailbox.is_dropbox:
+        logged_for = dropbox_user(
+            mailbox, [*parsed.envelope_recipients, *(p["address"] for p in parsed.to + parsed.cc)]
+        )
+        if logged_for is None:
+            logger.info("mail: dropbox message %s names no user; not stored", parsed.message_id)
+            return None
+        own = own | user_addresses(logged_for) | {mailbox.address.lower()}  # a copy: ``own`` is shared by a batch
+        own |= {a for a in [*parsed.envelope_recipients, *(p["address"] for p in parsed.to + parsed.cc)]
+                if a.startswith(mailbox.address.lower().partition("@")[0] + "+")}  # fmt: skip
+    outside = [a for a in parsed.participants if a not in own]
+    if outside and all(rules.ignores(a) for a in outside):
+        return None
+    if not outside and rules.ignores(parsed.from_address):
+        return None
+    if direction is None:
+        direction = "out" if parsed.from_address in own or (folder is not None and folder.role == "sent") else "in"
+    return direction, logged_for, own
 
 
 def run_received_hooks(message: Message) -> None:

@@ -34,7 +34,8 @@ from imapclient.exceptions import IMAPClientError
 from . import imap
 from .models import Mailbox, MailFolder, Message, MessageLocation
 from .parsing import message_ids, parse
-from .services import IgnoreRules, mark_gone, store_parsed
+from .services import IgnoreRules, mark_gone
+from .storing import store_batch
 
 logger = logging.getLogger("rapport.mail")
 
@@ -238,32 +239,38 @@ def _sync_batch(
             raw = next((v for k, v in data.items() if k.startswith(b"BODY[]")), b"") or b""
             bodies[got] = (raw, True)
 
+    # Parsed before the transaction, which then holds the database's write lock only for the writes. A UID in
+    # neither list was expunged between the two fetches: the next run sees the truth.
+    parsed = [(uid, parse(bodies[uid][0], partial=bodies[uid][1])) for uid in sorted(bodies)]
     with transaction.atomic():
-        for uid in uids:
-            message_id = ids.get(uid)
-            if message_id in existing:
-                _, created = MessageLocation.objects.get_or_create(
-                    folder=folder, uidvalidity=folder.uidvalidity or 0, uid=uid,
-                    defaults={"message_id": existing[message_id]},
-                )  # fmt: skip
-                Message.objects.filter(pk=existing[message_id], gone_from_server_at__isnull=False).update(
-                    gone_from_server_at=None
-                )
-                result.located += int(created)
-                continue
-            if uid not in bodies:
-                continue  # expunged between the two fetches: the next run sees the truth
-            raw, partial = bodies[uid]
-            parsed = parse(raw, partial=partial)
-            before = Message.objects.filter(mailbox=mailbox, message_id=parsed.message_id).exists()
-            stored = store_parsed(mailbox, parsed, folder=folder, uid=uid, rules=rules)
-            if stored is not None and not before:
-                result.stored += 1
-            elif stored is not None:
-                result.located += 1
+        found_again = [uid for uid in uids if ids.get(uid) in existing]
+        if found_again:
+            result.located += _locate(folder, {uid: existing[ids[uid]] for uid in found_again})
+        stored = store_batch(mailbox, folder, parsed, rules=rules)
+        result.stored += stored.stored
+        result.located += stored.located
         last = max(uids)
         MailFolder.objects.filter(pk=folder.pk).update(last_uid=last)
         folder.last_uid = last
+
+
+def _locate(folder: MailFolder, found: dict[int, int]) -> int:
+    """Add the locations (UID → message id) of messages the mailbox already holds; returns how many were new."""
+    validity = folder.uidvalidity or 0
+    known = set(
+        MessageLocation.objects.filter(folder=folder, uidvalidity=validity, uid__in=list(found)).values_list(
+            "uid", flat=True
+        )
+    )
+    MessageLocation.objects.bulk_create(
+        [MessageLocation(folder=folder, uidvalidity=validity, uid=uid, message_id=pk)
+         for uid, pk in found.items() if uid not in known],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    Message.objects.filter(pk__in=set(found.values()), gone_from_server_at__isnull=False).update(
+        gone_from_server_at=None
+    )
+    return len(set(found) - known)
 
 
 # --- scheduling ----------------------------------------------------------------------------------------
