@@ -209,3 +209,30 @@ def test_the_mail_api_follows_visibility_and_never_returns_secrets(
     assert api_client_for(users["peer"]).get("/api/v1/mail/mailboxes/").json()["results"] == []
     bad = peer.get("/api/v1/mail/messages/?person=abc")
     assert bad.status_code == 400 and "person" in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_reply_from_the_thread_page_and_link_it_to_a_deal(users: dict[str, Any], ada_mail: Message) -> None:
+    member, outsider = users["member"], users["outsider"]
+    page = client_for(member).get(f"/mail/threads/{ada_mail.thread_id}/").content.decode()
+    assert f'href="/email/compose/?reply={ada_mail.pk}" aria-label="Reply to Ada">Reply</a>' in page
+    compose = client_for(member).get(f"/email/compose/?reply={ada_mail.pk}").content.decode()
+    assert "Re: Our order" in compose and "ada@acme.com" in compose  # the conversation quoted, to its sender
+    read_only = client_for(users["read-only"]).get(f"/mail/threads/{ada_mail.thread_id}/")
+    assert read_only.status_code == 200 and "?reply=" not in read_only.content.decode()  # may not send
+
+    pipeline = default_pipeline()
+    stage = pipeline.stages.order_by("position").first().pk
+    order = write("deals", {"title": "Order", "pipeline": pipeline.pk, "stage": stage}, actor=member)
+    theirs = write("deals", {"title": "West secret", "pipeline": pipeline.pk, "stage": stage}, actor=outsider)
+    assert 'name="deal" value="" data-picker-value' in page  # the deal picker
+    client = client_for(member)
+    linked = client.post(f"/mail/threads/{ada_mail.thread_id}/deal/", {"deal": order.pk})
+    assert linked.status_code == 302 and list(ada_mail.thread.deals.all()) == [order]
+    page = client.get(f"/mail/threads/{ada_mail.thread_id}/").content.decode()
+    assert f'<a href="/deals/{order.pk}/">Order</a>' in page and 'aria-label="Unlink Order"' in page
+    # another team's deal: the same answer as a deal that does not exist, and nothing linked
+    refused = client.post(f"/mail/threads/{ada_mail.thread_id}/deal/", {"deal": theirs.pk})
+    assert refused.status_code == 400 and "West secret" not in refused.content.decode()
+    client.post(f"/mail/threads/{ada_mail.thread_id}/deal/", {"deal": order.pk, "unlink": "1"})
+    assert list(ada_mail.thread.deals.all()) == []

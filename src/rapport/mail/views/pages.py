@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rapport.api.errors import flatten
 from rapport.core import inputs
 from rapport.core.listing import QueryError
-from rapport.web.common import error_page, object_page, page, signed_in
+from rapport.web.common import can, error_page, object_page, page, signed_in
 
 from .. import queries, services
 from ..html import map_inline_images, show_remote_images
@@ -85,6 +85,9 @@ def thread_view(request: HttpRequest, pk: int) -> HttpResponse:
         "deals": deals,
         "may_make_private": _may_make_private(user, thread),
         "may_add_people": user.scope_for("people", "add") is not None,
+        # sending is logging an interaction (compose): roles that may add activities may reply
+        "may_reply": can(user, "activities", "add"),
+        "may_link_deals": user.scope_for("deals", "view") is not None,
     }
     response = render(request, "mail/thread.html", context)
     if show_images:
