@@ -183,6 +183,22 @@ def test_move_with_the_right_version(users, pipeline, deals):
     assert event.source == "ui" and event.actor == users["member"]
 
 
+def test_a_move_answer_reads_no_more_than_it_needs(users, pipeline, deals, django_assert_num_queries):
+    d = deals["usd"]
+    c = client_for(users["member"])
+    proposal = stage(pipeline, "Proposal")
+    # Session, user, role; the deal, the target stage, the rates; the write (savepoint, contacts and line
+    # items for the history snapshot, the update, the board's two kept rows, the forecast's kept row, the
+    # stage change, the event, the search entry, release); the card and its next activity.
+    with django_assert_num_queries(19) as counted:
+        assert move(c, d, proposal, d.version).status_code == 200
+    sqls = [q["sql"] for q in counted.captured_queries]
+    # The answer neither re-reads the stage it moved to nor the pipeline's stages, and an unfiltered
+    # board does not ask again whether the deal is visible (a move changes neither owner nor team).
+    assert sum('FROM "sales_stage"' in q for q in sqls) == 1
+    assert not any("SELECT 1 AS" in q for q in sqls)
+
+
 def test_stale_version_is_409_with_the_current_card_and_nothing_moved(users, pipeline, deals):
     d = deals["usd"]
     write("deals", {"title": "Renamed meanwhile"}, actor=users["peer"], instance=d)

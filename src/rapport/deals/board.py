@@ -438,11 +438,15 @@ def column_cards(
     return cards, next_cursor
 
 
-def card_for(deal_id: int, user: Any) -> tuple[Card, Stage] | None:
+def card_for(deal_id: int, user: Any, *, known: Iterable[Stage] = ()) -> tuple[Card, Stage] | None:
+    """One deal's card as ``user`` may see it, and its stage (one of ``known``, with its pipeline, when
+    the caller has it already)."""
     row = Deal.objects.visible_to(user).filter(pk=deal_id).values(*CARD_FIELDS).first()
     if row is None:
         return None
-    stage = Stage.objects.select_related("pipeline").get(pk=row["stage_id"])
+    stage = next((s for s in known if s.pk == row["stage_id"] and Stage.pipeline.is_cached(s)), None)
+    if stage is None:
+        stage = Stage.objects.select_related("pipeline").get(pk=row["stage_id"])
     card = to_card(row, stage, user=user)
     mark_next_activities([card])
     return card, stage

@@ -3,6 +3,7 @@ lead conversion, and the pipelines settings page."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,20 +43,35 @@ def _messages_of(exc: ValidationError) -> str:
 class BoardContext:
     """What every card and column template of one board needs: stages, permissions, where to come back."""
 
-    def __init__(self, user: Any, pipeline: Pipeline, stages: list[Stage], params: str):
+    def __init__(self, user: Any, pipeline: Pipeline, stages: list[Stage] | None, params: str):
         self.user = user
         self.pipeline = pipeline
-        self.stages = stages
+        if stages is not None:
+            self.stages = stages
         self.params = params
-        self.open_stages = [s for s in stages if s.kind == "open"]
-        self.won_stage = next((s for s in stages if s.kind == "won"), None)
-        self.lost_stage = next((s for s in stages if s.kind == "lost"), None)
         self.base = base_currency()
         self.closed_window = board.CLOSED_WINDOW_DAYS
         # Logging from a card needs the activities app and the right to add activities.
         self.can_log = apps.is_installed("rapport.activities") and user.scope_for("activities", "add") is not None
         # The board's own address (with its filters): where a card's full-page forms come back to.
         self.url = "/deals/board/" + (params or f"?pipeline={pipeline.pk}")
+
+    @cached_property
+    def stages(self) -> list[Stage]:
+        """The pipeline's stages (read when first needed: a drag-and-drop answer renders only its card)."""
+        return board.board_stages(self.pipeline)
+
+    @cached_property
+    def open_stages(self) -> list[Stage]:
+        return [s for s in self.stages if s.kind == "open"]
+
+    @cached_property
+    def won_stage(self) -> Stage | None:
+        return next((s for s in self.stages if s.kind == "won"), None)
+
+    @cached_property
+    def lost_stage(self) -> Stage | None:
+        return next((s for s in self.stages if s.kind == "lost"), None)
 
     def render_cards(self, cards: list[board.Card]) -> str:
         """Cards of the board (``deals/board_cards.html``: the same markup for the page, "Show more",
@@ -196,12 +212,12 @@ def _move_response(
     ``deltas`` (the moved deal's own converted amounts, which the page adds to the column heads)
     after a move, the heads re-aggregated after a conflict (someone else's change is unknown)."""
     user = signed_in(request)
-    found = board.card_for(deal_id, user)
+    found = board.card_for(deal_id, user, known=stages)
     if found is None:
         return JsonResponse({"error": "This deal is gone or no longer visible to you."}, status=404)
     card, stage = found
     pipeline = stage.pipeline
-    ctx = BoardContext(user, pipeline, board.board_stages(pipeline), query_string(request.GET, cursor=None))
+    ctx = BoardContext(user, pipeline, None, query_string(request.GET, cursor=None))
     html = ctx.render_cards([card])
     body: dict[str, Any] = {"card": html, "stage": stage.pk, "version": card.version}
     if deltas is not None:
@@ -276,8 +292,11 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     if not wants_json:
         messages.success(request, f"Moved “{deal}” to {stage.name}.")
         return redirect(back)
-    # The board counts the deal in its new column only if it still matches the board's filters.
-    shown = board.visible_deals(user, moved.pipeline, _board_filter(request)).filter(pk=moved.pk).exists()
+    # The board counts the deal in its new column only if it still matches the board's filters (without
+    # any, it does: a move changes neither the deal's owner and team, which decide whether the user sees
+    # it, nor its pipeline).
+    q = _board_filter(request)
+    shown = not q or board.visible_deals(user, moved.pipeline, q).filter(pk=moved.pk).exists()
     after = board.deal_contribution(moved, rates) if shown else None
     deltas = board.move_deltas(before[1] if before else None, previous.pk, after)
     return _move_response(request, deal.pk, [previous, stage], deltas=deltas)
