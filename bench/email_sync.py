@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 DATA = tempfile.mkdtemp(prefix="rapport-bench-mail-")
 os.environ.setdefault("RAPPORT_DATA_DIR", DATA)
 os.environ["DJANGO_SETTINGS_MODULE"] = "rapport.settings.base"
+os.environ.setdefault("RAPPORT_MAIL_ALLOW_PRIVATE", "127.0.0.0/8")  # Dovecot on loopback (mail.imap.refusal)
 PG_DB = "rapport_bench_mail"
 
 from bench.run import log, machine  # noqa: E402

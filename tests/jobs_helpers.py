@@ -35,6 +35,7 @@ def start(command: str, tmp_path: Path, *extra: str, broker_url: str = "", **env
         "RAPPORT_BROKER_URL": broker_url,
         "RAPPORT_JOBS_HEARTBEAT": "0.3",
         "RAPPORT_JOBS_STALE_AFTER": "1.5",
+        "RAPPORT_MAIL_ALLOW_PRIVATE": "127.0.0.0/8,::1",  # the tests' mail servers listen on loopback
         "PYTHONUNBUFFERED": "1",
         **env,
     }

@@ -219,6 +219,16 @@ def test_a_server_that_cannot_be_reached_is_tried_again_with_a_pause(sender, smt
     assert dt.timedelta(seconds=55) < message.next_attempt_at - before < dt.timedelta(seconds=65)  # 1 min first
 
 
+def test_a_mailbox_whose_smtp_server_is_on_this_machine_is_refused_unless_allowed(sender, smtp, settings):
+    mailbox = mailbox_for(sender, smtp)
+    message = send_email(sender=sender, mailbox=mailbox, to=["a@b.example"], subject="s", body_html="x")
+    settings.RAPPORT_MAIL_ALLOW_PRIVATE = []
+    assert send_now() == 0
+    message.refresh_from_db()
+    assert (message.status, smtp.messages) == ("failed", [])
+    assert message.error.startswith("127.0.0.1 is this server itself (loopback): an administrator can allow")
+
+
 @pytest.mark.parametrize(("answer", "status"), [("451 4.3.0 try later", "scheduled"), ("554 5.7.1 no", "failed")])
 def test_the_servers_answer_to_the_data_decides_retry_or_failure(sender, smtp, answer, status):
     smtp.handler.data_answer = answer

@@ -236,3 +236,19 @@ def test_reply_from_the_thread_page_and_link_it_to_a_deal(users: dict[str, Any],
     assert refused.status_code == 400 and "West secret" not in refused.content.decode()
     client.post(f"/mail/threads/{ada_mail.thread_id}/deal/", {"deal": order.pk, "unlink": "1"})
     assert list(ada_mail.thread.deals.all()) == []
+
+
+@pytest.mark.django_db
+def test_a_mailbox_on_a_private_address_is_refused_naming_the_field(users: dict[str, Any], settings: Any) -> None:
+    settings.RAPPORT_MAIL_ALLOW_PRIVATE = []
+    answer = client_for(users["member"]).post(
+        "/settings/mailboxes/new/",
+        {"name": "Mine", "address": "member@rapport.test", "imap_host": "10.1.2.3", "imap_port": "993",
+         "imap_security": "ssl", "username": "member@rapport.test", "auth_method": "password",
+         "secret": "hunter2-secret", "smtp_host": "169.254.169.254", "smtp_port": "587", "smtp_security": "starttls",
+         "active": "on"},
+    )  # fmt: skip
+    body = answer.content.decode()
+    assert answer.status_code == 200 and not Mailbox.objects.exists()
+    assert "10.1.2.3 is a private network address; an administrator can allow" in body
+    assert "169.254.169.254 is a link-local address (such as the cloud metadata service)" in body

@@ -210,3 +210,31 @@ def test_a_worker_killed_mid_sync_resumes_without_duplicates(
     assert (result.status, result.stored) == ("ok", total - stored)
     assert Message.objects.count() == total == MessageLocation.objects.count()
     assert len(set(Message.objects.values_list("message_id", flat=True))) == total
+
+
+@pytest.mark.django_db
+def test_a_mail_server_on_this_machine_or_a_private_network_is_refused_unless_an_administrator_allows_it(
+    imap_account: DovecotAccount, owner: Any, settings: Any
+) -> None:
+    from rapport.mail.imap import refusal
+
+    fill(imap_account, 1, 1)
+    settings.RAPPORT_MAIL_ALLOW_PRIVATE = []
+    mailbox = connect_mailbox(imap_account, owner)
+    result = sync_mailbox(mailbox)
+    mailbox.refresh_from_db()
+    assert result.status == "error" and not Message.objects.exists()
+    assert mailbox.last_error == (
+        "127.0.0.1 is this server itself (loopback): an administrator can allow a mail server on a private "
+        "network with RAPPORT_MAIL_ALLOW_PRIVATE"
+    )
+    assert refusal("169.254.169.254") == "169.254.169.254 is a link-local address (such as the cloud metadata service)"
+    assert refusal("10.0.5.7") == "10.0.5.7 is a private network address"
+    assert refusal("2130706433") == "2130706433 (127.0.0.1) is this server itself (loopback)"
+    assert refusal("[::ffff:10.0.0.1]") == "[::ffff:10.0.0.1] (::ffff:a00:1) is an IPv4 address written as IPv6"
+    assert refusal("localhost", resolve=False) == "localhost (127.0.0.1) is this server itself (loopback)"
+    assert refusal("imap.example.com", resolve=False) is None  # judged when connecting
+    assert refusal("93.184.215.14") is None
+    settings.RAPPORT_MAIL_ALLOW_PRIVATE = ["10.0.5.0/24", "127.0.0.1"]
+    assert refusal("10.0.5.7") is None and refusal("10.0.6.7") == "10.0.6.7 is a private network address"
+    assert sync_mailbox(mailbox).stored == 1

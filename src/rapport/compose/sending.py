@@ -137,6 +137,12 @@ def _connect(message: OutgoingMessage) -> smtplib.SMTP:
     timeout = float(getattr(settings, "EMAIL_TIMEOUT", 30) or 30)
     if mailbox is not None:
         host, port, security = mailbox.smtp_host, mailbox.smtp_port, mailbox.smtp_security
+        # DESIGN.md §13: a mailbox's server is typed by a user, so never this machine or a private network
+        # unless an administrator allows it (the organisation's own EMAIL_HOST below is the admin's choice).
+        mail_imap: Any = importlib.import_module("rapport.mail.imap")
+        reason = mail_imap.refusal(host)
+        if reason is not None:
+            raise Refused(f"{reason}: {mail_imap.ALLOW_PRIVATE_FIX}")
         user = mailbox.username
         secret = ""
         if mailbox.secret_encrypted:

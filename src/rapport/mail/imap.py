@@ -9,8 +9,11 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+
+from rapport.core import http
 
 from . import crypto
 from .models import Mailbox, MailFolder
@@ -37,9 +40,51 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+ALLOW_PRIVATE_FIX = "an administrator can allow a mail server on a private network with RAPPORT_MAIL_ALLOW_PRIVATE"
+
+
+def refusal(host: str, *, resolve: bool = True) -> str | None:
+    """Why a mail server at ``host`` may not be connected to (DESIGN.md §13: it names or resolves to this
+    machine, a private, link-local or otherwise non-public address), or None. Networks listed in
+    ``RAPPORT_MAIL_ALLOW_PRIVATE`` (and in ``RAPPORT_HTTP_ALLOW_PRIVATE``, trusted for every outbound connection)
+    are allowed: an in-house mail server, the tests' servers on loopback. A name that does not resolve is not
+    refused here: connecting fails and says so. ``resolve=False`` (a form being saved) judges only addresses
+    written literally and ``localhost``; the connection judges the name again."""
+    literal = http.literal_address(host)
+    if literal is None and host.lower().rstrip(".") == "localhost":
+        literal = ipaddress.ip_address("127.0.0.1")
+    if literal is None and not resolve:
+        return None
+    try:
+        addresses = (
+            [literal]
+            if literal is not None
+            else [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in socket.getaddrinfo(host, None)]
+        )
+    except (OSError, ValueError, UnicodeError):
+        return None
+    trusted = [ipaddress.ip_network(n, strict=False) for n in getattr(settings, "RAPPORT_MAIL_ALLOW_PRIVATE", [])]
+    for address in addresses:
+        if any(address in network for network in trusted):
+            continue
+        reason = http.refusal_reason(address)
+        if reason is not None:
+            shown = host if str(address) == host.strip("[]") else f"{host} ({address})"
+            return f"{shown} is {reason}"
+    return None
+
+
+def check_server(host: str) -> None:
+    """Raise MailboxError (in plain words, with the fix) when ``refusal(host)`` refuses the server."""
+    reason = refusal(host)
+    if reason is not None:
+        raise MailboxError(reason, fix=ALLOW_PRIVATE_FIX)
+
+
 def connect(mailbox: Mailbox, *, timeout: float = TIMEOUT) -> IMAPClient:
     """A logged-in IMAPClient for ``mailbox`` (UIDs throughout). Raises MailboxError in plain words."""
     host, port = mailbox.imap_host, mailbox.imap_port
+    check_server(host)
     if mailbox.imap_security == "none" and not _is_loopback(host):
         raise MailboxError(
             f"{host} would be reached without encryption", fix="choose SSL/TLS or STARTTLS in the mailbox settings"

@@ -462,6 +462,14 @@ LOGGING = {
 RAPPORT_MAIL_KEY = env_str("RAPPORT_MAIL_KEY", "")
 RAPPORT_MAIL_SYNC_EVERY = env_int("RAPPORT_MAIL_SYNC_EVERY", 300)  # seconds between syncs of a mailbox
 RAPPORT_MAIL_MAX_MESSAGE_BYTES = env_int("RAPPORT_MAIL_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+# Networks a mailbox's IMAP/SMTP server may be in although they are not public (e.g. 10.0.5.0/24 for an
+# in-house mail server; mail.imap.refusal). Empty by default: loopback and private addresses are refused.
+RAPPORT_MAIL_ALLOW_PRIVATE = env_list("RAPPORT_MAIL_ALLOW_PRIVATE", "")
+for _network in RAPPORT_MAIL_ALLOW_PRIVATE:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ValueError(f"RAPPORT_MAIL_ALLOW_PRIVATE: {_network!r} is not an IP address or network") from None
 RAPPORT_MAIL_MAX_ATTACHMENT_BYTES = env_int("RAPPORT_MAIL_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024)
 RAPPORT_MAIL_MAX_BODY_CHARS = env_int("RAPPORT_MAIL_MAX_BODY_CHARS", 500_000)
 RAPPORT_MAIL_SYNC_LEASE = env_int("RAPPORT_MAIL_SYNC_LEASE", 120)  # seconds a dead worker's mailbox stays locked

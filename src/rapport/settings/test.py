@@ -9,6 +9,8 @@ os.environ["RAPPORT_DATA_DIR"] = os.environ.get("RAPPORT_TEST_DATA_DIR") or temp
 from .base import *  # noqa: E402,F403
 from .base import DATABASES  # noqa: E402
 
+# The tests' mail servers (tests/mail_servers.py) listen on loopback; mail.imap.refusal refuses it otherwise.
+RAPPORT_MAIL_ALLOW_PRIVATE = ["127.0.0.0/8", "::1/128"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from rapport.accounts.models import Team
 from rapport.web.common import page, settings_required, signed_in
 
-from .. import queries, services
+from .. import imap, queries, services
 from ..models import AUTH_METHODS, SECURITY, IgnoredAddress, Mailbox, MailFolder
 
 
@@ -76,6 +76,10 @@ class MailboxForm(forms.Form):
         data = super().clean() or {}
         if data.get("imap_security") == "none" and data.get("imap_host") not in ("127.0.0.1", "localhost", "::1"):
             self.add_error("imap_security", "Without encryption only a server on this machine (127.0.0.1) is allowed.")
+        for name in ("imap_host", "smtp_host"):
+            reason = imap.refusal(data[name], resolve=False) if data.get(name) else None
+            if reason is not None:
+                self.add_error(name, f"{reason}; {imap.ALLOW_PRIVATE_FIX}.")
         return data
 
 
