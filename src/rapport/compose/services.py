@@ -21,7 +21,7 @@ from django.utils import timezone
 from rapport.core import audit, visibility
 
 from . import suppression, templates, tracking
-from .models import EmailTemplate, OutgoingAttachment, OutgoingMessage
+from .models import EmailTemplate, OutgoingAttachment, OutgoingMessage, Suppression
 
 MAX_RECIPIENTS = 50
 BODY_TAGS = {
@@ -278,8 +278,30 @@ def _wrap(check: Any) -> None:
         raise ComposeError(exc.field, exc.message)
 
 
-def add_suppression(address: str, *, actor: Any) -> bool:
+def add_suppression(address: str, *, actor: Any, detail: str = "") -> bool:
+    """Put ``address`` on the suppression list by hand (no later send goes to it); False when it was there."""
     if not actor.can_manage_settings():
         raise ComposeError("address", "Only administrators can change the suppression list.")
     (cleaned,) = _addresses([address], "address") or [""]
-    return suppression.suppress(cleaned, reason="manual", actor=actor)
+    with transaction.atomic():
+        added = suppression.suppress(cleaned, reason="manual", detail=detail, actor=actor)
+        if added:
+            entry = Suppression.objects.get(address=suppression.normalise(cleaned))
+            audit.record_setting_change(
+                "email_suppression", entry, actor=actor, action="created",
+                after={"address": entry.address, "reason": entry.reason, "detail": entry.detail},
+            )  # fmt: skip
+    return added
+
+
+def remove_suppression(entry: Suppression, *, actor: Any) -> None:
+    """Take an address off the suppression list: later sends go to it again (an unsubscribe undone by hand
+    needs the person's consent again; the audit trail keeps who did it)."""
+    if not actor.can_manage_settings():
+        raise ComposeError("address", "Only administrators can change the suppression list.")
+    with transaction.atomic():
+        audit.record_setting_change(
+            "email_suppression", entry, actor=actor, action="deleted",
+            before={"address": entry.address, "reason": entry.reason, "detail": entry.detail},
+        )  # fmt: skip
+        entry.delete()

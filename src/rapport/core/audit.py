@@ -29,6 +29,9 @@ KINDS = {
     "integration": "Integration",
     "email_template": "Email template",
     "automation_rule": "Workflow rule",
+    "mailbox": "Mailbox",
+    "mail_ignored": "Ignored mail address",
+    "email_suppression": "Email suppression",
 }
 ACTIONS = {"created": "created", "changed": "changed", "deleted": "deleted"}
 DECIMAL = re.compile(r"-?\d+\.\d+")

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rapport.core import inputs
+from rapport.core import audit, inputs
 
 from .models import Attachment, IgnoredAddress, Mailbox, MailFolder, Message, MessageLocation, Thread
 from .parsing import MailLimits, ParsedMessage, parse, snippet, subject_key
@@ -81,12 +81,19 @@ def normalize_pattern(value: str) -> str:
 
 def add_ignored_address(pattern: str, *, actor: Any) -> IgnoredAddress:
     value = normalize_pattern(pattern)
-    entry, _ = IgnoredAddress.objects.get_or_create(pattern=value, defaults={"created_by": actor})
+    with transaction.atomic():
+        entry, created = IgnoredAddress.objects.get_or_create(pattern=value, defaults={"created_by": actor})
+        if created:
+            audit.record_setting_change("mail_ignored", entry, actor=actor, action="created", after={"pattern": value})
     return entry
 
 
 def remove_ignored_address(entry: IgnoredAddress, *, actor: Any) -> None:
-    entry.delete()
+    with transaction.atomic():
+        audit.record_setting_change(
+            "mail_ignored", entry, actor=actor, action="deleted", before={"pattern": entry.pattern}
+        )
+        entry.delete()
 
 
 # --- the dropbox ---------------------------------------------------------------------------------------
@@ -482,6 +489,7 @@ def save_mailbox(mailbox: Mailbox | None, data: dict[str, Any], *, actor: Any) -
 
     with transaction.atomic():
         created = mailbox is None
+        before = {} if mailbox is None else _mailbox_values(mailbox)
         if mailbox is None:
             mailbox = Mailbox(owner=None if data.get("shared") or data.get("is_dropbox") else actor)
         for name in MAILBOX_FIELDS:
@@ -505,12 +513,29 @@ def save_mailbox(mailbox: Mailbox | None, data: dict[str, Any], *, actor: Any) -
                 selected = folder.name in chosen or folder.role in ("inbox", "sent")
                 if folder.selected != selected:
                     MailFolder.objects.filter(pk=folder.pk).update(selected=selected)
+        after = _mailbox_values(mailbox)
+        if secret:
+            after["secret"] = "changed"  # that it changed, never the secret
+        audit.record_setting_change(
+            "mailbox", mailbox, actor=actor, action="created" if created else "changed", before=before, after=after
+        )
     return mailbox
+
+
+def _mailbox_values(mailbox: Mailbox) -> dict[str, Any]:
+    """A mailbox's settings for the audit trail: its fields and selected folders (no secret)."""
+    out = audit.values(mailbox, (*MAILBOX_FIELDS, "owner"))
+    if mailbox.pk:
+        selected = MailFolder.objects.filter(mailbox=mailbox, selected=True)
+        out["folders"] = sorted(selected.values_list("name", flat=True))
+    return out
 
 
 def delete_mailbox(mailbox: Mailbox, *, actor: Any) -> None:
     """Disconnect a mailbox and forget its mail (its messages, threads and attachments)."""
-    mailbox.delete()
+    with transaction.atomic():
+        audit.record_setting_change("mailbox", mailbox, actor=actor, action="deleted", before=_mailbox_values(mailbox))
+        mailbox.delete()
 
 
 def create_person_from_address(address: str, name: str, *, actor: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 
 from rapport.api.schema import CURSOR, ERROR, page_serializer
@@ -18,7 +18,7 @@ from rapport.core.listing import QueryError
 from rapport.core.models import to_json_value
 
 from .. import compose, queries, services, templates
-from ..models import STATUSES, EmailTemplate, OutgoingMessage
+from ..models import STATUSES, SUPPRESSION_REASONS, EmailTemplate, OutgoingMessage, Suppression
 from ..serializers import SendSerializer, TemplateSerializer
 from ..services import ComposeError
 
@@ -310,3 +310,97 @@ class MessageCancelView(BaseAPIView):
             )
         message.refresh_from_db()
         return json_response(message_json(message))
+
+
+# --- the suppression list -------------------------------------------------------------------------------
+SUPPRESSION = inline_serializer(
+    "EmailSuppression",
+    {
+        "id": serializers.IntegerField(),
+        "address": serializers.CharField(),
+        "reason": serializers.ChoiceField(choices=[k for k, _ in SUPPRESSION_REASONS]),
+        "detail": serializers.CharField(allow_blank=True),
+        "created_by": serializers.IntegerField(allow_null=True, help_text="Who added it by hand; null: automatic."),
+        "created_at": serializers.DateTimeField(),
+        "url": serializers.CharField(),
+    },
+)
+SuppressionPage = page_serializer("EmailSuppressionPage", SUPPRESSION)
+
+
+class SuppressionWriteSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=254)
+    detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def suppression_json(entry: Suppression) -> dict[str, Any]:
+    return {
+        "id": entry.pk,
+        "address": entry.address,
+        "reason": entry.reason,
+        "detail": entry.detail,
+        "created_by": entry.created_by_id,
+        "created_at": to_json_value(entry.created_at),
+        "url": f"/api/v1/email-suppressions/{entry.pk}/",
+    }
+
+
+def _settings_manager(request: Request) -> Any:
+    user = api_user(request)
+    if not user.can_manage_settings():
+        raise PermissionDenied("Only administrators can see and change the suppression list.")
+    return user
+
+
+class SuppressionListView(BaseAPIView):
+    @extend_schema(
+        summary="List suppressed email addresses",
+        description="Addresses no email goes to: unsubscribed, hard-bounced, or added by hand (settings managers).",
+        tags=TAGS,
+        parameters=[*PAGE_PARAMS, OpenApiParameter("q", {"type": "string", "maxLength": 254},
+                                                   description="Addresses containing this text.")],
+        responses={200: SuppressionPage, 400: ERROR, 403: ERROR}, operation_id="email_suppressions_list",
+    )  # fmt: skip
+    def get(self, request: Request) -> HttpResponse:
+        _check_params(request, {"cursor", "page_size", "q"})
+        _settings_manager(request)
+        query = (request.query_params.get("q") or "").strip()
+        problem = inputs.bad_text(query) or ("at most 254 characters." if len(query) > 254 else "")
+        if problem:
+            raise QueryError("q", problem)
+        rows = Suppression.objects.all()
+        if query:
+            rows = rows.filter(address__contains=query.lower())
+        found, next_cursor, previous_cursor = object_page(request, rows, "id")
+        return page_response(request, [suppression_json(e) for e in found], next_cursor, previous_cursor)
+
+    @extend_schema(
+        summary="Suppress an email address",
+        description="201 with the entry; 200 with the existing entry when the address was on the list already.",
+        tags=TAGS, request=SuppressionWriteSerializer,
+        responses={200: SUPPRESSION, 201: SUPPRESSION, 400: ERROR, 403: ERROR},
+        operation_id="email_suppressions_create",
+    )  # fmt: skip
+    def post(self, request: Request) -> HttpResponse:
+        user = _settings_manager(request)
+        serializer = SuppressionWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            added = services.add_suppression(data["address"], actor=user, detail=data["detail"])
+        except ComposeError as exc:
+            raise _refuse(exc)
+        entry = Suppression.objects.get(address=data["address"].strip().lower())
+        body = suppression_json(entry)
+        return json_response(body, status=201 if added else 200, headers={"Location": body["url"]} if added else None)
+
+
+class SuppressionDetailView(BaseAPIView):
+    @extend_schema(
+        summary="Take an address off the suppression list", tags=TAGS, parameters=ID_PARAM,
+        responses={204: None, 403: ERROR, 404: ERROR}, operation_id="email_suppressions_destroy",
+    )  # fmt: skip
+    def delete(self, request: Request, pk: int) -> HttpResponse:
+        user = _settings_manager(request)
+        services.remove_suppression(get_or_404(Suppression.objects.all(), pk), actor=user)
+        return HttpResponse(status=204)

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_POST
 
 from rapport.core import inputs
 from rapport.core.listing import QueryError
-from rapport.web.common import can, error_page, object_page, page, signed_in
+from rapport.web.common import can, error_page, object_page, page, settings_required, signed_in
 
 from .. import compose, queries, services, templates
-from ..models import EmailTemplate
+from ..models import EmailTemplate, Suppression
 from ..services import ComposeError
 
 TEMPLATE_HELP = 'Markdown. Merge fields: {{ person.first_name }}, {{ person.first_name|default:"there" }}, ' + (
@@ -289,3 +289,54 @@ def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(exc.message)
     messages.success(request, "Template deleted.")
     return redirect("email-templates")
+
+
+class SuppressionForm(forms.Form):
+    address = forms.CharField(label="Email address", max_length=254)
+    detail = forms.CharField(label="Why (optional)", max_length=500, required=False)
+
+
+@settings_required
+def suppression_list(request: HttpRequest) -> HttpResponse:
+    """Settings → Email suppressions: the addresses no email goes to (unsubscribed, hard-bounced, added by
+    hand), searchable, with the reason; settings managers add or remove one."""
+    user = signed_in(request)
+    form = SuppressionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = services.add_suppression(form.cleaned_data["address"], actor=user,
+                                             detail=form.cleaned_data["detail"])  # fmt: skip
+        except ComposeError as exc:
+            form.add_error("address", exc.message)
+        else:
+            address = form.cleaned_data["address"].strip().lower()
+            if added:
+                messages.success(request, f"No email will go to {address} any more.")
+            else:
+                messages.info(request, f"{address} was on the list already.")
+            return redirect("email-suppressions")
+    query = (request.GET.get("q") or "").strip()
+    problem = inputs.bad_text(query) or ("search with at most 254 characters." if len(query) > 254 else "")
+    if problem:
+        return error_page(request, f"q: {problem}", back=reverse("email-suppressions"))
+    rows = Suppression.objects.select_related("created_by")
+    if query:
+        rows = rows.filter(address__contains=query.lower())
+    try:
+        found = object_page(request, rows, "id")
+    except QueryError as exc:
+        return error_page(request, exc.message, back=reverse("email-suppressions"))
+    return render(request, "compose/suppressions.html", {
+        "form": form, "page": found, "rows": found.objects, "query": query,
+    })  # fmt: skip
+
+
+@settings_required
+@require_POST
+def suppression_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = Suppression.objects.filter(pk=pk).first()
+    if entry is None:
+        raise Http404("No such address on the list.")
+    services.remove_suppression(entry, actor=signed_in(request))
+    messages.success(request, f"{entry.address} is off the list: later emails go to it again.")
+    return redirect("email-suppressions")
