@@ -182,3 +182,21 @@ def test_received_hooks_run_once_per_new_inbound_message_after_the_commit(world:
         ("1@x", []), ("5@x", []), ("4@x", []), ("6@x", []), ("7@x", []), ("8@x", []), ("9@x", []),
         ("10@x", ["Lovelace"]), ("13@x", ["Lovelace"]),
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_batch_that_collides_with_another_writer_is_stored_one_by_one(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rapport.mail import storing
+
+    mailbox = mailbox_for(world)
+    folder = inbox(mailbox)
+    # Compose stored the Sent copy of <2@x> after the batch looked up its Message-IDs: the batch does not see it.
+    theirs = services.store_message(mailbox, scenario()[1], direction="out")
+    monkeypatch.setattr(storing, "stored_ids", lambda mailbox, ids: {})
+    assert batch(mailbox, folder, scenario()[:3]) == (2, 1)
+    assert Message.objects.filter(mailbox=mailbox).count() == 3
+    assert theirs is not None and list(theirs.locations.values_list("uid", flat=True)) == [2]
+    (thread,) = Thread.objects.filter(mailbox=mailbox)
+    assert thread.message_count == 3

@@ -100,11 +100,7 @@ def _store(
     if not admitted:
         return result
 
-    existing = dict(
-        Message.objects.filter(mailbox=mailbox, message_id__in={n.parsed.message_id for n in admitted}).values_list(
-            "message_id", "id"
-        )
-    )
+    existing = stored_ids(mailbox, {n.parsed.message_id for n in admitted})
     locations: list[MessageLocation] = []
     copies: list[tuple[str, int]] = []  # the same message twice in this batch: the later UID is a location
     found_again: list[int] = []
@@ -142,6 +138,11 @@ def _store(
     if received:
         transaction.on_commit(lambda: _run_hooks(received))
     return result
+
+
+def stored_ids(mailbox: Mailbox, message_ids: set[str]) -> dict[str, int]:
+    """Message-ID → id of the messages ``mailbox`` already holds among ``message_ids``."""
+    return dict(Message.objects.filter(mailbox=mailbox, message_id__in=message_ids).values_list("message_id", "id"))
 
 
 def _place(mailbox: Mailbox, new: list[_New]) -> list[_NewThread]:
