@@ -4,6 +4,7 @@ and how many events per second go through rules and webhook delivery.
     .venv/bin/python bench/automation.py cost       [--db sqlite|postgres] [--writes 300]
     .venv/bin/python bench/automation.py latency    [--db sqlite|postgres] [--writes 200]
     .venv/bin/python bench/automation.py throughput [--events 5000] [--workers 4] [--redis-db 11]
+    .venv/bin/python bench/automation.py cpu        [--db sqlite|postgres] [--events 1000]
 
 Each part migrates a fresh database (a temporary folder; PostgreSQL: ``$RAPPORT_BENCH_PG_DB``, default
 ``rapport_bench_automation``) and writes JSON into bench/results/.
@@ -21,6 +22,9 @@ Each part migrates a fresh database (a temporary folder; PostgreSQL: ``$RAPPORT_
 - **throughput** (PostgreSQL and RQ on Redis ``127.0.0.1:6379/<redis-db>``): ``--events`` companies are created
   in bulk (one event each, one transaction), with the same rule; ``--workers`` RQ workers dispatch, run the rules
   and send the deliveries to a threaded receiver. Events/s = events ÷ (last delivery − commit). Target: 1,000/s.
+- **cpu** (one process, no queue): the same rule and ``--events`` companies made in bulk, then the dispatch, the
+  runs and the sender done here one stage after the other: CPU (``time.process_time``), wall time and statements
+  per event per stage — the steadier figure on a shared machine, and the bound on events/s per core.
 """
 
 from __future__ import annotations
@@ -341,9 +345,81 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# --- CPU per event, in one process ---------------------------------------------------------------------------------
+
+
+def cpu(args: argparse.Namespace) -> dict[str, Any]:
+    """The work of ``--events`` events through the same rule, done in this process stage by stage (what the
+    workers do, without a queue): CPU (``time.process_time``), wall time and statements per event for the
+    dispatch (consumers: the rule's runs, webhooks), the runs (the webhook action's deliveries) and the sender."""
+    from django.db import connection
+
+    server, port = start_receiver()
+    environment(args.db, port)
+    from rapport.automation import engine
+    from rapport.contacts.models import Company
+    from rapport.core import services as core
+    from rapport.jobs.events import dispatch_pending
+    from rapport.webhooks import services as webhooks
+
+    admin = admin_user()
+    hook = webhooks.create_subscription(
+        {"name": "rule", "url": f"http://127.0.0.1:{port}/hook", "event_types": ["deleted"], "type_keys": ["deals"]},
+        actor=admin,
+    )
+    make_rule(admin, {"name": "tell", "type_key": "companies", "trigger": "created",
+                      "actions": [{"type": "call_webhook", "params": {"subscription": hook.pk}}]})  # fmt: skip
+    statements = [0]
+
+    def counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    # Warm up (imports, caches) on a few events first.
+    core.create_records_in_bulk([Company(name=f"Warm {i}") for i in range(20)], actor=admin, source="import")
+    dispatch_pending()
+    engine.run_due()
+    webhooks.send_due(limit=10_000)
+    made = core.create_records_in_bulk(
+        [Company(name=f"Bench {i}") for i in range(args.events)], actor=admin, source="import"
+    )
+    stages: dict[str, dict[str, float]] = {}
+
+    def stage(name: str, fn: Any) -> None:
+        statements[0] = 0
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        with connection.execute_wrapper(counting):
+            fn()
+        stages[name] = {
+            "cpu_ms_per_event": round((time.process_time() - cpu0) * 1000 / args.events, 3),
+            "wall_ms_per_event": round((time.perf_counter() - wall0) * 1000 / args.events, 3),
+            "statements_per_event": round(statements[0] / args.events, 2),
+        }
+
+    stage("dispatch", lambda: dispatch_pending(limit=10**9))
+    stage("runs", lambda: engine.run_due(limit=10**9))
+    stage("sender", lambda: webhooks.send_due(limit=10**9))
+    ids = {r.pk for r in made}
+    deadline = time.time() + 30
+    while len(ids & arrivals.keys()) < len(ids) and time.time() < deadline:
+        time.sleep(0.1)
+    server.shutdown()
+    total_cpu = sum(s["cpu_ms_per_event"] for s in stages.values())
+    return {
+        "bench": "automation-cpu",
+        "db": args.db,
+        "events": args.events,
+        "delivered": len(ids & arrivals.keys()),
+        "stages": stages,
+        "cpu_ms_per_event": round(total_cpu, 3),
+        "events_per_cpu_second": round(1000 / total_cpu, 1),
+        "wall_ms_per_event": round(sum(s["wall_ms_per_event"] for s in stages.values()), 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["cost", "latency", "throughput"])
+    parser.add_argument("part", choices=["cost", "latency", "throughput", "cpu"])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--writes", type=int, default=None)
     parser.add_argument("--events", type=int, default=5000)
@@ -352,8 +428,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.writes is None:
         args.writes = 300 if args.part == "cost" else 200
+    if args.part == "cpu" and args.events == 5000:
+        args.events = 1000
     load_before = [round(x, 2) for x in os.getloadavg()]
-    result = {"cost": cost, "latency": latency, "throughput": throughput}[args.part](args)
+    result = {"cost": cost, "latency": latency, "throughput": throughput, "cpu": cpu}[args.part](args)
     result.update(
         date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=machine(),

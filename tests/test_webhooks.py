@@ -231,8 +231,9 @@ def test_payloads_show_only_what_the_subscription_creator_may_see(receiver: Rece
 
 
 def test_retries_back_off_for_about_a_day_then_the_delivery_is_given_up_and_the_subscription_flagged(
-    receiver: Receiver, users: dict[str, User]
+    receiver: Receiver, users: dict[str, User], settings: Any
 ) -> None:
+    settings.RAPPORT_WEBHOOK_CONCURRENCY = 1  # one at a time: freezegun's clock is not the threads'
     receiver.status = 503
     subscription = subscribe(receiver, users["admin"])
     start_at = timezone.now().replace(microsecond=0)
@@ -295,8 +296,9 @@ def test_after_n_deliveries_given_up_in_a_row_the_subscription_is_disabled_and_r
 
 
 def test_deliveries_go_in_order_per_record_a_later_one_waits_for_the_earlier(
-    receiver: Receiver, users: dict[str, User]
+    receiver: Receiver, users: dict[str, User], settings: Any
 ) -> None:
+    settings.RAPPORT_WEBHOOK_CONCURRENCY = 1  # one at a time: freezegun's clock is not the threads'
     subscribe(receiver, users["admin"])
     start_at = timezone.now().replace(microsecond=0)
     with freeze_time(start_at) as clock:
@@ -323,12 +325,13 @@ def test_deliveries_go_in_order_per_record_a_later_one_waits_for_the_earlier(
 
 
 def test_a_receiver_down_for_an_hour_gets_every_delivery_afterwards_in_order(
-    receiver: Receiver, users: dict[str, User]
+    receiver: Receiver, users: dict[str, User], settings: Any
 ) -> None:
     """Three companies made, then changed every ten minutes while the receiver answers 503 for an hour; the sender
     runs every minute (simulated time) for seven hours. Each company's first delivery backs off 5 s, 5 min, 30 min
     (attempts at minutes 0, 1, 6–7 and 34–40: four failures each within the hour), the next wait is 2 h ±10 %
     (108–132 min): so nothing arrives before minute 114, and then every delivery arrives once, in order per record."""
+    settings.RAPPORT_WEBHOOK_CONCURRENCY = 1  # one at a time: freezegun's clock is not the threads'
     subscribe(receiver, users["admin"])
     start_at = timezone.now().replace(microsecond=0)
     receiver.status = 503
@@ -549,3 +552,41 @@ def test_a_write_enqueues_one_event_dispatch_on_commit_however_many_events_it_wr
     assert dispatches.count() == before + 1
     write("companies", {"name": "Alone"}, actor=admin)
     assert dispatches.count() == before + 2
+
+
+# --- batches: made together, sent concurrently ----------------------------------------------------------------
+
+
+def test_a_batch_of_events_makes_its_deliveries_together_and_sends_them_concurrently_in_order_per_record(
+    receiver: Receiver, users: dict[str, User], settings: Any
+) -> None:
+    """Twelve companies, each made and changed twice: one dispatch makes the 36 deliveries with a fixed number of
+    statements; the sender posts up to 8 at once (the receiver holds each answer 0.2 s: twelve heads at a time
+    take about two holds, not twelve), and each company's three deliveries arrive in order."""
+    settings.RAPPORT_WEBHOOK_CONCURRENCY = 8
+    subscribe(receiver, users["admin"])
+    companies = [write("companies", {"name": f"C{i}"}, actor=users["member"]) for i in range(12)]
+    for round_ in (1, 2):
+        for i, c in enumerate(companies):
+            companies[i] = write("companies", {"name": f"C{i}-{round_}"}, actor=users["member"], instance=c)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_pending() == 36
+    # A fixed number for the 36 events (14 today, with every app's consumers: savepoint, the events locked, the
+    # subscriptions, the actors, the records as the creator sees them with what the representation reads, the
+    # deliveries in one INSERT, the events marked), not a few per event as before.
+    assert Delivery.objects.count() == 36
+    assert len(queries) <= 16, [q["sql"][:80] for q in queries.captured_queries]
+    receiver.hold = 0.2
+    started = time.monotonic()
+    while services.send_due():
+        pass
+    elapsed = time.monotonic() - started
+    assert Delivery.objects.filter(status="succeeded").count() == 36
+    # three rounds of twelve heads, each round two waves of at most 8: 6 × 0.2 s, far below 36 × 0.2 s = 7.2 s
+    assert elapsed < 4.0, elapsed
+    for i, company in enumerate(companies):
+        mine = [p for p in receiver.payloads() if p["data"]["record_id"] == company.pk]
+        # the change each carries, in the order made (the record itself is as it was when dispatched: the last)
+        assert [p["data"]["changes"]["name"][1] for p in mine] == [f"C{i}", f"C{i}-1", f"C{i}-2"]
+        assert [p["data"]["kind"] for p in mine] == ["created", "updated", "updated"]
+    assert all(r["verified"] is not None for r in receiver.received)

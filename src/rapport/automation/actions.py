@@ -53,6 +53,10 @@ class Context:
 
 
 ActionFn = Callable[[Context, dict[str, Any]], str]
+# The same action for many runs of one rule at once: (rule, runs, params, later) -> {run id: what it did}. Only for
+# actions that write no record (their events would need each run's request id): it runs in one transaction with
+# the runs' outcomes; if it raises, the runs are done one by one with ``fn`` instead.
+BatchFn = Callable[[Rule, list[RuleRun], dict[str, Any], set[Callable[[], None]]], dict[int, str]]
 
 
 @dataclass(frozen=True)
@@ -62,16 +66,23 @@ class Action:
     fn: ActionFn
     params_serializer: type[serializers.Serializer]
     types: tuple[str, ...] = ()  # the record types it applies to; empty: every type
+    batch_fn: BatchFn | None = None
 
 
 ACTIONS: dict[str, Action] = {}
 
 
 def register_action(
-    key: str, label: str, fn: ActionFn, params_serializer: type[serializers.Serializer], *, types: tuple[str, ...] = ()
+    key: str,
+    label: str,
+    fn: ActionFn,
+    params_serializer: type[serializers.Serializer],
+    *,
+    types: tuple[str, ...] = (),
+    batch_fn: BatchFn | None = None,
 ) -> Action:
     """Make an action available to rules (settings page, API, engine)."""
-    action = Action(key=key, label=label, fn=fn, params_serializer=params_serializer, types=types)
+    action = Action(key=key, label=label, fn=fn, params_serializer=params_serializer, types=types, batch_fn=batch_fn)
     ACTIONS[key] = action
     return action
 
@@ -635,6 +646,39 @@ def call_webhook(ctx: Context, params: dict[str, Any]) -> str:
     return f"Queued a delivery to {subscription.name} ({subscription.url})."
 
 
+def call_webhook_batch(
+    rule: Rule, runs: list[RuleRun], params: dict[str, Any], later: set[Callable[[], None]]
+) -> dict[int, str]:
+    """``call_webhook`` for many runs of a rule: the subscription read once, the records represented in one read
+    per type, the deliveries made with one INSERT (in run order, so a record's deliveries keep their order)."""
+    from rapport.webhooks import services as webhooks
+    from rapport.webhooks.models import Delivery, Subscription
+
+    subscription = Subscription.objects.select_related("created_by").get(pk=params["subscription"])
+    out: dict[int, str] = {}
+    made = []
+    by_type: dict[str, list[RuleRun]] = {}
+    for run in runs:
+        by_type.setdefault(run.type_key, []).append(run)
+    for type_key, group in by_type.items():
+        records = webhooks.records_as_seen_by(type_key, [run.record_id for run in group], subscription.created_by)
+        for run in group:
+            record = records.get(run.record_id)
+            if record is None:
+                out[run.pk] = f"Nothing sent to {subscription.name}: its creator may not see this record."
+                continue
+            data = {"rule": {"id": rule.pk, "name": rule.name}, "run_id": run.pk, "event_id": run.event_id}
+            made.append(
+                webhooks.record_delivery(
+                    subscription, event_type="automation.rule", type_key=type_key, record=record, data=data
+                )
+            )
+            out[run.pk] = f"Queued a delivery to {subscription.name} ({subscription.url})."
+    Delivery.objects.bulk_create(made)
+    later.add(webhooks.schedule_send)
+    return out
+
+
 register_action("update_fields", "Update fields", update_fields, UpdateFieldsParams)
 register_action("assign_owner", "Assign an owner", assign_owner, AssignOwnerParams)
 register_action("create_activity", "Create a task or activity", create_activity, CreateActivityParams)
@@ -642,4 +686,4 @@ register_action("notify", "Notify users", notify, NotifyParams)
 register_action("send_email", "Send an email", send_email, SendEmailParams)
 register_action("add_tags", "Add tags", add_tags, TagsParams)
 register_action("remove_tags", "Remove tags", remove_tags, TagsParams)
-register_action("call_webhook", "Call a webhook", call_webhook, WebhookParams)
+register_action("call_webhook", "Call a webhook", call_webhook, WebhookParams, batch_fn=call_webhook_batch)

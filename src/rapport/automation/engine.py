@@ -12,6 +12,7 @@ records its outcome, so a retried run never repeats an action that was done.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -256,19 +257,28 @@ def conditions_hold(rule: Rule, record: Record) -> bool:
 # --- from events to runs ---------------------------------------------------------------------------------------
 
 
-def parent_run(event: Event) -> RuleRun | None:
+def _parent_run_id(event: Event) -> int | None:
     """The run whose action wrote this event (its request id names it), for loop protection."""
     if event.source != "automation":
         return None
     match = REQUEST_ID.match(event.request_id or "")
-    if not match:
+    return int(match.group(2)) if match else None
+
+
+def parent_run(event: Event) -> RuleRun | None:
+    pk = _parent_run_id(event)
+    if pk is None:
         return None
-    return RuleRun.objects.filter(pk=int(match.group(2))).only("id", "rule_id", "chain", "depth").first()
+    return RuleRun.objects.filter(pk=pk).only("id", "rule_id", "chain", "depth").first()
 
 
 def consume(event: Event) -> list[RuleRun]:
-    """The event consumer: a run for each active rule the event triggers and whose conditions hold. Idempotent
-    by (rule, event id)."""
+    """The event consumer for one event (see ``consume_many``)."""
+    return consume_many([event])
+
+
+def matching_rules(event: Event) -> list[Rule]:
+    """The active rules ``event`` triggers whose conditions hold now (one query when some have conditions)."""
     rules = active_rules(event.type_key)
     if not rules:
         return []
@@ -285,33 +295,54 @@ def consume(event: Event) -> list[RuleRun]:
     if not candidates:
         return []
     holding = rules_whose_conditions_hold(candidates, event.type_key, event.record_id)
-    matched = [rule for rule in candidates if rule.pk in holding]
-    if not matched:
+    return [rule for rule in candidates if rule.pk in holding]
+
+
+def consume_many(events: list[Event]) -> list[RuleRun]:
+    """The event consumer: a run for each active rule an event triggers and whose conditions hold, for a dispatch
+    batch of events, made with one INSERT. Idempotent by (rule, event id)."""
+    matches = [(event, rules) for event in events if (rules := matching_rules(event))]
+    if not matches:
         return []
-    parent = parent_run(event)
-    chain = [*parent.chain, parent.rule_id] if parent else []
-    depth = parent.depth + 1 if parent else 1
-    runs = []
-    for rule in matched:
-        run = RuleRun(
-            rule=rule,
-            key=f"event:{event.pk}",
-            event_id=event.pk,
-            type_key=event.type_key,
-            record_id=event.record_id,
-            record_title=event.record_title,
-            trigger=rule.trigger,
-            chain=chain,
-            depth=depth,
-            outcomes=pending_outcomes(rule),
-            next_attempt_at=timezone.now(),
+    # The cache may be up to RULE_CACHE_SECONDS old: a rule deleted or switched off in another process since makes
+    # no run (one query per batch that has matches).
+    still_on = set(
+        Rule.objects.filter(pk__in={rule.pk for _, rules in matches for rule in rules}, active=True).values_list(
+            "pk", flat=True
         )
-        stop = loop_reason(rule, chain, depth)
-        if stop:
-            run.status, run.error, run.next_attempt_at, run.finished_at = RuleRun.STOPPED, stop, None, timezone.now()
-            run.outcomes = [{**o, "status": "skipped"} for o in run.outcomes]
-            logger.warning("rule %s stopped on %s #%s: %s", rule.pk, event.type_key, event.record_id, stop)
-        runs.append(run)
+    )
+    matches = [(event, kept) for event, rules in matches if (kept := [r for r in rules if r.pk in still_on])]
+    if not matches:
+        return []
+    parent_ids = {pk for event, _ in matches if (pk := _parent_run_id(event)) is not None}
+    parents = RuleRun.objects.only("id", "rule_id", "chain", "depth").in_bulk(parent_ids) if parent_ids else {}
+    runs = []
+    now = timezone.now()
+    for event, matched in matches:
+        parent_id = _parent_run_id(event)
+        parent = parents.get(parent_id) if parent_id is not None else None
+        chain = [*parent.chain, parent.rule_id] if parent else []
+        depth = parent.depth + 1 if parent else 1
+        for rule in matched:
+            run = RuleRun(
+                rule=rule,
+                key=f"event:{event.pk}",
+                event_id=event.pk,
+                type_key=event.type_key,
+                record_id=event.record_id,
+                record_title=event.record_title,
+                trigger=rule.trigger,
+                chain=chain,
+                depth=depth,
+                outcomes=pending_outcomes(rule),
+                next_attempt_at=now,
+            )
+            stop = loop_reason(rule, chain, depth)
+            if stop:
+                run.status, run.error, run.next_attempt_at, run.finished_at = RuleRun.STOPPED, stop, None, now
+                run.outcomes = [{**o, "status": "skipped"} for o in run.outcomes]
+                logger.warning("rule %s stopped on %s #%s: %s", rule.pk, event.type_key, event.record_id, stop)
+            runs.append(run)
     made = RuleRun.objects.bulk_create(runs, ignore_conflicts=True)
     if any(run.status == RuleRun.PENDING for run in made):
         schedule_runs()
@@ -387,25 +418,158 @@ def due_runs() -> Any:
     ).order_by("next_attempt_at", "id")
 
 
+RUN_BATCH = 200
+
+
 def run_due(limit: int = 1000) -> int:
-    """Run what is due (new runs, retries, runs of a worker that died), oldest first; returns how many ran."""
+    """Run what is due (new runs, retries, runs of a worker that died), oldest first, a batch at a time: claimed
+    together, each action done for the batch's runs together where it can be (``Action.batch_fn``), the runs'
+    ends written together. Returns how many ran."""
     done = 0
     while done < limit:
-        batch = list(due_runs().select_related("rule")[:50])
+        batch = claim_batch(min(RUN_BATCH, limit - done))
         if not batch:
             break
-        progressed = False
         later: set[Any] = set()
-        for run in batch:
-            if not _claim(run):
-                continue
-            progressed = True
-            execute(run, later=later)
-            done += 1
+        execute_batch(batch, later=later)
         _after(later)
-        if not progressed:
-            break
+        done += len(batch)
     return done
+
+
+def claim_batch(size: int) -> list[RuleRun]:
+    """Claim up to ``size`` due runs at once: each moves a lease ahead (a killed worker's runs become due again)
+    with one UPDATE, and is ours if it carries this claim's own lease time (another worker's claim of the same
+    run — SQLite takes no row locks — leaves it with theirs)."""
+    for _ in range(5):  # (SQLite: another worker may have claimed the same rows first; look again)
+        now = timezone.now()
+        lease_until = now + LEASE + timedelta(microseconds=random.randrange(1, 1_000_000))  # noqa: S311 - a tag
+        due_now = Q(status__in=[RuleRun.PENDING, RuleRun.RUNNING, RuleRun.RETRYING], next_attempt_at__lte=now)
+        with transaction.atomic():
+            rows = due_runs()
+            if connections[rows.db].features.has_select_for_update_skip_locked:
+                # Rows another worker is claiming right now are skipped, not waited for (nor returned).
+                rows = rows.select_for_update(skip_locked=True)
+            ids = list(rows.values_list("pk", flat=True)[:size])
+            if not ids:
+                return []
+            RuleRun.objects.filter(due_now, pk__in=ids).update(
+                status=RuleRun.RUNNING, next_attempt_at=lease_until, attempts=F("attempts") + 1
+            )
+        claimed = list(
+            RuleRun.objects.filter(pk__in=ids, status=RuleRun.RUNNING, next_attempt_at=lease_until)
+            .select_related("rule")
+            .order_by("id")
+        )
+        if claimed:
+            return claimed
+    return []
+
+
+def execute_batch(runs: list[RuleRun], *, later: set[Any]) -> None:
+    """Run claimed runs' actions in order (see ``execute``), action by action across the batch: the runs of a rule
+    whose action has a ``batch_fn`` do it together, in one transaction with their outcomes; other actions run
+    one run at a time in their own transaction. The runs' ends are written with one statement."""
+    from .actions import ACTIONS
+
+    errors: dict[int, str] = {}
+    gone: set[int] = set()
+    by_type: dict[str, list[RuleRun]] = {}
+    for run in runs:
+        by_type.setdefault(run.type_key, []).append(run)
+    for type_key, group in by_type.items():
+        model = registry.get(type_key).model
+        present = set(model._base_manager.filter(pk__in=[r.record_id for r in group]).values_list("pk", flat=True))
+        for run in group:
+            if run.record_id not in present:
+                errors[run.pk], gone = "The record no longer exists.", gone | {run.pk}
+    longest = max((len(run.rule.actions or []) for run in runs), default=0)
+    for index in range(longest):
+        batched: dict[int, list[RuleRun]] = {}
+        for run in runs:
+            actions = run.rule.actions or []
+            if run.pk in errors or index >= len(actions):
+                continue
+            if index < len(run.outcomes) and run.outcomes[index]["status"] == "done":
+                continue
+            action = ACTIONS.get(actions[index].get("type", ""))
+            if action is not None and action.batch_fn is not None:
+                batched.setdefault(run.rule_id, []).append(run)
+                continue
+            error = _run_one_action(run, index, later)
+            if error:
+                errors[run.pk] = error
+        for group in batched.values():
+            for run_pk, error in _run_batched_action(group, index, later).items():
+                errors[run_pk] = error
+    for run in runs:
+        _finish(run, errors.get(run.pk, ""), record_gone=run.pk in gone)
+    RuleRun.objects.bulk_update(runs, ["status", "next_attempt_at", "finished_at", "error", "outcomes"])
+
+
+def _run_one_action(run: RuleRun, index: int, later: set[Any]) -> str:
+    """One action of one run in its own transaction with its outcome; the error in words, or ""."""
+    from .actions import Context, run_action
+
+    spec = (run.rule.actions or [])[index]
+    model = registry.get(run.type_key).model
+    with request_context(run.request_id):
+        try:
+            with transaction.atomic():
+                # The record as it is now: an earlier action of this run may have changed it.
+                current = model._base_manager.select_for_update().get(pk=run.record_id)
+                ctx = Context(rule=run.rule, record=current, run=run, index=index, dry_run=False, later=later)
+                message = run_action(ctx, spec)
+                _set_outcome(run, index, spec, "done", message)
+                RuleRun.objects.filter(pk=run.pk).update(outcomes=run.outcomes)
+        except Exception as exc:
+            logger.warning("rule %s run %s action %s failed: %s", run.rule_id, run.pk, index + 1, exc)
+            error = describe_error(exc)
+            _set_outcome(run, index, spec, "failed", error)
+            return error
+    return ""
+
+
+def _run_batched_action(runs: list[RuleRun], index: int, later: set[Any]) -> dict[int, str]:
+    """Action ``index`` of one rule for many runs at once, with their outcomes, in one transaction. If it fails,
+    nothing of it stays and each run does it on its own (so a failure is logged on the run it belongs to)."""
+    from .actions import ACTIONS, validate_params
+
+    rule = runs[0].rule
+    spec = (rule.actions or [])[index]
+    action = ACTIONS[spec["type"]]
+    assert action.batch_fn is not None
+    mine: set[Any] = set()
+    try:
+        with transaction.atomic():
+            params = validate_params(action, spec.get("params") or {}, rule.type_key)
+            messages = action.batch_fn(rule, runs, params, mine)
+            for run in runs:
+                _set_outcome(run, index, spec, "done", messages.get(run.pk, "Done."))
+            RuleRun.objects.bulk_update(runs, ["outcomes"])
+    except Exception as exc:
+        logger.warning("rule %s action %s failed for a batch of %s runs (%s): one by one", rule.pk, index + 1,
+                       len(runs), exc)  # fmt: skip
+        for run in runs:
+            _set_outcome(run, index, spec, "pending", "")
+        return {run.pk: error for run in runs if (error := _run_one_action(run, index, later))}
+    later.update(mine)
+    return {}
+
+
+def _finish(run: RuleRun, error: str, *, record_gone: bool = False) -> None:
+    """A run's end after its actions: succeeded, to be retried after the backoff, or failed."""
+    now = timezone.now()
+    if not error:
+        run.status, run.next_attempt_at, run.finished_at, run.error = RuleRun.SUCCEEDED, None, now, ""
+    elif run.attempts < MAX_ATTEMPTS and not record_gone:
+        run.status, run.error = RuleRun.RETRYING, error[:1000]
+        run.next_attempt_at = now + RETRY_SCHEDULE[run.attempts - 1]
+    else:
+        run.status, run.next_attempt_at, run.finished_at, run.error = RuleRun.FAILED, None, now, error[:1000]
+        for outcome in run.outcomes:
+            if outcome["status"] == "pending":
+                outcome["status"] = "skipped"
 
 
 def _after(later: set[Any]) -> None:
@@ -415,65 +579,12 @@ def _after(later: set[Any]) -> None:
             hook()
 
 
-def _claim(run: RuleRun) -> bool:
-    lease_until = timezone.now() + LEASE
-    claimed = RuleRun.objects.filter(pk=run.pk, status=run.status, next_attempt_at=run.next_attempt_at).update(
-        next_attempt_at=lease_until, status=RuleRun.RUNNING, attempts=run.attempts + 1
-    )
-    if claimed:
-        run.next_attempt_at, run.status, run.attempts = lease_until, RuleRun.RUNNING, run.attempts + 1
-    return bool(claimed)
-
-
 def execute(run: RuleRun, *, later: set[Any] | None = None) -> RuleRun:
     """Run a claimed run's actions in order, each in its own transaction with its outcome; an action done on an
     earlier attempt is not done again. A failure stops the run (later actions may rely on it): retried after
-    the backoff, then failed."""
-    from .actions import Context, run_action
-
+    the backoff, then failed. (``run_due`` does this for a batch of runs: ``execute_batch``.)"""
     batch: set[Any] = later if later is not None else set()
-    rule = run.rule
-    model = registry.get(run.type_key).model
-    record = model._base_manager.filter(pk=run.record_id).first()
-    error = ""
-    if record is None:
-        error = "The record no longer exists."
-    else:
-        with request_context(run.request_id):
-            for index, spec in enumerate(rule.actions or []):
-                if index < len(run.outcomes) and run.outcomes[index]["status"] == "done":
-                    continue
-                try:
-                    with transaction.atomic():
-                        # The record as it is now: an earlier action of this run may have changed it.
-                        current = model._base_manager.select_for_update().get(pk=run.record_id)
-                        ctx = Context(rule=rule, record=current, run=run, index=index, dry_run=False, later=batch)
-                        message = run_action(ctx, spec)
-                        _set_outcome(run, index, spec, "done", message)
-                        RuleRun.objects.filter(pk=run.pk).update(outcomes=run.outcomes)
-                except Exception as exc:
-                    logger.warning("rule %s run %s action %s failed: %s", rule.pk, run.pk, index + 1, exc)
-                    error = describe_error(exc)
-                    _set_outcome(run, index, spec, "failed", error)
-                    break
-    now = timezone.now()
-    if not error:
-        run.status, run.next_attempt_at, run.finished_at, run.error = RuleRun.SUCCEEDED, None, now, ""
-    elif run.attempts < MAX_ATTEMPTS and record is not None:
-        run.status, run.error = RuleRun.RETRYING, error
-        run.next_attempt_at = now + RETRY_SCHEDULE[run.attempts - 1]
-    else:
-        run.status, run.next_attempt_at, run.finished_at, run.error = RuleRun.FAILED, None, now, error
-        for outcome in run.outcomes:
-            if outcome["status"] == "pending":
-                outcome["status"] = "skipped"
-    RuleRun.objects.filter(pk=run.pk).update(
-        status=run.status,
-        next_attempt_at=run.next_attempt_at,
-        finished_at=run.finished_at,
-        error=run.error[:1000],
-        outcomes=run.outcomes,
-    )
+    execute_batch([run], later=batch)
     if later is None:  # a run on its own: what its actions asked for, now (run_due does it once per batch)
         _after(batch)
     return run

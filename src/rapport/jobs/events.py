@@ -17,12 +17,22 @@ from django.utils import timezone
 from rapport.core.models import Event
 
 Consumer = Callable[[Event], None]
+BatchConsumer = Callable[[list[Event]], None]
 CONSUMERS: list[Consumer] = []
+BATCH_CONSUMERS: list[BatchConsumer] = []
 BATCH = 500
 
 
 def register_consumer(consumer: Consumer) -> Consumer:
     CONSUMERS.append(consumer)
+    return consumer
+
+
+def register_batch_consumer(consumer: BatchConsumer) -> BatchConsumer:
+    """A consumer called once per dispatch batch with its events (oldest first), in the batch's transaction: for
+    work that is cheaper done for many events at once (automation makes a batch's rule runs with one INSERT).
+    At least once per event, like the others."""
+    BATCH_CONSUMERS.append(consumer)
     return consumer
 
 
@@ -57,6 +67,8 @@ def dispatch_pending(*, older_than_seconds: float = 0, limit: int = 5000) -> int
             for event in events:
                 for consumer in CONSUMERS:
                     consumer(event)
+            for batch_consumer in BATCH_CONSUMERS:
+                batch_consumer(events)
             Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=timezone.now())
         done += len(events)
     return done

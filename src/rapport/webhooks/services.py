@@ -1,9 +1,10 @@
 """The writes of webhooks: subscriptions (settings, audited), deliveries made from events, sending them.
 
-Deliveries are made by the event consumer (``deliveries_for_event``, called by ``rapport.jobs.events`` once per
-event, at least once: idempotent by (subscription, event id)) and sent by the ``send_webhooks`` job
-(``send_due``): oldest first, one at a time per (subscription, record) so a receiver gets a record's changes in
-order, each signed per Standard Webhooks and posted through ``core.http``. A delivery is claimed by moving its
+Deliveries are made by the event consumer (``deliveries_for_events``, called by ``rapport.jobs.events`` once per
+dispatch batch, at least once: idempotent by (subscription, event id)) and sent by the ``send_webhooks`` job
+(``send_due``): oldest first, in batches claimed together and posted concurrently, one at a time per
+(subscription, record) so a receiver gets a record's changes in order, each signed per Standard Webhooks and
+posted through ``core.http``. A delivery is claimed by moving its
 ``next_attempt_at`` a lease ahead, so a worker killed mid-send leaves it due again after the lease: at least
 once; receivers dedupe by ``webhook-id``.
 """
@@ -16,11 +17,13 @@ import hmac
 import json
 import random
 import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -165,61 +168,95 @@ def type_name(type_key: str) -> str:
 def _record_as_seen_by(type_key: str, record_id: int, viewer: Any) -> dict[str, Any] | None:
     """The record as the API shows it to ``viewer`` (links they may not see carry no name), or None when they
     may not see it at all."""
+    return records_as_seen_by(type_key, [record_id], viewer).get(record_id)
+
+
+def records_as_seen_by(type_key: str, record_ids: list[int], viewer: Any) -> dict[int, dict[str, Any]]:
+    """Many records as the API shows them to ``viewer``, by id, in one read (a second one for binned records
+    among them); those they may not see are left out."""
     from rapport.api.representation import detail_queryset, represent
 
     records: Any = detail_queryset(type_key)
+    out: dict[int, dict[str, Any]] = {}
+    wanted = set(record_ids)
     for deleted in (False, True):
-        found = list(records.visible_to(viewer, deleted=deleted).filter(pk=record_id)[:1])
-        if found:
-            return represent(found[0], viewer)
-    return None
+        if not wanted:
+            break
+        for record in records.visible_to(viewer, deleted=deleted).filter(pk__in=wanted):
+            out[record.pk] = represent(record, viewer)
+        wanted -= out.keys()
+    return out
 
 
-def _actor_json(event: Event) -> dict[str, Any] | None:
+def _actor_json(event: Event, actors: dict[int, Any] | None = None) -> dict[str, Any] | None:
     if event.actor_id is None:
         return None
-    actor = event.actor
+    actor = actors.get(event.actor_id) if actors is not None else event.actor
     return {"id": event.actor_id, "name": (actor.get_full_name() or actor.get_username()) if actor else ""}
 
 
 def deliveries_for_event(event: Event) -> int:
-    """The event consumer: one delivery per matching active subscription whose creator may see the record.
-    Idempotent: a second call for the same event makes none."""
-    if event.record_id is None or event.type_key not in registry.keys():
+    """The deliveries of one event (see ``deliveries_for_events``)."""
+    return deliveries_for_events([event])
+
+
+def deliveries_for_events(events: list[Event]) -> int:
+    """The event consumer, for a dispatch batch: one delivery per event and matching active subscription whose
+    creator may see the record — the subscriptions read once, the records represented in one read per type and
+    subscription, the deliveries made with one INSERT in event order (order per record). Idempotent: a second
+    call for the same events makes none (unique per subscription and event)."""
+    subscriptions = list(Subscription.objects.filter(active=True).select_related("created_by"))
+    if not subscriptions:
         return 0
-    kinds = event_kinds(event)
-    wanted = [(s, s.wants(event.type_key, kinds)) for s in Subscription.objects.filter(active=True)]
-    wanted = [(s, kind) for s, kind in wanted if kind]
-    if not wanted:
+    plan: list[tuple[Event, list[str], list[tuple[Subscription, str]]]] = []
+    wanted_ids: dict[tuple[int, str], set[int]] = {}
+    for event in events:
+        if event.record_id is None or event.type_key not in registry.keys():
+            continue
+        kinds = event_kinds(event)
+        wanted = [(s, kind) for s in subscriptions if (kind := s.wants(event.type_key, kinds))]
+        if not wanted:
+            continue
+        plan.append((event, kinds, wanted))
+        for subscription, kind in wanted:
+            if kind != "order":
+                wanted_ids.setdefault((subscription.pk, event.type_key), set()).add(event.record_id)
+    if not plan:
         return 0
+    by_pk = {s.pk: s for s in subscriptions}
+    from django.contrib.auth import get_user_model
+
+    actor_ids = {event.actor_id for event, _, _ in plan if event.actor_id is not None}
+    actors = get_user_model().objects.in_bulk(actor_ids) if actor_ids else {}
+    seen = {key: records_as_seen_by(key[1], sorted(ids), by_pk[key[0]].created_by) for key, ids in wanted_ids.items()}
     made = []
-    for subscription, kind in wanted:
-        if kind == "order":
-            payload = _order_payload(event, subscription.created_by, kinds)
-            if payload is None:
+    for event, kinds, wanted in plan:
+        for subscription, kind in wanted:
+            if kind == "order":
+                payload = _order_payload(event, subscription.created_by, kinds)
+                if payload is not None:
+                    made.append(_delivery(subscription, event, payload))
                 continue
+            record = seen[(subscription.pk, event.type_key)].get(event.record_id or 0)
+            if record is None:
+                continue
+            payload = {
+                "type": f"{type_name(event.type_key)}.{kind}",
+                "timestamp": to_json_value(event.occurred_at),
+                "data": {
+                    "event_id": event.pk,
+                    "kind": event.kind,
+                    "kinds": kinds,
+                    "record_type": event.type_key,
+                    "record_id": event.record_id,
+                    "actor": _actor_json(event, actors),
+                    "source": event.source,
+                    "occurred_at": to_json_value(event.occurred_at),
+                    "changes": event.changes or {},
+                    "record": record,
+                },
+            }
             made.append(_delivery(subscription, event, payload))
-            continue
-        record = _record_as_seen_by(event.type_key, event.record_id, subscription.created_by)
-        if record is None:
-            continue
-        payload = {
-            "type": f"{type_name(event.type_key)}.{kind}",
-            "timestamp": to_json_value(event.occurred_at),
-            "data": {
-                "event_id": event.pk,
-                "kind": event.kind,
-                "kinds": kinds,
-                "record_type": event.type_key,
-                "record_id": event.record_id,
-                "actor": _actor_json(event),
-                "source": event.source,
-                "occurred_at": to_json_value(event.occurred_at),
-                "changes": event.changes or {},
-                "record": record,
-            },
-        }
-        made.append(_delivery(subscription, event, payload))
     if made:
         Delivery.objects.bulk_create(made, ignore_conflicts=True)
         schedule_send()
@@ -279,24 +316,33 @@ def deliver_record(
     record = _record_as_seen_by(type_key, record_id, subscription.created_by)
     if record is None:
         return None
+    delivery = record_delivery(subscription, event_type=event_type, type_key=type_key, record=record, data=data)
+    delivery.save()
+    if send:  # (a caller making many, one transaction each, enqueues the sender once itself: schedule_send)
+        schedule_send()
+    return delivery
+
+
+def record_delivery(
+    subscription: Subscription, *, event_type: str, type_key: str, record: dict[str, Any], data: dict[str, Any]
+) -> Delivery:
+    """The (unsaved) delivery of ``record`` — its representation, from ``records_as_seen_by`` — plus ``data``:
+    what ``deliver_record`` saves, and what a batch of rule runs makes many of at once (``bulk_create``)."""
     now = timezone.now()
     payload = {
         "type": event_type,
         "timestamp": to_json_value(now),
-        "data": {**data, "record_type": type_key, "record_id": record_id, "record": record},
+        "data": {**data, "record_type": type_key, "record_id": record["id"], "record": record},
     }
-    delivery = Delivery.objects.create(
+    return Delivery(
         subscription=subscription,
         message_id=new_message_id(),
         event_type=event_type[:80],
         type_key=type_key,
-        record_id=record_id,
+        record_id=record["id"],
         payload=payload,
         next_attempt_at=now,
     )
-    if send:  # (a caller making many, one transaction each, enqueues the sender once itself: schedule_send)
-        schedule_send()
-    return delivery
 
 
 def schedule_send() -> None:
@@ -338,33 +384,53 @@ def due() -> Any:
     )
 
 
+SEND_BATCH = 50
+
+
+def concurrency() -> int:
+    """How many deliveries one sender posts at once (each to a different record, so order per record holds)."""
+    return max(1, int(getattr(settings, "RAPPORT_WEBHOOK_CONCURRENCY", 8)))
+
+
 def send_due(limit: int = 500) -> int:
-    """Send what is due, up to ``limit`` attempts; returns how many were attempted."""
+    """Send what is due, up to ``limit`` attempts, a batch at a time: claimed together, posted concurrently (a
+    batch holds at most one delivery per subscription and record: the first pending one), their attempts stored
+    together. Returns how many were attempted."""
     attempted = 0
     while attempted < limit:
-        batch = list(due().select_related("subscription")[:20])
+        batch = claim_due(min(SEND_BATCH, limit - attempted))
         if not batch:
             break
-        progressed = False
-        for delivery in batch:
-            if not _claim(delivery):
-                continue
-            progressed = True
-            attempt(delivery)
-            attempted += 1
-        if not progressed:
-            break
+        attempt_many(batch)
+        attempted += len(batch)
     return attempted
 
 
-def _claim(delivery: Delivery) -> bool:
-    lease_until = timezone.now() + LEASE
-    claimed = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.PENDING, next_attempt_at=delivery.next_attempt_at
-    ).update(next_attempt_at=lease_until)
-    if claimed:
-        delivery.next_attempt_at = lease_until
-    return bool(claimed)
+def claim_due(size: int) -> list[Delivery]:
+    """Claim up to ``size`` due deliveries with one UPDATE moving them a lease ahead (a killed worker's claim lapses:
+    at least once); ours are those carrying this claim's own lease time."""
+    for _ in range(5):  # (SQLite: another sender may have claimed the same rows first; look again)
+        now = timezone.now()
+        lease_until = now + LEASE + timedelta(microseconds=random.randrange(1, 1_000_000))  # noqa: S311 - a tag
+        with transaction.atomic():
+            rows = due()
+            if connections[rows.db].features.has_select_for_update_skip_locked:
+                # Rows another sender is claiming right now are skipped, not waited for (nor returned).
+                rows = rows.select_for_update(skip_locked=True, of=("self",))
+            ids = list(rows.values_list("pk", flat=True)[:size])
+            if not ids:
+                return []
+            Delivery.objects.filter(pk__in=ids, status=Delivery.PENDING, next_attempt_at__lte=now).update(
+                next_attempt_at=lease_until
+            )
+        claimed = list(
+            Delivery.objects.filter(pk__in=ids, status=Delivery.PENDING, next_attempt_at=lease_until)
+            .select_related("subscription")
+            .order_by("id")
+        )
+        if claimed:
+            return claimed
+    return []
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -374,6 +440,11 @@ def retry_delay(attempts: int) -> timedelta:
 
 def attempt(delivery: Delivery) -> DeliveryAttempt:
     """Post one delivery once and store the attempt; success, a retry later, or given up."""
+    return attempt_many([delivery])[0]
+
+
+def _post(delivery: Delivery) -> tuple[int | None, str, str, int]:
+    """Post one delivery (no database here: it runs in the sender's threads); (status, excerpt, error, ms)."""
     subscription = delivery.subscription
     body = body_of(delivery)
     timestamp = int(timezone.now().timestamp())
@@ -385,7 +456,7 @@ def attempt(delivery: Delivery) -> DeliveryAttempt:
     }
     status_code: int | None = None
     excerpt = error = ""
-    started = timezone.now()
+    started = time.monotonic()
     try:
         response = http.request(
             "POST",
@@ -402,35 +473,54 @@ def attempt(delivery: Delivery) -> DeliveryAttempt:
             error = f"The receiver answered {response.status}."
     except http.OutboundError as exc:
         error = str(exc)[:500]
-    latency = int((timezone.now() - started).total_seconds() * 1000)
+    return status_code, excerpt, error, int((time.monotonic() - started) * 1000)
+
+
+def attempt_many(deliveries: list[Delivery]) -> list[DeliveryAttempt]:
+    """Post claimed deliveries once each — concurrently, ``concurrency()`` at a time — and store their attempts in
+    one transaction: success, a retry later, or given up (the subscription flagged)."""
+    if len(deliveries) == 1 or concurrency() == 1:
+        results = [_post(delivery) for delivery in deliveries]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(deliveries), concurrency())) as pool:
+            results = list(pool.map(_post, deliveries))
     now = timezone.now()
-    with transaction.atomic():
-        row = DeliveryAttempt.objects.create(
-            delivery=delivery,
-            at=now,
-            status_code=status_code,
-            response_excerpt=excerpt,
-            error=error,
-            latency_ms=max(0, latency),
+    rows = []
+    succeeded: set[int] = set()
+    given_up: list[Delivery] = []
+    for delivery, (status_code, excerpt, error, latency) in zip(deliveries, results, strict=True):
+        rows.append(
+            DeliveryAttempt(
+                delivery=delivery,
+                at=now,
+                status_code=status_code,
+                response_excerpt=excerpt,
+                error=error,
+                latency_ms=max(0, latency),
+            )
         )
         delivery.attempts += 1
         delivery.last_status_code = status_code
         delivery.last_error = error
-        fields = ["attempts", "last_status_code", "last_error", "status", "next_attempt_at", "finished_at"]
         if not error:
             delivery.status, delivery.finished_at, delivery.next_attempt_at = Delivery.SUCCEEDED, now, None
-            delivery.save(update_fields=fields)
-            Subscription.objects.filter(pk=subscription.pk).exclude(failed_in_a_row=0, flagged_at=None).update(
-                failed_in_a_row=0, flagged_at=None
-            )
+            succeeded.add(delivery.subscription_id)
         elif delivery.attempts >= MAX_ATTEMPTS:
             delivery.status, delivery.finished_at, delivery.next_attempt_at = Delivery.FAILED, now, None
-            delivery.save(update_fields=fields)
-            _given_up(subscription, now)
+            given_up.append(delivery)
         else:
             delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-            delivery.save(update_fields=fields)
-    return row
+    fields = ["attempts", "last_status_code", "last_error", "status", "next_attempt_at", "finished_at"]
+    with transaction.atomic():
+        made = DeliveryAttempt.objects.bulk_create(rows)
+        Delivery.objects.bulk_update(deliveries, fields)
+        if succeeded:
+            Subscription.objects.filter(pk__in=succeeded).exclude(failed_in_a_row=0, flagged_at=None).update(
+                failed_in_a_row=0, flagged_at=None
+            )
+        for delivery in given_up:
+            _given_up(delivery.subscription, now)
+    return made
 
 
 def _given_up(subscription: Subscription, now: Any) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from rapport.core.models import Event
 from rapport.jobs import job, periodic
-from rapport.jobs.events import register_consumer
+from rapport.jobs.events import register_batch_consumer
 
 from . import services
 
@@ -18,10 +18,10 @@ def send_webhooks() -> int:
     return services.send_due()
 
 
-@register_consumer
-def make_deliveries(event: Event) -> None:
-    """The outbox consumer: deliveries for the subscriptions that want this event."""
-    services.deliveries_for_event(event)
+@register_batch_consumer
+def make_deliveries(events: list[Event]) -> None:
+    """The outbox consumer: deliveries for the subscriptions that want these events (a dispatch batch)."""
+    services.deliveries_for_events(events)
 
 
 periodic("send_webhooks", send_webhooks, every=timedelta(minutes=1))
