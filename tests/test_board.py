@@ -183,6 +183,30 @@ def test_move_with_the_right_version(users, pipeline, deals):
     assert event.source == "ui" and event.actor == users["member"]
 
 
+def test_new_deals_read_for_all_columns_at_once_are_each_columns_own(users, pipeline):
+    member = users["member"]
+    deal(member, pipeline, "Proposal", 1, title="Proposal new")
+    deal(member, pipeline, "Negotiation", 1, close="2026-05-01", title="Negotiation dated")
+    for i in range(10):
+        deal(member, pipeline, "Qualification", i, title=f"Qualification new {i}")
+    qs = board.visible_deals(member, pipeline, board.deal_filter({}, member))
+    stages = board.board_stages(pipeline)
+    opened = [s for s in stages if s.kind == "open"]
+    # Two cards a column: one query asks for the 3 newest of each open column together (3 x columns rows),
+    # gets only Qualification's (the 10 newest are all there): Qualification's first page comes from it,
+    # the other columns read their own.
+    since = timezone.now() - board.NEW_FOR
+    news = board._first_new_rows(qs, opened, since, 2)
+    assert list(news) == [stage(pipeline, "Qualification").pk]
+    columns = board.build_board(member, pipeline, board.deal_filter({}, member), size=2)
+    got = {c.stage.name: [card.title for card in c.cards] for c in columns if c.stage.kind == "open"}
+    assert got["Qualification"] == ["Qualification new 9", "Qualification new 8"]
+    assert got["Proposal"] == ["Proposal new"]
+    assert got["Negotiation"] == ["Negotiation dated"]
+    for s in opened:  # the same as each column read alone
+        assert got[s.name] == [card.title for card in board.column_cards(qs, s, size=2, user=member)[0]]
+
+
 def test_a_move_answer_reads_no_more_than_it_needs(users, pipeline, deals, django_assert_num_queries):
     d = deals["usd"]
     c = client_for(users["member"])

@@ -358,21 +358,58 @@ def _read_column_cursor(cursor: str) -> tuple[str, Any, int, dt.datetime]:
     return phase, value, pk, since
 
 
+def _first_new_rows(
+    qs: QuerySet[Deal], stages: list[Stage], since: dt.datetime, size: int
+) -> dict[int, list[dict[str, Any]]]:
+    """The "new" phase of every open column's first page in one query: each column's up to ``size + 1``
+    newest deals created since ``since``, by stage id. The rows are the newest of all columns together, so
+    a column is complete when the query returned fewer rows than asked for (every new deal is there) or
+    holds ``size + 1`` of them (its newest); any other column is left out and reads its own."""
+    limit = (size + 1) * len(stages)
+    found = list(
+        qs.filter(stage_id__in=[s.pk for s in stages], created_at__gte=since)
+        .order_by("-created_at", "-id")
+        .values(*CARD_FIELDS)[:limit]
+    )
+    out: dict[int, list[dict[str, Any]]] = {s.pk: [] for s in stages}
+    for row in found:  # newest first, as each column's own scan gives them
+        column = out[row["stage_id"]]
+        if len(column) <= size:
+            row["_phase"] = "new"
+            column.append(row)
+    if len(found) < limit:
+        return out
+    return {pk: rows for pk, rows in out.items() if len(rows) > size}
+
+
 def _open_column_rows(
-    qs: QuerySet[Deal], stage: Stage, cursor: str | None, size: int
+    qs: QuerySet[Deal],
+    stage: Stage,
+    cursor: str | None,
+    size: int,
+    first_new: tuple[dt.datetime, list[dict[str, Any]]] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None, dt.datetime]:
     """Up to ``size`` card rows of an open column in the board's order (:data:`PHASES`), and the cursor
     of the next page. ``since`` (when "new" starts) travels in the cursor, so a deal turning a day old
-    between two pages is neither shown twice nor skipped."""
+    between two pages is neither shown twice nor skipped. ``first_new``: (since, rows) of the first page's
+    "new" phase, read for every column at once by :func:`_first_new_rows`."""
     column = qs.filter(stage_id=stage.pk)
     if cursor and cursor != FIRST_PAGE:
         phase, value, pk, since = _read_column_cursor(cursor)
+    elif first_new is not None:
+        phase, value, pk, since = PHASES[0], None, 0, first_new[0]
     else:
         phase, value, pk, since = PHASES[0], None, 0, timezone.now() - NEW_FOR
     connection = connections[qs.db]
     rows: list[dict[str, Any]] = []
     last_phase = phase
     for current in PHASES[PHASES.index(phase) :]:
+        if current == "new" and first_new is not None and not pk:
+            rows.extend(first_new[1])  # read for every column at once
+            last_phase = current
+            if len(rows) > size:
+                break
+            continue
         order: tuple[str, ...]
         if current == "new":
             part = column.filter(created_at__gte=since)
@@ -412,7 +449,13 @@ def _open_column_rows(
 
 
 def column_cards(
-    qs: QuerySet[Deal], stage: Stage, cursor: str | None = None, size: int | None = None, *, user: Any
+    qs: QuerySet[Deal],
+    stage: Stage,
+    cursor: str | None = None,
+    size: int | None = None,
+    *,
+    user: Any,
+    first_new: tuple[dt.datetime, list[dict[str, Any]]] | None = None,
 ) -> tuple[list[Card], str | None]:
     """One keyset page of a column's cards. Open stages: deals created in the last day first (newest
     first, marked new), then by expected close date (soonest first), then those without one
@@ -420,7 +463,7 @@ def column_cards(
     size = size or CARDS_PER_COLUMN
     now = timezone.now()
     if stage.kind == "open":
-        rows, next_cursor, since = _open_column_rows(qs, stage, cursor, size)
+        rows, next_cursor, since = _open_column_rows(qs, stage, cursor, size, first_new if not cursor else None)
     else:
         since = now - NEW_FOR
         page = qs.filter(stage_id=stage.pk, closed_on__gte=timezone.localdate() - dt.timedelta(days=CLOSED_WINDOW_DAYS))
@@ -497,9 +540,12 @@ def build_board(
     # Unfiltered: the open columns' figures kept by the write path, within the user's scope.
     totals = column_totals(qs, stages, kept=None if q else scope_q(user, "deals", "view"))
     columns = []
+    since = timezone.now() - NEW_FOR
+    news = _first_new_rows(qs, [s for s in stages if s.kind == "open"], since, size or CARDS_PER_COLUMN)
     for stage in stages:
         if stage.kind == "open":
-            cards, next_cursor = column_cards(qs, stage, size=size, user=user)
+            first_new = (since, news[stage.pk]) if stage.pk in news else None
+            cards, next_cursor = column_cards(qs, stage, size=size, user=user, first_new=first_new)
         else:
             # Collapsed: its cards load when the column is opened ("Show cards").
             cards, next_cursor = [], (FIRST_PAGE if totals[stage.pk].count else None)
