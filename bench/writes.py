@@ -376,7 +376,7 @@ def main() -> None:
         RAPPORT_DATA_DIR=str(data_dir),
         RAPPORT_SECRET_KEY="bench-" + "x" * 50,
         DJANGO_SETTINGS_MODULE="rapport.settings.base",
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}",  # this checkout's code, also from a worktree
     )
     loaded = (data_dir / "loaded").exists()
     if opts.db == "postgres":
