@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import search
+from . import rowsql, search
 from .customfields import CustomPatch, memoized
 from .errors import PermissionDenied, RecordGone, VersionConflict
 from .models import Event, Record, normalize_decimals, to_json_value
@@ -73,7 +73,7 @@ def events_written() -> None:
 
 def record_event(record: Record, kind: str, *, actor: Any, source: str, changes: dict[str, Any] | None = None) -> Event:
     _check_source(source)
-    event = Event.objects.create(
+    event = Event(
         type_key=record.record_type_key,
         record_id=record.pk,
         record_title=str(record)[:300],
@@ -83,6 +83,7 @@ def record_event(record: Record, kind: str, *, actor: Any, source: str, changes:
         request_id=current_request_id(),
         changes=changes or {},
     )
+    rowsql.insert(event)  # Event.objects.create's INSERT, its SQL built once
     events_written()
     return event
 
@@ -162,13 +163,9 @@ def _locked_with_children(record: Record) -> Record:
 def _write_if_unchanged(record: Record, version: int) -> bool:
     """UPDATE the record's columns only if its stored version is still ``version`` (optimistic
     concurrency: no locking read first). False when another write came in between."""
-    fields = [f for f in record._meta.concrete_fields if not f.primary_key]
-    values = [(f, None, getattr(record, f.attname)) for f in fields]
-    manager = type(record)._base_manager
     try:
         with transaction.atomic(savepoint=False):
-            rows = manager.filter(pk=record.pk, version=version)
-            updated = rows._update(values)  # type: ignore[attr-defined]  # save()'s own UPDATE, with a condition
+            updated = rowsql.update_if_version(record, version)  # save()'s own UPDATE, with a condition
     except IntegrityError as exc:
         raise ValidationError(record.integrity_error_message(exc)) from exc
     return bool(updated)
