@@ -340,7 +340,10 @@ class RecordDetailView(BaseAPIView):
         # a record the user may not see is answered like one that does not exist.
         rtype, user = self.rtype, api_user(request)
         record = record_by_id(
-            f"api-detail:{rtype.key}", rtype.model, lambda: detail_queryset(rtype.key, prefetch=False).live(), pk
+            f"api-detail:{rtype.key}",
+            rtype.model,
+            lambda: detail_queryset(rtype.key, prefetch=False).filter(deleted_at__isnull=True),
+            pk,
         )
         if record is None or not sees(user, rtype.key, record.owner_id, record.team_id):
             survivor = merged_into(self.rtype, api_user(request), pk)

@@ -19,6 +19,10 @@ _inserts: dict[tuple[str, str], tuple[str, list[models.Field]] | None] = {}
 _updates: dict[tuple[str, str], tuple[str, list[models.Field]] | None] = {}
 
 
+def _column(field: Any) -> str:
+    return str(field.column)
+
+
 def _plain(model: type[models.Model]) -> bool:
     return not any(
         getattr(f, "generated", False) or f.has_db_default() or hasattr(f, "get_placeholder")
@@ -35,10 +39,10 @@ def _insert_sql(model: type[models.Model], db: str) -> tuple[str, list[models.Fi
             qn = conn.ops.quote_name
             table = qn(model._meta.db_table)
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-            sql = (
-                f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) "
-                f"VALUES ({', '.join('%s' for _ in fields)}) RETURNING {table}.{qn(model._meta.pk.column)}"  # type: ignore[union-attr]
-            )
+            columns = ", ".join(qn(_column(f)) for f in fields)
+            marks = ", ".join("%s" for _ in fields)
+            pk = qn(_column(model._meta.pk))
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {table}.{pk}"  # noqa: S608
             entry = (sql, fields)
         _inserts[key] = entry
     return _inserts[key]
@@ -71,11 +75,10 @@ def _update_sql(model: type[models.Model], db: str) -> tuple[str, list[models.Fi
             qn = connections[db].ops.quote_name
             table = qn(model._meta.db_table)
             fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-            version = qn(model._meta.get_field("version").column)
-            sql = (
-                f"UPDATE {table} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "  # noqa: S608
-                f"WHERE {table}.{qn(model._meta.pk.column)} = %s AND {table}.{version} = %s"  # type: ignore[union-attr]
-            )
+            assignments = ", ".join(f"{qn(_column(f))} = %s" for f in fields)
+            pk = qn(_column(model._meta.pk))
+            version = qn(_column(model._meta.get_field("version")))
+            sql = f"UPDATE {table} SET {assignments} WHERE {table}.{pk} = %s AND {table}.{version} = %s"  # noqa: S608
             entry = (sql, fields)
         _updates[key] = entry
     return _updates[key]

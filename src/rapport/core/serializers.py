@@ -209,8 +209,10 @@ def fresh_field(prototype: serializers.Field) -> serializers.Field:
     (they are not changed after construction; a queryset is cloned by each ``get_queryset``);
     a field with children (a nested serializer, a list of values) is deep-copied as DRF does, so its
     children are bound to it alone."""
-    if isinstance(prototype, serializers.BaseSerializer) or hasattr(prototype, "child") or hasattr(
-        prototype, "child_relation"
+    if (
+        isinstance(prototype, serializers.BaseSerializer)
+        or hasattr(prototype, "child")
+        or hasattr(prototype, "child_relation")
     ):
         return copy.deepcopy(prototype)
     field = copy.copy(prototype)
