@@ -25,6 +25,7 @@ from django.db import connections, models, router
 from django.db.models.sql.compiler import SQLCompiler
 
 _SENTINEL = -7_654_321_987_654  # an id no row has: marks the parent id's place among the params
+_TEXT_SENTINEL = "\x00rapport-compiled-parameter\x00"  # the same for a text parameter
 
 
 class _Compiled:
@@ -37,25 +38,34 @@ class _Compiled:
         self.sql = sql
         self.params = params
         self.at = at
+        self.converters: dict[int, tuple[Any, Any]] = {}  # per connection: (connection, converters)
 
     def rows(self, value: Any, db: str) -> list[models.Model]:
         params = list(self.params)
         params[self.at] = value
         compiler = copy.copy(self.compiler)
-        compiler.connection = connections[db]  # this thread's connection, not the compiling one's
+        connection = connections[db]
+        compiler.connection = connection  # this thread's connection, not the compiling one's
         sql, bound = self.sql, tuple(params)
         compiler.as_sql = lambda *args, **kwargs: (sql, bound)  # type: ignore[method-assign]
+        # The columns' converters are the same on every run: looked up once per connection.
+        known = self.converters.get(id(connection))
+        if known is None or known[0] is not connection:
+            known = (connection, compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]]))
+            self.converters[id(connection)] = known
+        converters = known[1]
+        compiler.get_converters = lambda expressions: converters  # type: ignore[method-assign]
         qs = self.model._base_manager.using(db).all()
         qs.query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
         return list(qs)
 
 
-def _compile(qs: models.QuerySet, db: str) -> _Compiled | None:
-    """``qs`` (built with ``_SENTINEL`` as one parameter) compiled once; None if the sentinel is not
+def _compile(qs: models.QuerySet, db: str, sentinel: Any = _SENTINEL) -> _Compiled | None:
+    """``qs`` (built with ``sentinel`` as one parameter) compiled once; None if the sentinel is not
     exactly one of its parameters (the query cannot be reused)."""
     compiler = qs.query.get_compiler(using=db)
     sql, params = compiler.as_sql()
-    at = [i for i, p in enumerate(params) if p == _SENTINEL]
+    at = [i for i, p in enumerate(params) if type(p) is type(sentinel) and p == sentinel]
     if len(at) != 1:
         return None
     return _Compiled(qs.model, compiler, sql, tuple(params), at[0])
@@ -139,3 +149,18 @@ def record_by_id(key: str, model: type[models.Model], build: Callable[[], models
     compiled = _records[cache_key]
     found = compiled.rows(pk, db) if compiled is not None else list(build().using(db).filter(pk=pk)[:1])
     return found[0] if found else None
+
+
+_queries: dict[tuple[str, str], _Compiled | None] = {}
+
+
+def rows_for(key: str, model: type[models.Model], build: Callable[[Any], models.QuerySet], value: str) -> list[Any]:
+    """The rows of ``build(value)`` (a queryset of ``model`` with ``value`` as one parameter, e.g. the
+    custom-field definitions of one record type), with its SQL compiled once per ``key`` and database
+    (``build`` is then called with a sentinel in ``value``'s place, once)."""
+    db = router.db_for_read(model)
+    cache_key = (key, db)
+    if cache_key not in _queries:
+        _queries[cache_key] = _compile(build(_TEXT_SENTINEL).using(db), db, _TEXT_SENTINEL)
+    compiled = _queries[cache_key]
+    return compiled.rows(value, db) if compiled is not None else list(build(value).using(db))

@@ -50,12 +50,21 @@ def forget(**kwargs: Any) -> None:
         cache.clear()
 
 
+def _read_definitions(type_key: str) -> list[CustomField]:
+    from .children import rows_for
+
+    # Its SQL compiled once: a create reads them on every request (~1 ms of CPU compiling the query).
+    return rows_for(
+        "customfield-definitions", CustomField, lambda key: CustomField.objects.filter(record_type=key), type_key
+    )
+
+
 def definitions(type_key: str) -> list[CustomField]:
     cache = getattr(_memo, "defs", None)
     if cache is None:
-        return list(CustomField.objects.filter(record_type=type_key))
+        return _read_definitions(type_key)
     if type_key not in cache:
-        cache[type_key] = list(CustomField.objects.filter(record_type=type_key))
+        cache[type_key] = _read_definitions(type_key)
     return list(cache[type_key])
 
 
