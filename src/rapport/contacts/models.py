@@ -9,6 +9,7 @@ from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from rapport.core import rowsql
 from rapport.core.models import Record
 from rapport.core.normalize import format_phone, phone_search_terms
 from rapport.core.visibility import search_label
@@ -191,7 +192,7 @@ class Person(Record):
                 )
                 for i, p in enumerate(_primary_first(data["phones"]))
             ]
-            self.cache_related("phones", PersonPhone.objects.bulk_create(phone_rows) if phone_rows else [])
+            self.cache_related("phones", rowsql.insert_many(phone_rows))  # bulk_create's INSERT, built once
 
     @classmethod
     def write_related_in_bulk(cls, records: list[Record], data: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ event (history and outbox) and updates the search index in the same transaction.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,13 +100,16 @@ def _check_owner(actor: Any, type_key: str, action: str, owner: Any) -> None:
         raise ValidationError({"owner": "You may not give this record to that owner."})
 
 
-def _save(record: Record, **kwargs: Any) -> None:
+def _save(record: Record, *, new: bool = False, **kwargs: Any) -> None:
     # No savepoint of its own: a unique-constraint failure ends the whole write (every service
     # runs in a transaction that the raised ValidationError rolls back), so the savepoint's two
     # statements per write bought nothing.
     try:
         with transaction.atomic(savepoint=False):
-            record.save(**kwargs)
+            if new:
+                rowsql.insert(record)  # save()'s INSERT, its SQL built once
+            else:
+                record.save(**kwargs)
     except IntegrityError as exc:
         raise ValidationError(record.integrity_error_message(exc)) from exc
 
@@ -133,7 +137,7 @@ def create_record(model: type[Record], data: dict[str, Any], *, actor: Any, sour
         record.created_at = record.updated_at = now
         normalize_decimals(record)
         after = record.snapshot(pending=related)  # no child rows yet: nothing to read
-        _save(record)
+        _save(record, new=True)
         # A new record's child lists not given are empty: say so, so that nothing reads them.
         record.write_related({k: related.get(k, []) for k in model.related_write_keys}, created=True)
         changes = {k: [None, v] for k, v in after.items() if v not in (None, "", [], {})}
@@ -160,15 +164,25 @@ def _locked_with_children(record: Record) -> Record:
     return current
 
 
-def _write_if_unchanged(record: Record, version: int) -> bool:
-    """UPDATE the record's columns only if its stored version is still ``version`` (optimistic
-    concurrency: no locking read first). False when another write came in between."""
+def _write_if_unchanged(record: Record, version: int, stored: dict[str, Any]) -> bool:
+    """UPDATE the record's columns that differ from ``stored`` (their values as read, by attname)
+    only if its stored version is still ``version`` (optimistic concurrency: no locking read first).
+    False when another write came in between."""
+    changed = {
+        a for a, v in record.__dict__.items() if a in _columns(type(record)) and (a not in stored or stored[a] != v)
+    }
     try:
         with transaction.atomic(savepoint=False):
-            updated = rowsql.update_if_version(record, version)  # save()'s own UPDATE, with a condition
+            updated = rowsql.update_if_version(record, version, changed)  # save()'s own UPDATE, with a condition
     except IntegrityError as exc:
         raise ValidationError(record.integrity_error_message(exc)) from exc
     return bool(updated)
+
+
+@functools.cache
+def _columns(model: type[Record]) -> frozenset[str]:
+    """The attnames of ``model``'s columns but its id."""
+    return frozenset(f.attname for f in model._meta.concrete_fields if not f.primary_key)
 
 
 def update_record(
@@ -243,6 +257,11 @@ def _update(
         raise PermissionDenied("You may not change this record.")
     if expected_version is not None and current.version != expected_version:
         raise VersionConflict(current.etag)
+    columns = _columns(model)
+    # The row as read (JSON values copied: a change made to them in place must still be seen).
+    stored = {
+        a: copy.deepcopy(v) if isinstance(v, list | dict) else v for a, v in current.__dict__.items() if a in columns
+    }
     before = current.snapshot()
     before_shown = _shown(current)
     read_version = current.version
@@ -265,7 +284,7 @@ def _update(
         current.team_id = current.owner.team_id if current.owner is not None else None
     current.version = read_version + 1
     current.updated_at = timezone.now()
-    if not _write_if_unchanged(current, read_version):
+    if not _write_if_unchanged(current, read_version, stored):
         gone = not model._base_manager.filter(pk=current.pk, deleted_at__isnull=True).exists()
         if gone or expected_version is not None:
             fresh = model._base_manager.filter(pk=current.pk).first()
