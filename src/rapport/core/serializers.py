@@ -189,7 +189,53 @@ class RejectUnknownFields(serializers.Serializer):
         return value
 
 
-class EntrySerializer(RejectUnknownFields):
+def fresh_field(prototype: serializers.Field) -> serializers.Field:
+    """A copy of the unused ``prototype`` for one serializer, as DRF's deep copy makes but without
+    calling every field's constructor again: its state is copied, sharing validators, choices and
+    querysets as DRF's copy shares validators (nothing changes them after construction; a queryset is
+    cloned by each ``get_queryset``), with a list of validators of its own and, for a list of values
+    or of entries, a copy of its child bound to it alone. A field already used (with data, bound
+    fields or a related-field child) is deep-copied."""
+    state = prototype.__dict__
+    if "fields" in state or "initial_data" in state or "_validated_data" in state or "child_relation" in state:
+        return copy.deepcopy(prototype)
+    field = object.__new__(type(prototype))
+    field.__dict__.update(state)
+    if "_validators" in state:
+        field._validators = list(state["_validators"])  # type: ignore[attr-defined]
+    child = state.get("child")
+    if isinstance(child, serializers.Field):
+        field.child = fresh_field(child)  # type: ignore[attr-defined]
+        field.child.parent = field  # type: ignore[attr-defined]  # bound as the prototype's child was
+    return field
+
+
+class FieldsBuiltOnce(serializers.Serializer):
+    """Write serializers whose fields do not depend on the instance, data or context: built once per
+    serializer class (ModelSerializer builds them from the model) and copied for each serializer
+    (``fresh_field``). Building them on every write was ~10 % of an API update's CPU, and a create
+    builds the fields of every nested entry too."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        prototypes = cls.__dict__.get("_field_prototypes")
+        if prototypes is None:
+            prototypes = super().get_fields()
+            cls._field_prototypes = prototypes  # type: ignore[attr-defined]  # this class's own, not a parent's
+        return {name: fresh_field(f) for name, f in prototypes.items()}
+
+    def get_validators(self) -> list[Any]:
+        # The serializer's own validators (ModelSerializer's unique-together ones) likewise: they
+        # hold no state of one validation (DRF passes them the serializer when called).
+        cls = type(self)
+        validators = cls.__dict__.get("_validators_built")
+        if validators is None:
+            validators = list(super().get_validators())
+            cls._validators_built = validators  # type: ignore[attr-defined]
+        return list(validators)
+
+
+class EntrySerializer(FieldsBuiltOnce, RejectUnknownFields):
     """A nested entry of a write (an email, a phone, a link, a line…) is always validated whole: inside a
     PATCH, DRF would skip its missing required fields and defaults, and the write would fail later."""
 
@@ -203,25 +249,7 @@ class EntrySerializer(RejectUnknownFields):
             root.partial = partial
 
 
-def fresh_field(prototype: serializers.Field) -> serializers.Field:
-    """An unbound copy of ``prototype`` for one serializer. A simple field (no child fields) is copied
-    as it is, sharing its validators, choices and queryset as DRF's own deep copy shares validators
-    (they are not changed after construction; a queryset is cloned by each ``get_queryset``);
-    a field with children (a nested serializer, a list of values) is deep-copied as DRF does, so its
-    children are bound to it alone."""
-    if (
-        isinstance(prototype, serializers.BaseSerializer)
-        or hasattr(prototype, "child")
-        or hasattr(prototype, "child_relation")
-    ):
-        return copy.deepcopy(prototype)
-    field = copy.copy(prototype)
-    if "_validators" in field.__dict__:
-        field.validators = list(field.validators)  # a list of its own (the validators are shared)
-    return field
-
-
-class RecordWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
+class RecordWriteSerializer(FieldsBuiltOnce, RejectUnknownFields, serializers.ModelSerializer):
     """Subclasses set ``Meta.model`` and ``Meta.fields`` (the type's own fields).
 
     Unknown keys are refused; keys of the record's representation that are not writable
@@ -254,17 +282,6 @@ class RecordWriteSerializer(RejectUnknownFields, serializers.ModelSerializer):
         elif isinstance(model_field, models.CharField) and "choices" not in kwargs:
             kwargs["validators"] = [*kwargs.get("validators", []), single_line]
         return field_class, kwargs
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        """The fields ModelSerializer builds from the model, built once per serializer class (they do
-        not depend on the instance, data or context) and copied for each serializer: building them
-        on every write was ~10 % of an API update's CPU."""
-        cls = type(self)
-        prototypes = cls.__dict__.get("_field_prototypes")
-        if prototypes is None:
-            prototypes = super().get_fields()
-            cls._field_prototypes = prototypes  # type: ignore[attr-defined]  # this class's own, not a parent's
-        return {name: fresh_field(f) for name, f in prototypes.items()}
 
     @property
     def ignored_keys(self) -> frozenset[str]:  # type: ignore[override]
