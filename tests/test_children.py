@@ -3,12 +3,16 @@ what ``prefetch_related`` reads, for every registered type."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
-from rapport.core import registry
-from rapport.core.children import _template, prefetch_children
+from rapport.contacts.models import Person
+from rapport.core import registry, services
+from rapport.core.children import _template, prefetch_children, record_by_id, rows_for
+from rapport.core.models import CustomField
 from rapport.deals.models import Deal
 
 from .conftest import default_pipeline, write
@@ -89,3 +93,50 @@ def test_a_deals_contacts_come_with_their_people_joined(users, company):
         assert _rows(record, "line_items") == _rows(expected, "line_items") and len(_rows(record, "line_items")) == 2
         assert [(li.name, li.product) for li in record.line_items.all()] == [("Seats", None), ("Setup", None)]
     assert ctx.captured_queries == []
+
+
+def _person_detail() -> Any:
+    from rapport.api.representation import detail_queryset
+
+    return detail_queryset("people", prefetch=False).filter(deleted_at__isnull=True)
+
+
+def test_one_record_is_read_with_its_links_joined_by_a_query_compiled_once(users, company, person):
+    other = write("people", {"first_name": "Grace"}, actor=users["outsider"])
+    found = record_by_id("test-people-detail", Person, _person_detail, person.pk)
+    expected = _person_detail().get(pk=person.pk)
+    assert [(f.attname, getattr(found, f.attname)) for f in Person._meta.concrete_fields] == [
+        (f.attname, getattr(expected, f.attname)) for f in Person._meta.concrete_fields
+    ]
+    with CaptureQueriesContext(connection) as ctx:
+        again = record_by_id("test-people-detail", Person, _person_detail, other.pk)
+        assert again.first_name == "Grace" and again.company is None and again.owner == users["outsider"]
+        assert found.company.name == "Acme" and found.owner.username == "member"  # joined: read with the row
+    assert len(ctx.captured_queries) == 1
+    # Any user's lookup is the same query: the visibility rule is the caller's, on the row read.
+    where = ctx.captured_queries[0]["sql"].split(" WHERE ")[1]
+    assert where == f'("contacts_person"."deleted_at" IS NULL AND "contacts_person"."id" = {other.pk}) LIMIT 1', where
+
+
+def test_a_record_id_no_row_can_have_finds_nothing_without_an_error(users, person):
+    with CaptureQueriesContext(connection) as ctx:
+        assert record_by_id("test-people-detail", Person, _person_detail, 2**63) is None
+        assert record_by_id("test-people-detail", Person, _person_detail, -(2**63) - 1) is None
+    assert ctx.captured_queries == []  # the driver would refuse the number
+    assert record_by_id("test-people-detail", Person, _person_detail, person.pk + 1000) is None
+    services.delete_record(person, actor=users["member"], source="api")
+    assert record_by_id("test-people-detail", Person, _person_detail, person.pk) is None  # the bin is not live
+
+
+def test_rows_for_a_text_parameter_are_those_of_the_orm_query(users):
+    for i, key in enumerate(("region", "tier")):
+        CustomField.objects.create(record_type="people", key=key, label=key.title(), field_type="text", position=i)
+    CustomField.objects.create(record_type="deals", key="region", label="Region", field_type="text")
+
+    def build(type_key: str) -> Any:
+        return CustomField.objects.filter(record_type=type_key)
+
+    assert rows_for("test-defs", CustomField, build, "people") == list(build("people"))
+    assert [d.key for d in rows_for("test-defs", CustomField, build, "people")] == ["region", "tier"]
+    assert [d.key for d in rows_for("test-defs", CustomField, build, "deals")] == ["region"]
+    assert rows_for("test-defs", CustomField, build, "activities") == []

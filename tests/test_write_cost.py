@@ -89,6 +89,10 @@ def test_person_update_costs_at_most_nine_statements(users, api_client_for):
     # The record is looked up by its id alone: no ORDER BY (.first()'s cost ~12 % of a PATCH's CPU).
     lookup = statements[2]
     assert '"contacts_person"."id" =' in lookup and "LIMIT 1" in lookup and "ORDER BY" not in lookup, lookup
+    # The UPDATE sets what changed and the bookkeeping, not every column (SQLite rewrote every index).
+    update = next(s for s in statements if s.startswith('UPDATE "contacts_person"'))
+    assigned = [a.split(" = ")[0] for a in update.split(" SET ")[1].split(" WHERE ")[0].split(", ")]
+    assert sorted(assigned) == ['"job_title"', '"updated_at"', '"version"'], update
     assert response.json()["version"] == 2 and response.json()["job_title"] == "Analyst"
     assert client.get(created["url"]).json() == response.json()
     event = Event.objects.filter(type_key="people", record_id=created["id"]).latest("id")
@@ -194,3 +198,19 @@ def test_a_refused_update_leaves_the_callers_record_as_it_was(users):
     assert Person.objects.get(pk=ada.pk).first_name == "Ada"
     updated = services.update_record(ada, {"first_name": "Ada L."}, actor=member, source="api")
     assert (ada.first_name, ada.version) == ("Ada", 1) and (updated.first_name, updated.version) == ("Ada L.", 2)
+
+
+def test_an_update_writes_the_columns_its_record_derives_from_the_change(users):
+    """Only changed columns are written: those the record derives from the change (a deal's status,
+    probability, close date and forecast category from its stage; its team from its owner) are
+    changed too, and stored."""
+    from .conftest import write
+
+    stages = {s.kind: s for s in default_pipeline().stages.order_by("-position")}
+    deal = write("deals", {"title": "Globex", "stage": stages["open"].pk, "amount": "10"}, actor=users["member"])
+    write("deals", {"stage": stages["won"].pk, "owner": users["outsider"].pk}, actor=users["admin"], instance=deal)
+    stored = Deal.objects.get(pk=deal.pk)
+    assert (stored.status, stored.probability, stored.forecast_category) == ("won", 100, "closed")
+    assert stored.closed_on is not None and stored.stage_entered_at > deal.stage_entered_at
+    assert (stored.owner_id, stored.team_id, stored.version) == (users["outsider"].pk, users["outsider"].team_id, 2)
+    assert (stored.title, str(stored.amount)) == ("Globex", "10.00")
