@@ -11,12 +11,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from rapport.core import registry
-from rapport.core.visibility import SYSTEM, sees, sees_rule, visible_where
+from rapport.core.visibility import SYSTEM, sees, sees_columns, sees_rule, visible_where
 
 from .conftest import make_user
 
 
-def test_sees_rule_agrees_with_sees_for_every_type_and_user(users, teams):
+def test_sees_rule_and_sees_columns_agree_with_sees_for_every_type_and_user(users, teams):
     east, west = teams["east"], teams["west"]
     teamless = make_user("loner", "member")
     inactive = make_user("gone", "member", east, is_active=False)
@@ -32,8 +32,16 @@ def test_sees_rule_agrees_with_sees_for_every_type_and_user(users, teams):
     for rtype in registry.all_types():
         for user in viewers:
             rule = sees_rule(user, rtype.key)
+            columns = sees_columns(user, rtype.key)
             for owner, team in rows:
-                assert rule(owner, team) == sees(user, rtype.key, owner, team), (rtype.key, user, owner, team)
+                expected = sees(user, rtype.key, owner, team)
+                assert rule(owner, team) == expected, (rtype.key, user, owner, team)
+                # the data form the API list's row builder compiles into its expression
+                if isinstance(columns, bool):
+                    assert columns == expected, (rtype.key, user, owner, team)
+                else:
+                    column, value = columns
+                    assert ((team if column == "team_id" else owner) == value) == expected, (rtype.key, user)
                 checked += 1
     assert checked == len(list(registry.all_types())) * len(viewers) * len(rows)
 

@@ -125,9 +125,30 @@ class TokenScopePermission(permissions.BasePermission):
         return True
 
 
+class KeptNegotiation(DefaultContentNegotiation):
+    """DRF's choice of renderer, kept per Accept header and renderers: the same answer without parsing
+    the header and ranking media types on every request (a 406 is worked out, and refused, every time)."""
+
+    chosen: dict[tuple[str, tuple[type, ...]], tuple[int, str]] = {}
+    KEEP = 256  # Accept headers remembered at most (they come from clients)
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        if format_suffix or self.settings.URL_FORMAT_OVERRIDE:
+            return super().select_renderer(request, renderers, format_suffix)
+        key = (request.META.get("HTTP_ACCEPT", "*/*"), tuple(type(r) for r in renderers))
+        found = self.chosen.get(key)
+        if found is None:
+            renderer, media_type = super().select_renderer(request, renderers, format_suffix)
+            found = (renderers.index(renderer), media_type)
+            if len(self.chosen) < self.KEEP:
+                self.chosen[key] = found
+        return renderers[found[0]], found[1]
+
+
 class BaseAPIView(APIView):
     permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
     throttle_classes = [WindowRateThrottle]
+    content_negotiation_class = KeptNegotiation
 
 
 class SettingsAPIView(BaseAPIView):

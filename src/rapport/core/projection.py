@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from django.core.exceptions import EmptyResultSet, FieldError, FullResultSet
@@ -25,7 +25,7 @@ from django.db.models.sql import Query
 from . import registry
 from .listing import Ordering, Page, decode_cursor, encode_cursor, keyset_condition
 from .registry import Column, RecordType
-from .visibility import sees_rule, visible_where
+from .visibility import sees_columns, visible_where
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,85 @@ def _sqlite_datetime(value: Any) -> Any:
     return value
 
 
+# Lookups whose SQL does not depend on the value compared (only on how many values there are).
+_SHAREABLE_LOOKUPS = frozenset({"exact", "in", "gt", "gte", "lt", "lte"})
+
+
+def _filter_shape(q: Q, columns: frozenset[str], values: list[Any]) -> tuple[Any, ...] | None:
+    """The shape of ``q`` (connectors, negations, each condition's column and lookup, the type and number
+    of its values; an ``isnull``'s True/False itself), with the values compared appended to ``values`` in
+    the order the compiler reads them; None when a condition is not a plain comparison of one of the
+    table's columns with text, numbers or booleans (its SQL may depend on the value)."""
+    shape: list[Any] = [q.connector, q.negated]
+    for child in q.children:
+        if isinstance(child, Q):
+            sub = _filter_shape(child, columns, values)
+            if sub is None:
+                return None
+            shape.append(sub)
+            continue
+        key, value = child
+        name, _, lookup = key.partition("__")
+        if name not in columns:
+            return None
+        if lookup == "isnull" and isinstance(value, bool):
+            shape.append((key, value))
+            continue
+        if lookup and lookup not in _SHAREABLE_LOOKUPS:
+            return None
+        items = list(value) if isinstance(value, (list, tuple)) and lookup == "in" else [value]
+        if not items or not all(type(v) in (str, int, bool) for v in items):
+            return None
+        shape.append((key, tuple(type(v) for v in items)))
+        values.extend(items)
+    return tuple(shape)
+
+
+def _columns(model: Any) -> frozenset[str]:
+    return frozenset(n for f in model._meta.concrete_fields for n in (f.name, f.attname))
+
+
+_COLUMNS: dict[Any, frozenset[str]] = {}
+_FILTER_SQL: dict[tuple[Any, ...], str] = {}
+
+
+def filter_where(model: Any, filters: Q, connection: Any) -> tuple[str, list[Any]] | None:
+    """``filters`` as a WHERE clause over ``model``'s table alone and its parameters ("" when it selects
+    everything); None when it needs another table (the caller takes the ORM path); raises
+    EmptyResultSet when it selects nothing.
+
+    Compiled by the ORM; a filter made only of comparisons of the table's columns is compiled once per
+    shape and reused with this request's values, when the compiled parameters were exactly the values
+    compared, in order and of the same types (a duplicate in an ``in`` list, a value converted to the
+    column's type: compiled every time)."""
+    columns = _COLUMNS.get(model)
+    if columns is None:
+        columns = _COLUMNS[model] = _columns(model)
+    values: list[Any] = []
+    shape = _filter_shape(filters, columns, values)
+    key = (model, connection.vendor, shape)
+    if shape is not None:
+        sql = _FILTER_SQL.get(key)
+        if sql is not None:
+            return sql, values
+    query = Query(model)
+    try:
+        # allow_joins=False: a filter through another table (a company's name) raises FieldError; one over
+        # a many-valued relation (a deal's contacts) leaves a join in use: both take the ORM path.
+        condition = query.build_where(filters)
+        if sum(1 for count in query.alias_refcount.values() if count) > 1:
+            return None
+        sql, params = query.get_compiler(connection=connection).compile(condition)
+    except FieldError:
+        return None
+    except FullResultSet:
+        return "", []
+    params = list(params)
+    if shape is not None and [(type(p), p) for p in params] == [(type(v), v) for v in values]:
+        _FILTER_SQL[key] = sql
+    return sql, params
+
+
 def fetch_page(
     rtype: RecordType,
     filters: Q,
@@ -152,20 +231,13 @@ def fetch_page(
     where, params = visible
     conditions = [f"({where})"]
     if filters:
-        query = Query(model)
         try:
-            # allow_joins=False: a filter through another table (a company's name) raises FieldError; one
-            # over a many-valued relation (a deal's contacts) leaves a join in use: both take the ORM path.
-            condition = query.build_where(filters)
-            if sum(1 for count in query.alias_refcount.values() if count) > 1:
-                return None
-            filter_sql, filter_params = query.get_compiler(connection=connection).compile(condition)
-        except FieldError:
-            return None
+            compiled = filter_where(model, filters, connection)
         except EmptyResultSet:
             return Page(rows=[], next_cursor=None, previous_cursor=None)
-        except FullResultSet:
-            filter_sql = ""
+        if compiled is None:
+            return None
+        filter_sql, filter_params = compiled
         if filter_sql:
             conditions.append(f"({filter_sql})")
             params = [*params, *filter_params]
@@ -216,15 +288,18 @@ def _cursor_value(value: Any, vendor: str) -> Any:
     return value
 
 
-@lru_cache(maxsize=256)
-def _row_builder(plan: _Plan, vendor: str) -> tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]:
+@lru_cache(maxsize=512)
+def _row_builder(plan: _Plan, vendor: str, decisions: tuple[bool | str, ...]) -> Callable[..., list[dict[str, Any]]]:
     """A function turning the page's result rows into API rows, generated once per plan: one dict
-    literal per row instead of a loop over the columns with a branch per cell (DESIGN.md §12). It
-    takes the rows, then one visibility rule (core.visibility.sees_rule) per linked record type
-    returned alongside, in that order; a linked record the user may not view keeps its id, no name.
+    literal per row instead of a loop over the columns with a branch per cell (DESIGN.md §12).
 
-    Only result indexes and the registry's column keys (``repr``-quoted) go into the source."""
-    link_types: list[str] = []
+    ``decisions`` says, per linked record type (in the plan's order), how the user's visibility rule
+    (core.visibility.sees_columns) decides a link's name: True (every name shown), False (none), or the
+    column of the linked record ("team_id", "owner_id") that must equal a value passed after the rows;
+    a linked record the user may not view keeps its id, no name. Only result indexes and the registry's
+    column keys (``repr``-quoted) go into the source."""
+    links = 0
+    values = 0
     items = ["'id': r[0]"]
     for key, kind, idx in plan.builders:
         i = idx[0]
@@ -243,24 +318,39 @@ def _row_builder(plan: _Plan, vendor: str) -> tuple[Callable[..., list[dict[str,
             expr = f"(None if r[{i}] is None else {{'id': r[{i}], 'name': {name}}})"
         elif kind == "fk":
             expr = f"(None if r[{i}] is None else {{'id': r[{i}], 'name': {_joined(idx[1:])}}})"
-        else:  # record:<type key>
-            rule = f"_rule{len(link_types)}"
-            link_types.append(kind[7:])
-            name = f"({_joined(idx[3:])} if {rule}(r[{idx[1]}], r[{idx[2]}]) else None)"
+        else:  # record:<type key>; idx = (id, owner, team, title fields...)
+            decision = decisions[links]
+            links += 1
+            title = _joined(idx[3:])
+            if decision is True:
+                name = title
+            elif decision is False:
+                name = "None"
+            else:
+                column = idx[2] if decision == "team_id" else idx[1]
+                name = f"({title} if r[{column}] == _v{values} else None)"
+                values += 1
             expr = f"(None if r[{i}] is None else {{'id': r[{i}], 'name': {name}}})"
         items.append(f"{key!r}: {expr}")
-    rules = "".join(f", _rule{n}" for n in range(len(link_types)))
-    source = f"def build(raw{rules}):\n    return [{{{', '.join(items)}}} for r in raw]\n"
+    args = "".join(f", _v{n}" for n in range(values))
+    source = f"def build(raw{args}):\n    return [{{{', '.join(items)}}} for r in raw]\n"
     namespace: dict[str, Any] = {
         "_decimal": _decimal,
         "_Fragment": orjson.Fragment,
     }
     exec(compile(source, f"<projection {plan.table}>", "exec"), namespace)  # noqa: S102 (indexes and registry keys)
-    return namespace["build"], tuple(link_types)
+    return cast(Callable[..., list[dict[str, Any]]], namespace["build"])
+
+
+@lru_cache(maxsize=256)
+def _link_types(plan: _Plan) -> tuple[str, ...]:
+    return tuple(kind[7:] for _, kind, _ in plan.builders if kind.startswith("record:"))
 
 
 def _joined(indexes: Sequence[int]) -> str:
     """Source of the linked record's name: its title fields joined by spaces, empty ones skipped."""
+    if len(indexes) == 1:
+        return f"str(r[{indexes[0]}] or '').strip()"
     parts = ", ".join(f"str(r[{i}] or '')" for i in indexes)
     return f"' '.join(({parts},)).strip()"
 
@@ -271,8 +361,11 @@ def _decimal(value: Any, places: int) -> str:
 
 
 def build_rows(plan: _Plan, raw: Sequence[tuple[Any, ...]], vendor: str, user: Any) -> list[dict[str, Any]]:
-    build, link_types = _row_builder(plan, vendor)
-    return build(raw, *(sees_rule(user, type_key) for type_key in link_types))
+    """The API rows of ``raw``, linked records' names decided by ``user``'s visibility rule, looked up once
+    per linked type and page (core.visibility.sees_columns)."""
+    decided = [sees_columns(user, type_key) for type_key in _link_types(plan)]
+    build = _row_builder(plan, vendor, tuple(d if isinstance(d, bool) else d[0] for d in decided))
+    return build(raw, *(d[1] for d in decided if not isinstance(d, bool)))
 
 
 __all__ = ["fetch_page"]

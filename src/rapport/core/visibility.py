@@ -171,6 +171,21 @@ def sees_rule(user: Any, type_key: str) -> Callable[[Any, Any], bool]:
     return partial(_in_scope, user, scope)
 
 
+def sees_columns(user: Any, type_key: str) -> bool | tuple[str, Any]:
+    """:func:`sees` as data, for code that decides many rows in one expression (the API list's row
+    builder): True (every record of ``type_key``), False (none), or (column, value): a record is seen
+    when its ``column`` ("team_id" or "owner_id") equals ``value`` (never None)."""
+    if user is SYSTEM:
+        return True
+    rule = _scope_column(user, type_key, "view")
+    if rule is None:
+        return False
+    column, value = rule
+    if not column:
+        return True
+    return (column, value) if value is not None else False
+
+
 def link_label(user: Any, type_key: str, name: Any, *, owner_id: Any, team_id: Any) -> str | None:
     """The one rule for showing a linked record's name: ``name`` when ``user`` may view the
     record, else None (the viewer sees that a link exists, by id, without its name).
