@@ -100,5 +100,13 @@ def test_a_shape_compiled_for_two_values_is_reused_for_two_others(users):
     null, _ = projection.filter_where(model, Q(company__isnull=True), connection)
     not_null, _ = projection.filter_where(model, Q(company__isnull=False), connection)
     assert "IS NULL" in null and "IS NOT NULL" in not_null
-    # a filter through another table is left to the ORM
+    # a filter through another table is left to the ORM; an expression is compiled every time
     assert projection.filter_where(model, Q(company__name="Acme"), connection) is None
+    from django.db.models import Exists, OuterRef
+
+    from rapport.contacts.models import Company
+
+    has_company = Q(Exists(Company.objects.filter(pk=OuterRef("company_id"))))
+    where = projection.filter_where(model, has_company, connection)
+    assert where is not None
+    assert _selected(model, where) == set(model.objects.filter(has_company).values_list("id", flat=True))

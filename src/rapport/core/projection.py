@@ -143,6 +143,8 @@ def _filter_shape(q: Q, columns: frozenset[str], values: list[Any]) -> tuple[Any
                 return None
             shape.append(sub)
             continue
+        if not isinstance(child, tuple) or len(child) != 2 or not isinstance(child[0], str):
+            return None  # an expression (EXISTS, raw SQL): compiled every time
         key, value = child
         name, _, lookup = key.partition("__")
         if name not in columns:
