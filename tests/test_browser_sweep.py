@@ -65,7 +65,7 @@ NOT_PAGES = {
     "mail-mailbox-resync": "POST action",
     "mail-mailbox-delete": "POST action",
     "settings-mail-privacy-remove": "POST action",
-    "email-suppression-remove": "POST action",
+    "settings-email-suppression-remove": "POST action",
     "mail-attachment": "a file download (attachment or inline image)",
     "settings-automation-switch": "POST action",
     "settings-automation-dry-run": "POST action (answers the rule's page with the dry run)",

@@ -4,8 +4,12 @@ from .views import pages, public
 
 urlpatterns = [
     path("email/compose/", pages.compose_page, name="email-compose"),
-    path("settings/email-suppressions/", pages.suppression_list, name="email-suppressions"),
-    path("settings/email-suppressions/<int:pk>/remove/", pages.suppression_remove, name="email-suppression-remove"),
+    path("settings/email-suppressions/", pages.suppression_list, name="settings-email-suppressions"),
+    path(
+        "settings/email-suppressions/<int:pk>/remove/",
+        pages.suppression_remove,
+        name="settings-email-suppression-remove",
+    ),
     path("email/sent/", pages.sent_list, name="email-sent"),
     path("email/sent/<int:pk>/", pages.sent_detail, name="email-sent-detail"),
     path("email/sent/<int:pk>/cancel/", pages.sent_cancel, name="email-sent-cancel"),

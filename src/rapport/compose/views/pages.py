@@ -314,18 +314,18 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"No email will go to {address} any more.")
             else:
                 messages.info(request, f"{address} was on the list already.")
-            return redirect("email-suppressions")
+            return redirect("settings-email-suppressions")
     query = (request.GET.get("q") or "").strip()
     problem = inputs.bad_text(query) or ("search with at most 254 characters." if len(query) > 254 else "")
     if problem:
-        return error_page(request, f"q: {problem}", back=reverse("email-suppressions"))
+        return error_page(request, f"q: {problem}", back=reverse("settings-email-suppressions"))
     rows = Suppression.objects.select_related("created_by")
     if query:
         rows = rows.filter(address__contains=query.lower())
     try:
         found = object_page(request, rows, "id")
     except QueryError as exc:
-        return error_page(request, exc.message, back=reverse("email-suppressions"))
+        return error_page(request, exc.message, back=reverse("settings-email-suppressions"))
     return render(request, "compose/suppressions.html", {
         "form": form, "page": found, "rows": found.objects, "query": query,
     })  # fmt: skip
@@ -339,4 +339,4 @@ def suppression_remove(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such address on the list.")
     services.remove_suppression(entry, actor=signed_in(request))
     messages.success(request, f"{entry.address} is off the list: later emails go to it again.")
-    return redirect("email-suppressions")
+    return redirect("settings-email-suppressions")
