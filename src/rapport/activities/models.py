@@ -220,6 +220,8 @@ class OutgoingEmail(models.Model):
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=300)
     body = models.TextField()
+    # An HTML version sent beside the text (multipart/alternative), its pictures in OutgoingEmailImage.
+    html = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
@@ -232,6 +234,21 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class OutgoingEmailImage(models.Model):
+    """A picture the HTML version shows inline (``<img src="cid:…">``): a chart of a dashboard's email."""
+
+    email = models.ForeignKey(OutgoingEmail, on_delete=models.CASCADE, related_name="images")
+    cid = models.CharField(max_length=100)
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=50, default="image/png")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["email", "cid"], name="outgoing_image_unique_cid")]
+
+    def __str__(self) -> str:
+        return self.cid
 
 
 class UserPreference(models.Model):

@@ -25,7 +25,7 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "waiting")
     if state not in STATES:
         state = "waiting"
-    rows = OutgoingEmail.objects.defer("body")
+    rows = OutgoingEmail.objects.defer("body", "html")
     # Keyset pages (the page size and cursor of every list): waiting ones oldest first, as they go out;
     # failed and sent ones newest first.
     try:

@@ -31,7 +31,7 @@ from babel.dates import (
     get_day_names,
     parse_pattern,
 )
-from babel.numbers import get_currency_symbol
+from babel.numbers import format_compact_currency, format_compact_decimal, get_currency_symbol
 from django.conf import settings
 from django.utils import timezone
 
@@ -205,6 +205,17 @@ def percent(value: Any) -> str:
     sym = _numbers(code)
     negative, text = _digits(d, None, code)
     return (sym.minus if negative else "") + sym.percent_prefix + text + sym.percent_suffix
+
+
+def compact(value: Any, currency: str | None = None) -> str:
+    """A figure in little room (a chart's axis): ``1.2K``, ``$3M``, ``12K €`` (CLDR's short forms per locale)."""
+    d = _decimal(value)
+    if d is None:
+        return "" if value is None else str(value)
+    loc = babel_locale(current_locale())
+    if currency:
+        return format_compact_currency(d, currency.upper(), locale=loc, fraction_digits=1)
+    return format_compact_decimal(d, locale=loc, fraction_digits=1)
 
 
 # --- dates and times ---------------------------------------------------------------------------------

@@ -77,6 +77,28 @@ def chart_data(result: Result, *, element_id: str = "") -> dict[str, Any]:
     return data
 
 
+def standard_chart(result: Any, key: str) -> dict[str, Any] | None:
+    """A standard report's chart in the shape static/js/reports.js draws (a funnel's stages across), each
+    point linked to the records behind it where the report gives a link."""
+    cols = [c for c in result.columns if c.chart]
+    if not cols or not result.rows:
+        return None
+    return {
+        "chart": "funnel" if key == "funnel" else ("line" if result.chart == "line" else "bar"),
+        "kind": cols[0].kind if cols[0].kind in ("money", "percent") else "count",
+        "currency": result.base_currency,
+        "labels": [r.label for r in result.rows],
+        "datasets": [
+            {
+                "label": c.label,
+                "data": [float(r.values[c.key]) if r.values.get(c.key) is not None else None for r in result.rows],
+                "urls": [r.links.get(c.key) or None for r in result.rows],
+            }
+            for c in cols
+        ],
+    }
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 

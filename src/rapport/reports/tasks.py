@@ -2,8 +2,9 @@
 1st), from 07:00 in each recipient's time zone, through the outgoing mail path (the outbox).
 
 Each recipient gets the figures *they* may see (the dashboard computed with them as the viewer),
-once per dashboard, recipient and day (``once`` key). The outbox sends plain text, so the email
-carries the figures as a text table and a link to the dashboard; charts are not attached.
+once per dashboard, recipient and day (``once`` key). The email has a text version (the figures as text
+tables) and an HTML version with each widget's chart inline: drawn on the server as PNG
+(``chartimage``), attached with a Content-ID the HTML names; both end with a link to the dashboard.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from rapport.core import formatting
 from rapport.jobs import job, once, periodic
 from rapport.jobs.events import register_consumer
 
-from . import dashboards, engine, summaries
+from . import chartimage, dashboards, engine, presentation, summaries
 from .models import Dashboard
 
 SEND_HOUR = 7
@@ -70,6 +72,67 @@ def email_text(dashboard: Dashboard, user: Any, panels: list[dashboards.Panel], 
     return "\n".join(lines) + "\n"
 
 
+def email_html(
+    dashboard: Dashboard, user: Any, panels: list[dashboards.Panel], filters: dashboards.Filters
+) -> tuple[str, list[tuple[str, bytes]]]:
+    """The HTML version and its inline charts, as (Content-ID, PNG): the same figures as ``email_text``."""
+    from rapport.activities.reminders import site_url
+
+    from .presentation import cell_text
+
+    shown, images = [], []
+    for panel in panels:
+        item: dict[str, Any] = {"title": panel.widget.title}
+        chart: dict[str, Any] | None = None
+        if panel.standard is not None:
+            report = panel.standard
+            currency = report.base_currency
+            item["note"] = report.note
+            item["summary"] = [(c.label, cell_text(c, v, currency)) for c, v, _ in report.summary]
+            item["columns"] = ["", *(c.label for c in report.columns)]
+            item["rows"] = [
+                [r.label, *(cell_text(c, r.values.get(c.key), currency) for c in report.columns)]
+                for r in report.rows[:20]
+            ]
+            item["more"] = max(0, len(report.rows) - 20)
+            chart = presentation.standard_chart(report, panel.widget.standard)
+        elif panel.result is None:
+            item["error"] = panel.error
+        elif not panel.result.group_labels or panel.result.config.chart == "number":
+            result = panel.result
+            item["figure"] = result.format(result.total.value)
+            if panel.previous is not None and panel.delta is not None:
+                item["delta"] = ("+" if panel.delta > 0 else "") + result.format(panel.delta)
+            if panel.target is not None:
+                target = f"Target {result.format(panel.target)}"
+                if panel.attainment is not None:
+                    target += f", {formatting.percent(panel.attainment)} reached"
+                item["target"] = target
+        else:
+            result = panel.result
+            item["columns"] = [" / ".join(result.group_labels), result.measure_label]
+            item["rows"] = [[" / ".join(r.labels), result.format(r.value)] for r in result.rows[:20]]
+            item["total"] = ["Total", result.format(result.total.value)]
+            item["more"] = max(0, len(result.rows) - 20)
+            chart = presentation.chart_data(result)
+        picture = chartimage.png(chart)
+        if picture is not None:
+            item["cid"] = f"chart-{panel.widget.pk}@rapport"
+            images.append((item["cid"], picture))
+        shown.append(item)
+    html = render_to_string(
+        "reports/email/dashboard.html",
+        {
+            "dashboard": dashboard,
+            "period": dashboards.PERIOD_LABELS.get(filters.period, "All time"),
+            "panels": shown,
+            "url": f"{site_url()}/reports/dashboards/{dashboard.pk}/",
+            "schedule": "weekly" if dashboard.schedule == "weekly" else "monthly",
+        },
+    )
+    return html, images
+
+
 def standard_lines(name: str, result: Any) -> list[str]:
     """A standard report's widget as text: its headline figures, then its table (columns aligned)."""
     from .presentation import cell_text
@@ -94,7 +157,7 @@ def standard_lines(name: str, result: Any) -> list[str]:
 def send_dashboards_now(now: dt.datetime | None = None) -> int:
     """Queue the email of every scheduled dashboard to each recipient whose local sending time has come
     today (and who has not had it); each with their own figures."""
-    from rapport.activities.models import OutgoingEmail
+    from rapport.activities.models import OutgoingEmail, OutgoingEmailImage
     from rapport.activities.reminders import flush_outbox
 
     now = now or timezone.now()
@@ -114,8 +177,14 @@ def send_dashboards_now(now: dt.datetime | None = None) -> int:
                     filters = dashboards.parse_filters({}, dashboard.filters, user)
                     panels = dashboards.compute(dashboard, user, filters, today=local.date())
                     body = email_text(dashboard, user, panels, filters)
+                    html, images = email_html(dashboard, user, panels, filters)
                 kind = "Weekly" if dashboard.schedule == "weekly" else "Monthly"
-                OutgoingEmail.objects.create(key=key, to=user.email, subject=f"{kind}: {dashboard.name}", body=body)
+                email = OutgoingEmail.objects.create(
+                    key=key, to=user.email, subject=f"{kind}: {dashboard.name}", body=body, html=html
+                )
+                OutgoingEmailImage.objects.bulk_create(
+                    [OutgoingEmailImage(email=email, cid=cid, content=png) for cid, png in images]
+                )
                 queued += 1
     flush_outbox()
     return queued

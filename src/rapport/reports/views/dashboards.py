@@ -108,31 +108,9 @@ def standard_panel(result: Any, widget: Widget) -> dict[str, Any]:
             }
             for r in result.rows
         ],
-        "chart": _standard_chart(result, widget.standard),
+        "chart": presentation.standard_chart(result, widget.standard),
         "chart_id": f"widget-chart-{widget.pk}",
         "data_id": f"widget-data-{widget.pk}",
-    }
-
-
-def _standard_chart(result: Any, key: str) -> dict[str, Any] | None:
-    """A standard report's chart in the shape static/js/reports.js draws (a funnel's stages across), each
-    point linked to the records behind it where the report gives a link."""
-    cols = [c for c in result.columns if c.chart]
-    if not cols or not result.rows:
-        return None
-    return {
-        "chart": "funnel" if key == "funnel" else ("line" if result.chart == "line" else "bar"),
-        "kind": cols[0].kind if cols[0].kind in ("money", "percent") else "count",
-        "currency": result.base_currency,
-        "labels": [r.label for r in result.rows],
-        "datasets": [
-            {
-                "label": c.label,
-                "data": [float(r.values[c.key]) if r.values.get(c.key) is not None else None for r in result.rows],
-                "urls": [r.links.get(c.key) or None for r in result.rows],
-            }
-            for c in cols
-        ],
     }
 
 
