@@ -143,6 +143,16 @@ def test_rate_limit_holds_exactly_across_workers_with_their_own_connections(monk
     assert RateCounter.objects.get(key=f"user:{user.pk}").count == 30
 
 
+@pytest.mark.django_db
+def test_rate_counts_are_not_written_to_the_postgresql_log():
+    """The counts are worthless after a crash; a logged table made every API request wait for the disk."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not wait for the disk on commit (WAL, synchronous=NORMAL)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'api_ratecounter'")
+        assert cursor.fetchone() == ("u",)
+
+
 def test_rate_limit_window_turns_over_and_is_per_user(users, api_client_for, monkeypatch):
     from rapport.api import throttle
 

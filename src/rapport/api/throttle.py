@@ -2,9 +2,10 @@
 
 By default the count lives in the database, one row per user, bumped by one atomic upsert per request
 (`INSERT … ON CONFLICT DO UPDATE … RETURNING`, on SQLite and PostgreSQL alike), so two workers cannot
-each let the limit through. With a shared cache configured (`RAPPORT_CACHE_URL`, Redis) the count is an
-atomic cache increment instead. A per-process count (Django's default local-memory cache) would let
-N workers through N times the limit.
+each let the limit through. On PostgreSQL the table is unlogged (migration 0003): a count is worthless
+after a crash, and a logged commit waited for the disk on every API request (~5.5 ms). With a shared cache
+configured (`RAPPORT_CACHE_URL`, Redis) the count is an atomic cache increment instead. A per-process
+count (Django's default local-memory cache) would let N workers through N times the limit.
 
 DRF's SimpleRateThrottle keeps and re-pickles every request time of the window, which at thousands of
 requests a minute costs more than the request itself.
