@@ -122,7 +122,12 @@ def custom_fields(db) -> dict[str, list[str]]:
 def list_params(type_key: str, cf_keys: list[str]) -> list[str]:
     names = ["cursor", "ordering", "page_size", "columns", "view", "unknown_param"]
     for spec in registry.get(type_key).filters:
-        names += [f"{spec.name}__after", f"{spec.name}__before"] if spec.kind == "date_range" else [spec.name]
+        if spec.kind == "date_range":
+            names += [f"{spec.name}__after", f"{spec.name}__before"]
+        elif spec.kind == "query":  # every part of it (deals' entered, entered__after...)
+            names += [f"{spec.name}__{op}" if op else spec.name for op, _, _ in spec.parts]
+        else:
+            names.append(spec.name)
     for key in cf_keys:
         names += [f"cf_{key}", f"cf_{key}__gte", f"cf_{key}__lte", f"cf_{key}__contains", f"cf_{key}__isnull"]
     return names

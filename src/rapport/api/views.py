@@ -250,6 +250,18 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
                 OpenApiParameter(f"{f.name}__after", OpenApiTypes.DATE, description=f"{f.label} on or after."),
                 OpenApiParameter(f"{f.name}__before", OpenApiTypes.DATE, description=f"{f.label} on or before."),
             ]
+        elif f.kind == "query":
+            for op, label, widget in f.parts:
+                name = f"{f.name}__{op}" if op else f.name
+                if widget == "date":
+                    bound = "on or before" if op == "before" else "on or after"
+                    params.append(OpenApiParameter(name, OpenApiTypes.DATE, description=f"{label}: {bound}."))
+                elif widget == "yes_no":
+                    params.append(
+                        OpenApiParameter(name, {"type": "string", "enum": ["yes", "no"]}, description=f"{label}.")
+                    )
+                else:
+                    params.append(OpenApiParameter(name, str, description=f"{label}: id. Comma-separate for any of."))
         else:
             desc = f.label
             if f.choices:

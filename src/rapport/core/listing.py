@@ -92,6 +92,7 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
     filters = {f.name: f for f in rtype.filters}
     cfs: dict[str, CustomField] | None = None
     q = Q()
+    queries: dict[str, dict[str, list[str]]] = {}  # kind == "query": the values of each part, read together
     for param in params:
         if param in allowed:
             continue
@@ -120,6 +121,12 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
         if spec is None:
             known = ", ".join(sorted(filters)) + ", cf_<key>"
             raise QueryError(param, f"{param!r} is not a filter of {rtype.key}. Filters: {known}.")
+        if spec.kind == "query":
+            if op not in {part for part, _, _ in spec.parts}:
+                ops = ", ".join(base + (f"__{part}" if part else "") for part, _, _ in spec.parts)
+                raise QueryError(param, f"use {ops}.")
+            queries.setdefault(base, {})[op] = values
+            continue
         if spec.kind == "date_range":
             if op not in ("after", "before", "gte", "lte"):
                 raise QueryError(param, f"use {base}__after or {base}__before with a date.")
@@ -175,6 +182,10 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
                 q &= Q(**{f"{spec.path}__in": values})
         else:
             q &= Q(**{f"{spec.path}__in": values})
+    for name, parts in queries.items():
+        build = filters[name].query
+        assert build is not None, f"the query filter {name} has no query"
+        q &= build(parts, user)
     return q
 
 

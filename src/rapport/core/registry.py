@@ -39,11 +39,18 @@ class Filter:
     name: str
     label: str
     path: str
-    kind: str = "exact"  # exact, choice, user, record, tag, date_range, text, present (yes/no: filled in or not)
+    # exact, choice, user, record, tag, date_range, text, present (yes/no: filled in or not), query (see parts)
+    kind: str = "exact"
     choices: tuple[tuple[str, str], ...] = ()
     link_type: str = ""
     # kind == "id": a callable giving the (id, label) options, for links to settings-like rows
     options: Callable[[], list[tuple[str, str]]] | None = None
+    # kind == "query": a condition over several parameters read together (a deal that entered a stage
+    # between two dates): ``parts`` are its (operator, label, input) — operator "" being the bare name,
+    # input "id" (``options``), "date" or "yes_no" — and ``query(values by operator, user)`` builds the Q,
+    # raising ``listing.QueryError`` naming the parameter for a bad value.
+    parts: tuple[tuple[str, str, str], ...] = ()
+    query: Callable[[dict[str, list[str]], Any], Any] | None = None
 
 
 @dataclass(frozen=True)

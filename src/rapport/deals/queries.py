@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from rapport.core.inputs import is_id
+from rapport.core.listing import QueryError, parse_day
 
 from .board import format_amount
 from .models import Deal, DealContact, LostReason, Stage, StageChange
@@ -106,3 +111,54 @@ def deal_page(deal: Deal, user: Any) -> dict[str, Any]:
         # The title is the heading, stage and status are on the bar, the line items have their own card.
         "fields_shown_elsewhere": ("title", "stage", "status", "line_items"),
     }
+
+
+# --- deals that entered a stage (the funnel report's drill-down) ---------------------------------------
+def moved_on_later() -> QuerySet[StageChange]:
+    """For a stage change (the outer row), the later changes of the same deal into a further stage that is
+    not a lost stage: the funnel's "advanced". The report and the list filter both use it."""
+    return StageChange.objects.filter(
+        deal_id=OuterRef("deal_id"),
+        id__gt=OuterRef("id"),
+        to_stage__position__gt=OuterRef("to_stage__position"),
+    ).exclude(to_stage__kind="lost")
+
+
+def _entry_day(param: str, values: list[str], *, end: bool) -> dt.datetime | None:
+    if not values:
+        return None
+    if len(values) > 1:
+        raise QueryError(param, "give one date.")
+    day = parse_day(param, values[0]) + dt.timedelta(days=1 if end else 0)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def entered_q(parts: dict[str, list[str]], user: Any) -> Q:
+    """The ``entered`` list filter: deals moved into one of the stages ``entered`` (or created in it;
+    any stage when not given) on a day from ``entered__after`` to ``entered__before`` (the viewer's time
+    zone, both included), from the stage-change history the funnel report counts; ``entered__advanced=yes``
+    keeps the deals that later reached a further stage that is not lost after such an entry, ``no`` the
+    others. A bad value raises QueryError naming its parameter."""
+    ids: list[int] = []
+    for value in parts.get("", []):
+        if not is_id(value):
+            raise QueryError("entered", f"{value[:40]!r} is not a stage id.")
+        ids.append(int(value))
+    entries = StageChange.objects.filter(deal_id=OuterRef("pk"))
+    if ids:
+        entries = entries.filter(to_stage_id__in=ids)
+    start = _entry_day("entered__after", parts.get("after", []), end=False)
+    end = _entry_day("entered__before", parts.get("before", []), end=True)
+    if start is not None:
+        entries = entries.filter(changed_at__gte=start)
+    if end is not None:
+        entries = entries.filter(changed_at__lt=end)
+    advanced = [v.lower() for v in parts.get("advanced", [])]
+    if not advanced:
+        return Q(Exists(entries))
+    if len(set(advanced)) > 1 or advanced[0] not in ("yes", "no", "true", "false"):
+        raise QueryError("entered__advanced", "use yes or no.")
+    moved_on = Exists(entries.filter(Exists(moved_on_later())))
+    if advanced[0] in ("yes", "true"):
+        return Q(moved_on)
+    return Q(Exists(entries)) & ~Q(moved_on)

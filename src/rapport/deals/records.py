@@ -9,6 +9,14 @@ from rapport.core.registry import AttachedSearch, ChildRows, Column, Filter, Rec
 
 from .models import CONTACT_ROLES, DEAL_STATUSES, FORECAST_CATEGORIES, Deal
 
+# the parts of the ``entered`` filter (deals.queries.entered_q), declared here: the records module stays light
+ENTERED_PARTS = (
+    ("", "Entered stage", "id"),
+    ("after", "Entered stage from", "date"),
+    ("before", "Entered stage to", "date"),
+    ("advanced", "Moved on after entering", "yes_no"),
+)
+
 
 def _deal_serializer() -> type:
     from .serializers import DealWriteSerializer
@@ -72,6 +80,12 @@ def _lost_reasons() -> list[tuple[str, str]]:
     return [(str(r.pk), r.name) for r in LostReason.objects.all()]
 
 
+def _entered(parts: dict[str, list[str]], user: Any) -> Any:
+    from .queries import entered_q
+
+    return entered_q(parts, user)
+
+
 def _quote_documents(deal_ids: list[int]) -> list[tuple[int, int, str, str, str]]:
     from rapport.quotes.queries import search_documents
 
@@ -128,6 +142,8 @@ deals = register(
             Filter("currency", "Currency", "currency", kind="exact"),
             Filter("source", "Source", "source", kind="exact"),
             Filter("lost_reason", "Lost reason", "lost_reason_id", kind="id", options=_lost_reasons),
+            # entered=<stage>&entered__after=&entered__before=[&entered__advanced=yes]: the funnel's drill-down
+            Filter("entered", "Entered stage", "", kind="query", options=_stages, parts=ENTERED_PARTS, query=_entered),
             *COMMON_FILTERS,
         ],
         example={

@@ -11,11 +11,12 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, DecimalField, Exists, F, OuterRef, Q, Sum
+from django.db.models import Avg, Count, DecimalField, Exists, F, Q, Sum
 
 from rapport.contacts.models import Person
 from rapport.core.visibility import scope_q, sees
 from rapport.deals.models import LostReason, Pipeline, Stage, StageChange
+from rapport.deals.queries import moved_on_later
 from rapport.quotes.models import LineItem, Product
 
 from .standard import (
@@ -84,10 +85,30 @@ def funnel_pipeline(filters: Filters) -> Pipeline | None:
     return Pipeline.objects.filter(archived=False).order_by("position", "id").first()
 
 
+def _funnel_links(filters: Filters, pipeline: Pipeline, stage_id: int) -> dict[str, str]:
+    """The deals list behind each figure of a stage: the deals of the pipeline (and the report's owner and
+    team) that entered the stage in the period (the ``entered`` list filter, deals.queries.entered_q), of
+    those the ones that moved on, and the ones won or lost by now."""
+    entered = [
+        ("pipeline", str(pipeline.pk)),
+        ("entered", str(stage_id)),
+        ("entered__after", filters.start.isoformat()),
+        ("entered__before", filters.end.isoformat()),
+        *filters.list_params(pipeline=False),
+    ]
+    return {
+        "entered": link("/deals/", entered),
+        "advanced": link("/deals/", [*entered, ("entered__advanced", "yes")]),
+        "won": link("/deals/", [*entered, ("status", "won")]),
+        "lost": link("/deals/", [*entered, ("status", "lost")]),
+    }
+
+
 def funnel(actor: Any, filters: Filters) -> Result:
     pipeline = funnel_pipeline(filters)
     rows: list[Row] = []
     totals = {"entered": 0, "won": 0, "lost": 0}
+    heads: dict[str, str] = {}  # the headline figures' drill-down links
     if pipeline is not None:
         rule = scope_q(actor, "deals", prefix="deal__")
         changes = StageChange.objects.none()
@@ -99,14 +120,9 @@ def funnel(actor: Any, filters: Filters) -> Result:
                 deal__pipeline_id=pipeline.pk,
             )
         in_period = changes.filter(changed_at__gte=filters.start_moment(), changed_at__lt=filters.end_moment())
-        later = StageChange.objects.filter(
-            deal_id=OuterRef("deal_id"),
-            id__gt=OuterRef("id"),
-            to_stage__position__gt=OuterRef("to_stage__position"),
-        ).exclude(to_stage__kind="lost")
         entered = {
             g["to_stage_id"]: g
-            for g in in_period.annotate(moved_on=Exists(later))
+            for g in in_period.annotate(moved_on=Exists(moved_on_later()))
             .values("to_stage_id")
             .annotate(
                 entered=Count("deal_id", distinct=True),
@@ -138,19 +154,22 @@ def funnel(actor: Any, filters: Filters) -> Result:
                 "lost": g["lost"] if g else 0,
                 "days_in_stage": Decimal(spent[stage.pk]) / DAY if spent.get(stage.pk) is not None else None,
             }
-            rows.append(Row(str(stage.pk), stage.name, values))
+            links = _funnel_links(filters, pipeline, stage.pk)
+            rows.append(Row(str(stage.pk), stage.name, values, {k: u for k, u in links.items() if values.get(k)}))
             if stage.kind == "won":
                 totals["won"] = n
+                heads["reached_won"] = rows[-1].links.get("entered", "")
             elif stage.kind == "lost":
                 totals["lost"] = n
         first = next((r for r in rows), None)
         totals["entered"] = first.values["entered"] if first else 0
+        heads["entered_first"] = first.links.get("entered", "") if first else ""
     figures = {
         "entered_first": totals["entered"],
         "reached_won": totals["won"],
         "overall": ratio(totals["won"], totals["entered"]),
     }
-    summary = [(c, figures[c.key], "") for c in FUNNEL_HEADLINE]
+    summary = [(c, figures[c.key], heads.get(c.key, "")) for c in FUNNEL_HEADLINE]
     result = Result("funnel", filters, list(FUNNEL_COLS), rows, summary, Converter().base)
     result.note = pipeline.name if pipeline else ""
     if not any(r.values["entered"] for r in rows):

@@ -92,11 +92,31 @@ def _filter_inputs(
     rtype: RecordType, params: QueryDict, user: Any, defs: list[CustomField], users: list[tuple[str, str]]
 ) -> list[FilterInput]:
     out: list[FilterInput] = []
+    read: dict[Any, list[tuple[str, str]]] = {}  # options shared by two filters (stage, entered) read once
+
+    def options(f: Any) -> list[tuple[str, str]]:
+        if f.options not in read:
+            read[f.options] = f.options()
+        return read[f.options]
+
     for f in rtype.filters:
         if f.kind == "date_range":
             for op, word in (("after", "from"), ("before", "to")):
                 name = f"{f.name}__{op}"
                 out.append(FilterInput(name, f"{f.label} {word}", "date", params.get(name, "")))
+            continue
+        if f.kind == "query":
+            for op, label, widget in f.parts:
+                name = f"{f.name}__{op}" if op else f.name
+                value = params.get(name, "")
+                if widget == "date":
+                    out.append(FilterInput(name, label, "date", value))
+                elif widget == "id" and f.options is not None:
+                    out.append(FilterInput(name, label, "select", value, [("", "Any"), *options(f)]))
+                elif widget == "yes_no":
+                    out.append(FilterInput(name, label, "select", value, [("", "Any"), ("yes", "Yes"), ("no", "No")]))
+                else:
+                    out.append(FilterInput(name, label, "text", value))
             continue
         value = params.get(f.name, "")
         if f.kind == "user":
@@ -110,7 +130,7 @@ def _filter_inputs(
         elif f.kind == "present":
             out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), ("yes", "Yes"), ("no", "No")]))
         elif f.kind == "id" and f.options is not None:
-            out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *f.options()]))
+            out.append(FilterInput(f.name, f.label, "select", value, [("", "Any"), *options(f)]))
         elif f.kind == "record":
             label = record_label(f.link_type, value, user) if is_id(value) else ""
             out.append(FilterInput(f.name, f.label, "record", value, link_type=f.link_type, display=label))

@@ -19,7 +19,8 @@ from ..standard import Result
 
 
 def chart_data(result: Result) -> dict[str, Any]:
-    """What static/js/reports.js draws: one dataset per charted column, one point per row."""
+    """What static/js/standard_reports.js draws: one dataset per charted column, one point per row, with the
+    records list behind each point where the report links it."""
     cols = [c for c in result.columns if c.chart]
     return {
         "type": result.chart,
@@ -30,6 +31,7 @@ def chart_data(result: Result) -> dict[str, Any]:
                 "label": c.label,
                 "kind": c.kind,
                 "data": [float(r.values[c.key]) if r.values.get(c.key) is not None else None for r in result.rows],
+                "urls": [r.links.get(c.key) or None for r in result.rows],  # a bar's records (drill-down)
             }
             for c in cols
         ],

@@ -1,5 +1,5 @@
-/* Standard report pages (reports/standard_report.html): the chart from the json_script block (no inline script: strict CSP), and a clean filter
-   address (empty fields and the custom dates of a preset period are left out). */
+/* Standard report pages (reports/standard_report.html): the chart from the json_script block (no inline script: strict CSP), each bar
+   linked to its records, and a clean filter address (empty fields and the custom dates of a preset period are left out). */
 (function () {
   "use strict";
 
@@ -59,6 +59,17 @@
       maintainAspectRatio: true,
       aspectRatio: window.innerWidth < 700 ? 1.2 : 2.8,
       interaction: { mode: "index", intersect: false },
+      // A bar (or point) opens the records behind it, like the same figure's link in the table.
+      onClick: function (event, elements, chart) {
+        var el = chart.getElementsAtEventForMode(event.native, "nearest", { intersect: true }, true)[0];
+        var urls = el && data.datasets[el.datasetIndex].urls;
+        if (urls && urls[el.index]) window.location.href = urls[el.index];
+      },
+      onHover: function (event, elements, chart) {
+        var el = chart.getElementsAtEventForMode(event.native, "nearest", { intersect: true }, true)[0];
+        var urls = el && data.datasets[el.datasetIndex].urls;
+        event.native.target.style.cursor = urls && urls[el.index] ? "pointer" : "default";
+      },
       scales: {
         y: {
           beginAtZero: true,
