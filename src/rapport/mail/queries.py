@@ -11,9 +11,11 @@ Administrators are no exception: mail of someone else's mailbox that links to no
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from .models import Mailbox, Message, Thread
 
@@ -40,6 +42,18 @@ def message_rule(user: Any) -> Q:
     shared &= Q(thread__private=False) | Q(thread__private_by=user)
     linked = Q(thread__private=False) & Q(Exists(people) | Exists(companies) | Exists(deals))
     return mine | shared | linked
+
+
+def sender() -> Coalesce:
+    """Who sent a message, as a user id: whoever composed it in Rapport (even from a shared mailbox), else the
+    user it was logged for through the dropbox, else the owner of the personal mailbox it was synced from;
+    None for mail a shared mailbox sent from elsewhere. Meaningful for sent messages (direction "out")."""
+    return Coalesce(F("outgoing__sender_id"), F("logged_for_id"), F("mailbox__owner_id"))
+
+
+def sent_between(messages: QuerySet[Message], start: dt.datetime, end: dt.datetime) -> QuerySet[Any]:
+    """The sent messages among ``messages`` whose sending time is in [start, end), each with its ``rep``."""
+    return messages.filter(direction="out", sent_at__gte=start, sent_at__lt=end).annotate(rep=sender())
 
 
 def visible_messages(user: Any) -> QuerySet[Message]:

@@ -37,6 +37,7 @@ from .standard import (
 ACTIVITY_COLS = (
     Col("calls", "Calls", "count", chart=True),
     Col("meetings", "Meetings", "count", chart=True),
+    Col("emails", "Emails sent", "count", chart=True),
     Col("tasks", "Tasks done", "count", chart=True),
     Col("notes", "Notes", "count"),
     Col("overdue", "Overdue now", "count"),
@@ -61,8 +62,11 @@ def activity(actor: Any, filters: Filters) -> Result:
         )
         .order_by()
     )
-    names = {}
     data = list(groups)
+    sent = emails_sent(actor, filters)
+    for g in data:
+        g["emails"] = sent.pop(g["assignee_id"], 0)
+    data += [{"assignee_id": rep, "emails": n, **dict.fromkeys([*DONE_KINDS, "overdue"], 0)} for rep, n in sent.items()]
     names = user_names(g["assignee_id"] for g in data)
     completed = [("completed__after", filters.start.isoformat()), ("completed__before", filters.end.isoformat())]
     team = [("team", str(filters.team_id))] if filters.team_id is not None else []
@@ -75,6 +79,9 @@ def activity(actor: Any, filters: Filters) -> Result:
             for key, kind in DONE_KINDS.items()
             if g[key]
         }
+        if g["emails"]:
+            links["emails"] = link("/mail/", [("sent_by", who), ("sent__after", filters.start.isoformat()),
+                                              ("sent__before", filters.end.isoformat())])  # fmt: skip
         if g["overdue"]:
             links["overdue"] = link(
                 "/activities/", [("assignee", who), ("done", "false"), ("due__before", yesterday), *team]
@@ -92,11 +99,25 @@ def activity(actor: Any, filters: Filters) -> Result:
     return Result("activity", filters, list(ACTIVITY_COLS), rows, summary, "")
 
 
+def emails_sent(actor: Any, filters: Filters) -> dict[int | None, int]:
+    """Emails sent during the period per sender (``mail.queries.sender``: who composed it in Rapport, or the
+    owner of the mailbox it was synced from; None for a shared mailbox's mail sent from elsewhere), of the
+    mail ``actor`` may read. The owner filter picks the sender, the team filter the sender's team."""
+    from rapport.mail import queries as mail
+
+    messages = mail.sent_between(mail.visible_messages(actor), filters.start_moment(), filters.end_moment())
+    if filters.owner_id is not None:
+        messages = messages.filter(rep=filters.owner_id)
+    if filters.team_id is not None:
+        messages = messages.filter(rep__in=User.objects.filter(team_id=filters.team_id).values("pk"))
+    return {g["rep"]: g["n"] for g in messages.values("rep").annotate(n=Count("id", distinct=True)).order_by()}
+
+
 report(
     Report(
         "activity",
         "Activity per rep",
-        "Calls, meetings, tasks done and notes per person, and what is overdue.",
+        "Calls, meetings, emails sent, tasks done and notes per person, and what is overdue.",
         activity,
         ACTIVITY_COLS,
         ACTIVITY_COLS,
@@ -106,6 +127,12 @@ report(
                 "Calls, meetings, tasks done, notes",
                 "Activities of that kind marked done during the period, per "
                 "assignee (the person who did them; whoever logged it unless someone else was assigned).",
+            ),
+            (
+                "Emails sent",
+                "Emails sent during the period, of the mail you may read: by whoever wrote them in Rapport (from "
+                "their own or a shared mailbox), or synced from the sender's own mailbox. Mail a shared mailbox "
+                "sent from elsewhere counts for Nobody.",
             ),
             ("Overdue now", "Activities not done whose due time is before today, whatever the period."),
             ("Owner filter", "Here it picks the assignee."),

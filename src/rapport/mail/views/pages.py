@@ -3,12 +3,15 @@ from an unknown sender, marking a thread private, linking a thread to a deal."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages as flash
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -38,11 +41,50 @@ def mailbox_view(request: HttpRequest) -> HttpResponse:
             return error_page(request, "mailbox: there is no such mailbox you may read.", back=reverse("mail"))
         threads = threads.filter(mailbox=chosen)
     try:
+        sent = _sent_filter(request, user)
+        if sent is not None:
+            threads = threads.filter(Exists(sent["messages"].filter(thread_id=OuterRef("pk"))))
         pg = object_page(request, threads, "last_at")
     except QueryError as exc:
         return error_page(request, f"{exc.param}: {exc.message}", back=reverse("mail"))
-    context = {"threads": pg.objects, "pager": pg, "mailboxes": mailboxes, "chosen": chosen}
+    context = {"threads": pg.objects, "pager": pg, "mailboxes": mailboxes, "chosen": chosen, "sent": sent}
+    if sent is not None:
+        sent["count"] = sent["messages"].count()
     return render(request, "mail/conversations.html", context)
+
+
+def _sent_filter(request: HttpRequest, user: Any) -> dict[str, Any] | None:
+    """``?sent_by=<user id>|none&sent__after=YYYY-MM-DD&sent__before=YYYY-MM-DD`` (days included): the emails a
+    rep sent in a period — the "Emails sent" figure of the activity per rep report opens here."""
+    from django.contrib.auth import get_user_model
+
+    params = request.GET
+    if not any(name in params for name in ("sent_by", "sent__after", "sent__before")):
+        return None
+    days: dict[str, dt.date] = {}
+    for name in ("sent__after", "sent__before"):
+        if params.get(name):
+            try:
+                days[name] = inputs.parse_day(params[name])
+            except ValueError as exc:
+                raise QueryError(name, str(exc)) from None
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(days.get("sent__after", dt.date(inputs.MIN_YEAR, 1, 1)), dt.time(0), tzinfo=tz)
+    last = days.get("sent__before", dt.date(inputs.MAX_YEAR, 12, 30))
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    messages = queries.sent_between(queries.visible_messages(user), start, end)
+    who = params.get("sent_by", "")
+    name = ""
+    if who == "none":
+        messages, name = messages.filter(rep__isnull=True), "nobody in particular (shared mailboxes)"
+    elif who:
+        if not inputs.is_id(who):
+            raise QueryError("sent_by", "use a user's id, or none.")
+        rep = get_user_model().objects.filter(pk=int(who)).first()
+        if rep is None:
+            raise QueryError("sent_by", "there is no such user.")
+        messages, name = messages.filter(rep=rep.pk), rep.display_name
+    return {"messages": messages, "name": name, "after": days.get("sent__after"), "before": days.get("sent__before")}
 
 
 def _visible_thread(user: Any, pk: int) -> Thread:
