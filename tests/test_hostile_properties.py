@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rapport.core import registry
+from rapport.core import listing, registry
 from rapport.core.models import CustomField, Event, SearchEntry
 from rapport.web.forms import build_fields
 
@@ -123,11 +123,13 @@ def list_params(type_key: str, cf_keys: list[str]) -> list[str]:
     names = ["cursor", "ordering", "page_size", "columns", "view", "unknown_param"]
     for spec in registry.get(type_key).filters:
         if spec.kind == "date_range":
-            names += [f"{spec.name}__after", f"{spec.name}__before"]
+            names += [f"{spec.name}__after", f"{spec.name}__before", f"{spec.name}__isnull"]
         elif spec.kind == "query":  # every part of it (deals' entered, entered__after...)
             names += [f"{spec.name}__{op}" if op else spec.name for op, _, _ in spec.parts]
         else:
             names.append(spec.name)
+            if spec.kind in listing.NEGATABLE:
+                names.append(f"{spec.name}__not")
     for key in cf_keys:
         names += [f"cf_{key}", f"cf_{key}__gte", f"cf_{key}__lte", f"cf_{key}__contains", f"cf_{key}__isnull"]
     return names

@@ -224,9 +224,6 @@ def test_drill_down_addresses_select_the_records_behind_each_figure(book):
         result = report(admin, **config)
         with timezone.override(engine.user_tz(admin)):
             for row in result.rows:
-                if row.url is None:
-                    assert row.keys[-1] is None  # undated: the list has no "no date" filter
-                    continue
                 path, _, query = row.url.partition("?")
                 assert path == "/deals/"
                 where = build_filter(rtype, QueryDict(query), admin)
@@ -241,7 +238,8 @@ def test_groups_beyond_the_bound_become_others(book, monkeypatch):
     monkeypatch.setattr(engine, "MAX_GROUPS", 2)
     result = report(book["admin"], group_by=["owner"])
     assert table(result) == [("Member", 5), ("Others", 3)]
-    assert result.others and result.rows[-1].url is None
+    # Others: the deals of no owner shown (peer 2, outsider 1)
+    assert result.others and result.rows[-1].url == f"/deals/?owner__not={book['member'].pk}"
 
 
 @pytest.mark.parametrize(
@@ -322,3 +320,87 @@ def test_custom_date_user_and_yes_no_groupings(book):
                 continue
             where = build_filter(rtype, QueryDict(row.url.partition("?")[2]), admin)
             assert rtype.model.objects.visible_to(admin).filter(where).count() == row.count, (config, row)
+
+
+# --- drill-down from "No date" and "Others" ----------------------------------------------------------------
+def _listed(client: Any, url: str) -> list[str]:
+    path, _, query = url.partition("?")
+    answer = client.get(f"/api/v1{path}?{query}&page_size=200")
+    assert answer.status_code == 200, (url, answer.content[:300])
+    return sorted(r["title"] for r in answer.json()["results"])
+
+
+def test_no_date_groups_list_the_undated_records(book, api_client_for):
+    admin = book["admin"]
+    result = report(admin, group_by=by_month("expected_close_date"))
+    undated = result.rows[-1]
+    assert undated.labels == ("No date",) and undated.count == 4  # d1, d2, d3 (won, no date) and d8
+    assert undated.url == "/deals/?close_date__isnull=true"
+    assert _listed(api_client_for(admin), undated.url) == ["Deal 100", "Deal 1000", "Deal 500", "No amount"]
+    # under the report's own filter (open deals): d8 only; a member sees only the east team's
+    open_undated = report(admin, group_by=by_month("expected_close_date"), filters="status=open").rows[-1]
+    assert open_undated.url == "/deals/?close_date__isnull=true&status=open"
+    assert _listed(api_client_for(admin), open_undated.url) == ["No amount"]
+    created = report(book["member"], group_by=by_month("closed_on")).rows[-1]
+    assert created.labels == ("No date",) and created.count == 4  # member sees d4, d5, d6, d8 open, not d7
+    assert _listed(api_client_for(book["member"]), created.url) == ["Deal 1000", "Deal 2000", "Deal 300", "No amount"]
+
+
+def test_others_lists_the_records_of_the_groups_not_shown(book, api_client_for, monkeypatch):
+    monkeypatch.setattr(engine, "MAX_GROUPS", 2)
+    admin, member = book["admin"], book["member"]
+    others = report(admin, group_by=["owner"]).rows[-1]
+    assert _listed(api_client_for(admin), others.url) == ["Deal 1000", "Deal 300", "Deal 400"]  # d5, d6, d7
+    # the member sees the east team: Member 5, Others = the peer's 2 (the outsider's d7 is not theirs to see)
+    mine = report(member, group_by=["owner"])
+    assert table(mine) == [("Member", 5), ("Peer", 2)]  # two owners: nothing folded
+    by_status = report(admin, group_by=["stage", "status"])
+    # stages: Qualification 4 (d5–d8, kept), Won 3 (d1–d3) and Proposal 1 (d4) → Others; statuses: Open 5,
+    # Won 3 (two: nothing folded)
+    assert table(by_status) == [("Qualification", "Open", 4), ("Others", "Open", 1), ("Others", "Won", 3)]
+    rtype = registry.get("deals")
+    for row in by_status.rows:
+        where = build_filter(rtype, QueryDict(row.url.partition("?")[2]), admin)
+        assert rtype.model.objects.visible_to(admin).filter(where).count() == row.count, row
+    assert _listed(api_client_for(admin), by_status.rows[1].url) == ["Deal 2000"]  # d4 in Proposal
+    assert _listed(api_client_for(admin), by_status.rows[2].url) == ["Deal 100", "Deal 1000", "Deal 500"]
+    monkeypatch.setattr(engine, "MAX_GROUPS", 1)  # nothing kept: "Others" is every record
+    everything = report(admin, group_by=["owner"])
+    assert table(everything) == [("Others", 8)] and everything.rows[0].url == "/deals/"
+
+
+def test_others_and_no_date_on_the_list_page_count_the_figure(book, client, monkeypatch):
+    client.force_login(book["admin"])
+    undated = report(book["admin"], group_by=by_month("expected_close_date")).rows[-1]
+    page = client.get(undated.url).content.decode()
+    assert "4 deals" in page and "Expected close (empty)" in page
+    monkeypatch.setattr(engine, "MAX_GROUPS", 2)
+    others = report(book["admin"], group_by=["owner"]).rows[-1]
+    page = client.get(others.url).content.decode()
+    assert "3 deals" in page and "Owner (not)" in page  # the exclusion is shown, and can be removed
+
+
+def test_not_and_isnull_filters_by_hand(book, api_client_for):
+    client = api_client_for(book["admin"])
+    member, peer = book["member"].pk, book["peer"].pk
+    assert _listed(client, f"/deals/?owner__not={member},{peer}") == ["Deal 400"]
+    assert len(_listed(client, "/deals/?owner__not=none")) == 8  # every deal has an owner
+    assert _listed(client, "/deals/?status__not=open") == ["Deal 100", "Deal 1000", "Deal 500"]
+    assert len(_listed(client, "/deals/?close_date__isnull=false")) == 4  # d4, d5, d6, d7
+    assert _listed(client, "/deals/?currency__not=USD,EUR") == ["Deal 300"]
+
+
+@pytest.mark.parametrize(
+    "query, param",
+    [
+        ("owner__not=abc", "owner__not"),
+        ("status__not=bogus", "status__not"),
+        ("close_date__isnull=maybe", "close_date__isnull"),
+        ("close_date__isnull=true,false", "close_date__isnull"),
+        ("tag__not=x", "tag__not"),
+        ("title__not=x", "title__not"),
+    ],
+)
+def test_hostile_not_and_isnull_filters_get_a_400_naming_them(book, api_client_for, query, param):
+    answer = api_client_for(book["admin"]).get(f"/api/v1/deals/?{query}")
+    assert answer.status_code == 400 and list(answer.json()["fields"]) == [param], answer.content[:300]

@@ -249,6 +249,9 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
             params += [
                 OpenApiParameter(f"{f.name}__after", OpenApiTypes.DATE, description=f"{f.label} on or after."),
                 OpenApiParameter(f"{f.name}__before", OpenApiTypes.DATE, description=f"{f.label} on or before."),
+                OpenApiParameter(
+                    f"{f.name}__isnull", OpenApiTypes.BOOL, description=f"{f.label} empty (true) or set (false)."
+                ),
             ]
         elif f.kind == "query":
             for op, label, widget in f.parts:
@@ -271,6 +274,10 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
             if f.kind == "present":
                 desc += ": yes (filled in) or no (empty)"
             params.append(OpenApiParameter(f.name, str, description=desc + ". Repeat or comma-separate for any of."))
+            if f.kind in listing.NEGATABLE:
+                params.append(
+                    OpenApiParameter(f"{f.name}__not", str, description=f"{f.label}: none of these (comma-separated).")
+                )
     return params  # custom field filters (cf_<key>...) are added per installation by schema.postprocess
 
 

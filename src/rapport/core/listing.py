@@ -85,6 +85,43 @@ def _model_field(rtype: RecordType, path: str) -> Any:
         return None
 
 
+# Filter kinds that take ``<name>__not`` (none of the values; a null counts as "none" where it may be).
+NEGATABLE = ("user", "team", "record", "id", "choice", "exact")
+
+
+def _yes(param: str, values: list[str]) -> bool:
+    wanted = {v.lower() for v in values}
+    if len(wanted) != 1 or not wanted <= {"true", "false", "yes", "no"}:
+        raise QueryError(param, "use true or false.")
+    return wanted <= {"true", "yes"}
+
+
+def _values_q(rtype: RecordType, spec: registry.Filter, param: str, values: list[str], user: Any) -> Q:
+    """The records whose ``spec`` field holds one of ``values`` (ids, ``me``, ``none``, choices, text)."""
+    if spec.kind == "choice":
+        valid = {c for c, _ in spec.choices}
+        for value in values:
+            if value not in valid:
+                raise QueryError(param, f"{value!r} is not one of: {', '.join(sorted(valid))}.")
+        if isinstance(_model_field(rtype, spec.path), BooleanField):  # choices "true"/"false"
+            return Q(**{f"{spec.path}__in": [v.lower() in ("true", "1", "yes") for v in values]})
+        return Q(**{f"{spec.path}__in": values})
+    if spec.kind == "exact":
+        return Q(**{f"{spec.path}__in": values})
+    ids: list[int | None] = []
+    for value in values:
+        if value == "me" and spec.kind == "user":
+            ids.append(user.id)
+        elif value == "none":
+            ids.append(None)
+        else:
+            ids.append(_id(param, value))
+    sub = Q(**{f"{spec.path}__in": [i for i in ids if i is not None]})
+    if None in ids:
+        sub |= Q(**{f"{spec.path}__isnull": True})
+    return sub
+
+
 def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, extra: Iterable[str] = ()) -> Q:
     """Turn query parameters into a Q; any parameter that is neither a filter of the type, a
     custom field filter nor a control parameter raises QueryError."""
@@ -128,8 +165,11 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             queries.setdefault(base, {})[op] = values
             continue
         if spec.kind == "date_range":
+            if op == "isnull":  # true: no date ("No date" in a report), false: any date
+                q &= Q(**{f"{spec.path}__isnull": _yes(param, values)})
+                continue
             if op not in ("after", "before", "gte", "lte"):
-                raise QueryError(param, f"use {base}__after or {base}__before with a date.")
+                raise QueryError(param, f"use {base}__after or {base}__before with a date, or {base}__isnull.")
             start = op in ("after", "gte")
             if isinstance(rtype.model._meta.get_field(spec.path), DateTimeField):
                 lookup = "gte" if start else "lt"
@@ -138,26 +178,18 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
                 day = parse_day(param, values[0])
                 q &= Q(**{f"{spec.path}__{'gte' if start else 'lte'}": day})
             continue
-        if op:
+        if op and not (op == "not" and spec.kind in NEGATABLE):
             raise QueryError(param, f"{base} takes no operator.")
+        if op == "not":  # none of these values (a report's "Others": the groups not shown)
+            q &= ~_values_q(rtype, spec, param, values, user)
+            continue
         if spec.kind == "link":
             # records linked through a (type_key, record_id) child table, e.g. an activity's links
             linked = [_id(param, v) for v in values]
             q &= Q(**{f"{spec.path}__type_key": spec.link_type, f"{spec.path}__record_id__in": linked})
             continue
-        if spec.kind in ("user", "team", "record", "id"):
-            ids: list[int | None] = []
-            for value in values:
-                if value == "me" and spec.kind == "user":
-                    ids.append(user.id)
-                elif value == "none":
-                    ids.append(None)
-                else:
-                    ids.append(_id(param, value))
-            sub = Q(**{f"{spec.path}__in": [i for i in ids if i is not None]})
-            if None in ids:
-                sub |= Q(**{f"{spec.path}__isnull": True})
-            q &= sub
+        if spec.kind in NEGATABLE:
+            q &= _values_q(rtype, spec, param, values, user)
         elif spec.kind == "present":
             # yes: the text field is filled in; no: it is empty (reports' data quality drills down here)
             wanted = {v.lower() for v in values}
@@ -171,15 +203,6 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             for value in values:
                 sub |= Q(**{f"{spec.path}__has_element": value})
             q &= sub
-        elif spec.kind == "choice":
-            valid = {c for c, _ in spec.choices}
-            for value in values:
-                if value not in valid:
-                    raise QueryError(param, f"{value!r} is not one of: {', '.join(sorted(valid))}.")
-            if isinstance(_model_field(rtype, spec.path), BooleanField):  # choices "true"/"false"
-                q &= Q(**{f"{spec.path}__in": [v.lower() in ("true", "1", "yes") for v in values]})
-            else:
-                q &= Q(**{f"{spec.path}__in": values})
         else:
             q &= Q(**{f"{spec.path}__in": values})
     for name, parts in queries.items():

@@ -78,7 +78,7 @@ class Cell:
     labels: tuple[str, ...]
     value: Decimal | int | None
     count: int  # records behind the figure
-    url: str | None = None  # the records list behind it (drill-down); None for "Others"
+    url: str | None = None  # the records list behind it (drill-down); None where the list cannot select them
 
 
 @dataclass
@@ -378,6 +378,7 @@ def _result(
     base = rates.base if money_measure else ""
     cells: list[Cell] = []
     total = _Agg()
+    shown = [{k[level] for k in ordered_keys} for level in range(len(groups))]  # what "Others" leaves out
     for keys in ordered_keys:
         agg = groups_agg[keys]
         total.merge(agg)
@@ -387,7 +388,7 @@ def _result(
                 labels=tuple(labels[i].get(k, str(k)) for i, k in enumerate(keys)),
                 value=_figure(config.op, agg, value_kind),
                 count=agg.n,
-                url=_drill_url(rtype, params, groups, keys),
+                url=_drill_url(rtype, params, groups, keys, shown),
             )
         )
     measure_label = "Records" if measure is None else f"{OPERATION_LABELS[config.op]} of {measure.label.lower()}"
@@ -648,14 +649,19 @@ def _none_label(spec: GroupField) -> str:
 
 
 # --- drill-down -----------------------------------------------------------------------------------
-def _group_params(spec: GroupField, granularity: str, key: Any) -> list[tuple[str, str]] | None:
-    """The list filters selecting the records of one group; None when the list cannot."""
-    if key == OTHERS or not spec.filter_name:
+def _group_params(
+    spec: GroupField, granularity: str, key: Any, shown: set[Any] | None = None
+) -> list[tuple[str, str]] | None:
+    """The list filters selecting the records of one group (for "Others", those of none of the ``shown``
+    groups of its level); None when the list cannot."""
+    if not spec.filter_name:
         return None
     name = spec.filter_name
+    if key == OTHERS:
+        return _others_params(spec, shown or set())
     if spec.is_date:
-        if key is None:
-            return None
+        if key is None:  # "No date"
+            return [(f"{name}__isnull", "true")]
         end = period_end(key, granularity)
         if spec.custom is not None:
             return [(f"{name}__gte", key.isoformat()), (f"{name}__lte", end.isoformat())]
@@ -671,12 +677,35 @@ def _group_params(spec: GroupField, granularity: str, key: Any) -> list[tuple[st
     return [(name, str(key))]
 
 
+def _others_params(spec: GroupField, shown: set[Any]) -> list[tuple[str, str]] | None:
+    """``<filter>__not=<the shown values>``: the records in none of the groups shown beside "Others" (a
+    missing value being "none" where the list says so). None where the list cannot say it: dates, custom
+    fields, yes/no, and an empty or missing text among the shown."""
+    if spec.is_date or spec.custom is not None or spec.kind == "boolean":
+        return None
+    values: list[str] = []
+    for key in sorted(shown - {OTHERS}, key=_sort_key):
+        if key is None:
+            if spec.kind not in ("user", "team", "fk", "record"):
+                return None
+            values.append("none")
+        elif key == "" or "," in str(key):
+            return None  # the list reads commas as "any of" and drops empty values
+        else:
+            values.append(str(key))
+    return [(f"{spec.filter_name}__not", ",".join(values))] if values else []  # nothing shown: every record
+
+
 def _drill_url(
-    rtype: RecordType, params: list[tuple[str, str]], groups: list[tuple[GroupField, str]], keys: tuple[Any, ...]
+    rtype: RecordType,
+    params: list[tuple[str, str]],
+    groups: list[tuple[GroupField, str]],
+    keys: tuple[Any, ...],
+    shown: list[set[Any]] | None = None,
 ) -> str | None:
     extra: dict[str, str] = {}
-    for (spec, granularity), key in zip(groups, keys, strict=True):
-        found = _group_params(spec, granularity, key)
+    for level, ((spec, granularity), key) in enumerate(zip(groups, keys, strict=True)):
+        found = _group_params(spec, granularity, key, shown[level] if shown else None)
         if found is None:
             return None
         extra.update(found)
@@ -686,6 +715,8 @@ def _drill_url(
             merged[k] = max(merged[k], v)
         elif k in merged and k.endswith(("__before", "__lte")):
             merged[k] = min(merged[k], v)
+        elif k in merged and k.endswith("__not"):  # the report's own exclusions and the shown groups
+            merged[k] = ",".join(dict.fromkeys([*merged[k].split(","), *v.split(",")]))
         else:
             merged[k] = v
     query = urlencode(sorted(merged.items()))

@@ -136,6 +136,13 @@ def _filter_inputs(
             out.append(FilterInput(f.name, f.label, "record", value, link_type=f.link_type, display=label))
         else:
             out.append(FilterInput(f.name, f.label, "text", value))
+    # The operators a report's drill-down writes (``<filter>__not``: "Others"; ``<date>__isnull``: "No date")
+    # have no place in the bar: shown (and removable as a chip) only when the address holds them.
+    for f in rtype.filters:
+        for op, word in (("not", "not"), ("isnull", "empty")):
+            name = f"{f.name}__{op}"
+            if params.get(name):
+                out.append(FilterInput(name, f"{f.label} ({word})", "text", params.get(name, "")))
     for d in defs:
         name = f"cf_{d.key}"
         if d.field_type in ("text", "long_text", "email", "phone", "url"):
