@@ -193,7 +193,8 @@ def write_maildir(server: object, account: object, source: Path) -> None:
 
 
 def timed_hooks() -> dict[str, float]:
-    """Wrap mail.services.RECEIVED_HOOKS so the CPU they take is counted apart (they belong to other apps)."""
+    """Wrap mail.services.RECEIVED_HOOKS and RECEIVED_BATCH_HOOKS so the CPU they take is counted apart (they
+    belong to other apps)."""
     from rapport.mail import services
 
     spent = {"cpu": 0.0, "calls": 0}
@@ -210,6 +211,7 @@ def timed_hooks() -> dict[str, float]:
         return timed
 
     services.RECEIVED_HOOKS[:] = [wrap(h) for h in services.RECEIVED_HOOKS]
+    services.RECEIVED_BATCH_HOOKS[:] = [wrap(h) for h in services.RECEIVED_BATCH_HOOKS]
     return spent
 
 

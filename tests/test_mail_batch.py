@@ -168,15 +168,20 @@ def test_received_hooks_run_once_per_new_inbound_message_after_the_commit(world:
     mailbox = mailbox_for(world)
     folder = inbox(mailbox)
     seen: list[tuple[str, list[str]]] = []
+    batches: list[list[str]] = []
     services.RECEIVED_HOOKS.append(
         lambda message: seen.append((message.message_id, [p.last_name for p in message.people.all()]))
     )
+    services.RECEIVED_BATCH_HOOKS.append(lambda messages: batches.append([m.message_id for m in messages]))
     try:
         with transaction.atomic():
             batch(mailbox, folder, scenario())
-            assert seen == []  # nothing before the commit
+            assert seen == [] and batches == []  # nothing before the commit
     finally:
         services.RECEIVED_HOOKS.pop()
+        services.RECEIVED_BATCH_HOOKS.pop()
+    # the batch hooks: once, with the same messages in the same order
+    assert batches == [[message_id for message_id, _ in seen]]
     # Inbound only (2@x and 3@x are the mailbox's own), once each (1@x twice in the batch), never 11@x.
     assert seen == [
         ("1@x", []), ("5@x", []), ("4@x", []), ("6@x", []), ("7@x", []), ("8@x", []), ("9@x", []),

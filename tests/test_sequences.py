@@ -265,6 +265,30 @@ def test_a_reply_stops_the_enrolment_through_the_received_hook(compose, sender, 
     assert len(compose.sent()) == 1
 
 
+def test_the_batch_hook_asks_once_when_no_enrolment_could_be_answered(compose, sender, person):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mail = [_reply(compose, person, at=MONDAY - dt.timedelta(hours=h)) for h in range(1, 21)]
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.on_messages_received(mail) == 0  # no enrolment at all
+    assert len(ctx.captured_queries) == 1
+    (enrolment,) = services.enrol_people(three_steps(sender), [person], actor=sender, now=MONDAY).enrolled
+    services.run_due_steps(MONDAY)
+    early = [_reply(compose, person, at=MONDAY - dt.timedelta(days=d)) for d in (1, 2)]
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.on_messages_received(early) == 0  # all of it older than the enrolment
+    assert len(ctx.captured_queries) == 1
+    sent = compose.sent()[0]
+    sent.direction = "out"
+    # in a batch: one mail from someone else, the sent step itself, then Ada's answer
+    stranger = _reply(compose, person, at=utc(2026, 12, 1, 9), from_address="nobody@else.example")
+    answer = _reply(compose, person, at=utc(2026, 12, 1, 10))
+    assert services.on_messages_received([stranger, sent, answer]) == 1
+    enrolment.refresh_from_db()
+    assert (enrolment.state, enrolment.stop_reason) == ("stopped", "replied")
+
+
 def test_a_reply_the_hook_missed_is_found_before_the_next_step(compose, sender, person):
     (enrolment,) = services.enrol_people(three_steps(sender), [person], actor=sender, now=MONDAY).enrolled
     services.run_due_steps(MONDAY)

@@ -4,7 +4,9 @@ privacy rules, thread changes (private, linked deals), the people made from unkn
 ``store_message`` parses, applies the organisation's ignored addresses, deduplicates per mailbox by
 Message-ID (a copy in another folder only adds a location), threads, links to people, companies and deals,
 and stores attachments, in one transaction. ``RECEIVED_HOOKS`` run after the commit for each new received
-message (sequences stop on reply, compose records bounces); a failing hook is logged, never raised.
+message (compose records bounces), ``RECEIVED_BATCH_HOOKS`` once for all the new received messages of a
+commit — a sync batch — so a hook can first ask once whether anything could concern them (sequences stop on
+reply); a failing hook is logged, never raised.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .parsing import MailLimits, ParsedMessage, parse, snippet, subject_key
 logger = logging.getLogger("rapport.mail")
 
 RECEIVED_HOOKS: list[Callable[[Message], None]] = []
+RECEIVED_BATCH_HOOKS: list[Callable[[list[Message]], object]] = []
 
 # Mail with the same subject (without Re:/Fwd:) and a common outside participant joins a thread when it
 # carries no usable In-Reply-To/References, if the thread was active within this window.
@@ -230,11 +233,25 @@ def admit(
 
 
 def run_received_hooks(message: Message) -> None:
-    for hook in list(RECEIVED_HOOKS):
+    run_received_batch_hooks([message])
+
+
+def run_received_batch_hooks(messages: list[Message]) -> None:
+    """Every received hook for newly stored received messages (oldest first): the per-message hooks for each,
+    then the batch hooks once with them all."""
+    for message in messages:
+        for hook in list(RECEIVED_HOOKS):
+            try:
+                hook(message)
+            except Exception:
+                logger.exception("mail: received hook %r failed for message %s", hook, message.pk)
+    if not messages:
+        return
+    for batch_hook in list(RECEIVED_BATCH_HOOKS):
         try:
-            hook(message)
+            batch_hook(messages)
         except Exception:
-            logger.exception("mail: received hook %r failed for message %s", hook, message.pk)
+            logger.exception("mail: received hook %r failed for messages %s…", batch_hook, messages[0].pk)
 
 
 def _add_location(message: Message, folder: MailFolder | None, uid: int | None) -> None:

@@ -31,7 +31,7 @@ from .services import (
     merge_threads,
     own_addresses,
     refresh_thread,
-    run_received_hooks,
+    run_received_batch_hooks,
     store_parsed,
 )
 
@@ -392,10 +392,11 @@ def _link(mailbox: Mailbox, new: list[_New], stored: list[Message]) -> None:
 
 def _run_hooks(message_ids: list[int]) -> None:
     """The received hooks for a committed batch, with what they read loaded for the whole batch at once."""
-    for message in (
-        Message.objects.filter(pk__in=message_ids)
-        .select_related("mailbox", "thread")
-        .prefetch_related("people", "attachments")
-        .order_by("id")
-    ):
-        run_received_hooks(message)
+    run_received_batch_hooks(
+        list(
+            Message.objects.filter(pk__in=message_ids)
+            .select_related("mailbox", "thread")
+            .prefetch_related("people", "attachments")
+            .order_by("id")
+        )
+    )

@@ -14,12 +14,12 @@ class SequencesConfig(AppConfig):
         from . import records, services, tasks  # noqa: F401
 
         register_consumer(services.on_activity_event)
-        # mail.services.RECEIVED_HOOKS (docs/email.md): a reply or a bounce stops the enrolments it answers.
+        # mail.services.RECEIVED_BATCH_HOOKS (docs/email.md): a reply or a bounce stops the enrolments it answers.
         if apps.is_installed("rapport.mail"):
             try:
                 mail_services = importlib.import_module("rapport.mail.services")
             except ImportError:
                 return
-            hooks = getattr(mail_services, "RECEIVED_HOOKS", None)
-            if hooks is not None and services.on_message_received not in hooks:
-                hooks.append(services.on_message_received)
+            hooks = getattr(mail_services, "RECEIVED_BATCH_HOOKS", None)
+            if hooks is not None and services.on_messages_received not in hooks:
+                hooks.append(services.on_messages_received)

@@ -299,6 +299,19 @@ def stop_reason_for(enrolment: Enrolment) -> str:
     return ""
 
 
+def on_messages_received(messages: list[Any]) -> int:
+    """mail.services.RECEIVED_BATCH_HOOKS: the new inbound messages of a sync batch (or one stored message) stop
+    the open enrolments they answer. One query when no enrolment is open, or none was open before the newest
+    of them arrived — the usual case for most mail; otherwise each message is looked at as below."""
+    inbound = [m for m in messages if getattr(m, "direction", "in") == "in"]
+    if not inbound:
+        return 0
+    newest = max(m.received_at for m in inbound)
+    if not Enrolment.objects.filter(state__in=OPEN_STATES, enrolled_at__lte=newest).exists():
+        return 0
+    return sum(on_message_received(m) for m in inbound)
+
+
 def on_message_received(message: Any) -> int:
     """mail.services.RECEIVED_HOOKS: a new inbound message stops the open enrolments it answers (a reply in a
     step's thread or from the person) — bounced when it is a bounce report. Returns how many stopped."""
