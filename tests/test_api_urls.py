@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.urls import Resolver404, URLResolver, path, re_path, resolve, reverse
 from django.urls.resolvers import RoutePattern
 
-from rapport.api.urls import by_prefix
+from rapport.api.urls import PrefixResolver, by_prefix
 
 
 def _view(name: str):
@@ -48,6 +48,8 @@ def test_gathered_patterns_resolve_as_the_flat_list():
         "v1/deals/",
     ]
     before, after = _resolver(flat), _resolver(gathered)
+    # and the API's resolver, which tries only the patterns that can match a path's leading two segments
+    narrowed = PrefixResolver(RoutePattern(""), gathered)
     for url in [
         "schema/",
         "v1/quotes/",  # the first of the two routes wins, as before
@@ -58,13 +60,22 @@ def test_gathered_patterns_resolve_as_the_flat_list():
         "v1/deals/",  # caught by the converter route before its own, as before
         "v1/other/",
     ]:
-        old, new = before.resolve(url), after.resolve(url)
+        old, new, fast = before.resolve(url), after.resolve(url), narrowed.resolve(url)
         assert (new.url_name, new.kwargs, new.route) == (old.url_name, old.kwargs, old.route), url
+        assert (fast.url_name, fast.kwargs, fast.route) == (old.url_name, old.kwargs, old.route), url
     assert after.resolve("v1/quotes/").url_name == "app-quotes"
+    # "v1/people/7/" tried the schema route, both people groups and the barriers between them, not quotes or deals
+    assert [str(p.pattern) for p in narrowed._narrowed["v1/people/"].url_patterns] == [
+        "schema/",
+        "v1/people/",
+        flat[3].pattern.regex.pattern,
+        "v1/people/",
+        "v1/<str:anything>/",
+    ]
     assert after.resolve("v1/people/5/timeline/").kwargs == {"type_key": "people", "pk": "5"}
     assert after.resolve("v1/people/7/").kwargs == {"pk": 7, "extra": 1}
     for url in ("v1/people/x/", "v2/people/", "v1/people/5/timeline/extra/"):
-        for resolver in (before, after):
+        for resolver in (before, after, narrowed):
             try:
                 resolver.resolve(url)
             except Resolver404:

@@ -1,12 +1,14 @@
 from django.urls import include, path
+from django.urls.resolvers import RoutePattern
 
+from rapport.api.urls import PrefixResolver
 from rapport.core import health
 
 urlpatterns = [
     # For load balancers and orchestrators: no login, no rate limit (docs/operations.md).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("api/", include("rapport.api.urls")),
+    PrefixResolver(RoutePattern("api/", is_endpoint=False), "rapport.api.urls"),  # include("rapport.api.urls")
     path("", include("rapport.accounts.urls")),
     path("", include("rapport.forecasting.urls")),
     path("", include("rapport.deals.urls")),

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.apps import apps
-from django.urls import URLPattern, include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.urls.resolvers import RoutePattern
+from django.utils.functional import cached_property
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from rapport.core import registry
@@ -37,10 +38,7 @@ def _prefix(pattern: Any) -> str | None:
     "v1/people/<int:pk>/"), or None (a regular expression, a converter among them, an include)."""
     if not isinstance(pattern, URLPattern) or not isinstance(pattern.pattern, RoutePattern):
         return None
-    parts = str(pattern.pattern).split("/", 2)
-    if len(parts) < 3 or not parts[0] or not parts[1] or "<" in parts[0] + parts[1]:
-        return None
-    return f"{parts[0]}/{parts[1]}/"
+    return _leading(str(pattern.pattern))
 
 
 def by_prefix(patterns: Iterable[Any]) -> list[Any]:
@@ -66,6 +64,47 @@ def by_prefix(patterns: Iterable[Any]) -> list[Any]:
             groups.setdefault(prefix, []).append(pattern)
     close()
     return out
+
+
+def _leading(route: str) -> str | None:
+    """The two leading literal segments of a route or path ("v1/people/" of "v1/people/<int:pk>/"), or None."""
+    parts = route.split("/", 2)
+    if len(parts) < 3 or not parts[0] or not parts[1] or "<" in parts[0] + parts[1]:
+        return None
+    return f"{parts[0]}/{parts[1]}/"
+
+
+class PrefixResolver(URLResolver):
+    """The resolver of ``api/``: a path whose leading ``v1/<name>/`` is that of some pattern tries only the
+    patterns that can match it — those of that prefix and those without one (regular expressions, converters),
+    in their order — so a record list no longer fails through two dozen other prefixes first (~40 µs of CPU per
+    request). Any other path is tried against every pattern. Reversing uses every pattern, as before."""
+
+    @cached_property
+    def _narrowed(self) -> dict[str, URLResolver]:
+        def prefix_of(pattern: Any) -> str | None:
+            return _leading(str(pattern.pattern)) if isinstance(pattern.pattern, RoutePattern) else None
+
+        prefixes = {p for p in map(prefix_of, self.url_patterns) if p is not None}
+        return {
+            prefix: URLResolver(
+                self.pattern,
+                [p for p in self.url_patterns if prefix_of(p) in (None, prefix)],
+                self.default_kwargs,
+                self.app_name,
+                self.namespace,
+            )
+            for prefix in prefixes
+        }
+
+    def resolve(self, path: Any) -> Any:
+        match = self.pattern.match(str(path))
+        if match:
+            prefix = _leading(match[0])
+            narrowed = self._narrowed.get(prefix) if prefix else None
+            if narrowed is not None:
+                return narrowed.resolve(path)
+        return super().resolve(path)
 
 
 urlpatterns: list[Any] = [
