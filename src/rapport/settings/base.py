@@ -198,6 +198,8 @@ SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 RAPPORT_DB_LOCK_TIMEOUT = env_float("RAPPORT_DB_LOCK_TIMEOUT", 20.0 if SQLITE else 5.0)
 RAPPORT_DB_STATEMENT_TIMEOUT = env_float("RAPPORT_DB_STATEMENT_TIMEOUT", 60.0)
 if SQLITE:
+    # Django's backend with each statement's placeholders converted once (rapport/core/backends/sqlite3).
+    DATABASES["default"]["ENGINE"] = "rapport.core.backends.sqlite3"
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so

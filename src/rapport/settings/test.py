@@ -7,7 +7,7 @@ import tempfile
 os.environ["RAPPORT_DATA_DIR"] = os.environ.get("RAPPORT_TEST_DATA_DIR") or tempfile.mkdtemp(prefix="rapport-test-")
 
 from .base import *  # noqa: E402,F403
-from .base import DATABASES  # noqa: E402
+from .base import DATABASES, SQLITE  # noqa: E402
 
 # The tests' mail servers (tests/mail_servers.py) listen on loopback; mail.imap.refusal refuses it otherwise.
 RAPPORT_MAIL_ALLOW_PRIVATE = ["127.0.0.0/8", "::1/128"]
@@ -16,7 +16,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if SQLITE:
     # A file, not Django's shared-cache in-memory database: concurrency tests need SQLite's real
     # locking (WAL, BEGIN IMMEDIATE, busy timeout), which shared-cache memory databases bypass.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

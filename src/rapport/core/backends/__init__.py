@@ -1,0 +1,1 @@
+"""Database backends: Django's, with what Rapport's hot paths need changed (``sqlite3``)."""
