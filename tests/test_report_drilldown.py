@@ -176,3 +176,48 @@ def test_not_moved_on_is_the_rest_of_the_entered(book, api_client_for):
     links = stage_links(run("funnel", member))
     stayed = links["Qualification"]["entered"] + "&entered__advanced=no"
     assert listed(api_client_for(member), stayed) == ["D4", "D5"]  # 5 entered − 3 advanced
+
+
+# --- data quality: every figure opens the records to fix -------------------------------------------------
+def test_every_data_quality_figure_lists_the_records_to_fix(book, api_client_for):
+    manager = book["users"]["manager"]  # the east team: P1–P4, Acme, D1–D5
+    client = api_client_for(manager)
+    r = run("data-quality", manager)
+    missing = {row["label"]: row["links"].get("missing") for row in r["rows"]}
+    # by hand: P1 has an email, a phone and a company; P2 an email; P3 and P4 nothing; all have an owner and
+    # a lifecycle stage (lead, the default). Acme has a domain and an owner, no phone, no industry.
+    assert listed(client, missing["People · Email"]) == ["P3", "P4"]
+    assert listed(client, missing["People · Phone"]) == ["P2", "P3", "P4"]
+    assert listed(client, missing["People · Company"]) == ["P2", "P3", "P4"]
+    assert missing["People · Owner"] is None and missing["People · Lifecycle stage"] is None  # nothing missing
+    assert listed(client, missing["Companies · Phone"]) == ["Acme"]
+    assert listed(client, missing["Companies · Industry"]) == ["Acme"]
+    for row in r["rows"]:  # every missing figure above zero has its list, of that length
+        url = row["links"].get("missing")
+        assert (url is not None) == bool(row["values"]["missing"]), row["label"]
+        if url:
+            assert len(listed(client, url)) == row["values"]["missing"], row["label"]
+    links = r["summary_links"]
+    assert listed(client, links["people_total"]) == ["P1", "P2", "P3", "P4"]
+    assert listed(client, links["companies_total"]) == ["Acme"]
+    assert listed(client, links["deals_open"]) == ["D4", "D5"]
+    assert listed(client, links["deals_without_next"]) == ["D5"]  # D4 has a task to do linked
+    assert listed(client, links["deals_stale"]) == ["D4", "D5"]
+    assert listed(client, links["people_stale"]) == ["P1", "P2", "P3", "P4"]
+    for key, value in r["summary"].items():  # every headline figure above zero links its records
+        assert (key in links) == bool(value), key
+        if value:
+            assert len(listed(client, links[key])) == value, key
+    # the list filters behind the new links, by hand
+    assert listed(client, "/people/?has_lifecycle_stage=yes") == ["P1", "P2", "P3", "P4"]
+    assert listed(client, "/people/?has_lifecycle_stage=no") == []
+    assert listed(client, "/deals/?has_next_activity=yes") == ["D4"]
+    # the west lead sees no open deal of the east team: no figure, no link
+    west = run("data-quality", book["users"]["westlead"])
+    assert west["summary"]["deals_open"] == 0 and "deals_open" not in west["summary_links"]
+
+
+@pytest.mark.parametrize("query", ["has_next_activity=maybe", "has_next_activity=yes,no", "has_next_activity__x=1"])
+def test_hostile_next_activity_filters_get_a_400_naming_the_parameter(book, api_client_for, query):
+    answer = api_client_for(book["users"]["member"]).get(f"/api/v1/deals/?{query}")
+    assert answer.status_code == 400 and list(answer.json()["fields"]) == [query.partition("=")[0]]

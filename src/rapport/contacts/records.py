@@ -148,6 +148,7 @@ people = register(
             Filter("country", "Country", "country", kind="exact"),
             Filter("has_email", "Has an email", "primary_email", kind="present"),
             Filter("has_phone", "Has a phone", "primary_phone", kind="present"),
+            Filter("has_lifecycle_stage", "Has a lifecycle stage", "lifecycle_stage", kind="present"),
             *COMMON_FILTERS,
         ],
         example={

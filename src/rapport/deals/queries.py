@@ -162,3 +162,23 @@ def entered_q(parts: dict[str, list[str]], user: Any) -> Q:
     if advanced[0] in ("yes", "true"):
         return Q(moved_on)
     return Q(Exists(entries)) & ~Q(moved_on)
+
+
+# --- deals with (or without) a next activity (the data quality report's drill-down) ----------------------
+def planned_activity() -> Exists:
+    """For a deal (the outer row), whether an activity still to do is linked to it."""
+    from rapport.activities.models import ActivityLink
+
+    return Exists(
+        ActivityLink.objects.filter(
+            type_key="deals", record_id=OuterRef("pk"), activity__done=False, activity__deleted_at__isnull=True
+        )
+    )
+
+
+def next_activity_q(parts: dict[str, list[str]], user: Any) -> Q:
+    """The ``has_next_activity`` list filter: yes, deals with an activity to do linked; no, those without."""
+    wanted = {v.lower() for v in parts.get("", [])}
+    if len(wanted) != 1 or not wanted <= {"yes", "no", "true", "false"}:
+        raise QueryError("has_next_activity", "use yes or no.")
+    return Q(planned_activity()) if wanted <= {"yes", "true"} else ~Q(planned_activity())

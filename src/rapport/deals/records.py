@@ -86,6 +86,12 @@ def _entered(parts: dict[str, list[str]], user: Any) -> Any:
     return entered_q(parts, user)
 
 
+def _next_activity(parts: dict[str, list[str]], user: Any) -> Any:
+    from .queries import next_activity_q
+
+    return next_activity_q(parts, user)
+
+
 def _quote_documents(deal_ids: list[int]) -> list[tuple[int, int, str, str, str]]:
     from rapport.quotes.queries import search_documents
 
@@ -144,6 +150,15 @@ deals = register(
             Filter("lost_reason", "Lost reason", "lost_reason_id", kind="id", options=_lost_reasons),
             # entered=<stage>&entered__after=&entered__before=[&entered__advanced=yes]: the funnel's drill-down
             Filter("entered", "Entered stage", "", kind="query", options=_stages, parts=ENTERED_PARTS, query=_entered),
+            # has_next_activity=yes|no: an activity still to do is linked (data quality's drill-down)
+            Filter(
+                "has_next_activity",
+                "Has a next activity",
+                "",
+                kind="query",
+                parts=(("", "Has a next activity", "yes_no"),),
+                query=_next_activity,
+            ),
             *COMMON_FILTERS,
         ],
         example={

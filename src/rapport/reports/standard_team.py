@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from rapport.accounts.models import LoginRecord, User
-from rapport.activities.models import Activity, ActivityLink
+from rapport.activities.models import Activity
 from rapport.contacts.models import Company, Person
 from rapport.core.models import CustomField, Event
+from rapport.deals.queries import planned_activity
 
 from .models import QualitySnapshot
 from .standard import (
@@ -274,13 +275,14 @@ def _custom_filled(key: str) -> Q:
 
 def _fields(type_key: str) -> list[tuple[str, str, Q, list[tuple[str, str]] | None]]:
     """(key, label, filled condition, list filter showing the records missing it)."""
+    out: list[tuple[str, str, Q, list[tuple[str, str]] | None]]
     if type_key == "people":
         out = [
             ("email", "Email", ~Q(primary_email=""), [("has_email", "no")]),
             ("phone", "Phone", ~Q(primary_phone=""), [("has_phone", "no")]),
             ("owner", "Owner", Q(owner_id__isnull=False), [("owner", "none")]),
             ("company", "Company", Q(company_id__isnull=False), [("company", "none")]),
-            ("lifecycle_stage", "Lifecycle stage", ~Q(lifecycle_stage=""), None),
+            ("lifecycle_stage", "Lifecycle stage", ~Q(lifecycle_stage=""), [("has_lifecycle_stage", "no")]),
         ]
     else:
         out = [
@@ -325,7 +327,7 @@ def data_quality(actor: Any, filters: Filters) -> Result:
         stale_link = link(
             f"/{type_key}/", [("updated__before", (stale_day - dt.timedelta(days=1)).isoformat()), *scope]
         )
-        summary.append((Col(f"{type_key}_total", label), total, ""))
+        summary.append((Col(f"{type_key}_total", label), total, link(f"/{type_key}/", scope) if total else ""))
         summary.append(
             (
                 Col(f"{type_key}_stale", f"{label} not updated in {STALE_DAYS} days"),
@@ -334,17 +336,19 @@ def data_quality(actor: Any, filters: Filters) -> Result:
             )
         )
     open_deals = visible_deals(actor, filters).filter(status="open")
-    planned = ActivityLink.objects.filter(
-        type_key="deals", record_id=OuterRef("pk"), activity__done=False, activity__deleted_at__isnull=True
-    )
     deals = open_deals.aggregate(
         total=Count("id"),
-        without=Count("id", filter=~Q(Exists(planned))),
+        without=Count("id", filter=~Q(planned_activity())),  # the list's has_next_activity=no
         stale=Count("id", filter=stale_q),
     )
+    open_link = [("status", "open"), *filters.list_params()]
     summary += [
-        (Col("deals_open", "Open deals"), deals["total"], ""),
-        (Col("deals_without_next", "Open deals without a next activity"), deals["without"], ""),
+        (Col("deals_open", "Open deals"), deals["total"], link("/deals/", open_link) if deals["total"] else ""),
+        (
+            Col("deals_without_next", "Open deals without a next activity"),
+            deals["without"],
+            link("/deals/", [*open_link, ("has_next_activity", "no")]) if deals["without"] else "",
+        ),
         (
             Col("deals_stale", f"Open deals not updated in {STALE_DAYS} days"),
             deals["stale"],
