@@ -538,7 +538,9 @@ def test_the_pages_are_closed_to_others(client: Any, users: dict[str, User]) -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_write_enqueues_one_event_dispatch_on_commit_however_many_events_it_wrote() -> None:
+def test_a_write_enqueues_one_event_dispatch_with_its_commit_however_many_events_it_wrote() -> None:
+    """The database queue's job row is written in the write's transaction (it commits with the events, no
+    commit of its own); a rolled-back write, or a rolled-back savepoint, leaves no job behind."""
     from django.db import transaction
     from django_tasks_db.models import DBTaskResult
 
@@ -548,10 +550,27 @@ def test_a_write_enqueues_one_event_dispatch_on_commit_however_many_events_it_wr
     with transaction.atomic():
         for i in range(3):
             write("companies", {"name": f"C{i}"}, actor=admin)
-        assert dispatches.count() == before  # nothing before the commit
+        assert dispatches.count() == before + 1  # one, written with the first event
     assert dispatches.count() == before + 1
     write("companies", {"name": "Alone"}, actor=admin)
     assert dispatches.count() == before + 2
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone), transaction.atomic():
+        write("companies", {"name": "Undone"}, actor=admin)
+        raise Undone
+    assert dispatches.count() == before + 2
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                write("companies", {"name": "Undone too"}, actor=admin)
+                raise Undone
+        except Undone:
+            pass
+        write("companies", {"name": "Kept"}, actor=admin)  # its own job: the first one went with the savepoint
+    assert dispatches.count() == before + 3
 
 
 # --- batches: made together, sent concurrently ----------------------------------------------------------------

@@ -53,10 +53,11 @@ def test_person_create_with_two_emails_and_two_phones_costs_nine_statements(user
     response, statements = send(client, "post", "/api/v1/people/", PERSON)
     assert response.status_code == 201, response.content
     # token, rate-limit counter, custom-field definitions, person, emails (a taken address is
-    # refused by the same INSERT), phones, event, search entry; after the commit, the event dispatch job
-    # (so automation and webhooks hear of the change in seconds, not at the minute sweep)
+    # refused by the same INSERT), phones, event, the event dispatch job (so automation and webhooks hear
+    # of the change in seconds, not at the minute sweep), search entry. The job's row is written in the
+    # write's transaction, right after the first event: it commits with it, without a commit of its own.
     assert len(statements) == 9, "\n".join(statements)
-    assert "dispatch_events" in statements[-1]
+    assert 'INSERT INTO "core_event"' in statements[-3] and "dispatch_events" in statements[-2], statements
     body = response.json()
     assert body["emails"] == [
         {"email": "ada@example.org", "primary": True},
@@ -85,7 +86,7 @@ def test_person_update_costs_at_most_nine_statements(users, api_client_for):
     assert response.status_code == 200, response.content
     # token, rate-limit counter, person, its emails, its phones, UPDATE … WHERE version = 1, event,
     # search entry
-    assert len(statements) == 9, "\n".join(statements)  # with the event dispatch job after the commit
+    assert len(statements) == 9, "\n".join(statements)  # with the event dispatch job, in the transaction
     # The record is looked up by its id alone: no ORDER BY (.first()'s cost ~12 % of a PATCH's CPU).
     lookup = statements[2]
     assert '"contacts_person"."id" =' in lookup and "LIMIT 1" in lookup and "ORDER BY" not in lookup, lookup
@@ -160,8 +161,8 @@ def test_deal_create_and_update_with_contacts(users, api_client_for, company):
     response, statements = send(client, "post", "/api/v1/deals/", data)
     assert response.status_code == 201, response.content
     # token, rate-limit counter, stage, company, 2 contacts, custom-field definitions, deal,
-    # contacts, the board's kept figures (deals/totals.py), stage change, event, search entry; the event
-    # dispatch job after the commit
+    # contacts, the board's kept figures (deals/totals.py), stage change, event, the event dispatch job,
+    # search entry
     assert len(statements) <= 14, "\n".join(statements)
     body = response.json()
     assert body["amount"] == "1200.00" and body["weighted_amount"] is not None
@@ -174,7 +175,7 @@ def test_deal_create_and_update_with_contacts(users, api_client_for, company):
     assert response.status_code == 200, response.content
     # token, rate-limit counter, deal (+ stage, pipeline, company joined), contacts (+ their people
     # joined: core.children), line items (+ products joined), UPDATE, the board's kept figures (the amount
-    # changed: one upsert), event, search entry; the event dispatch job after the commit
+    # changed: one upsert), event, the event dispatch job, search entry
     assert len(statements) == 10, "\n".join(statements)
     assert response.json()["amount"] == "1500.00" and response.json()["version"] == 2
     assert client.get(body["url"]).json() == response.json()
