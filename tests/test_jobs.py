@@ -258,3 +258,34 @@ def test_jobs_page_escapes_errors(client: Any, users: Any) -> None:
     html = client.get("/settings/jobs/?state=failed").content.decode()
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)" in html
+
+
+def test_the_database_queue_writes_the_row_django_tasks_db_writes_in_one_statement(db: Any) -> None:
+    """rapport.jobs.dbqueue: the job row by one INSERT built once, the same row as django-tasks-db's own
+    backend makes (through the ORM and its pre_save handler), read back and run as before."""
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks import task_backends
+    from django_tasks_db.backend import DatabaseBackend as Original
+    from django_tasks_db.models import get_date_max
+
+    from rapport.jobs.dbqueue import DatabaseBackend
+
+    backend = task_backends["default"]
+    assert isinstance(backend, DatabaseBackend)
+    original = Original("default", {"QUEUES": ["default"]})
+    later = timezone.now() + timedelta(hours=1)
+    for task, args in ((dispatch_events, [2]), (dispatch_events.using(run_after=later, priority=5), [])):
+        with CaptureQueriesContext(connection) as queries:
+            ours = backend.enqueue(task, args, {})
+        assert len(queries) == 1 and queries[0]["sql"].startswith('INSERT INTO "django_tasks_database_dbtaskresult"')
+        theirs = original.enqueue(task, args, {})
+        mine, other = (
+            {f.attname: getattr(row(r), f.attname) for f in DBTaskResult._meta.concrete_fields} for r in (ours, theirs)
+        )
+        assert mine.pop("id") != other.pop("id")
+        assert abs(mine.pop("enqueued_at") - other.pop("enqueued_at")) < timedelta(seconds=5)
+        assert mine == other
+        assert row(ours).run_after == (later if task.run_after else get_date_max())
+        assert backend.get_result(ours.id).status == TaskResultStatus.READY
+    assert run_pending() == 2  # the two without a run_after
+    assert row(ours).status == TaskResultStatus.READY  # run_after an hour from now: not yet

@@ -18,7 +18,7 @@ from django.db import connections, models, router
 from django.db.models import Value
 from django.db.models.expressions import DatabaseDefault
 
-_inserts: dict[tuple[str, str], tuple[str, str, str, list[models.Field]] | None] = {}
+_inserts: dict[tuple[str, str, bool], tuple[str, str, str, list[models.Field]] | None] = {}
 
 
 def _column(field: Any) -> str:
@@ -32,20 +32,24 @@ def _plain(model: type[models.Model]) -> bool:
     )
 
 
-def _insert_sql(model: type[models.Model], db: str) -> tuple[str, str, str, list[models.Field]] | None:
-    """(``INSERT INTO table (columns)``, one row's ``(%s, …)``, ``RETURNING table.id``, the fields)."""
-    key = (model._meta.label, db)
+def _insert_sql(
+    model: type[models.Model], db: str, with_pk: bool = False
+) -> tuple[str, str, str, list[models.Field]] | None:
+    """(``INSERT INTO table (columns)``, one row's ``(%s, …)``, ``RETURNING table.id``, the fields); ``with_pk``:
+    the id is given (a UUID made by the caller), written with the other columns and not returned."""
+    key = (model._meta.label, db, with_pk)
     if key not in _inserts:
         conn = connections[db]
         entry = None
         if _plain(model) and conn.vendor in ("sqlite", "postgresql") and conn.features.can_return_columns_from_insert:
             qn = conn.ops.quote_name
             table = qn(model._meta.db_table)
-            fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+            fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
             columns = ", ".join(qn(_column(f)) for f in fields)
             marks = ", ".join("%s" for _ in fields)
             pk = qn(_column(model._meta.pk))
-            entry = (f"INSERT INTO {table} ({columns})", f"({marks})", f"RETURNING {table}.{pk}", fields)
+            returning = "" if with_pk else f"RETURNING {table}.{pk}"
+            entry = (f"INSERT INTO {table} ({columns})", f"({marks})", returning, fields)
         _inserts[key] = entry
     return _inserts[key]
 
@@ -65,11 +69,11 @@ def _values(obj: models.Model, fields: list[models.Field]) -> list[Any] | None:
 
 
 def insert(obj: models.Model) -> None:
-    """INSERT the new ``obj`` (no id yet) as ``obj.save(force_insert=True)`` would, without the
-    model's save signals (the write path uses none); its id is set from the database."""
+    """INSERT the new ``obj`` as ``obj.save(force_insert=True)`` would, without the model's save signals
+    (the write path uses none); its id is set from the database unless it has one (a UUID made in Python)."""
     model = type(obj)
     db = router.db_for_write(model, instance=obj)
-    entry = _insert_sql(model, db) if obj.pk is None else None
+    entry = _insert_sql(model, db, with_pk=obj.pk is not None)
     if entry is None:
         obj.save(force_insert=True, using=db)
         return
@@ -82,8 +86,9 @@ def insert(obj: models.Model) -> None:
     conn = connections[db]
     params = [f.get_db_prep_save(v, connection=conn) for f, v in zip(fields, values, strict=True)]
     with conn.cursor() as cur:
-        cur.execute(f"{head} VALUES {marks} {returning}", params)
-        obj.pk = cur.fetchone()[0]
+        cur.execute(f"{head} VALUES {marks} {returning}".rstrip(), params)
+        if returning:
+            obj.pk = cur.fetchone()[0]
     obj._state.adding = False
     obj._state.db = db
 

@@ -417,7 +417,7 @@ if RAPPORT_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
 elif RAPPORT_BROKER_URL:
     raise ValueError("RAPPORT_BROKER_URL must be a redis:// URL, or empty for the database queue")
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    TASKS = {"default": {"BACKEND": "rapport.jobs.dbqueue.DatabaseBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:6379/0"}}  # unused; django_rq wants the setting
 RAPPORT_JOBS_HEARTBEAT = float(env_str("RAPPORT_JOBS_HEARTBEAT", "5"))
 RAPPORT_JOBS_STALE_AFTER = float(env_str("RAPPORT_JOBS_STALE_AFTER", "60"))
