@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rapport.accounts.models import Team, User
+from rapport.deals.models import Deal
 from rapport.reports.models import Dashboard, SavedReport
 
 from .browser import MARKS, PASSWORD, page_fixture
@@ -111,3 +112,35 @@ def test_build_save_add_to_a_dashboard_filter_and_drill_down(
     expect(page).to_have_url(f"{base}/deals/?owner={ben.pk}")
     expect(page.locator("main")).to_contain_text("Globex")
     expect(page.locator("main")).not_to_contain_text("Initech seats")
+
+
+def test_a_no_date_group_drills_down_to_the_undated_deals(
+    live_server: Any, transactional_db: Any, browser_page: Any
+) -> None:
+    """Grouped by expected close month: Initech seats closes in March 2026, Hooli pilot and Globex have no
+    date. The "No date" figure (2) opens the deals list holding exactly those two."""
+    from playwright.sync_api import expect
+
+    mia, _ = _setup()
+    initech = Deal.objects.get(title="Initech seats")
+    write("deals", {"expected_close_date": "2026-03-15"}, actor=mia, instance=initech)
+    page = browser_page
+    base = live_server.url
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", "mia")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/reports/builder/")
+    page.select_option("#r-type", "deals")
+    expect(page.locator("#r-group1")).to_be_visible()
+    page.select_option("#r-group1", "expected_close_date")
+    undated = page.locator("#preview tbody tr", has=page.locator("td", has_text="No date"))
+    expect(undated.locator("td.num a")).to_have_text("2")
+    undated.locator("td.num a").click()
+    expect(page).to_have_url(f"{base}/deals/?close_date__isnull=true")
+    main = page.locator("main")
+    expect(main).to_contain_text("2 deals")
+    expect(main).to_contain_text("Hooli pilot")
+    expect(main).to_contain_text("Globex")
+    expect(main).not_to_contain_text("Initech seats")
+    expect(main).to_contain_text("Expected close (empty)")  # the filter shows, and can be removed
