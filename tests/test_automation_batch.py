@@ -84,3 +84,39 @@ def test_a_batch_that_fails_is_done_one_run_at_a_time(users: dict[str, User], mo
     # The broken batch's writes were rolled back; each run made its own delivery.
     assert sorted(Delivery.objects.values_list("message_id", flat=True)).count("x") == 0
     assert Delivery.objects.count() == 3
+
+
+def test_update_objects_writes_each_rows_own_values_in_one_statement(users: dict[str, User]) -> None:
+    """core.bulk.update_objects (what the runs' and deliveries' ends are written with): each row gets its own
+    values — text, JSON, a datetime, a null, a number — other columns and other rows are untouched."""
+    import datetime as dt
+
+    from rapport.core import bulk
+
+    hook = webhooks.create_subscription(
+        {"name": "ERP", "url": "https://hooks.example.com/in", "event_types": ["deleted"], "type_keys": ["deals"]},
+        actor=users["admin"],
+    )
+    made = [
+        Delivery.objects.create(subscription=hook, message_id=f"m{i}", event_type="ping", payload={"n": i})
+        for i in range(4)
+    ]
+    first, second, third, untouched = made
+    at = dt.datetime(2026, 11, 30, 19, 0, 5, 123456, tzinfo=dt.UTC)
+    first.status, first.payload, first.next_attempt_at, first.attempts = "succeeded", {"n": "é", "l": [1]}, None, 1
+    second.status, second.last_error, second.next_attempt_at, second.last_status_code = "pending", "no", at, 500
+    third.last_error, third.attempts, third.event_type = "it's; -- quoted", 7, "not written"
+    with CaptureQueriesContext(connection) as seen:
+        assert bulk.update_objects(
+            Delivery, [first, second, third], ["status", "payload", "next_attempt_at", "attempts", "last_error",
+                                               "last_status_code"]  # fmt: skip
+        ) == 3
+    assert len(seen.captured_queries) == 1
+    rows = {d.message_id: d for d in Delivery.objects.all()}
+    assert (rows["m0"].status, rows["m0"].payload, rows["m0"].next_attempt_at, rows["m0"].attempts) == (
+        "succeeded", {"n": "é", "l": [1]}, None, 1)  # fmt: skip
+    assert (rows["m1"].status, rows["m1"].last_error, rows["m1"].next_attempt_at, rows["m1"].last_status_code) == (
+        "pending", "no", at, 500)  # fmt: skip
+    assert (rows["m2"].last_error, rows["m2"].attempts, rows["m2"].event_type) == ("it's; -- quoted", 7, "ping")
+    assert (rows["m3"].payload, rows["m3"].attempts, rows["m3"].last_error) == ({"n": 3}, 0, "")
+    assert bulk.update_objects(Delivery, [], ["status"]) == 0

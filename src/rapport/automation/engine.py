@@ -26,7 +26,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.http import QueryDict
 from django.utils import timezone
 
-from rapport.core import customfields, listing, registry
+from rapport.core import bulk, customfields, listing, registry
 from rapport.core.models import Event, Record
 from rapport.core.services import request_context
 
@@ -504,7 +504,7 @@ def execute_batch(runs: list[RuleRun], *, later: set[Any]) -> None:
                 errors[run_pk] = error
     for run in runs:
         _finish(run, errors.get(run.pk, ""), record_gone=run.pk in gone)
-    RuleRun.objects.bulk_update(runs, ["status", "next_attempt_at", "finished_at", "error", "outcomes"])
+    bulk.update_objects(RuleRun, runs, ["status", "next_attempt_at", "finished_at", "error", "outcomes"])
 
 
 def _run_one_action(run: RuleRun, index: int, later: set[Any]) -> str:
@@ -546,7 +546,7 @@ def _run_batched_action(runs: list[RuleRun], index: int, later: set[Any]) -> dic
             messages = action.batch_fn(rule, runs, params, mine)
             for run in runs:
                 _set_outcome(run, index, spec, "done", messages.get(run.pk, "Done."))
-            RuleRun.objects.bulk_update(runs, ["outcomes"])
+            bulk.update_objects(RuleRun, runs, ["outcomes"])
     except Exception as exc:
         logger.warning("rule %s action %s failed for a batch of %s runs (%s): one by one", rule.pk, index + 1,
                        len(runs), exc)  # fmt: skip

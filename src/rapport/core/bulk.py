@@ -203,3 +203,41 @@ def write_batch(tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]
     with transaction.atomic():
         for table, (columns, rows) in tables.items():
             insert_rows(table, columns, rows)
+
+
+def update_objects(model: Any, objects: Sequence[Any], fields: Sequence[str]) -> int:
+    """Write ``fields`` of model instances back, each row its own values, in one statement: Django's
+    ``bulk_update`` for the same, which builds a ``CASE WHEN`` per row and field, cost most of a webhook
+    sender's CPU. PostgreSQL: ``UPDATE … FROM (VALUES …)``; SQLite: ``executemany``. Values go through each
+    field's ``get_db_prep_save`` (no ``pre_save``: like ``bulk_update``); returns the number of objects."""
+    from django.db import connections, router
+
+    if not objects:
+        return 0
+    alias = router.db_for_write(model)
+    conn = connections[alias]
+    meta = model._meta
+    concrete = [meta.get_field(name) for name in fields]
+    pk = meta.pk
+    qn = conn.ops.quote_name
+    rows: list[Any] = []
+    for obj in objects:
+        rows.append([f.get_db_prep_save(getattr(obj, f.attname), conn) for f in concrete] + [obj.pk])
+    table = qn(meta.db_table)
+    with conn.cursor() as cur:
+        if conn.vendor == "postgresql":
+            columns = [*concrete, pk]
+            one = "(" + ", ".join(f"%s::{f.cast_db_type(conn)}" for f in columns) + ")"
+            names = ", ".join(qn(f.column) for f in columns)
+            sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in concrete)
+            for start in range(0, len(rows), 1000):
+                chunk = rows[start : start + 1000]
+                cur.execute(
+                    f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([one] * len(chunk))}) AS v ({names}) "  # noqa: S608
+                    f"WHERE {table}.{qn(pk.column)} = v.{qn(pk.column)}",
+                    [value for row in chunk for value in row],
+                )
+        else:
+            sets = ", ".join(f"{qn(f.column)} = %s" for f in concrete)
+            cur.executemany(f"UPDATE {table} SET {sets} WHERE {qn(pk.column)} = %s", rows)  # noqa: S608
+    return len(objects)

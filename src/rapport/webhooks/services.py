@@ -27,7 +27,7 @@ from django.db import connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from rapport.core import http, registry
+from rapport.core import bulk, http, registry
 from rapport.core.audit import record_setting_change, values
 from rapport.core.models import Event, to_json_value
 
@@ -513,7 +513,7 @@ def attempt_many(deliveries: list[Delivery]) -> list[DeliveryAttempt]:
     fields = ["attempts", "last_status_code", "last_error", "status", "next_attempt_at", "finished_at"]
     with transaction.atomic():
         made = DeliveryAttempt.objects.bulk_create(rows)
-        Delivery.objects.bulk_update(deliveries, fields)
+        bulk.update_objects(Delivery, deliveries, fields)
         if succeeded:
             Subscription.objects.filter(pk__in=succeeded).exclude(failed_in_a_row=0, flagged_at=None).update(
                 failed_in_a_row=0, flagged_at=None
