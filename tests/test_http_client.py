@@ -31,12 +31,17 @@ class QuietServer(ThreadingHTTPServer):
 class Receiver:
     """A small HTTP server on 127.0.0.1 whose answers depend on the path; it records what it received."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.connections = 0  # TCP connections accepted (a kept-alive connection carries several requests)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                owner.connections += 1
+                super().setup()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -88,7 +93,7 @@ class Receiver:
 
             do_GET = do_POST = _answer
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer((host, port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
@@ -108,6 +113,7 @@ def receiver(settings: Any) -> Iterator[Receiver]:
     settings.RAPPORT_HTTP_ALLOW_PRIVATE = ["127.0.0.1/32"]
     yield server
     server.close()
+    http.close_pools()
 
 
 @pytest.fixture
@@ -304,13 +310,17 @@ def test_dns_rebinding_the_connection_goes_to_the_checked_address(
 
 def test_https_keeps_the_name_for_sni_and_the_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http, "resolver", lambda host, port: ["93.184.215.14"])
-    pool = http._pool(
-        http.parse_url("https://hooks.example.com/x"), ipaddress.ip_address("93.184.215.14"), http.urllib3.Timeout(1)
-    )
+    pool, kept = http._pool(http.parse_url("https://hooks.example.com/x"), ipaddress.ip_address("93.184.215.14"))
+    assert kept
     assert pool.host == "93.184.215.14"
     assert pool.conn_kw["server_hostname"] == "hooks.example.com"
     assert pool.assert_hostname == "hooks.example.com"
     assert pool.cert_reqs == "CERT_REQUIRED"
+    # The same name at another checked address, or another name at this address: never the same pool.
+    other, _ = http._pool(http.parse_url("https://hooks.example.com/x"), ipaddress.ip_address("93.184.215.15"))
+    named, _ = http._pool(http.parse_url("https://other.example.com/x"), ipaddress.ip_address("93.184.215.14"))
+    assert other is not pool and named is not pool and named.conn_kw["server_hostname"] == "other.example.com"
+    http.close_pools()
 
 
 # --- a real request, redirects ----------------------------------------------------------------------------------
@@ -402,6 +412,64 @@ def test_a_303_turns_a_post_into_a_get_and_drops_credentials_across_origins() ->
         ("GET", "https://other.example.com/done", None),
     ]
     assert "Authorization" in seen[0].headers and "Authorization" not in seen[1].headers
+
+
+# --- keep-alive connections ----------------------------------------------------------------------------------
+
+
+def test_requests_to_the_same_checked_address_reuse_a_kept_connection(receiver: Receiver) -> None:
+    for i in range(5):
+        response = http.request("POST", receiver.url(f"/n{i}"), body=b"{}", headers={"Content-Type": "x/y"})
+        assert (response.status, response.body) == (200, b"hello")
+    assert [r["path"] for r in receiver.requests] == ["/n0", "/n1", "/n2", "/n3", "/n4"]
+    assert receiver.connections == 1
+
+
+def test_a_kept_connection_is_never_reused_for_another_resolved_address(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # Two receivers on one port, one on 127.0.0.1 and one on 127.0.0.2; the name resolves to one, then the other,
+    # then the first again, then a refused address: each request goes to the address its own check passed.
+    first = Receiver("127.0.0.1")
+    second = Receiver("127.0.0.2", first.port)
+    settings.RAPPORT_HTTP_ALLOWED_PORTS = [first.port]
+    settings.RAPPORT_HTTP_ALLOW_PRIVATE = ["127.0.0.0/8"]
+    answers = iter([["127.0.0.1"], ["127.0.0.2"], ["127.0.0.1"], ["169.254.169.254"], ["127.0.0.2"]])
+    monkeypatch.setattr(http, "resolver", lambda host, port: next(answers))
+    url = f"http://moving.example.com:{first.port}"
+    try:
+        assert http.request("GET", f"{url}/a").status == 200
+        assert http.request("GET", f"{url}/b").status == 200
+        assert http.request("GET", f"{url}/c").status == 200
+        with pytest.raises(OutboundError, match="link-local"):
+            http.request("GET", f"{url}/d")
+        assert http.request("GET", f"{url}/e").status == 200
+        assert [r["path"] for r in first.requests] == ["/a", "/c"]
+        assert [r["path"] for r in second.requests] == ["/b", "/e"]
+        assert (first.connections, second.connections) == (1, 1)  # each address's connection kept and reused
+        assert {r["headers"]["Host"] for r in first.requests + second.requests} == {f"moving.example.com:{first.port}"}
+    finally:
+        first.close()
+        second.close()
+        http.close_pools()
+
+
+def test_an_answer_not_read_to_its_end_does_not_leave_its_connection_for_reuse(receiver: Receiver) -> None:
+    assert http.request("GET", receiver.url("/one")).status == 200
+    with pytest.raises(OutboundError, match="larger than 10000 bytes and was stopped"):
+        http.request("GET", receiver.url("/big-chunked"), max_bytes=10_000)
+    assert http.request("GET", receiver.url("/two")).body == b"hello"
+    assert receiver.connections == 2  # /one and /big-chunked on the first; /two on a new one
+
+
+def test_kept_connections_are_bounded(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "POOL_HOSTS", 2)
+    for host in ("a.example.com", "b.example.com", "c.example.com", "a.example.com"):
+        monkeypatch.setattr(http, "resolver", lambda h, p: ["127.0.0.1"])
+        assert http.request("GET", receiver.url("/", host=host)).status == 200
+    # a's pool was closed when c's came in (two kept at most): a's second request needed a new connection.
+    assert receiver.connections == 4
+    assert len(http._pools) == 2
 
 
 # --- caps --------------------------------------------------------------------------------------------------------

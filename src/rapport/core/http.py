@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 import socket
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -339,26 +342,66 @@ def intercept(handler: Handler) -> Iterator[list[Request]]:
 # --- sending ------------------------------------------------------------------------------------------------
 
 
-def _pool(
-    target: Target, address: IPAddress | None, timeout: urllib3.Timeout
-) -> urllib3.connectionpool.HTTPConnectionPool:
+POOL_HOSTS = 32  # checked (scheme, name, port, address) keys kept, the least recently used closed first
+POOL_CONNECTIONS = 8  # idle keep-alive connections kept per key (as many as a sender posts at once)
+_pools: OrderedDict[tuple[str, str, int, str], urllib3.connectionpool.HTTPConnectionPool] = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def _forget_pools_after_fork() -> None:
+    # A forked worker (RQ's work horse) must not share its parent's sockets: it starts with no pool.
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+def close_pools() -> None:
+    """Close every kept connection (tests, and a process that stops sending)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+def _pool(target: Target, address: IPAddress | None) -> tuple[urllib3.connectionpool.HTTPConnectionPool, bool]:
+    """The connection pool for this request and whether it is kept for the next ones.
+
+    Direct requests share keep-alive connections per checked address: the key holds the scheme, the name (the
+    Host header, TLS's SNI and certificate check), the port and the address this request's own check just
+    passed, so a kept connection is only ever reused for the same checked address — a name now resolving
+    elsewhere gets a new pool, connected to the new checked address. Through a proxy, a pool per request."""
     proxy = proxy_url()
     if proxy:
-        manager = urllib3.ProxyManager(proxy, timeout=timeout, retries=False, num_pools=1)
-        return manager.connection_from_host(target.host, target.port, scheme=target.scheme)
+        manager = urllib3.ProxyManager(proxy, retries=False, num_pools=1)
+        return manager.connection_from_host(target.host, target.port, scheme=target.scheme), False
     assert address is not None
-    if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            str(address),
-            target.port,
-            timeout=timeout,
-            retries=False,
-            maxsize=1,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-        )
-    return urllib3.HTTPConnectionPool(str(address), target.port, timeout=timeout, retries=False, maxsize=1)
+    key = (target.scheme, target.host, target.port, str(address))
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is not None:
+            _pools.move_to_end(key)
+            return pool, True
+        if target.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                str(address),
+                target.port,
+                retries=False,
+                maxsize=POOL_CONNECTIONS,
+                server_hostname=target.host,
+                assert_hostname=target.host,
+                cert_reqs="CERT_REQUIRED",
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(str(address), target.port, retries=False, maxsize=POOL_CONNECTIONS)
+        _pools[key] = pool
+        evicted = _pools.popitem(last=False)[1] if len(_pools) > POOL_HOSTS else None
+    if evicted is not None:
+        evicted.close()
+    return pool, True
 
 
 def _send_once(
@@ -382,7 +425,8 @@ def _send_once(
     if remaining <= 0:
         raise OutboundError("The request took too long and was stopped.", code="timeout")
     timeout = urllib3.Timeout(connect=min(connect_timeout, remaining), read=remaining)
-    pool = _pool(target, address, timeout)
+    pool, kept = _pool(target, address)
+    complete = False
     url = target.path if not proxy_url() else f"{target.scheme}://{target.host_header}{target.path}"
     try:
         response = pool.urlopen(
@@ -392,6 +436,7 @@ def _send_once(
             headers={**headers, "Host": target.host_header},
             redirect=False,
             retries=False,
+            timeout=timeout,
             preload_content=False,
             decode_content=False,
             assert_same_host=False,
@@ -418,10 +463,12 @@ def _send_once(
                         f"The answer is larger than {max_bytes} bytes and was stopped there.", code="too_large"
                     )
                 chunks.append(chunk)
+            complete = True
             return response.status, {k.lower(): v for k, v in response.headers.items()}, b"".join(chunks)
         finally:
+            if not complete:
+                response.close()  # an answer not read to its end: its connection is not reused
             response.release_conn()
-            response.close()
     except OutboundError:
         raise
     except urllib3.exceptions.NewConnectionError as exc:  # a subclass of ConnectTimeoutError, for history
@@ -433,7 +480,8 @@ def _send_once(
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise OutboundError(f"The receiver could not be reached ({_short(exc)}).", code="connection")
     finally:
-        pool.close()
+        if not kept:
+            pool.close()
 
 
 def _short(exc: BaseException) -> str:
