@@ -274,6 +274,50 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- throughput ------------------------------------------------------------------------------------------------------
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int, children: bool = True) -> float:
+    """CPU seconds of a process (user + system), with its reaped children's when ``children``; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / TICK
+
+
+def _procs(name: str) -> list[tuple[int, int]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+            if comm == name or comm.startswith(name + ":"):
+                found.append((int(entry.name), int(rest[1])))
+    return found
+
+
+def cpu_snapshot(workers: list[int]) -> dict[str, float]:
+    """CPU seconds so far of: the RQ workers (their reaped work horses included), this process (the receiver's
+    threads, the bulk write before the clock starts), the PostgreSQL server (the postmaster's reaped backends and
+    every live backend: everyone's, not only this benchmark's) and Redis."""
+    postgres = _procs("postgres")
+    pg_pids = {pid for pid, _ in postgres}
+    postmaster = [pid for pid, ppid in postgres if ppid not in pg_pids]
+    pg = sum(_proc_cpu(pid, children=False) for pid, _ in postgres) + sum(
+        _proc_cpu(pid) - _proc_cpu(pid, children=False) for pid in postmaster
+    )
+    return {
+        "workers": sum(_proc_cpu(pid) for pid in workers),
+        "bench_and_receiver": time.process_time(),
+        "postgresql_all": pg,
+        "redis": sum(_proc_cpu(pid) for pid, _ in _procs("redis-server")),
+    }
+
 
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
     import redis
@@ -309,6 +353,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         started = time.time()
         made = core.create_records_in_bulk(records, actor=admin, source="import")
         committed = time.time()
+        cpu_before = cpu_snapshot([w.pid for w in workers])
+        load_at_commit = os.getloadavg()[0]
         ids = {r.pk for r in made}
         deadline = committed + max(120, args.events / 20)
         while time.time() < deadline:
@@ -320,6 +366,9 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         with lock:
             times = sorted(arrivals[pk] for pk in ids if pk in arrivals)
         log(f"{len(times)} of {len(ids)} delivered")
+        time.sleep(1.0)  # the last jobs end and their horses are reaped
+        cpu_after = cpu_snapshot([w.pid for w in workers])
+        load_at_end = os.getloadavg()[0]
     finally:
         for w in workers:
             w.terminate()
@@ -343,6 +392,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         "last_delivery_s": round(elapsed, 3),
         "events_per_s": round(delivered / elapsed, 1) if times else 0,
         "target_events_per_s": TARGETS["events_per_s"],
+        "cpu_ms_per_event": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / max(1, delivered), 3) for k in cpu_after},
+        "load_1min_at_commit_and_end": [round(load_at_commit, 2), round(load_at_end, 2)],
     }
 
 

@@ -107,10 +107,14 @@ def test_update_objects_writes_each_rows_own_values_in_one_statement(users: dict
     second.status, second.last_error, second.next_attempt_at, second.last_status_code = "pending", "no", at, 500
     third.last_error, third.attempts, third.event_type = "it's; -- quoted", 7, "not written"
     with CaptureQueriesContext(connection) as seen:
-        assert bulk.update_objects(
-            Delivery, [first, second, third], ["status", "payload", "next_attempt_at", "attempts", "last_error",
-                                               "last_status_code"]  # fmt: skip
-        ) == 3
+        assert (
+            bulk.update_objects(
+                Delivery,
+                [first, second, third],
+                ["status", "payload", "next_attempt_at", "attempts", "last_error", "last_status_code"],  # fmt: skip
+            )
+            == 3
+        )
     assert len(seen.captured_queries) == 1
     rows = {d.message_id: d for d in Delivery.objects.all()}
     assert (rows["m0"].status, rows["m0"].payload, rows["m0"].next_attempt_at, rows["m0"].attempts) == (
