@@ -6,7 +6,10 @@ Fixtures (registered by tests/conftest.py, so any tests/test_*.py may ask for th
   listening on a free 127.0.0.1 port, plain-text login allowed (loopback only), maildirs in the same
   directory. ``dovecot.add_user()`` makes a fresh user (so tests do not see each other's mail); the helpers
   ``append``, ``set_uidvalidity``, ``client`` and ``folder_status`` drive it. Skipped, saying
-  ``apt-get install dovecot-imapd``, when the binary is missing.
+  ``apt-get install dovecot-imapd``, when the binary is missing. It also signs in with OAuth2 access tokens
+  (XOAUTH2, OAUTHBEARER) through its oauth2 passdb, which asks ``dovecot.introspection`` (a token
+  introspection endpoint on loopback, counting calls) whether a token is active: ``account.oauth2_token()``
+  issues one, ``dovecot.introspection.revoke(token)`` expires it.
 - ``imap_account``: a fresh Dovecot user for one test (a ``DovecotAccount``).
 - ``smtp_server``: an aiosmtpd server on a free port that keeps every message it is sent
   (``smtp_server.messages``: envelope sender, recipients and the raw bytes). Optional AUTH PLAIN/LOGIN
@@ -19,8 +22,10 @@ from __future__ import annotations
 
 import imaplib
 import itertools
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -52,7 +57,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -67,8 +72,16 @@ imap_max_line_length = 4M
 login_trusted_networks = 127.0.0.0/8
 passdb {{
   driver = passwd-file
+  # "none": lookups without a sign-in (doveadm, the static userdb checking that a user exists).
+  mechanisms = plain login none
   # One file per user: a path with variables is opened per lookup, so a user added later logs in at once.
   args = scheme=PLAIN username_format=%u {root}/passwd/%n
+}}
+passdb {{
+  # OAuth2 access tokens (XOAUTH2, OAUTHBEARER) are checked by asking the tests' introspection endpoint.
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
 }}
 userdb {{
   driver = static
@@ -123,10 +136,83 @@ service stats {{
 """
 
 
+# Dovecot 2.3's oauth2 passdb: RFC 7662 introspection by POST (token=...), the answer's "username" must be the
+# login name and its "active" must be true.
+_OAUTH2_CONFIG = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 10000
+"""
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class TokenIntrospection:
+    """An OAuth2 token introspection endpoint (RFC 7662) on loopback, standing in for Google's or Microsoft's
+    token check: Dovecot's oauth2 passdb POSTs ``token=...`` and gets ``{"active": true, "username": ...}``
+    for a token ``issue`` made (and not ``revoke``d), ``{"active": false}`` for any other. ``calls`` lists the
+    tokens asked about, in order."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs
+
+        self.tokens: dict[str, str] = {}  # token -> user name
+        self.calls: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                token = (form.get("token") or [""])[0]
+                with owner._lock:
+                    owner.calls.append(token)
+                    username = owner.tokens.get(token)
+                body = json.dumps({"active": True, "username": username} if username else {"active": False})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: no line per request
+                pass
+
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/introspect"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="token-introspection", daemon=True)
+        self._thread.start()
+
+    def issue(self, username: str) -> str:
+        """A new access token that is valid for ``username``."""
+        token = f"ya29.{secrets.token_urlsafe(24)}"
+        with self._lock:
+            self.tokens[token] = username
+        return token
+
+    def revoke(self, token: str) -> None:
+        """The token expires: introspection answers inactive from now on."""
+        with self._lock:
+            self.tokens.pop(token, None)
+
+    def calls_for(self, token: str) -> int:
+        with self._lock:
+            return self.calls.count(token)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def make_message(
@@ -193,6 +279,10 @@ class DovecotAccount:
     def client(self) -> imaplib.IMAP4:
         """A logged-in imaplib client (the caller logs out)."""
         return self.server.imap_login(self.username, self.password)
+
+    def oauth2_token(self) -> str:
+        """A new OAuth2 access token this user may sign in with (XOAUTH2 or OAUTHBEARER)."""
+        return self.server.introspection.issue(self.username)
 
     def append(self, raw: bytes, folder: str = "INBOX", *, flags: str = "", date: Any = None) -> int:
         """IMAP APPEND ``raw`` to ``folder`` (created if missing), with ``date`` as its internal date when given;
@@ -306,6 +396,7 @@ class Dovecot:
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    introspection: TokenIntrospection
     users: dict[str, str] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -335,6 +426,20 @@ class Dovecot:
         imap.login(username, password)
         return imap
 
+    def imap_oauth2_login(self, username: str, token: str, mechanism: str = "XOAUTH2") -> imaplib.IMAP4:
+        """An imaplib client signed in with an OAuth2 access token (raises imaplib.IMAP4.error when refused)."""
+        if mechanism == "XOAUTH2":
+            response = f"user={username}\x01auth=Bearer {token}\x01\x01"
+        else:  # OAUTHBEARER, RFC 7628
+            response = f"n,a={username},\x01host={self.host}\x01port={self.port}\x01auth=Bearer {token}\x01\x01"
+        imap = imaplib.IMAP4(self.host, self.port, timeout=30)
+        try:
+            imap.authenticate(mechanism, lambda _: response.encode())
+        except imaplib.IMAP4.error:
+            imap.shutdown()
+            raise
+        return imap
+
     def doveadm(self, *args: str) -> str:
         result = subprocess.run(
             [DOVEADM, "-c", str(self.config), *args], capture_output=True, text=True, timeout=60, check=False
@@ -355,10 +460,12 @@ class Dovecot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        self.introspection.stop()
 
 
 def start_dovecot(root: Path | None = None) -> Dovecot:
-    """Start a Dovecot from a throwaway configuration; raises RuntimeError with its log when it does not come up."""
+    """Start a Dovecot from a throwaway configuration, with a token introspection endpoint for its OAuth2 logins;
+    raises RuntimeError with its log when it does not come up."""
     if not (os.path.exists(DOVECOT) and os.access(DOVECOT, os.X_OK)):
         raise FileNotFoundError(INSTALL_HINT)
     root = Path(root or tempfile.mkdtemp(prefix="rapport-dovecot-"))
@@ -389,13 +496,15 @@ def start_dovecot(root: Path | None = None) -> Dovecot:
             mail_gid=mail_user.pw_gid,
         )
     )
+    introspection = TokenIntrospection()
+    (root / "oauth2.conf.ext").write_text(_OAUTH2_CONFIG.format(url=introspection.url))
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
         stdout=subprocess.DEVNULL,
         stderr=open(root / "dovecot.stderr", "wb"),  # noqa: SIM115
         start_new_session=True,
     )
-    server = Dovecot(root=root, port=port, process=process)
+    server = Dovecot(root=root, port=port, process=process, introspection=introspection)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:

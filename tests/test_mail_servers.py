@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import imaplib
 import smtplib
 from typing import Any
+
+import pytest
 
 from .mail_servers import make_message
 
@@ -25,6 +28,26 @@ def test_each_account_is_separate(dovecot: Any) -> None:
     a, b = dovecot.add_user(), dovecot.add_user()
     a.append(make_message())
     assert (a.status()["MESSAGES"], b.status()["MESSAGES"]) == (1, 0)
+
+
+def test_dovecot_signs_in_with_an_oauth2_token_its_introspection_endpoint_vouches_for(dovecot: Any) -> None:
+    account, other = dovecot.add_user(), dovecot.add_user()
+    token = account.oauth2_token()
+    for mechanism in ("XOAUTH2", "OAUTHBEARER"):
+        imap = dovecot.imap_oauth2_login(account.username, token, mechanism)
+        assert imap.select("INBOX")[0] == "OK"
+        imap.logout()
+    assert dovecot.introspection.calls_for(token) == 2  # asked once per sign-in, nothing cached
+    # A token presented for another user and a revoked (expired) one are refused; the password still works.
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        dovecot.imap_oauth2_login(other.username, token)
+    assert dovecot.introspection.calls_for(token) == 3
+    dovecot.introspection.revoke(token)
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        dovecot.imap_oauth2_login(account.username, token)
+    assert dovecot.introspection.calls_for(token) == 4
+    account.client().logout()  # (Dovecot delays each sign-in after a failure from the same address by seconds)
+    assert dovecot.introspection.calls_for(account.password) == 0  # a password never goes to the token check
 
 
 def test_smtp_server_captures_what_is_sent_and_can_require_auth(smtp_server: Any) -> None:

@@ -161,6 +161,40 @@ def test_a_rejected_password_is_reported_in_plain_words_with_the_fix(imap_accoun
 
 
 @pytest.mark.django_db
+def test_a_mailbox_signing_in_with_an_oauth2_token_syncs_and_a_rejected_token_says_renew_it(
+    imap_account: DovecotAccount, owner: Any
+) -> None:
+    token = imap_account.oauth2_token()
+    introspection = imap_account.server.introspection
+    mailbox = connect_mailbox(imap_account, owner, auth_method="xoauth2", secret_encrypted=crypto.encrypt(token))
+    fill(imap_account, 1, 3)
+    result = sync_mailbox(mailbox)
+    assert (result.status, result.error, result.stored) == ("ok", "", 3)
+    assert message_ids() == ["m1@sync.test", "m2@sync.test", "m3@sync.test"]
+    asked = introspection.calls_for(token)
+    assert asked >= 1  # Dovecot checked the token with the provider; the password was never used
+    assert introspection.calls_for(imap_account.password) == 0
+    # The token expires: the next sync is refused, says how to fix it, and stores nothing new.
+    introspection.revoke(token)
+    fill(imap_account, 4, 1)
+    mailbox.refresh_from_db()
+    result = sync_mailbox(mailbox)
+    fix = "the OAuth2 access token was rejected: renew the token in the mailbox settings"
+    assert (result.status, result.error, result.stored) == ("error", fix, 0)
+    assert introspection.calls_for(token) == asked + 1
+    mailbox.refresh_from_db()
+    assert (mailbox.last_error, mailbox.sync_locked_by) == (fix, "")
+    assert message_ids() == ["m1@sync.test", "m2@sync.test", "m3@sync.test"]
+    # With a renewed token the next sync picks up exactly the one new message.
+    Mailbox.objects.filter(pk=mailbox.pk).update(secret_encrypted=crypto.encrypt(imap_account.oauth2_token()))
+    mailbox.refresh_from_db()
+    assert sync_mailbox(mailbox).status == "ok"
+    assert message_ids() == ["m1@sync.test", "m2@sync.test", "m3@sync.test", "m4@sync.test"]
+    mailbox.refresh_from_db()
+    assert mailbox.last_error == ""
+
+
+@pytest.mark.django_db
 def test_two_workers_never_sync_one_mailbox_at_once_and_resync_reads_everything_again(
     imap_account: DovecotAccount, owner: Any
 ) -> None:
