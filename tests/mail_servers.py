@@ -13,7 +13,8 @@ Fixtures (registered by tests/conftest.py, so any tests/test_*.py may ask for th
 - ``imap_account``: a fresh Dovecot user for one test (a ``DovecotAccount``).
 - ``smtp_server``: an aiosmtpd server on a free port that keeps every message it is sent
   (``smtp_server.messages``: envelope sender, recipients and the raw bytes). Optional AUTH PLAIN/LOGIN
-  with ``smtp_server.require_auth("user", "password")``.
+  with ``smtp_server.require_auth("user", "password")``, or AUTH XOAUTH2 with
+  ``smtp_server.require_oauth2("user", "token")`` (refusing a token the way Gmail does).
 
 The marker ``mail_server`` tags tests that use these servers (``-m "not mail_server"`` leaves them out).
 """
@@ -564,6 +565,8 @@ class SMTPServer:
 
         self.messages: list[CapturedMessage] = []
         self.credentials: tuple[str, str] | None = None
+        self.oauth2: tuple[str, str] | None = None  # (user, Bearer token) AUTH XOAUTH2 accepts
+        self.oauth2_attempts: list[tuple[str, str]] = []  # every (user, token) AUTH XOAUTH2 was given
         self.refuse: dict[str, str] = {}  # recipient -> SMTP reply, e.g. "550 5.1.1 no such user"
         self.port = free_port()
         self._event = threading.Condition()
@@ -579,18 +582,59 @@ class SMTPServer:
     def require_auth(self, username: str, password: str) -> None:
         self.credentials = (username, password)
 
+    def require_oauth2(self, username: str, token: str) -> None:
+        """Accept only AUTH XOAUTH2 for ``username`` with this Bearer token (no password works)."""
+        self.oauth2 = (username, token)
+
+    @property
+    def auth_required(self) -> bool:
+        return self.credentials is not None or self.oauth2 is not None
+
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
-        if self.credentials is None:
+        # handled=False: aiosmtpd then answers a refusal with 535 (its default, handled=True, answers nothing and
+        # leaves the client waiting for its timeout).
+        if not self.auth_required:
             return AuthResult(success=True)
+        if self.credentials is None:
+            return AuthResult(success=False, handled=False)
         if isinstance(auth_data, LoginPassword):
             given = (auth_data.login.decode(), auth_data.password.decode())
-            return AuthResult(success=given == self.credentials)
-        return AuthResult(success=False)
+            return AuthResult(success=given == self.credentials, handled=False)
+        return AuthResult(success=False, handled=False)
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+        """AUTH XOAUTH2 (Google's and Microsoft's SASL mechanism): base64 of
+        ``user=<user>^Aauth=Bearer <token>^A^A``. A refused token gets what Gmail answers: a 334 challenge
+        carrying the reason as base64 JSON, the client's empty line, then 535."""
+        import base64
+        import binascii
+
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except (binascii.Error, ValueError):
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = dict(part.split("=", 1) for part in blob.decode(errors="replace").split("\x01") if "=" in part)
+        user, bearer = fields.get("user", ""), fields.get("auth", "")
+        token = bearer[len("Bearer ") :] if bearer.startswith("Bearer ") else ""
+        self.oauth2_attempts.append((user, token))
+        if self.oauth2 is not None and (user, token) == self.oauth2:
+            return AuthResult(success=True, auth_data=user)
+        reason = {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+        await server.challenge_auth(json.dumps(reason))
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if self.credentials is not None and not session.authenticated:
+        if self.auth_required and not session.authenticated:
             return "530 5.7.0 Authentication required"
         if address in self.refuse:
             return self.refuse[address]
@@ -613,7 +657,8 @@ class SMTPServer:
         with self._event:
             self.messages.clear()
         self.refuse.clear()
-        self.credentials = None
+        self.credentials = self.oauth2 = None
+        self.oauth2_attempts.clear()
 
     def start(self) -> None:
         self.controller.start()

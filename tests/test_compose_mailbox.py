@@ -88,7 +88,7 @@ def test_a_wrong_mailbox_password_is_retried_with_the_reason(mailbox, smtp_serve
     send_now()
     message.refresh_from_db()
     assert (message.status, message.attempts, smtp_server.messages) == ("scheduled", 1, [])
-    assert message.error  # the reason is kept for the page (aiosmtpd hangs up on a refused AUTH)
+    assert message.error == "the server refused the sign-in (535): check the mailbox's password"
 
 
 def test_a_refused_recipient_is_recorded_and_the_others_get_it(mailbox, smtp_server):
@@ -117,3 +117,51 @@ def test_a_dsn_synced_into_the_inbox_is_recorded_as_a_bounce(mailbox, smtp_serve
     assert suppression.is_suppressed("nobody@acme.com")
     message.refresh_from_db()
     assert message.bounced_at is not None
+
+
+def sign_in_with_oauth2(mailbox: Mailbox, token: str) -> None:
+    Mailbox.objects.filter(pk=mailbox.pk).update(auth_method="xoauth2", secret_encrypted=crypto.encrypt(token))
+    mailbox.refresh_from_db()
+
+
+def test_a_mailbox_on_an_oauth2_token_sends_with_xoauth2_and_keeps_the_copy_in_sent(mailbox, imap_account, smtp_server):
+    token = imap_account.oauth2_token()  # one token for SMTP and IMAP, as Google and Microsoft issue it
+    smtp_server.credentials = None
+    smtp_server.require_oauth2(imap_account.username, token)
+    sign_in_with_oauth2(mailbox, token)
+    introspection = imap_account.server.introspection
+    message = send_email(sender=mailbox.owner, mailbox=mailbox, to=["ada@acme.com"], subject="Hello", body_html="x")
+    assert send_now() == 1
+    assert smtp_server.oauth2_attempts == [(imap_account.username, token)]
+    (captured,) = smtp_server.messages
+    assert (captured.rcpt_tos, captured.message["Message-ID"]) == (["ada@acme.com"], f"<{message.message_id}>")
+    message.refresh_from_db()
+    assert (message.status, message.error, message.appended_to_sent) == ("sent", "", True)
+    # The copy went to Sent over IMAP, signed in with the same token (Dovecot asked the introspection endpoint).
+    assert introspection.calls_for(token) == 1
+    assert imap_account.status("Sent")["MESSAGES"] == 1
+    assert send_now() == 0 and len(smtp_server.messages) == 1
+
+
+def test_a_rejected_oauth2_token_keeps_the_message_waiting_with_the_fix_and_it_goes_once_renewed(
+    mailbox, imap_account, smtp_server
+):
+    renewed = imap_account.oauth2_token()
+    smtp_server.credentials = None
+    smtp_server.require_oauth2(imap_account.username, renewed)
+    sign_in_with_oauth2(mailbox, "ya29.expired")
+    message = send_email(sender=mailbox.owner, mailbox=mailbox, to=["ada@acme.com"], subject="Hello", body_html="x")
+    assert send_now() == 0
+    message.refresh_from_db()
+    assert (message.status, message.attempts, smtp_server.messages) == ("scheduled", 1, [])
+    assert message.error == "the server refused the OAuth2 access token (535): renew the token in the mailbox settings"
+    assert smtp_server.oauth2_attempts == [(imap_account.username, "ya29.expired")]
+    assert message.data_started_at is None  # nothing reached the server: a retry cannot send it twice
+    # The user renews the token: the retry sends it exactly once.
+    sign_in_with_oauth2(mailbox, renewed)
+    later = message.next_attempt_at + dt.timedelta(seconds=1)
+    assert sending.send_due(now=later) == 1
+    assert sending.send_due(now=later + dt.timedelta(hours=1)) == 0
+    assert [m.message["Message-ID"] for m in smtp_server.messages] == [f"<{message.message_id}>"]
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.error) == ("sent", 2, "")

@@ -161,17 +161,23 @@ def _connect(message: OutgoingMessage) -> smtplib.SMTP:
         smtp = smtplib.SMTP(host, port, timeout=timeout)
         if security == "starttls":
             smtp.starttls(context=context)
-    smtp.ehlo_or_helo_if_needed()
-    if user and secret:
-        if method == "xoauth2":
-            import base64
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        if user and secret:
+            if method == "xoauth2":
+                import base64
 
-            token = base64.b64encode(f"user={user}\x01auth=Bearer {secret}\x01\x01".encode()).decode()
-            code, answer = smtp.docmd("AUTH", f"XOAUTH2 {token}")
-            if code != 235:
-                raise smtplib.SMTPAuthenticationError(code, answer)
-        else:
-            smtp.login(user, secret)
+                token = base64.b64encode(f"user={user}\x01auth=Bearer {secret}\x01\x01".encode()).decode()
+                code, answer = smtp.docmd("AUTH", f"XOAUTH2 {token}")
+                if code == 334:  # a refused token: the reason comes as a challenge, an empty line ends the exchange
+                    code, answer = smtp.docmd("")
+                if code != 235:
+                    raise smtplib.SMTPAuthenticationError(code, answer)
+            else:
+                smtp.login(user, secret)
+    except (OSError, smtplib.SMTPException):
+        smtp.close()  # nothing will be sent on this connection
+        raise
     return smtp
 
 
@@ -181,6 +187,10 @@ def _deliver(message: OutgoingMessage, raw: bytes, recipients: list[str]) -> dic
     try:
         smtp = _connect(message)
     except smtplib.SMTPAuthenticationError as exc:
+        if message.mailbox is not None and message.mailbox.auth_method == "xoauth2":
+            raise ServerProblem(
+                f"the server refused the OAuth2 access token ({exc.smtp_code}): renew the token in the mailbox settings"
+            )
         raise ServerProblem(f"the server refused the sign-in ({exc.smtp_code}): check the mailbox's password")
     except (OSError, smtplib.SMTPException) as exc:
         raise ServerProblem(f"could not reach the mail server: {exc}")
