@@ -76,7 +76,10 @@ def _connection_settings() -> tuple[str, str]:
             cursor.execute("SHOW lock_timeout")
             lock = cursor.fetchone()[0]
             cursor.execute("SHOW statement_timeout")
-            return lock, cursor.fetchone()[0]
+            statement = cursor.fetchone()[0]
+            cursor.execute("SHOW jit")
+            assert cursor.fetchone()[0] == "off"  # no compiling of report queries on every run
+            return lock, statement
         cursor.execute("PRAGMA busy_timeout")
         return str(cursor.fetchone()[0]), ""
 
