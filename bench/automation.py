@@ -3,7 +3,7 @@ and how many events per second go through rules and webhook delivery.
 
     .venv/bin/python bench/automation.py cost       [--db sqlite|postgres] [--writes 300]
     .venv/bin/python bench/automation.py latency    [--db sqlite|postgres] [--writes 200]
-    .venv/bin/python bench/automation.py throughput [--events 5000] [--workers 4] [--redis-db 11]
+    .venv/bin/python bench/automation.py throughput [--events 5000] [--workers 4] [--redis-db 11] [--no-fork]
     .venv/bin/python bench/automation.py cpu        [--db sqlite|postgres] [--events 1000]
 
 Each part migrates a fresh database (a temporary folder; PostgreSQL: ``$RAPPORT_BENCH_PG_DB``, default
@@ -339,7 +339,10 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
                       "actions": [{"type": "call_webhook", "params": {"subscription": hook.pk}}]})  # fmt: skip
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "rapport", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "rapport", "worker", *(["--no-fork"] if args.no_fork else [])],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
         for _ in range(args.workers)
     ]
@@ -385,6 +388,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         "db": "postgres",
         "broker": f"RQ on Redis db {args.redis_db}",
         "workers": args.workers,
+        "worker_mode": "--no-fork (jobs in the worker process)" if args.no_fork else "RQ default (fork per job)",
         "events": args.events,
         "delivered": delivered,
         "bulk_write_s": round(committed - started, 3),
@@ -477,6 +481,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--no-fork", action="store_true", help="throughput: rapport worker --no-fork")
     args = parser.parse_args()
     if args.writes is None:
         args.writes = 300 if args.part == "cost" else 200

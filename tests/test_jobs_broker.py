@@ -52,13 +52,14 @@ def test_rq_backend_is_selected_and_enqueues(rq: Any) -> None:
     assert result_of(noop, result.id).status == TaskResultStatus.READY
 
 
-def test_a_job_that_fails_twice_succeeds_on_the_third_attempt(rq: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("fork", [(), ("--no-fork",)], ids=["fork", "no-fork"])
+def test_a_job_that_fails_twice_succeeds_on_the_third_attempt(rq: Any, tmp_path: Any, fork: tuple[str, ...]) -> None:
     from rapport.jobs.models import JobEffect
     from rapport.jobs.testing import always_fails, fail_twice
 
     flaky = fail_twice.enqueue("rq-1")
     doomed = always_fails.enqueue()
-    worker = start("worker", tmp_path, broker_url=REDIS_URL)
+    worker = start("worker", tmp_path, *fork, broker_url=REDIS_URL)
     try:
         wait_for(lambda: result_of(fail_twice, flaky.id).status == TaskResultStatus.SUCCESSFUL, 30, "the third attempt")
         wait_for(lambda: result_of(always_fails, doomed.id).status == TaskResultStatus.FAILED, 30, "the final failure")
@@ -78,21 +79,27 @@ def test_a_job_that_fails_twice_succeeds_on_the_third_attempt(rq: Any, tmp_path:
     assert [r.id for r in list_jobs("queued")] == [doomed.id]
 
 
-def test_worker_killed_mid_job_the_job_is_retried_and_its_effect_happens_once(rq: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("fork", [(), ("--no-fork",)], ids=["fork", "no-fork"])
+def test_worker_killed_mid_job_the_job_is_retried_and_its_effect_happens_once(
+    rq: Any, tmp_path: Any, fork: tuple[str, ...]
+) -> None:
     from rapport.jobs.rq import list_jobs, recover_abandoned
     from rapport.jobs.testing import send_test_email
 
     email = send_test_email.enqueue("rq-kill", sleep_first_attempt=60)
-    first = start("worker", tmp_path, broker_url=REDIS_URL)
+    first = start("worker", tmp_path, *fork, broker_url=REDIS_URL)
     try:
         wait_for(lambda: Event.objects.filter(request_id="rq-kill").exists(), 30, "the first attempt's effect")
         assert [r.id for r in list_jobs("running")] == [email.id]
     finally:
         kill_hard(first)  # worker and work horse, like a machine dying
 
-    # RQ takes a started job for abandoned once its heartbeat lapses (>= 60 s); look that far ahead.
-    assert recover_abandoned(now=time.time() + 180) == 1
-    second = start("worker", tmp_path, broker_url=REDIS_URL)
+    # RQ takes a started job for abandoned once its heartbeat lapses (>= 60 s); look that far ahead. A worker
+    # without a work horse beats no heartbeat while its job runs: the job's entry lasts its timeout (900 s) + 60 s.
+    early, ahead = (59, 180) if not fork else (179, 900 + 60 + 60)
+    assert recover_abandoned(now=time.time() + early) == 0
+    assert recover_abandoned(now=time.time() + ahead) == 1
+    second = start("worker", tmp_path, *fork, broker_url=REDIS_URL)
     try:
         wait_for(lambda: result_of(send_test_email, email.id).status == TaskResultStatus.SUCCESSFUL, 30, "the retry")
     finally:

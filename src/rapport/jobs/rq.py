@@ -10,6 +10,24 @@ from typing import Any
 import django_rq
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.worker import SimpleWorker
+
+
+class InProcessWorker(SimpleWorker):
+    """``rapport worker --no-fork``: each job runs in the worker process instead of a forked work horse, so the
+    database connection, the caches and core.http's kept connections serve every job (a fork per job cost a fifth
+    of the workers' CPU in bench/automation.py throughput). A job that crashes the process takes the worker with it:
+    run it under a supervisor that restarts it. Around each job the database connections are handled as Django
+    does around a request: closed if broken or past their age."""
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        from django.db import close_old_connections
+
+        close_old_connections()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            close_old_connections()
 
 
 def _queues() -> list[Any]:

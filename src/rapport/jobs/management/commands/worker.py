@@ -32,6 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="append", dest="queues", help="Queue to work (default: all).")
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls when idle (DB).")
         parser.add_argument("--batch", action="store_true", help="Run what is ready now, then exit (DB).")
+        parser.add_argument(
+            "--no-fork",
+            action="store_true",
+            help="RQ: run each job in this process, not in a forked work horse (faster; needs a supervisor).",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         configure_logging(opts["verbosity"], sys.stderr)
@@ -68,6 +73,11 @@ class Command(BaseCommand):
         from django_tasks_rq.backend import Job
 
         queues = opts["queues"] or sorted(task_backends["default"].queues)
-        worker = django_rq.get_worker(*queues, job_class=Job)
+        worker_class = None
+        if opts["no_fork"]:
+            from rapport.jobs.rq import InProcessWorker
+
+            worker_class = InProcessWorker
+        worker = django_rq.get_worker(*queues, job_class=Job, worker_class=worker_class)
         # RQ handles SIGTERM/SIGINT itself: a warm shutdown after the current job.
         worker.work(with_scheduler=True, logging_level="INFO" if opts["verbosity"] else "WARNING")
