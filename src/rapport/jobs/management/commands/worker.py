@@ -73,11 +73,8 @@ class Command(BaseCommand):
         from django_tasks_rq.backend import Job
 
         queues = opts["queues"] or sorted(task_backends["default"].queues)
-        worker_class = None
-        if opts["no_fork"]:
-            from rapport.jobs.rq import InProcessWorker
-
-            worker_class = InProcessWorker
+        # (by path: RQ's SimpleWorker is no subclass of the Worker that django_rq's annotation names)
+        worker_class = "rapport.jobs.rq.InProcessWorker" if opts["no_fork"] else None
         worker = django_rq.get_worker(*queues, job_class=Job, worker_class=worker_class)
         # RQ handles SIGTERM/SIGINT itself: a warm shutdown after the current job.
         worker.work(with_scheduler=True, logging_level="INFO" if opts["verbosity"] else "WARNING")
