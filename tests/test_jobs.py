@@ -212,6 +212,22 @@ def test_dispatch_calls_consumers_once_per_event(users: Any, monkeypatch: Any) -
     assert sorted(seen) == sorted(Event.objects.values_list("id", flat=True))
 
 
+def test_a_dispatch_that_reaches_its_limit_queues_the_next_one(users: Any, monkeypatch: Any) -> None:
+    from rapport.jobs import events
+
+    monkeypatch.setattr(events, "DISPATCH_LIMIT", 3)
+    monkeypatch.setattr(events, "BATCH", 2)
+    for n in range(7):
+        write("companies", {"name": f"Burst {n}"}, actor=users["member"])
+    DBTaskResult.objects.filter(task_path=dispatch_events.module_path).delete()  # one job for the whole burst
+    dispatch_events.enqueue()
+    # 7 events, 3 per job: the first job takes 3 (in batches of 2 and 1) and queues a second, which takes 3 and
+    # queues a third, which takes the last one and queues none — no event is left to the sweep
+    assert run_pending() == 3
+    assert Event.objects.filter(dispatched_at__isnull=True).count() == 0
+    assert not DBTaskResult.objects.filter(task_path=dispatch_events.module_path, status="READY").exists()
+
+
 # --- admin page -----------------------------------------------------------------------------------
 def test_jobs_page_is_for_administrators_only(client: Any, users: Any) -> None:
     client.force_login(users["member"])

@@ -21,6 +21,7 @@ BatchConsumer = Callable[[list[Event]], None]
 CONSUMERS: list[Consumer] = []
 BATCH_CONSUMERS: list[BatchConsumer] = []
 BATCH = 500
+DISPATCH_LIMIT = 5000  # events per dispatch job; the job queues the next one when it reached it
 
 
 def register_consumer(consumer: Consumer) -> Consumer:
@@ -89,7 +90,7 @@ def dispatch_pending(*, older_than_seconds: float = 0, limit: int = 5000) -> int
             events = list(
                 Event.objects.select_for_update(skip_locked=True)
                 .filter(dispatched_at__isnull=True, occurred_at__lte=cutoff)
-                .order_by("id")[:BATCH]
+                .order_by("id")[: min(BATCH, limit - done)]
             )
             if not events:
                 break

@@ -13,10 +13,15 @@ from .scheduler import periodic, prune_runs
 
 @job(max_attempts=5)
 def dispatch_events(older_than_seconds: float = 0) -> int:
-    """Deliver undispatched events to their consumers (see rapport.jobs.events)."""
-    from .events import dispatch_pending
+    """Deliver undispatched events to their consumers (see rapport.jobs.events), at most ``DISPATCH_LIMIT``
+    per job: when it took that many, more may be waiting (a burst, an import), so it queues the next dispatch
+    before it ends rather than leaving them to the sweep a minute later; other jobs get a turn in between."""
+    from . import events
 
-    return dispatch_pending(older_than_seconds=older_than_seconds)
+    done = events.dispatch_pending(older_than_seconds=older_than_seconds, limit=events.DISPATCH_LIMIT)
+    if done >= events.DISPATCH_LIMIT:
+        dispatch_events.enqueue(older_than_seconds)
+    return done
 
 
 @job(max_attempts=3)
