@@ -172,3 +172,15 @@ def api_client_for():
         return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
 
     return make
+
+
+def statement_sql(sql: str) -> str:
+    """A captured statement's SQL; for the EXECUTE of a prepared record lookup or child-row read (PostgreSQL,
+    core/children.py), the SQL it prepared, with ``$1``… in its parameters' places."""
+    from django.db import connection
+
+    if not sql.startswith("EXECUTE rapport_q"):
+        return sql
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [sql[8:].split("(")[0]])
+        return str(cursor.fetchone()[0]).split(" AS ", 1)[1]

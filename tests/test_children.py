@@ -15,7 +15,7 @@ from rapport.core.children import _template, prefetch_children, record_by_id, ro
 from rapport.core.models import CustomField
 from rapport.deals.models import Deal
 
-from .conftest import default_pipeline, write
+from .conftest import default_pipeline, statement_sql, write
 
 pytestmark = pytest.mark.django_db
 
@@ -114,8 +114,14 @@ def test_one_record_is_read_with_its_links_joined_by_a_query_compiled_once(users
         assert found.company.name == "Acme" and found.owner.username == "member"  # joined: read with the row
     assert len(ctx.captured_queries) == 1
     # Any user's lookup is the same query: the visibility rule is the caller's, on the row read.
-    where = ctx.captured_queries[0]["sql"].split(" WHERE ")[1]
-    assert where == f'("contacts_person"."deleted_at" IS NULL AND "contacts_person"."id" = {other.pk}) LIMIT 1', where
+    sql = ctx.captured_queries[0]["sql"]
+    if sql.startswith("EXECUTE "):  # PostgreSQL: the prepared statement, run with the id
+        assert sql.endswith(f"({other.pk})"), sql
+        where = statement_sql(sql).split(" WHERE ")[1]
+        assert where == '("contacts_person"."deleted_at" IS NULL AND "contacts_person"."id" = $1) LIMIT 1', where
+    else:
+        where = sql.split(" WHERE ")[1]
+        assert where == f'("contacts_person"."deleted_at" IS NULL AND "contacts_person"."id" = {other.pk}) LIMIT 1'
 
 
 def test_a_record_id_no_row_can_have_finds_nothing_without_an_error(users, person):

@@ -23,7 +23,7 @@ from rapport.contacts.models import Person
 from rapport.core.models import Event, SearchEntry
 from rapport.deals.models import Deal
 
-from .conftest import default_pipeline
+from .conftest import default_pipeline, statement_sql
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,7 +88,7 @@ def test_person_update_costs_at_most_nine_statements(users, api_client_for):
     # search entry
     assert len(statements) == 9, "\n".join(statements)  # with the event dispatch job, in the transaction
     # The record is looked up by its id alone: no ORDER BY (.first()'s cost ~12 % of a PATCH's CPU).
-    lookup = statements[2]
+    lookup = statement_sql(statements[2])  # prepared on PostgreSQL: the SQL it prepared
     assert '"contacts_person"."id" =' in lookup and "LIMIT 1" in lookup and "ORDER BY" not in lookup, lookup
     # The UPDATE sets what changed and the bookkeeping, not every column (SQLite rewrote every index).
     update = next(s for s in statements if s.startswith('UPDATE "contacts_person"'))

@@ -197,6 +197,9 @@ SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 # writer in turn (a bulk import holds it throughout), hence its longer default.
 RAPPORT_DB_LOCK_TIMEOUT = env_float("RAPPORT_DB_LOCK_TIMEOUT", 20.0 if SQLITE else 5.0)
 RAPPORT_DB_STATEMENT_TIMEOUT = env_float("RAPPORT_DB_STATEMENT_TIMEOUT", 60.0)
+# PostgreSQL: record lookups and child-row reads are prepared statements of the session (core/children.py);
+# 0 for a pooler that does not keep them (PgBouncer in transaction mode).
+RAPPORT_DB_PREPARE = env_bool("RAPPORT_DB_PREPARE", True)
 if SQLITE:
     # Django's backend with each statement's placeholders converted once (rapport/core/backends/sqlite3).
     DATABASES["default"]["ENGINE"] = "rapport.core.backends.sqlite3"
