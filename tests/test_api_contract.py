@@ -164,7 +164,9 @@ def test_custom_fields_appear_per_installation_and_the_schema_is_not_stale(type_
     assert custom["budget"]["type"] == ["object", "null"] and custom["budget"]["required"] == ["amount", "currency"]
     params = {p["name"]: p for p in after["paths"][f"/api/v1/{type_key}/"]["get"]["parameters"]}
     assert params["cf_score"]["schema"] == {"type": "number"}
-    assert {"cf_score__gte", "cf_score__lte", "cf_budget__gte", "cf_tier", "cf_tier__isnull"} <= set(params)
+    assert {"cf_score__gte", "cf_score__lte", "cf_budget__gte", "cf_tier", "cf_tier__isnull", "cf_tier__not"} <= set(
+        params
+    )
     assert "cf_tier__gte" not in params
     assert params["cf_tier"]["schema"]["enum"] == ["gold", "silver"]
     export = {p["name"] for p in after["paths"][f"/api/v1/{type_key}/export/"]["get"]["parameters"]}

@@ -130,8 +130,11 @@ def list_params(type_key: str, cf_keys: list[str]) -> list[str]:
             names.append(spec.name)
             if spec.kind in listing.NEGATABLE:
                 names.append(f"{spec.name}__not")
+            if spec.kind in listing.EMPTIABLE:
+                names.append(f"{spec.name}__isnull")
     for key in cf_keys:
         names += [f"cf_{key}", f"cf_{key}__gte", f"cf_{key}__lte", f"cf_{key}__contains", f"cf_{key}__isnull"]
+        names.append(f"cf_{key}__not")
     return names
 
 

@@ -319,6 +319,13 @@ def _filter_parameter_schemas(definition: Any) -> list[dict[str, Any]]:
     if t in TEXT_TYPES:
         out.append(param(f"cf_{key}__contains", {"type": "string"}, f"{definition.label} contains (any case)."))
     out.append(param(f"cf_{key}__isnull", {"type": "boolean"}, f"{definition.label} is empty (true) or set (false)."))
+    out.append(
+        param(
+            f"cf_{key}__not",
+            {"type": "string"},
+            f"{definition.label}: none of these (comma-separated); records without a value included.",
+        )
+    )
     return out
 
 

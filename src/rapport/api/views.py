@@ -278,6 +278,9 @@ def _filter_parameters(rtype: RecordType) -> list[OpenApiParameter]:
                 params.append(
                     OpenApiParameter(f"{f.name}__not", str, description=f"{f.label}: none of these (comma-separated).")
                 )
+            if f.kind in listing.EMPTIABLE:
+                desc = f"{f.label} empty (true) or filled in (false)."
+                params.append(OpenApiParameter(f"{f.name}__isnull", OpenApiTypes.BOOL, description=desc))
     return params  # custom field filters (cf_<key>...) are added per installation by schema.postprocess
 
 

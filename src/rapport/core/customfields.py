@@ -279,7 +279,8 @@ class CustomFieldErrors(ValueError):
 
 
 def filter_q(field: CustomField, op: str, raw: str) -> Q:
-    """A Q for the ``cf_<key>[__op]`` list and API filter; raises FieldError on a bad value.
+    """A Q for the ``cf_<key>[__op]`` list and API filter; raises FieldError on a bad value. ``not``: the
+    records whose value is not ``raw`` (those without a value included); the list ANDs several.
 
     Exact and range filters read the value through :class:`JsonValue`, which the per-field
     expression indexes match; on PostgreSQL exact and multi-choice filters use ``@>``, which
@@ -309,9 +310,11 @@ def filter_q(field: CustomField, op: str, raw: str) -> Q:
         return Q(**{f"{path}__icontains": raw})
     if op == "isnull":
         return Q(**{f"{path}__isnull": raw.lower() in ("1", "true", "yes")})
+    if op == "not":  # not this value; a record without a value holds none (explicit: SQL's NOT NULL is NULL)
+        return ~filter_q(field, "", raw) | Q(**{f"{path}__isnull": True})
     if op:
-        raise FieldError(f"Unknown operator {op!r}; use gte, lte, contains or isnull.")
-    value = clean_value(field, raw)
+        raise FieldError(f"Unknown operator {op!r}; use gte, lte, contains, isnull or not.")
+    value = clean_value(field, raw) if t != "user" else _filter_user_id(raw)
     if value is None:
         return Q(**{f"{path}__isnull": True})
     if t == "multi_choice":
@@ -325,6 +328,18 @@ def filter_q(field: CustomField, op: str, raw: str) -> Q:
     if postgres:
         return Q(custom__contains={field.key: value})
     return Q(lookups.Exact(JsonValue("custom", field.key), value))
+
+
+def _filter_user_id(raw: str) -> Any:
+    """A user id to filter by: its form only, like a reference's (no query per value: a report's "Others"
+    may exclude hundreds; a former user's id still selects their records)."""
+    try:
+        user_id = int(raw)
+    except ValueError:
+        raise FieldError("Give a user id.")
+    if not 1 <= user_id <= 2**63 - 1:
+        raise FieldError("Give a user id.")
+    return user_id
 
 
 def _money_range(key: str, op: str, amount: Decimal) -> Q:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from django.db import connections
-from django.db.models import BooleanField, DateTimeField, Q, QuerySet
+from django.db.models import BooleanField, CharField, DateTimeField, Q, QuerySet, TextField
 from django.utils import timezone
 
 from . import customfields, inputs, registry, search
@@ -87,6 +87,9 @@ def _model_field(rtype: RecordType, path: str) -> Any:
 
 # Filter kinds that take ``<name>__not`` (none of the values; a null counts as "none" where it may be).
 NEGATABLE = ("user", "team", "record", "id", "choice", "exact")
+# Filter kinds that take ``<name>__isnull=true|false``: empty (no value or "") or filled in. A report's
+# "Not set" group of a text or choice, and its "Others" beside one (``__not`` and ``__isnull=false``).
+EMPTIABLE = ("choice", "exact")
 
 
 def _yes(param: str, values: list[str]) -> bool:
@@ -149,9 +152,10 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             sub = Q()
             for value in values:
                 try:
-                    sub |= customfields.filter_q(field, op, value)
+                    part = customfields.filter_q(field, op, value)
                 except (customfields.FieldError, TypeError) as exc:
                     raise QueryError(param, str(exc))
+                sub = sub & part if op == "not" else sub | part  # __not: none of them, else any of them
             q &= sub
             continue
         spec = filters.get(base)
@@ -177,6 +181,12 @@ def build_filter(rtype: RecordType, params: Mapping[str, Any], user: Any, *, ext
             else:
                 day = parse_day(param, values[0])
                 q &= Q(**{f"{spec.path}__{'gte' if start else 'lte'}": day})
+            continue
+        if op == "isnull" and spec.kind in EMPTIABLE:  # true: empty ("Not set" in a report), false: filled in
+            empty = Q(**{f"{spec.path}__isnull": True})
+            if isinstance(_model_field(rtype, spec.path), (CharField, TextField)):
+                empty |= Q(**{spec.path: ""})
+            q &= empty if _yes(param, values) else ~empty
             continue
         if op and not (op == "not" and spec.kind in NEGATABLE):
             raise QueryError(param, f"{base} takes no operator.")

@@ -162,6 +162,12 @@ def _filter_inputs(
             out.append(FilterInput(name, d.label, "date", params.get(name, "")))
         else:
             out.append(FilterInput(name, d.label, "text", params.get(name, "")))
+    # and those of custom fields (a report's custom date periods, "Not set", "Others" and "Earlier")
+    for d in defs:
+        for op, word in (("gte", "from"), ("lte", "to"), ("not", "not"), ("isnull", "empty")):
+            name = f"cf_{d.key}__{op}"
+            if params.get(name):
+                out.append(FilterInput(name, f"{d.label} ({word})", "text", params.get(name, "")))
     return out
 
 
