@@ -155,6 +155,38 @@ def test_summaries_equal_the_live_query(book, config):
         assert figures(run(user, **config)) == figures(live(user, **config)), (who, config)
 
 
+@pytest.mark.parametrize("bound", [2, 3])
+def test_summaries_fold_into_others_and_earlier_like_the_live_query(book, monkeypatch, bound):
+    monkeypatch.setattr(engine, "MAX_GROUPS", bound)
+    for config in CONFIGS:
+        for who in ("admin", "member", "outsider"):
+            user = book[who]
+            assert reads_summaries(user, **config), config
+            now, then = run(user, **config), live(user, **config)
+            assert figures(now) == figures(then), (who, config)
+            assert [r.url for r in now.rows] == [r.url for r in then.rows], (who, config)
+
+
+def test_summaries_keep_the_latest_periods_and_earlier_lists_its_deals(book, monkeypatch, api_client_for):
+    monkeypatch.setattr(engine, "MAX_GROUPS", 3)
+    admin = book["admin"]
+    by_month = {
+        "group_by": [{"field": "created_at", "granularity": "month"}],
+        "measure": {"op": "sum", "field": "amount"},
+    }
+    assert reads_summaries(admin, **by_month)
+    result = run(admin, **by_month)
+    # created: Jan d1 1000 + d2 550, Feb d3 120 + d4 2000 → Earlier; Mar d5 1100 (+ d6 GBP), Apr d7 400
+    assert [(*r.labels, r.value, r.count) for r in result.rows] == [
+        ("Earlier", D("3670.00"), 4),
+        ("Mar 2026", D("1100.00"), 2),
+        ("Apr 2026", D("400.00"), 1),
+    ]
+    assert result.others and result.rows[0].url == "/deals/?created__before=2026-02-28"
+    listed = api_client_for(admin).get("/api/v1/deals/?created__before=2026-02-28&page_size=200").json()["results"]
+    assert sorted(d["id"] for d in listed) == sorted(book[k].pk for k in ("d1", "d2", "d3", "d4"))
+
+
 def test_visibility_per_role(book):
     member, outsider = book["member"], book["outsider"]
     solo_role = Role.objects.create(key="solo", name="Solo", grants={"*": {"view": "own", "add": "own"}})

@@ -16,9 +16,10 @@ up to two groupings and one measure. :func:`run` answers it for one viewer:
   rate in force on the record's day (``RecordType.money_day``, else the day it was created): rows
   are grouped by currency and rate period in SQL (``forecasting.money.RatePeriods``) and each group
   converted once, like the board and the forecast. Rows without a rate are counted apart.
-- **Bounded**: at most :data:`MAX_GROUPS` groups per level, the rest summed into "Others"; a
-  grouping with more than :data:`MAX_RAW_GROUPS` distinct values is refused (400) before anything
-  is shown. Every error is a :class:`ReportError` naming the config field.
+- **Bounded**: at most :data:`MAX_GROUPS` groups per level, the rest summed into "Others" (of a date:
+  the most recent periods kept, the earlier ones summed into "Earlier"); a grouping with more than
+  :data:`MAX_RAW_GROUPS` distinct values is refused (400) before anything is shown. Every error is a
+  :class:`ReportError` naming the config field.
 """
 
 from __future__ import annotations
@@ -430,19 +431,27 @@ def _figure(op: str, agg: _Agg, kind: str) -> Decimal | int | None:
 def _bound(
     groups: list[tuple[GroupField, str]], aggs: dict[tuple[Any, ...], _Agg], config: Config
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """Keep at most MAX_GROUPS values per level (the largest), the rest merged into OTHERS."""
+    """Keep at most MAX_GROUPS values per level, the rest merged into OTHERS: the largest, or of a date
+    the most recent periods (a contiguous stretch up to the last, "No date" apart), so that OTHERS is
+    everything before the first period shown ("Earlier") and the list can select it."""
     if not groups:
         return [()], False
     if not aggs:
         return [], False
     others = False
-    for level in range(len(groups)):
+    for level, (spec, _) in enumerate(groups):
         size: dict[Any, int] = defaultdict(int)
         for keys, agg in aggs.items():
             size[keys[level]] += agg.n
         if len(size) <= MAX_GROUPS:
             continue
-        keep = set(sorted(size, key=lambda k: (-size[k], _sort_key(k)))[: MAX_GROUPS - 1])
+        keep: set[Any]
+        if spec.is_date:
+            dates = sorted(k for k in size if k is not None)
+            room = max(MAX_GROUPS - 1 - (None in size), 0)  # OTHERS and "No date" take a place each
+            keep = {None, *dates[len(dates) - room :]}
+        else:
+            keep = set(sorted(size, key=lambda k: (-size[k], _sort_key(k)))[: MAX_GROUPS - 1])
         merged: dict[tuple[Any, ...], _Agg] = defaultdict(_Agg)
         for keys, agg in aggs.items():
             new = tuple(OTHERS if i == level and k not in keep else k for i, k in enumerate(keys))
@@ -459,7 +468,7 @@ def _order(
 ) -> list[tuple[Any, ...]]:
     """Rows in reading order per level: dates in time order, choices in their declared order,
     settings rows (stages, pipelines) in their own order, anything else largest first; "not set"
-    and "Others" last."""
+    and "Others" last, but a date's "Others" ("Earlier") first."""
     if not groups:
         return list(aggs)
 
@@ -478,7 +487,8 @@ def _order(
             rank = lambda k: (0, position.get(k, 0))  # noqa: E731
         else:
             rank = lambda k: (0, -size[k], _sort_key(k))  # noqa: E731
-        ordered = sorted(size, key=lambda k: (k == OTHERS, k is None, rank(k)))
+        last = not spec.is_date  # "Earlier" comes before the periods it precedes
+        ordered = sorted(size, key=lambda k: (k == OTHERS and last, k is None, k != OTHERS, rank(k)))
         return {k: i for i, k in enumerate(ordered)}
 
     orders = [level_order(i) for i in range(len(groups))]
@@ -558,7 +568,7 @@ def _group_key(spec: GroupField, granularity: str, value: Any, tz: dt.tzinfo) ->
             return int(value)
         except (TypeError, ValueError):
             return None
-    return str(value)
+    return str(value) or None  # an empty text or choice is "Not set", like a missing one
 
 
 # --- labels ---------------------------------------------------------------------------------------
@@ -593,7 +603,7 @@ def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], u
     out: list[dict[Any, str]] = []
     for level, (spec, granularity) in enumerate(groups):
         values = {k[level] for k in keys} - {None, OTHERS}
-        labels: dict[Any, str] = {None: _none_label(spec), OTHERS: "Others"}
+        labels: dict[Any, str] = {None: _none_label(spec), OTHERS: _others_label(spec)}
         if spec.is_date:
             labels.update({v: period_label(v, granularity) for v in values})
         elif spec.kind == "user":
@@ -612,7 +622,7 @@ def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], u
             rows = spec.related._default_manager.filter(pk__in=values).values("pk", *fields)
             labels = {r["pk"]: " ".join(str(r[f] or "") for f in fields).strip() for r in rows}  # in its order
             labels.update({v: f"#{v}" for v in values if v not in labels})
-            labels.update({None: _none_label(spec), OTHERS: "Others"})
+            labels.update({None: _none_label(spec), OTHERS: _others_label(spec)})
         elif spec.kind == "record":
             target = registry.find(spec.link_type)
             names = {}
@@ -636,6 +646,10 @@ def _labels(groups: list[tuple[GroupField, str]], keys: list[tuple[Any, ...]], u
             labels.update({v: str(v) for v in values})
         out.append(labels)
     return out
+
+
+def _others_label(spec: GroupField) -> str:
+    return "Earlier" if spec.is_date else "Others"
 
 
 def _none_label(spec: GroupField) -> str:
@@ -667,7 +681,7 @@ def _group_params(
             return [(f"{name}__gte", key.isoformat()), (f"{name}__lte", end.isoformat())]
         return [(f"{name}__after", key.isoformat()), (f"{name}__before", end.isoformat())]
     if key is None:
-        if spec.custom is not None:
+        if spec.custom is not None or spec.kind in ("text", "choice"):  # no value, or an empty one
             return [(f"{name}__isnull", "true")]
         if spec.kind in ("user", "team", "fk", "record"):
             return [(name, "none")]
@@ -678,22 +692,37 @@ def _group_params(
 
 
 def _others_params(spec: GroupField, shown: set[Any]) -> list[tuple[str, str]] | None:
-    """``<filter>__not=<the shown values>``: the records in none of the groups shown beside "Others" (a
-    missing value being "none" where the list says so). None where the list cannot say it: dates, custom
-    fields, yes/no, and an empty or missing text among the shown."""
-    if spec.is_date or spec.custom is not None or spec.kind == "boolean":
+    """The records in none of the groups shown beside "Others": ``<filter>__not=<the shown values>``, with
+    ``none`` for a shown missing link and ``<filter>__isnull=false`` for a shown "Not set" text, choice or
+    custom field. Of a date ("Earlier"): ``<date filter>__before`` (custom: ``__lte``) the day before the
+    first period shown, which :func:`_bound` keeps contiguous. None where the list cannot say it: a
+    built-in yes/no, a value holding a comma (the list reads it as "any of")."""
+    name = spec.filter_name
+    if spec.is_date:
+        dates = sorted(shown - {OTHERS, None})
+        if not dates:  # no period shown: every dated record
+            return [(f"{name}__isnull", "false")]
+        before = (dates[0] - dt.timedelta(days=1)).isoformat()
+        return [(f"{name}__lte" if spec.custom is not None else f"{name}__before", before)]
+    if spec.kind == "boolean" and spec.custom is None:
         return None
     values: list[str] = []
+    out: list[tuple[str, str]] = []
     for key in sorted(shown - {OTHERS}, key=_sort_key):
         if key is None:
-            if spec.kind not in ("user", "team", "fk", "record"):
-                return None
-            values.append("none")
-        elif key == "" or "," in str(key):
-            return None  # the list reads commas as "any of" and drops empty values
+            if spec.kind in ("user", "team", "fk", "record") and spec.custom is None:
+                values.append("none")
+            else:
+                out.append((f"{name}__isnull", "false"))  # not empty either
+        elif isinstance(key, bool):
+            values.append("true" if key else "false")
+        elif "," in str(key):
+            return None
         else:
             values.append(str(key))
-    return [(f"{spec.filter_name}__not", ",".join(values))] if values else []  # nothing shown: every record
+    if values:
+        out.insert(0, (f"{name}__not", ",".join(values)))
+    return out  # nothing shown: every record
 
 
 def _drill_url(

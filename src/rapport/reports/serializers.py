@@ -158,7 +158,9 @@ class ReportResultSerializer(serializers.Serializer):
     currency = serializers.CharField(allow_null=True, help_text="The base currency of money figures.")
     rows = ReportCellSerializer(many=True)
     total = ReportCellSerializer()
-    others = serializers.BooleanField(help_text="Groups beyond the bound were added up into “Others”.")
+    others = serializers.BooleanField(
+        help_text="Groups beyond the bound were added up into “Others” (of a date: the earliest, into “Earlier”)."
+    )
     unconverted = serializers.IntegerField(help_text="Records left out: no exchange rate on their day.")
     unconverted_currencies = serializers.ListField(child=serializers.CharField())
 
