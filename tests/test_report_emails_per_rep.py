@@ -98,6 +98,10 @@ def test_each_figure_opens_its_emails(mail):
     assert listed(client, links["Peer"]["emails"])[0] == {"S1"}
     assert listed(client, links["Nobody"]["emails"])[0] == {"S2"}
     assert listed(client, links["Outsider"]["emails"])[0] == {"O2"}  # never O1, which the member may not read
+    # a period without any: said so, not "No mail yet"
+    none, html = listed(client, f"/mail/?sent_by={member.pk}&sent__after=2025-01-01&sent__before=2025-12-31")
+    assert none == set() and "No emails sent by Member in this period that you may read." in html
+    assert "No mail yet" not in html
     assert "calls" not in links["Member"] or links["Member"]["calls"].startswith("/activities/")
 
 
